@@ -1,0 +1,167 @@
+"""The search-space protocol every space implements.
+
+A space is the only thing that knows what its architectures mean. It describes them as a fixed
+list of `Decision`s (label + named options); an `Arch` holds one choice index per decision. The
+generic operators below (sample, mutate, crossover, encode) work on that description, so a space
+only has to say what its decisions are and how to build networks; spaces with constraints between
+decisions (graph cells, for instance) override `check` and `canonical`.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+from torch import nn
+
+from nas.errors import InvalidArchitecture
+from search_spaces.arch import Arch
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One choice of the space: `label` names it (e.g. `block_3`), `options` name its choices."""
+
+    label: str
+    options: tuple[str, ...]
+
+    @property
+    def num_options(self) -> int:
+        return len(self.options)
+
+
+class Membership(NamedTuple):
+    """Answer of `space.contains(arch)`: truthy when inside; `reason` says why not otherwise."""
+
+    ok: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+class SearchSpace(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    # ---- what a space must say -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def decisions(self) -> tuple[Decision, ...]:
+        """The ordered decisions; an architecture has one choice index per decision."""
+
+    @abstractmethod
+    def build(self, arch: Arch) -> nn.Module:
+        """The stand-alone network of `arch` (freshly initialised)."""
+
+    @abstractmethod
+    def supernet(self) -> nn.Module:
+        """A weight-sharing model whose `forward(x, arch)` runs exactly the path of `arch`."""
+
+    @abstractmethod
+    def flops(self, arch: Arch) -> int:
+        """FLOPs of one forward pass of the stand-alone net on one input (a multiply-add is 2)."""
+
+    @abstractmethod
+    def params(self, arch: Arch) -> int:
+        """Number of parameters of the stand-alone net."""
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this space: saved with every run."""
+
+    # ---- generic operators over the decision list --------------------------------------------
+    def size(self) -> int:
+        return math.prod(d.num_options for d in self.decisions)
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        choices = [int(rng.integers(d.num_options)) for d in self.decisions]
+        return self.canonical(Arch(self.name, tuple(choices)))
+
+    def mutate(self, arch: Arch, rng: np.random.Generator, prob: float) -> Arch:
+        """Re-draw each decision with probability `prob`, always to a different option (SPOS)."""
+        self.validate(arch)
+        choices = list(arch.choices)
+        for i, d in enumerate(self.decisions):
+            if d.num_options > 1 and rng.random() < prob:
+                other = int(rng.integers(d.num_options - 1))
+                choices[i] = other if other < choices[i] else other + 1
+        return self.canonical(Arch(self.name, tuple(choices)))
+
+    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
+        """Uniform crossover: each decision taken from either parent with equal probability."""
+        self.validate(a)
+        self.validate(b)
+        take_a = rng.random(len(self.decisions)) < 0.5
+        choices = tuple(x if t else y for x, y, t in zip(a.choices, b.choices, take_a))
+        return self.canonical(Arch(self.name, choices))
+
+    def check(self, arch: Arch) -> None:
+        """Raise `InvalidArchitecture` saying what is wrong; spaces with extra rules extend it."""
+        if not isinstance(arch, Arch):
+            raise InvalidArchitecture(f"expected an Arch, got {type(arch).__name__}")
+        if arch.space != self.name:
+            raise InvalidArchitecture(
+                f"architecture belongs to space {arch.space!r}, not {self.name!r}"
+            )
+        decisions = self.decisions
+        if len(arch.choices) != len(decisions):
+            raise InvalidArchitecture(
+                f"{self.name} architectures have {len(decisions)} choices, got {len(arch.choices)}"
+            )
+        for i, (choice, d) in enumerate(zip(arch.choices, decisions)):
+            if not 0 <= choice < d.num_options:
+                raise InvalidArchitecture(
+                    f"choice {i} ({d.label}) is {choice}; valid: 0..{d.num_options - 1} "
+                    f"({', '.join(d.options)})"
+                )
+
+    def contains(self, arch: Arch) -> Membership:
+        try:
+            self.check(arch)
+        except InvalidArchitecture as err:
+            return Membership(False, str(err))
+        return Membership(True)
+
+    def validate(self, arch: Arch) -> Arch:
+        self.check(arch)
+        return arch
+
+    def parse(self, text_or_obj: str | dict) -> Arch:
+        """An architecture from JSON text or a decoded object, checked against this space."""
+        arch = Arch.from_json(text_or_obj) if isinstance(text_or_obj, str) else Arch.from_dict(text_or_obj)
+        return self.validate(arch)
+
+    def canonical(self, arch: Arch) -> Arch:
+        """The one representative of architectures that compute the same function (identity here)."""
+        return arch
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """Fixed-length one-hot encoding (concatenated per decision), float32, for predictors."""
+        self.validate(arch)
+        vec = np.zeros(self.encoding_size(), dtype=np.float32)
+        offset = 0
+        for choice, d in zip(arch.choices, self.decisions):
+            vec[offset + choice] = 1.0
+            offset += d.num_options
+        return vec
+
+    def encoding_size(self) -> int:
+        return sum(d.num_options for d in self.decisions)
+
+    def describe(self, arch: Arch) -> list[tuple[str, str]]:
+        """(decision label, option name) pairs: what a person reads."""
+        self.validate(arch)
+        return [(d.label, d.options[c]) for d, c in zip(self.decisions, arch.choices)]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-able dict (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
