@@ -1,0 +1,8 @@
+"""Search spaces. Importing this package registers every space in `nas.registry.SPACES`."""
+
+from search_spaces.arch import Arch
+from search_spaces.protocol import Decision, Membership, SearchSpace
+
+from search_spaces import shufflenet  # noqa: F401  (registers "shufflenet")
+
+__all__ = ["Arch", "Decision", "Membership", "SearchSpace"]

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+import torch
 from torch import nn
 
 from nas.errors import InvalidArchitecture
@@ -54,12 +55,13 @@ class SearchSpace(ABC):
         """The ordered decisions; an architecture has one choice index per decision."""
 
     @abstractmethod
-    def build(self, arch: Arch) -> nn.Module:
-        """The stand-alone network of `arch` (freshly initialised)."""
+    def build(self, arch: Arch, generator: torch.Generator | None = None) -> nn.Module:
+        """The stand-alone network of `arch`, initialised from `generator`."""
 
     @abstractmethod
-    def supernet(self) -> nn.Module:
-        """A weight-sharing model whose `forward(x, arch)` runs exactly the path of `arch`."""
+    def supernet(self, generator: torch.Generator | None = None) -> nn.Module:
+        """A weight-sharing model whose `forward(x, arch)` runs exactly the path of `arch` and
+        whose `extract(arch)` returns the stand-alone net of `arch` holding the path's weights."""
 
     @abstractmethod
     def flops(self, arch: Arch) -> int:

@@ -1,0 +1,73 @@
+"""Atomic writes for run-state files.
+
+A state file (config, strategy state, summary, checkpoint) is either the old version or the new one,
+never half of each: we write a temp file in the same directory (so `os.replace` is a rename on one
+filesystem, which POSIX makes atomic), flush and fsync it, then replace the target. A crash leaves
+at worst a stray `.<name>.*.tmp` file, never a torn state file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, IO
+
+
+def _replace_via_temp(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Never leave the temp file behind; the target is untouched.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename itself lives in the directory entry; fsync the directory so it survives power loss.
+    # Not every platform lets a directory be opened (Windows); the data is already safe there.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+    _replace_via_temp(path, lambda f: f.write(data))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write `obj` as indented, key-sorted JSON (diff-friendly) to `path` atomically."""
+    # Serialise first: a value that is not JSON-able fails before any file is touched.
+    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    write_text_atomic(path, text)
+
+
+def save_torch_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """`torch.save(obj)` to `path` atomically (torch imported here so the archive stays torch-free)."""
+    import torch
+
+    _replace_via_temp(path, lambda f: torch.save(obj, f))

@@ -1,0 +1,102 @@
+"""The two pictures of a run: search progress and accuracy vs FLOPs with the Pareto front.
+
+matplotlib is imported inside the functions so the archive imports fast. Figures are made with
+`matplotlib.figure.Figure`, not pyplot: no global figure state, no backend switch (a caller's
+notebook backend is left alone), and it renders with Agg on headless machines (clusters, CI).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from typing import Any
+
+from nas.archive.atomic import write_bytes_atomic
+from nas.archive.records import val_acc
+
+
+def pareto_front(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records not dominated in (higher val_acc, fewer FLOPs), ordered by increasing FLOPs.
+
+    A record is on the front when no other record is at least as accurate with at most as many
+    FLOPs and strictly better in one of them. Of exact (flops, val_acc) duplicates only the
+    earliest step is kept, so the front has no repeated points.
+    """
+    ordered = sorted(
+        (r for r in records if not math.isnan(float(r["metrics"]["val_acc"]))),
+        key=lambda r: (r["flops"], -val_acc(r), r.get("step", 0)),
+    )
+    front: list[dict[str, Any]] = []
+    best = -math.inf
+    for record in ordered:
+        # Sorted by FLOPs, then accuracy descending: a point joins the front only when it beats
+        # every cheaper-or-equal point seen so far.
+        if val_acc(record) > best:
+            front.append(record)
+            best = val_acc(record)
+    return front
+
+
+def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Best val accuracy so far vs number of evaluations, each evaluation as a faint dot."""
+    fig, ax = _figure()
+    accs = [val_acc(r) for r in records]
+    xs = list(range(1, len(accs) + 1))
+    best, running = [], -math.inf
+    for acc in accs:
+        running = max(running, acc)
+        best.append(running)
+    shown = [(x, a) for x, a in zip(xs, accs) if math.isfinite(a)]
+    if shown:
+        ax.scatter(*zip(*shown), s=10, alpha=0.25, color="tab:blue", label="each evaluation")
+    if records:
+        ax.step(xs, best, where="post", color="tab:red", linewidth=2, label="best so far")
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(f"Search progress ({len(records)} evaluations)")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    _save(fig, path)
+
+
+def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Val accuracy vs MFLOPs: all points, the Pareto front connected, the best starred."""
+    fig, ax = _figure()
+    points = [(r["flops"] / 1e6, val_acc(r)) for r in records if math.isfinite(val_acc(r))]
+    if points:
+        ax.scatter(*zip(*points), s=12, alpha=0.35, color="tab:blue", label="evaluated")
+        front = [(r["flops"] / 1e6, val_acc(r)) for r in pareto_front(records)]
+        ax.plot(*zip(*front), "-o", color="tab:orange", markersize=5, label="Pareto front")
+        top = max(records, key=val_acc)
+        ax.scatter([top["flops"] / 1e6], [val_acc(top)], marker="*", s=220, color="tab:red",
+                   zorder=5, label=f"best: {val_acc(top):.2f}%")
+        mflops = [x for x, _ in points]
+        # Log scale only when FLOPs span more than a decade; otherwise it just squeezes the points.
+        if min(mflops) > 0 and max(mflops) / min(mflops) > 10:
+            ax.set_xscale("log")
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Accuracy vs FLOPs")
+    ax.set_xlabel("FLOPs (millions)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    _save(fig, path)
+
+
+def _figure() -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.5))
+    return fig, fig.subplots()
+
+
+def _save(fig: Any, path: str | os.PathLike) -> None:
+    # Render to memory, then replace atomically: a viewer never sees a half-written PNG.
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=120)
+    write_bytes_atomic(path, buffer.getvalue())

@@ -1,0 +1,221 @@
+"""The evaluation log `evaluations.jsonl`: append-only, one JSON object per line, crash-safe.
+
+Each evaluated architecture is one line, written with a single write and fsynced before `append`
+returns, so a kill -9 loses at most the evaluation in flight and leaves at worst one partial last
+line. Readers skip such a line with a warning; the writer, on re-open, moves it to
+`<path>.truncated` (appending, so nothing recorded is ever deleted) and cuts the log back to its
+last complete line, so a resumed run goes on writing clean lines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from nas.errors import UserError
+
+if TYPE_CHECKING:
+    # Not imported at run time: importing `search_spaces` loads torch and every space, and readers
+    # of archives (predictors, `nas runs`) need neither.
+    from search_spaces.arch import Arch
+
+REQUIRED_KEYS = ("arch", "arch_hash", "metrics")
+
+
+class ArchiveWarning(UserWarning):
+    """Damage found and worked around in a run archive (partial or skipped lines)."""
+
+
+def make_record(
+    arch: "Arch | Mapping[str, Any]",
+    metrics: Mapping[str, float],
+    *,
+    flops: int,
+    params: int,
+    step: int,
+    wall_s: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One evaluation as a JSON-able record; `extra` keys (e.g. `worker`, `epoch`) ride along."""
+    if isinstance(arch, Mapping):
+        from search_spaces.arch import Arch
+
+        arch = Arch.from_dict(dict(arch))
+    if "val_acc" not in metrics:
+        raise ValueError(f"metrics must include 'val_acc' (percent); got keys {sorted(metrics)}")
+    clash = set(extra) & {"arch", "arch_hash", "metrics", "flops", "params", "step", "wall_s"}
+    if clash:
+        raise ValueError(f"extra keys {sorted(clash)} would overwrite standard record fields")
+    record: dict[str, Any] = {
+        "arch": arch.to_dict(),
+        "arch_hash": arch.hash,
+        # float(): numpy/torch scalars are not JSON-serialisable.
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "flops": int(flops),
+        "params": int(params),
+        "step": int(step),
+        "wall_s": float(wall_s),
+    }
+    record.update(extra)
+    return record
+
+
+def record_problem(record: Any) -> str | None:
+    """Why `record` is not a usable evaluation record, or None if it is."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        return f"missing key(s) {', '.join(missing)}"
+    if not isinstance(record["arch"], dict):
+        return '"arch" is not a JSON object'
+    if not isinstance(record["arch_hash"], str):
+        return '"arch_hash" is not a string'
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict) or "val_acc" not in metrics:
+        return '"metrics" has no "val_acc"'
+    acc = metrics["val_acc"]
+    if isinstance(acc, bool) or not isinstance(acc, (int, float)):
+        return '"metrics.val_acc" is not a number'
+    return None
+
+
+class RecordWriter:
+    """Appends records to a JSONL file, one fsynced line each; repairs a torn last line on open."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._repair_tail()
+        # Unbuffered binary append: each record goes to the OS in one write, at the end of the file.
+        self._file = open(self.path, "ab", buffering=0)
+
+    def _repair_tail(self) -> None:
+        # Mirrors `read_records`, which skips an unparsable last line: left in place, that line
+        # would sit in the middle of the log after the next append and make it unreadable.
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        body = data[:-1] if data.endswith(b"\n") else data
+        cut = body.rfind(b"\n") + 1  # start of the last line; 0 when there is only one
+        last = body[cut:]
+        if not last.strip() or _parses(last):
+            if data and not data.endswith(b"\n"):
+                # Only the newline is missing (a hand-edited file): keep the record, end its line.
+                self._fsynced_write(self.path, b"\n")
+            return
+        aside = self.path.with_name(self.path.name + ".truncated")
+        # Save the partial line first, then truncate: a crash in between leaves the line in both
+        # places, never in neither.
+        self._fsynced_write(aside, last + b"\n")
+        with open(self.path, "r+b") as f:
+            f.truncate(cut)
+            f.flush()
+            os.fsync(f.fileno())
+        warnings.warn(
+            f"{self.path} ended with a partial line ({len(last)} bytes, from an interrupted "
+            f"write); moved it to {aside} and continuing after the last complete record",
+            ArchiveWarning,
+            stacklevel=3,
+        )
+
+    @staticmethod
+    def _fsynced_write(path: Path, data: bytes) -> None:
+        with open(path, "ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write `record` as one line and fsync, so it survives a crash right after this returns."""
+        problem = record_problem(dict(record))
+        if problem:
+            raise ValueError(f"refusing to write a record that readers would reject: {problem}")
+        # json.dumps escapes newlines inside strings, so a record is always exactly one line.
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        view = memoryview(line)
+        while view:  # os.write may write less than asked (rare for files, but allowed)
+            view = view[self._file.write(view) :]
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "RecordWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _parses(raw: bytes) -> bool:
+    try:
+        json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return True
+
+
+def read_records(
+    path: str | os.PathLike, *, strict: bool = True, missing_ok: bool = False
+) -> list[dict[str, Any]]:
+    """All records of a JSONL log, in file order.
+
+    An unparsable last line is the signature of a crash mid-write and is skipped with a warning.
+    Damage anywhere else means the file was edited or broken: with `strict` it raises `UserError`
+    (a search must not resume from a log it cannot trust); without, the line is skipped with a
+    warning (predictor training wants every usable record from many archives).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise UserError(f"{path} does not exist; check the run directory path") from None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the empty string after the final newline is not a line
+    records: list[dict[str, Any]] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue  # blank lines (e.g. from hand-editing) carry no record
+        is_last = number == len(lines)
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            if is_last:
+                warnings.warn(
+                    f"skipping the partial last line {number} of {path} (interrupted write?)",
+                    ArchiveWarning,
+                    stacklevel=2,
+                )
+                continue
+            _reject(path, number, f"not valid JSON ({_reason(err)})", strict)
+            continue
+        problem = record_problem(record)
+        if problem:
+            _reject(path, number, problem, strict)
+            continue
+        records.append(record)
+    return records
+
+
+def _reason(err: Exception) -> str:
+    return f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else str(err)
+
+
+def _reject(path: Path, number: int, problem: str, strict: bool) -> None:
+    message = f"line {number} of {path} is corrupt: {problem}; fix or remove that line"
+    if strict:
+        raise UserError(message)
+    warnings.warn(message + " (skipped)", ArchiveWarning, stacklevel=3)
+
+
+def val_acc(record: Mapping[str, Any]) -> float:
+    """The record's validation accuracy; NaN (a diverged evaluation) ranks below every number."""
+    acc = float(record["metrics"]["val_acc"])
+    return -math.inf if math.isnan(acc) else acc

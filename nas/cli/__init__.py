@@ -1,0 +1,1 @@
+"""The `nas` command line. Nothing else in the package imports it."""

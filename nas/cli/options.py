@@ -1,0 +1,102 @@
+"""Option groups shared by several commands (data, space, training, evaluation, device)."""
+
+from __future__ import annotations
+
+import argparse
+
+from nas.errors import UserError
+from nas.evaluate.supernet_evaluator import EvaluatorConfig
+from nas.supernet.loading import DataConfig
+from nas.supernet.train import TrainConfig
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def fraction_or_count(text: str) -> int | float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("data")
+    g.add_argument("--data", default="cifar10",
+                   help="cifar10 (bundled), cifar10-subset, an .npz, a cifar-10-batches-py dir or an "
+                        "image folder (default: cifar10)")
+    g.add_argument("--val-size", type=fraction_or_count, default=0.1,
+                   help="validation split held out of train: a fraction or a count (default 0.1)")
+    g.add_argument("--train-limit", type=positive_int, default=None,
+                   help="train on a seeded subset of this many images (fast CPU runs)")
+    g.add_argument("--split-seed", type=int, default=0, help="seed of the validation split (default 0)")
+
+
+def data_config(args: argparse.Namespace) -> DataConfig:
+    return DataConfig(args.data, args.val_size, args.split_seed, args.train_limit)
+
+
+def add_space_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--space", required=required, default=None if required else "shufflenet",
+                        help="search space (see `nas spaces`)")
+    parser.add_argument("--width", type=positive_float, default=None, help="width multiplier of the space")
+
+
+def space_options(args: argparse.Namespace) -> dict:
+    return {} if args.width is None else {"width": args.width}
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("supernet training")
+    length = g.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 10)")
+    length.add_argument("--steps", type=positive_int, default=None, help="steps instead of epochs")
+    g.add_argument("--batch-size", type=positive_int, default=TrainConfig.batch_size)
+    g.add_argument("--lr", type=positive_float, default=TrainConfig.lr)
+    g.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    g.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
+    g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+
+
+def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
+    try:
+        return TrainConfig(epochs=args.epochs or TrainConfig.epochs, steps=args.steps,
+                           batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                           seed=seed, checkpoint_every=args.checkpoint_every, augment=not args.no_augment)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
+def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("candidate evaluation")
+    g.add_argument("--calibration-images", type=positive_int, default=EvaluatorConfig.calibration_images,
+                   help="training images used to recalibrate BN per path (SPOS: 25600)")
+    g.add_argument("--val-images", type=positive_int, default=None,
+                   help="score on the first N validation images (default: all)")
+    g.add_argument("--eval-batch-size", type=positive_int, default=EvaluatorConfig.batch_size)
+
+
+def evaluator_config(args: argparse.Namespace) -> EvaluatorConfig:
+    return EvaluatorConfig(args.calibration_images, args.eval_batch_size, args.val_images)
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda[:N]")

@@ -1,0 +1,25 @@
+"""`nas spaces`: the registered search spaces."""
+
+from __future__ import annotations
+
+import argparse
+
+from nas.registry import SPACES
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("spaces", help="list the search spaces", description="List the registered search spaces.")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = []
+    for name in SPACES.names():
+        space = SPACES.get(name)()
+        size = space.size()
+        rows.append((name, f"{size:.3e}" if size >= 10**6 else str(size), space.description))
+    width = [max(len(r[i]) for r in rows + [("space", "size", "")]) for i in range(2)]
+    print(f"{'space':<{width[0]}}  {'size':>{width[1]}}  description")
+    for name, size, description in rows:
+        print(f"{name:<{width[0]}}  {size:>{width[1]}}  {description}")
+    return 0

@@ -1,0 +1,154 @@
+"""Batches as torch tensors: stateless seeded training batches, evaluation batches, and
+calibration images for re-estimating BatchNorm statistics per supernet path.
+
+Images go uint8 NHWC -> float32 NCHW in [0, 1] -> (augmented) -> normalised with the data set's
+mean/std. Augmentation runs before normalisation so crop padding is black, as in the usual
+CIFAR recipe (He et al. 2016).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from nas.data.datasets import ImageData
+from nas.errors import UserError
+
+_CALIBRATION_STREAM = 0x5EED_0004
+
+
+def _unit_nchw(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [0, 1], on x's device."""
+    if isinstance(x, np.ndarray):
+        t = torch.from_numpy(x.astype(np.float32))  # astype copies: safe for read-only arrays
+    else:
+        t = x.to(torch.float32)
+    if t.ndim != 4:
+        raise ValueError(f"expected NHWC images, got shape {tuple(t.shape)}")
+    return t.permute(0, 3, 1, 2).div_(255.0).contiguous()
+
+
+def _normalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def to_float(x_uint8: np.ndarray | torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 NHWC images -> normalised float32 NCHW tensor."""
+    return _normalise(_unit_nchw(x_uint8), mean, std)
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Random crop from a zero-padded image plus random horizontal flip, for a float NCHW batch.
+
+    One gather does both: each image reads rows oy..oy+H-1 and columns ox..ox+W-1 of its padded
+    copy, columns reversed when flipped. Random numbers are drawn on the CPU from `generator`
+    (a CPU generator), so the result does not depend on x's device.
+    """
+    n, c, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    rows = offsets[:, :1] + torch.arange(h)                       # (N, H)
+    cols = offsets[:, 1:] + torch.arange(w)                       # (N, W)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    rows, cols = rows.to(x.device), cols.to(x.device)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chan = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def _generator_seed(*words: int) -> int:
+    """Mix integers into one 64-bit seed (SeedSequence hashing, so nearby steps are unrelated)."""
+    return int(np.random.SeedSequence(list(words)).generate_state(1, dtype=np.uint64)[0])
+
+
+class TrainLoader:
+    """Stateless, seeded training batches: batch(step) depends only on (seed, step), so a run resumes
+    mid-epoch exactly and several data-parallel ranks can agree on the global batch.
+
+    Epoch e visits x_train in the order default_rng([seed, e]).permutation(N). `batch_size` is the
+    global batch; rank r of world_size takes the r-th contiguous slice of size
+    batch_size // world_size. drop_last=True skips the epoch's tail; drop_last=False tops the
+    last batch up with images from the start of the epoch's order, so every batch is full-size
+    and every image is seen at least once per epoch.
+    """
+
+    def __init__(self, data: ImageData, batch_size: int, seed: int, *, augment: bool = True,
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True) -> None:
+        n = len(data.x_train)
+        if batch_size < 1:
+            raise UserError(f"batch size must be at least 1, got {batch_size}")
+        if batch_size > n:
+            raise UserError(f"batch size {batch_size} is larger than the {n} training images of "
+                            f"{data.name}; lower the batch size or raise train_limit")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise UserError(f"rank {rank} is not in [0, world_size={world_size})")
+        if batch_size % world_size:
+            raise UserError(f"batch size {batch_size} is not divisible by world_size {world_size}; "
+                            "pick a global batch size that is a multiple of the number of workers")
+        if seed < 0:
+            raise UserError(f"seed must be a non-negative integer, got {seed}")
+        self.data, self.batch_size, self.seed = data, batch_size, seed
+        self.augment, self.rank, self.world_size, self.drop_last = augment, rank, world_size, drop_last
+        self.steps_per_epoch = n // batch_size if drop_last else -(-n // batch_size)
+        self._perm_cache: tuple[int, np.ndarray] | None = None  # memo only: no effect on results
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if self._perm_cache is None or self._perm_cache[0] != epoch:
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.data.x_train))
+            self._perm_cache = (epoch, perm)
+        return self._perm_cache[1]
+
+    def global_indices(self, step: int) -> np.ndarray:
+        """Indices into x_train of the whole global batch at `step` (all ranks together)."""
+        if step < 0:
+            raise ValueError(f"step must be non-negative, got {step}")
+        epoch, i = divmod(step, self.steps_per_epoch)
+        perm = self._permutation(epoch)
+        idx = perm[i * self.batch_size:(i + 1) * self.batch_size]
+        if len(idx) < self.batch_size:  # only with drop_last=False
+            idx = np.concatenate([idx, perm[:self.batch_size - len(idx)]])
+        return idx
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images float32 (B/world, C, H, W) normalised, labels int64 (B/world,)) on the CPU."""
+        local = self.batch_size // self.world_size
+        idx = self.global_indices(step)[self.rank * local:(self.rank + 1) * local]
+        x = _unit_nchw(self.data.x_train[idx])
+        if self.augment:
+            gen = torch.Generator().manual_seed(_generator_seed(self.seed, step, self.rank))
+            x = augment_batch(x, gen)
+        y = torch.from_numpy(self.data.y_train[idx].astype(np.int64))
+        return _normalise(x, self.data.mean, self.data.std), y
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of one epoch, in order."""
+        for i in range(self.steps_per_epoch):
+            yield self.batch(epoch * self.steps_per_epoch + i)
+
+
+def eval_batches(x: np.ndarray, y: np.ndarray, batch_size: int, mean: Sequence[float],
+                 std: Sequence[float]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Consecutive, unaugmented batches over all of (x, y); the last one may be smaller."""
+    if batch_size < 1:
+        raise UserError(f"batch size must be at least 1, got {batch_size}")
+    for i in range(0, len(x), batch_size):
+        yield to_float(x[i:i + batch_size], mean, std), torch.from_numpy(y[i:i + batch_size].astype(np.int64))
+
+
+def calibration_images(data: ImageData, count: int, seed: int) -> torch.Tensor:
+    """A fixed seeded subset of `count` training images, normalised NCHW, not augmented.
+
+    Used to re-estimate BatchNorm statistics for each supernet path: the same images for every
+    path, so paths are compared on equal terms.
+    """
+    n = len(data.x_train)
+    if not 1 <= count <= n:
+        raise UserError(f"calibration count {count} must be in [1, {n}] (the training images of "
+                        f"{data.name}); lower it or raise train_limit")
+    idx = np.sort(np.random.default_rng([seed, _CALIBRATION_STREAM]).choice(n, size=count, replace=False))
+    return to_float(data.x_train[idx], data.mean, data.std)

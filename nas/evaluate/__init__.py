@@ -1,0 +1,1 @@
+"""Evaluators score an architecture and return a metrics dict; they know nothing of strategies."""

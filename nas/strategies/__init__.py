@@ -1,0 +1,9 @@
+"""Search strategies: ask/tell, state as JSON. Importing this package registers every strategy in
+`nas.registry.STRATEGIES`; build one with `make_strategy`."""
+
+from nas.strategies.base import Constraint, InfeasibleConstraint, Strategy, Trial
+from nas.strategies.factory import build_config, make_strategy
+
+from nas.strategies import evolution, random_search  # noqa: F401  (register "evolution", "random")
+
+__all__ = ["Constraint", "InfeasibleConstraint", "Strategy", "Trial", "build_config", "make_strategy"]

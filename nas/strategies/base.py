@@ -1,0 +1,286 @@
+"""Ask/tell search strategies: the constraint and the base class every strategy extends.
+
+A strategy proposes architectures (`ask`) and learns their metrics (`tell`), keyed by trial id, in
+the style of Ray Tune's `Searcher`. It knows only architectures and the space protocol, never a
+supernet, data or Ray, so one runner drives every strategy and tests run on toy objectives in
+milliseconds. The base class owns what every strategy needs: trial ids, pending trials, the told
+history, the budget, the rules "never propose an architecture twice" and "never propose one that
+breaks the constraint", and the JSON state. A strategy supplies `_ask` and, where it learns
+online, `_on_tell` plus `_state`/`_load_state` for its own fields.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from numbers import Integral
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
+
+import numpy as np
+
+from nas.errors import UserError
+from search_spaces.arch import Arch
+
+if TYPE_CHECKING:  # torch stays out of `import nas.strategies` for light tools
+    import torch
+
+    from search_spaces.protocol import SearchSpace
+
+OBJECTIVE = "val_acc"  # percent, higher is better
+MAX_TRIES = 1000  # draws per proposal before a strategy concludes infeasible or exhausted
+
+
+class Trial(NamedTuple):
+    trial_id: int
+    arch: Arch
+
+
+class InfeasibleConstraint(UserError):
+    """No architecture satisfying the constraint was found in a bounded number of random draws."""
+
+
+def _si(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return str(n)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Resource limits an architecture must meet; one API for every strategy (later: latency)."""
+
+    max_flops: int | None = None
+    max_params: int | None = None
+
+    def __post_init__(self) -> None:
+        for key, value in asdict(self).items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value <= 0):
+                raise UserError(f"{key} must be a positive integer or unset; got {value!r}")
+
+    def limits(self) -> dict[str, int]:
+        """The active limits by measured quantity, e.g. {"flops": 300_000_000}."""
+        return {key[len("max_"):]: int(v) for key, v in asdict(self).items() if v is not None}
+
+    def check(self, costs: dict[str, int]) -> str | None:
+        """Why `costs` (e.g. {"flops": ...}) break the limits, or None when they satisfy them."""
+        problems = [
+            f"{key} {_si(costs[key])} > max {_si(limit)}"
+            for key, limit in self.limits().items()
+            if costs[key] > limit
+        ]
+        return "; ".join(problems) or None
+
+    def violation(self, space: SearchSpace, arch: Arch) -> str | None:
+        """E.g. "flops 12.3M > max 10.0M"; None when `arch` satisfies the constraint."""
+        return self.check({key: getattr(space, key)(arch) for key in self.limits()})
+
+
+class Strategy(ABC):
+    name: ClassVar[str]
+    Config: ClassVar[type]  # a frozen dataclass of options with defaults
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        budget: int | None,
+        constraint: Constraint = Constraint(),
+        rng: np.random.Generator,
+        config: Any = None,
+    ) -> None:
+        config = self.Config() if config is None else config
+        if not isinstance(config, self.Config):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.Config.__name__}, got {type(config).__name__}"
+            )
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, Integral) or budget < 1):
+            raise UserError(f"budget must be a positive number of trials; got {budget!r}")
+        self.space = space
+        self.config = config
+        self.constraint = constraint
+        self.rng = rng
+        self.budget: int | None = int(budget) if budget is not None else self.default_budget()
+        self._next_id = 0
+        self._seen: set[str] = set()  # hashes of every architecture ever proposed (all feasible)
+        self._pending: dict[int, Arch] = {}
+        self._history: list[tuple[int, Arch, dict]] = []
+        self._exhausted = False
+        self._costs: dict[str, dict[str, int]] = {}  # measuring can be slow; pure, so never saved
+
+    # ---- what a strategy supplies ------------------------------------------------------------
+    @abstractmethod
+    def _ask(self, n: int) -> list[Arch]:
+        """Up to `n` new architectures, each obtained through `_propose` (or `_sample`)."""
+
+    def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
+        """Learn from one result (the base class has already recorded it in the history)."""
+
+    def _state(self) -> dict:
+        """The strategy's own JSON state beyond what the base class saves."""
+        return {}
+
+    def _load_state(self, state: dict) -> None:
+        pass
+
+    def _backlog(self) -> int:
+        """Architectures already proposed (so marked seen) but not yet handed out by `_ask`."""
+        return 0
+
+    def default_budget(self) -> int | None:
+        """Trials to run when the user gives no budget; None runs until the space is exhausted."""
+        return None
+
+    # ---- ask / tell --------------------------------------------------------------------------
+    def ask(self, n: int) -> list[Trial]:
+        """Up to `n` new trials; [] while the strategy waits for results, or when it is done."""
+        if n < 0:
+            raise ValueError(f"ask(n) needs n >= 0, got {n}")
+        if self.budget is not None:
+            n = min(n, self.budget - self._next_id)
+        if n <= 0 or (self._exhausted and not self._backlog()):
+            return []
+        archs = self._ask(n)
+        if len(archs) > n:
+            raise RuntimeError(f"{self.name}._ask({n}) returned {len(archs)} architectures")
+        if not archs and not self._pending:
+            # Nothing new and nothing outstanding to learn from: no later call can do better.
+            self._exhausted = True
+        trials = [Trial(self._next_id + i, arch) for i, arch in enumerate(archs)]
+        self._next_id += len(trials)
+        self._pending.update(trials)
+        return trials
+
+    def tell(self, trial_id: int, metrics: dict) -> None:
+        """Record the metrics of a pending trial; `metrics["val_acc"]` is the objective."""
+        if trial_id not in self._pending:
+            why = "was already told" if 0 <= trial_id < self._next_id else "was never asked"
+            raise ValueError(f"unknown trial id {trial_id}: it {why}")
+        score = metrics.get(OBJECTIVE) if isinstance(metrics, dict) else None
+        number = isinstance(score, (int, float, np.number)) and not isinstance(score, bool)
+        if not number or not math.isfinite(score):
+            # A failed evaluation should be told as a low score, not left out: the trial must close.
+            raise ValueError(f"metrics must hold a finite number under {OBJECTIVE!r}; got {metrics!r}")
+        metrics = {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
+        arch = self._pending.pop(trial_id)
+        self._history.append((trial_id, arch, metrics))
+        self._on_tell(trial_id, arch, metrics)
+
+    def done(self) -> bool:
+        if self.budget is not None and len(self._history) >= self.budget:
+            return True
+        return self._exhausted and not self._pending and not self._backlog()
+
+    def pending(self) -> list[Trial]:
+        """Trials asked but not yet told (after a restore: the ones to evaluate again)."""
+        return [Trial(i, a) for i, a in sorted(self._pending.items())]
+
+    @property
+    def history(self) -> list[tuple[Arch, dict]]:
+        """Told results in the order they were told."""
+        return [(arch, metrics) for _, arch, metrics in self._history]
+
+    def top(self, k: int) -> list[tuple[Arch, dict]]:
+        """The `k` best told results; ties go to the earlier told (a stable sort)."""
+        ranked = sorted(self._history, key=lambda rec: -rec[2][OBJECTIVE])
+        return [(arch, metrics) for _, arch, metrics in ranked[:k]]
+
+    # ---- helpers for strategies ----------------------------------------------------------------
+    def _cost(self, arch: Arch) -> dict[str, int]:
+        key = arch.hash
+        if key not in self._costs:
+            self._costs[key] = {q: int(getattr(self.space, q)(arch)) for q in self.constraint.limits()}
+        return self._costs[key]
+
+    def _propose(
+        self, generate: Callable[[], Arch], tries: int = MAX_TRIES, *, strict: bool = True
+    ) -> Arch | None:
+        """Draw from `generate` until an unseen architecture within the constraint appears.
+
+        Returns None when every draw was seen before or broke the constraint (for random draws:
+        the space is exhausted). With `strict`, raises InfeasibleConstraint when not one draw met
+        the constraint; strategies pass strict=False for local moves such as mutation, whose
+        failure says nothing about the whole space.
+        """
+        feasible = False
+        smallest: dict[str, int] = {}
+        for _ in range(tries):
+            arch = generate()
+            key = arch.hash
+            if key in self._seen:
+                feasible = True  # only feasible architectures are ever marked seen
+                continue
+            costs = self._cost(arch)
+            if self.constraint.check(costs) is None:
+                self._seen.add(key)
+                return arch
+            for q, v in costs.items():
+                smallest[q] = min(smallest.get(q, v), v)
+        if strict and not feasible and smallest:
+            limits = ", ".join(f"max_{q}={_si(v)}" for q, v in self.constraint.limits().items())
+            seen = ", ".join(f"{q} {_si(v)}" for q, v in smallest.items())
+            raise InfeasibleConstraint(
+                f"constraint {limits} is infeasible: none of {tries} random architectures met it "
+                f"(smallest seen: {seen}); raise the limit"
+            )
+        return None
+
+    def _sample(self) -> Arch | None:
+        """A new uniformly random architecture within the constraint; None once the space is used up."""
+        if len(self._seen) >= self.space.size():
+            arch = None
+        else:
+            arch = self._propose(lambda: self.space.sample(self.rng))
+        if arch is None:
+            self._exhausted = True
+        return arch
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """JSON-serialisable state: everything needed to continue exactly as if never stopped."""
+        return {
+            "strategy": self.name,
+            "space": self.space.name,
+            "config": asdict(self.config),
+            "constraint": asdict(self.constraint),
+            "budget": self.budget,
+            "rng": self.rng.bit_generator.state,
+            "next_id": self._next_id,
+            "exhausted": self._exhausted,
+            "seen": sorted(self._seen),
+            "pending": [{"trial_id": i, "arch": a.to_dict()} for i, a in sorted(self._pending.items())],
+            "history": [{"trial_id": i, "arch": a.to_dict(), "metrics": dict(m)} for i, a, m in self._history],
+            "strategy_state": self._state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from `state`; this strategy must be built with the same space, options and
+        constraint. Its own budget is kept, so a resumed search may be given a larger one."""
+        for key, ours in (
+            ("strategy", self.name),
+            ("space", self.space.name),
+            ("config", asdict(self.config)),
+            ("constraint", asdict(self.constraint)),
+        ):
+            if state.get(key) != ours:
+                raise UserError(
+                    f"saved strategy state has {key} {state.get(key)!r}, not {ours!r}; "
+                    f"resume with the saved {key}"
+                )
+        parse = self.space.parse
+        self.rng.bit_generator.state = state["rng"]
+        self._next_id = state["next_id"]
+        self._exhausted = state["exhausted"]
+        self._seen = set(state["seen"])
+        self._pending = {p["trial_id"]: parse(p["arch"]) for p in state["pending"]}
+        self._history = [(h["trial_id"], parse(h["arch"]), dict(h["metrics"])) for h in state["history"]]
+        self._load_state(state["strategy_state"])
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Sidecar tensors (e.g. a controller's weights) saved beside the JSON state; none here."""
+        return {}
+
+    def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if tensors:
+            raise ValueError(f"strategy {self.name!r} keeps no tensors; got {sorted(tensors)}")

@@ -1,0 +1,1 @@
+"""Supernet engine: single-path training, per-path BatchNorm recalibration, checkpoints."""

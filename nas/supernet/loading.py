@@ -1,0 +1,108 @@
+"""From a run directory (or CLI options) to the objects a command needs: data, space, supernet, evaluator.
+
+A supernet run's `config.json` records the data spec, its split seed and the space options, so a
+later command (evaluate, search, export) rebuilds exactly the same validation split and network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas.archive.run_dir import RunDir
+from nas.data import ImageData, calibration_images, load_data, to_float
+from nas.errors import UserError
+from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
+from nas.registry import SPACES
+from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from search_spaces.protocol import SearchSpace
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    spec: str = "cifar10"
+    val_size: int | float = 0.1
+    split_seed: int = 0
+    train_limit: int | None = None
+
+    def load(self) -> ImageData:
+        return load_data(self.spec, val_size=self.val_size, seed=self.split_seed, train_limit=self.train_limit)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA GPU is visible; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name!r} is not a device; use auto, cpu or cuda[:N]") from None
+
+
+def make_space(name: str, data: ImageData, options: dict[str, Any]) -> SearchSpace:
+    """The space `name` adapted to the data (input size, channels, classes) plus user options."""
+    factory = SPACES.get(name)
+    try:
+        return factory(**{"input_size": data.image_size, "in_channels": data.channels,
+                          "num_classes": data.num_classes, **options})
+    except (TypeError, ValueError) as err:
+        raise UserError(f"space {name!r}: {err}") from None
+
+
+@dataclass
+class SupernetRun:
+    """A trained supernet with the space and data it was trained on."""
+
+    path: Path
+    config: dict[str, Any]
+    data_config: DataConfig
+    data: ImageData
+    space: SearchSpace
+    supernet: torch.nn.Module
+
+    def evaluator(self, cfg: EvaluatorConfig, device: torch.device, seed: int = 0) -> SupernetEvaluator:
+        data = self.data
+        if cfg.calibration_images > len(data.x_train):
+            raise UserError(f"--calibration-images {cfg.calibration_images} exceeds the "
+                            f"{len(data.x_train)} training images")
+        calibration = calibration_images(data, cfg.calibration_images, seed)
+        n_val = len(data.x_val) if cfg.val_images is None else min(cfg.val_images, len(data.x_val))
+        x_val = to_float(data.x_val[:n_val], data.mean, data.std)
+        y_val = torch.as_tensor(data.y_val[:n_val], dtype=torch.long)
+        return SupernetEvaluator(self.supernet, calibration, x_val, y_val, cfg.batch_size, device)
+
+
+def supernet_location(run_dir: Path, config: dict[str, Any]) -> Path:
+    """A search run may reference a supernet trained elsewhere instead of holding a copy."""
+    ref = config.get("supernet", {}).get("checkpoint") if isinstance(config.get("supernet"), dict) else None
+    return Path(ref) if ref else Path(run_dir) / CHECKPOINT_NAME
+
+
+def load_supernet_run(run_dir: str | Path) -> SupernetRun:
+    run_dir = Path(run_dir)
+    config = RunDir.open(run_dir).read_config()
+    try:
+        data_config = DataConfig(**config["data"])
+        space_name, space_options = config["space"], dict(config["space_config"])
+    except (KeyError, TypeError):
+        raise UserError(f"{run_dir}/config.json lacks the data/space entries of a supernet run") from None
+    state = load_checkpoint(supernet_location(run_dir, config))
+    if state["space"] != space_name:
+        raise UserError(f"checkpoint of space {state['space']!r} does not match the run's space {space_name!r}")
+    data = data_config.load()
+    space = make_space(space_name, data, space_options)
+    supernet = space.supernet()
+    try:
+        supernet.load_state_dict(state["model"])
+    except RuntimeError:
+        raise UserError(f"supernet checkpoint in {run_dir} does not fit space {space_name} "
+                        f"with options {space_options}") from None
+    return SupernetRun(run_dir, config, data_config, data, space, supernet.eval())
+
+
+def data_config_dict(cfg: DataConfig) -> dict[str, Any]:
+    return asdict(cfg)

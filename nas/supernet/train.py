@@ -1,0 +1,161 @@
+"""Single-path uniform-sampling supernet training (SPOS, Guo et al. 2019).
+
+Each step trains one path drawn uniformly from the space. The path, the batch and its
+augmentation depend only on (seed, step), never on a generator carried from step to step: a run
+resumed from any checkpoint continues exactly, and data-parallel ranks that share the seed agree
+on the path of every step without talking to each other (a known pitfall is ranks silently
+training different paths).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas.data import ImageData, TrainLoader
+from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from search_spaces.arch import Arch
+from search_spaces.protocol import SearchSpace
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    steps: int | None = None  # overrides epochs when set
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    augment: bool = True
+    seed: int = 0
+    checkpoint_every: int = 0  # steps between checkpoints; 0 = at each epoch end only
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
+        if self.steps is not None and self.steps <= 0:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
+            raise ValueError("need lr > 0, weight_decay >= 0 and 0 <= label_smoothing < 1")
+
+
+def path_for_step(space: SearchSpace, seed: int, step: int) -> Arch:
+    """The path trained at `step`: a pure function of (seed, step), identical on every rank."""
+    return space.sample(np.random.default_rng([seed, step, 0x5EED]))
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    return 0.5 * base * (1 + math.cos(math.pi * step / total))
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
+    """SGD + Nesterov momentum; no weight decay on BN parameters and biases (as SPOS).
+
+    Gradients are set to None between steps, so candidates off the sampled path have no grad and
+    SGD skips them: no momentum update and no weight-decay drift.
+    """
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
+                            {"params": no_decay, "weight_decay": 0.0}],
+                           lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+
+
+@dataclass
+class SupernetTrainer:
+    """Owns one training run: model, optimizer, data; `run()` trains to the end, resuming if possible."""
+
+    space: SearchSpace
+    supernet: nn.Module
+    data: ImageData
+    cfg: TrainConfig
+    out_dir: Path
+    device: torch.device = torch.device("cpu")
+    on_step: Callable[[int, int, dict[str, float]], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.supernet.to(self.device)
+        if self.device.type == "cuda":
+            self.supernet.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.supernet, self.cfg)
+        self.loader = TrainLoader(self.data, self.cfg.batch_size, self.cfg.seed, augment=self.cfg.augment)
+        self.total_steps = self.cfg.steps or self.cfg.epochs * self.loader.steps_per_epoch
+        self.step = 0
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.label_smoothing)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_NAME
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "step": self.step, "total_steps": self.total_steps, "space": self.space.name,
+                "space_config": self.space.config(), "train_config": asdict(self.cfg)}
+
+    def resume(self) -> bool:
+        """Continue from the run's checkpoint if there is one; True if resumed."""
+        if not self.checkpoint_path.exists():
+            return False
+        state = load_checkpoint(self.checkpoint_path)
+        self.supernet.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        return True
+
+    def train_step(self, step: int) -> dict[str, float]:
+        arch = path_for_step(self.space, self.cfg.seed, step)
+        x, y = self.loader.batch(step)
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cosine_lr(self.cfg.lr, step, self.total_steps)
+        self.supernet.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits = self.supernet(x, arch)
+            loss = self.criterion(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item(), "acc": 100.0 * (logits.argmax(1) == y).float().mean().item()}
+
+    def run(self) -> dict[str, float]:
+        """Train until `total_steps`; checkpoint each epoch (and every `checkpoint_every` steps)."""
+        self.resume()
+        log_path = self.out_dir / "training.jsonl"
+        spe = self.loader.steps_per_epoch
+        window: list[dict[str, float]] = []
+        started = time.perf_counter()
+        while self.step < self.total_steps:
+            metrics = self.train_step(self.step)
+            self.step += 1
+            window.append(metrics)
+            if self.on_step:
+                self.on_step(self.step, self.total_steps, metrics)
+            epoch_end = self.step % spe == 0 or self.step == self.total_steps
+            if epoch_end or (self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0):
+                save_checkpoint(self.state_dict(), self.checkpoint_path)
+            if epoch_end:
+                summary = {"step": self.step, "epoch": math.ceil(self.step / spe),
+                           "loss": float(np.mean([m["loss"] for m in window])),
+                           "acc": float(np.mean([m["acc"] for m in window])),
+                           "seconds": time.perf_counter() - started}
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(summary) + "\n")
+                window = []
+        return read_training_log(log_path)[-1] if log_path.exists() else {}
+
+
+def read_training_log(path: Path) -> list[dict[str, float]]:
+    lines = Path(path).read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

@@ -1,0 +1,3 @@
+from search_spaces.shufflenet.space import ShuffleNetSpace
+
+__all__ = ["ShuffleNetSpace"]

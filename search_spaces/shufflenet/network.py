@@ -1,0 +1,201 @@
+"""ShuffleNetV2 choice-block networks: the layout, the stand-alone net and the weight-sharing supernet.
+
+Both nets share module names except for the `candidates.<choice>` level of the supernet, so a
+path's weights move between them by renaming keys (`extract`). The body returns multi-scale
+features (one per stage) and the classifier head is a separate module, so the same body serves
+as a detection backbone (DetNAS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from search_spaces.arch import Arch
+from search_spaces.shufflenet.blocks import ChoiceBlock, ChoiceBlockUnit, ClassifierHead, Stem
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    return max(divisor, int(value + divisor / 2) // divisor * divisor)
+
+
+@dataclass(frozen=True)
+class ShuffleNetConfig:
+    """SPOS defaults (widths 64/160/320/640, last conv 1024, stages of 4/4/8/4 blocks).
+
+    `width` multiplies every channel count. Strides default by input size: small images (CIFAR,
+    <= 64 px) keep full resolution through the stem and first stage; larger ones use the SPOS
+    ImageNet strides (stem 2, every stage 2).
+    """
+
+    width: float = 1.0
+    input_size: int = 32
+    in_channels: int = 3
+    num_classes: int = 10
+    stage_repeats: tuple[int, ...] = (4, 4, 8, 4)
+    stage_widths: tuple[int, ...] = (64, 160, 320, 640)
+    stem_channels: int = 16
+    last_channels: int = 1024
+    stem_stride: int | None = None
+    first_stage_stride: int | None = None
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        for key in ("stage_repeats", "stage_widths"):
+            object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
+        if self.width <= 0:
+            raise ValueError(f"width must be positive, got {self.width}")
+        for key in ("input_size", "in_channels", "num_classes", "stem_channels", "last_channels"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
+        if len(self.stage_repeats) != len(self.stage_widths) or min(self.stage_repeats, default=0) <= 0:
+            raise ValueError("stage_repeats and stage_widths need one positive entry per stage")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def small_input(self) -> bool:
+        return self.input_size <= 64
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    in_channels: int
+    out_channels: int
+    stride: int
+    projection: bool
+    stage: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    stem_channels: int
+    stem_stride: int
+    blocks: tuple[BlockSpec, ...]
+    last_channels: int
+
+    @property
+    def stage_ends(self) -> tuple[int, ...]:
+        """Index of the last block of each stage: where multi-scale features are taken."""
+        ends = [i for i, (a, b) in enumerate(zip(self.blocks, self.blocks[1:])) if a.stage != b.stage]
+        return (*ends, len(self.blocks) - 1)
+
+
+def make_layout(cfg: ShuffleNetConfig) -> Layout:
+    stem_stride = cfg.stem_stride or (1 if cfg.small_input else 2)
+    first_stride = cfg.first_stage_stride or (1 if cfg.small_input else 2)
+    channels = make_divisible(cfg.stem_channels * cfg.width)
+    blocks = []
+    for stage, (repeats, width) in enumerate(zip(cfg.stage_repeats, cfg.stage_widths)):
+        out = make_divisible(width * cfg.width)
+        if out <= channels:
+            raise ValueError(f"stage {stage} must widen the network ({channels} -> {out} channels)")
+        for i in range(repeats):
+            stride = (first_stride if stage == 0 else 2) if i == 0 else 1
+            blocks.append(BlockSpec(channels, out, stride, projection=(i == 0), stage=stage))
+            channels = out
+    return Layout(make_divisible(cfg.stem_channels * cfg.width), stem_stride, tuple(blocks),
+                  make_divisible(cfg.last_channels * cfg.width))
+
+
+def _choices(arch: Arch | Sequence[int]) -> Sequence[int]:
+    return arch.choices if isinstance(arch, Arch) else arch
+
+
+class ShuffleNet(nn.Module):
+    """The stand-alone network of one architecture."""
+
+    def __init__(self, cfg: ShuffleNetConfig, arch: Arch | Sequence[int],
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        layout = make_layout(cfg)
+        choices = _choices(arch)
+        if len(choices) != len(layout.blocks):
+            raise ValueError(f"need {len(layout.blocks)} choices, got {len(choices)}")
+        self.stage_ends = layout.stage_ends
+        self.stem = Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride)
+        self.features = nn.ModuleList(
+            ChoiceBlockUnit(s.in_channels, s.out_channels, s.stride, s.projection, c)
+            for s, c in zip(layout.blocks, choices)
+        )
+        self.head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
+        init_weights(self, generator)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """One feature map per stage (strides 4/8/16/32 at ImageNet settings)."""
+        x = self.stem(x)
+        features = []
+        for i, block in enumerate(self.features):
+            x = block(x)
+            if i in self.stage_ends:
+                features.append(x)
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x)[-1])
+
+
+class ShuffleNetSupernet(nn.Module):
+    """Weight-sharing supernet: every block holds all candidates; `forward(x, arch)` runs one path.
+
+    Unsampled candidates are not touched by a forward, so after `zero_grad(set_to_none=True)`
+    their gradients stay None and torch optimizers skip them entirely (no momentum, no weight
+    decay drift), as SPOS requires.
+    """
+
+    def __init__(self, cfg: ShuffleNetConfig, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        layout = make_layout(cfg)
+        self.cfg = cfg
+        self.stage_ends = layout.stage_ends
+        self.stem = Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride)
+        self.features = nn.ModuleList(
+            ChoiceBlock(s.in_channels, s.out_channels, s.stride, s.projection) for s in layout.blocks
+        )
+        self.head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
+        init_weights(self, generator)
+
+    def forward_features(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> list[torch.Tensor]:
+        choices = _choices(arch)
+        if len(choices) != len(self.features):
+            raise ValueError(f"need {len(self.features)} choices, got {len(choices)}")
+        x = self.stem(x)
+        features = []
+        for i, (block, choice) in enumerate(zip(self.features, choices)):
+            x = block(x, choice)
+            if i in self.stage_ends:
+                features.append(x)
+        return features
+
+    def forward(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> torch.Tensor:
+        return self.head(self.forward_features(x, arch)[-1])
+
+    def path_key(self, standalone_key: str, arch: Arch | Sequence[int]) -> str:
+        """Name in this supernet of a stand-alone parameter/buffer of `arch`."""
+        if standalone_key.startswith("features."):
+            _, index, rest = standalone_key.split(".", 2)
+            return f"features.{index}.candidates.{_choices(arch)[int(index)]}.{rest}"
+        return standalone_key
+
+    def extract(self, arch: Arch | Sequence[int]) -> ShuffleNet:
+        """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""
+        net = ShuffleNet(self.cfg, arch)
+        source = self.state_dict()
+        net.load_state_dict({k: source[self.path_key(k, arch)].clone() for k in net.state_dict()})
+        return net.to(next(self.parameters()).device)
+
+
+def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
+    """SPOS-style init. Every parameter is re-drawn from `generator`, so a seeded generator gives
+    the same weights whatever the global torch RNG did during construction."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01, generator=generator)

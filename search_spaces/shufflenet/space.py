@@ -1,0 +1,74 @@
+"""The `shufflenet` space: Single Path One-Shot (Guo et al., 2019), also the DetNAS backbone."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import torch
+
+from nas.registry import SPACES
+from search_spaces.arch import Arch
+from search_spaces.cost import count_params, measure_flops
+from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.shufflenet.blocks import CHOICES, ChoiceBlockUnit, ClassifierHead, Stem
+from search_spaces.shufflenet.network import (
+    Layout, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_layout,
+)
+
+
+@SPACES.register("shufflenet")
+class ShuffleNetSpace(SearchSpace):
+    name = "shufflenet"
+    description = "SPOS/DetNAS ShuffleNetV2 choice blocks: 20 blocks x {shuffle 3x3/5x5/7x7, xception}"
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            self.cfg = ShuffleNetConfig(**options)
+            self.layout: Layout = make_layout(self.cfg)
+        except TypeError as err:
+            raise ValueError(f"shufflenet space: {err}") from None
+
+    @cached_property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(Decision(f"block_{i}", CHOICES) for i in range(len(self.layout.blocks)))
+
+    def config(self) -> dict[str, Any]:
+        return config_dict(self.cfg)
+
+    def build(self, arch: Arch, generator: torch.Generator | None = None) -> ShuffleNet:
+        return ShuffleNet(self.cfg, self.validate(arch), generator)
+
+    def supernet(self, generator: torch.Generator | None = None) -> ShuffleNetSupernet:
+        return ShuffleNetSupernet(self.cfg, generator)
+
+    def flops(self, arch: Arch) -> int:
+        self.validate(arch)
+        fixed, per_block = self._costs["flops"]
+        return fixed + sum(row[c] for row, c in zip(per_block, arch.choices))
+
+    def params(self, arch: Arch) -> int:
+        self.validate(arch)
+        fixed, per_block = self._costs["params"]
+        return fixed + sum(row[c] for row, c in zip(per_block, arch.choices))
+
+    @cached_property
+    def _costs(self) -> dict[str, tuple[int, list[list[int]]]]:
+        """Per-candidate FLOPs/params, each measured on its own input shape; stem + head fixed."""
+        cfg, layout = self.cfg, self.layout
+        x = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
+        stem = Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride)
+        fixed_flops, fixed_params = measure_flops(stem, x), count_params(stem)
+        x = stem.eval()(x)
+        flops, params = [], []
+        for spec in layout.blocks:
+            units = [ChoiceBlockUnit(spec.in_channels, spec.out_channels, spec.stride, spec.projection, c)
+                     for c in range(len(CHOICES))]
+            flops.append([measure_flops(u, x) for u in units])
+            params.append([count_params(u) for u in units])
+            with torch.no_grad():
+                x = units[0].eval()(x)
+        head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
+        fixed_flops += measure_flops(head, x)
+        fixed_params += count_params(head)
+        return {"flops": (fixed_flops, flops), "params": (fixed_params, params)}
