@@ -32,7 +32,9 @@ NAMED = {
 
 @dataclass(frozen=True, eq=False)
 class ImageData:
-    """Arrays are uint8 (N, H, W, C) images and int64 (N,) labels, all read-only.
+    """Arrays are uint8 (N, H, W, C) images and int64 (N,) labels; treat them as read-only.
+
+    They are left writable on purpose: torch.from_numpy / torch.as_tensor warn on read-only arrays.
 
     `mean`/`std` are per-channel statistics of `x_train` in [0, 1] units, for normalisation.
     """
@@ -52,8 +54,6 @@ class ImageData:
         for x, y in ((self.x_train, self.y_train), (self.x_val, self.y_val), (self.x_test, self.y_test)):
             if x.ndim != 4 or len(x) != len(y):
                 raise ValueError(f"images {x.shape} and labels {y.shape} do not match")
-            x.flags.writeable = False
-            y.flags.writeable = False
 
     @property
     def image_size(self) -> int:

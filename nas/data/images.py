@@ -1,8 +1,9 @@
 """Image-file readers: a folder of class subfolders, and a ZIP in the bundled CIFAR-10 layout.
 
 Both decode with Pillow to RGB and resize (bilinear) every image to one square size: `image_size`
-if given, else the size of the first image, which must then be square. Decoded ZIPs are cached as an .npz outside the
-repo, keyed by the ZIP's path, size and mtime, so only the first load pays for decoding.
+if given, else the size of the first image, which must then be square. Decoded ZIPs are cached
+as an .npz outside the repo, keyed by the ZIP's path, size and mtime, so only the first load
+pays for decoding.
 """
 
 from __future__ import annotations
