@@ -3,6 +3,7 @@
 from search_spaces.arch import Arch
 from search_spaces.protocol import Decision, Membership, SearchSpace
 
+from search_spaces import nb201  # noqa: F401  (registers "nb201")
 from search_spaces import shufflenet  # noqa: F401  (registers "shufflenet")
 
 __all__ = ["Arch", "Decision", "Membership", "SearchSpace"]

@@ -10,7 +10,7 @@ from typing import Sequence
 from nas import __version__
 from nas.errors import UserError
 
-COMMANDS = ("spaces", "train_supernet", "evaluate")
+COMMANDS = ("spaces", "train_supernet", "evaluate", "search")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
-
-from nas.archive.run_dir import RunDir, new_run_id
+from nas.archive.run_dir import new_run_id
 from nas.cli import options
-from nas.errors import UserError
-from nas.supernet.loading import DataConfig, make_space, resolve_device
-from nas.supernet.train import SupernetTrainer, TrainConfig
+from nas.supernet.loading import resolve_device
+from nas.supernet.pipeline import train_into
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,43 +23,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
-
-
-def supernet_run_config(space_name: str, space_config: dict, data: DataConfig, train: TrainConfig) -> dict:
-    return {"kind": "supernet", "space": space_name, "space_config": space_config,
-            "data": asdict(data), "train": asdict(train)}
-
-
-def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfig, train_cfg: TrainConfig,
-               device: torch.device, quiet: bool = False) -> dict:
-    """Train (or resume training) a supernet in `out`; returns the last epoch's log entry."""
-    data = data_cfg.load()
-    space = make_space(space_name, data, space_opts)
-    config = supernet_run_config(space_name, space.config(), data_cfg, train_cfg)
-    if (out / "config.json").exists():
-        previous = RunDir.open(out).read_config()
-        if {k: previous.get(k) for k in config} != config:
-            raise UserError(f"{out} holds a run with other settings; choose another --out "
-                            "(or repeat the original options to resume it)")
-    else:
-        RunDir.create(out, config)
-    supernet = space.supernet(torch.Generator().manual_seed(train_cfg.seed))
-    trainer = SupernetTrainer(space, supernet, data, train_cfg, out, device)
-    bar = tqdm(total=trainer.total_steps, desc="supernet", unit="step", disable=quiet, dynamic_ncols=True)
-
-    def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['acc']:.1f}")
-
-    trainer.on_step = on_step
-    if trainer.resume():
-        bar.update(trainer.step)
-        if not quiet:
-            tqdm.write(f"resuming {out} from step {trainer.step}/{trainer.total_steps}")
-    try:
-        return trainer.run()
-    finally:
-        bar.close()
 
 
 def run(args: argparse.Namespace) -> int:

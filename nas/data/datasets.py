@@ -170,7 +170,9 @@ def load_data(spec: str = "cifar10", *, val_size: int | float = 0.1, seed: int =
     n = len(raw.x_train)
     k = _val_count(val_size, n)
     perm = np.random.default_rng([seed, _VAL_STREAM]).permutation(n)
-    val_idx, train_idx = np.sort(perm[:k]), np.sort(perm[k:])
+    # Validation stays in shuffled order: sources are often sorted by class, and evaluators may
+    # score on the first N validation images.
+    val_idx, train_idx = perm[:k], np.sort(perm[k:])
     if train_limit is not None:
         if isinstance(train_limit, bool) or not isinstance(train_limit, (int, np.integer)) or train_limit < 1:
             raise UserError(f"train_limit must be a positive integer or None, got {train_limit!r}")

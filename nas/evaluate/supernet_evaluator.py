@@ -26,6 +26,8 @@ class EvaluatorConfig:
 
 
 class SupernetEvaluator:
+    hidden_metrics: frozenset[str] = frozenset()  # everything it measures is the search signal
+
     def __init__(self, supernet: nn.Module, calibration: torch.Tensor, x_val: torch.Tensor,
                  y_val: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu") -> None:
         if batch_size <= 0:
@@ -55,6 +57,9 @@ class SupernetEvaluator:
         """Validation accuracy (percent) of `arch` with recalibrated BN statistics."""
         with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
             return self._accuracy(arch)
+
+    def reported(self, arch: Arch) -> dict[str, float]:
+        return {}
 
     def evaluate_inherited(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy with the supernet's running statistics as trained (for comparison)."""

@@ -4,6 +4,6 @@
 from nas.strategies.base import Constraint, InfeasibleConstraint, Strategy, Trial
 from nas.strategies.factory import build_config, make_strategy
 
-from nas.strategies import evolution, random_search  # noqa: F401  (register "evolution", "random")
+from nas.strategies import evolution, random_search, rl  # noqa: F401  (register "evolution", "random", "rl")
 
 __all__ = ["Constraint", "InfeasibleConstraint", "Strategy", "Trial", "build_config", "make_strategy"]

@@ -82,9 +82,17 @@ def supernet_location(run_dir: Path, config: dict[str, Any]) -> Path:
     return Path(ref) if ref else Path(run_dir) / CHECKPOINT_NAME
 
 
+def read_supernet_config(run_dir: str | Path) -> dict[str, Any]:
+    config = RunDir.open(run_dir).read_config()
+    if config.get("kind") != "supernet":
+        raise UserError(f"{run_dir} is not a supernet run (kind {config.get('kind')!r}); pass a directory "
+                        "written by `nas train-supernet`, or a search run's supernet/ subdirectory")
+    return config
+
+
 def load_supernet_run(run_dir: str | Path) -> SupernetRun:
     run_dir = Path(run_dir)
-    config = RunDir.open(run_dir).read_config()
+    config = read_supernet_config(run_dir)
     try:
         data_config = DataConfig(**config["data"])
         space_name, space_options = config["space"], dict(config["space_config"])

@@ -1,0 +1,224 @@
+"""`nas search`: the whole pipeline in one command (train a supernet unless given one, search, report)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from nas.archive import RunDir, new_run_id, top_table
+from nas.cli import options
+from nas.errors import UserError
+from nas.presets import PRESETS, preset
+from nas.search import execute
+from nas.supernet.loading import DataConfig, read_supernet_config
+from nas.supernet.train import TrainConfig
+
+_SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
+
+
+def si_count(text: str) -> int:
+    """`300M`, `2.5G`, `15000`: a positive count with an optional K/M/G suffix."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kKMG]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count like 300M, 2.5G or 15000")
+    value = int(float(match.group(1)) * _SI[match.group(2)])
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="search a space (trains a supernet first unless --supernet)",
+                       description="Search architectures: train a supernet (or use --supernet), run "
+                                   "the strategy with per-path BN recalibration, write the run directory.")
+    p.add_argument("--space", default=None, help="search space (default shufflenet; see `nas spaces`)")
+    p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier")
+    p.add_argument("--strategy", default=None, help="search strategy: random, evolution, ...")
+    p.add_argument("-o", "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy option, repeatable (e.g. -o population=50 -o mode=regularized)")
+    p.add_argument("--supernet", type=Path, default=None, help="use the supernet of this run directory")
+    p.add_argument("--evaluator", choices=("supernet", "table"), default=None,
+                   help="supernet (default) or table: look accuracies up in a benchmark table (nb201)")
+    p.add_argument("--table", type=Path, default=None,
+                   help="benchmark table for --evaluator table (default: the bundled NB201 CIFAR-10 table)")
+    p.add_argument("--budget", type=options.positive_int, default=None, help="architectures to evaluate")
+    p.add_argument("--max-flops", type=si_count, default=None, help="constraint, e.g. 300M")
+    p.add_argument("--max-params", type=si_count, default=None, help="constraint, e.g. 3.4M")
+    p.add_argument("--seed", type=int, default=None, help="seed of the whole run (default 0)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="cpu (default: minutes on 2 cores) or full (SPOS-scale, for a GPU)")
+    p.add_argument("--random-baseline", type=int, default=None,
+                   help="also score N random architectures for comparison (median reported)")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
+    p.add_argument("--resume", type=Path, default=None, help="continue a stopped search run")
+    p.add_argument("--top", type=options.positive_int, default=10, help="rows of the final table")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    options.add_data_options(p)
+    options.add_training_options(p)
+    options.add_evaluation_options(p)
+    options.add_device_option(p)
+    # Unset options fall back to the preset; explicit ones always win.
+    p.set_defaults(handler=run, data=None, val_size=None, split_seed=None, batch_size=None, lr=None,
+                   weight_decay=None, calibration_images=None, eval_batch_size=None, device=None)
+
+
+def _pick(value: Any, fallback: Any) -> Any:
+    return fallback if value is None else value
+
+
+def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The full, explicit config of a new search (saved as the run's config.json)."""
+    preset_name = args.preset or "cpu"
+    p = preset(preset_name)
+    if args.strategy is None:
+        raise UserError("--strategy is required for a new search (e.g. --strategy evolution)")
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    seed = _pick(args.seed, 0)
+    config: dict[str, Any] = {"kind": "search", "preset": preset_name, "strategy": args.strategy,
+                              "strategy_options": {**p["strategy_options"].get(args.strategy, {}),
+                                                   **dict(args.option)},
+                              "budget": args.budget, "seed": seed,
+                              "constraint": {"max_flops": args.max_flops, "max_params": args.max_params},
+                              "random_baseline": _pick(args.random_baseline, p["random_baseline"]),
+                              "device": _pick(args.device, "auto")}
+    config["evaluator"] = {"kind": "supernet", "calibration_images": _pick(args.calibration_images, p["calibration_images"]),
+                           "batch_size": _pick(args.eval_batch_size, 256),
+                           "val_images": _pick(args.val_images, p["val_images"])}
+    if args.evaluator == "table" or args.table is not None:
+        if args.supernet is not None:
+            raise UserError("--supernet and --evaluator table exclude each other; pick one")
+        config.update(space=_pick(args.space, "nb201"), space_options={}, data=None, train=None,
+                      supernet=None, random_baseline=_pick(args.random_baseline, 0),
+                      evaluator={"kind": "table", "table": str(args.table.resolve()) if args.table else None})
+        return config
+    if args.supernet is not None:
+        trained = read_supernet_config(args.supernet)
+        if args.space is not None and args.space != trained["space"]:
+            raise UserError(f"--space {args.space} conflicts with the supernet's space {trained['space']}")
+        config.update(space=trained["space"], space_options=trained["space_config"], data=trained["data"],
+                      train=None, supernet={"run": str(args.supernet.resolve())})
+        return config
+    try:
+        train = TrainConfig(epochs=_pick(args.epochs, p["epochs"]), steps=args.steps,
+                            batch_size=_pick(args.batch_size, p["batch_size"]), lr=_pick(args.lr, p["lr"]),
+                            weight_decay=_pick(args.weight_decay, TrainConfig.weight_decay), seed=seed,
+                            checkpoint_every=args.checkpoint_every, augment=not args.no_augment)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    data = DataConfig(_pick(args.data, "cifar10"), _pick(args.val_size, 0.1), _pick(args.split_seed, 0),
+                      _pick(args.train_limit, p["train_limit"]))
+    config.update(space=_pick(args.space, "shufflenet"), space_options={"width": _pick(args.width, p["width"])},
+                  data=asdict(data), train=asdict(train), supernet={"run": None})
+    return config
+
+
+# Options that define a run: on --resume they must be absent or equal to the saved value.
+_FIXED = {"space": ("space",), "strategy": ("strategy",), "seed": ("seed",), "preset": ("preset",),
+          "max_flops": ("constraint", "max_flops"), "max_params": ("constraint", "max_params"),
+          "data": ("data", "spec"), "width": ("space_options", "width")}
+
+
+def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
+    run = RunDir.open(args.resume)
+    config = run.read_config()
+    if config.get("kind") != "search":
+        raise UserError(f"{args.resume} is not a search run (it is a {config.get('kind', 'unknown')} run); "
+                        "pass a directory written by `nas search`")
+    for option, path in _FIXED.items():
+        given = getattr(args, option)
+        saved: Any = config
+        for key in path:
+            saved = saved.get(key) if isinstance(saved, dict) else None
+        if given is not None and given != saved:
+            flag = "--" + option.replace("_", "-")
+            raise UserError(f"{flag} {given} conflicts with the run's saved {option} {saved}; "
+                            f"drop {flag} to resume, or start a new run with --out")
+    if args.option and dict(args.option) != {k: str(v) for k, v in config["strategy_options"].items()} \
+            and any(config["strategy_options"].get(k) is None for k, _ in args.option):
+        raise UserError("strategy options (-o) cannot change on --resume; drop them")
+    if args.supernet is not None:
+        raise UserError("--supernet cannot change on --resume; drop it")
+    if args.budget is not None:
+        config["budget"] = args.budget  # a resumed search may be given a larger budget
+    return run, config
+
+
+class _Progress:
+    """Search progress bar, opened at the first result (after any supernet training bar)."""
+
+    def __init__(self, total: int | None, done: int, quiet: bool) -> None:
+        self.best = float("-inf")
+        self.total, self.done, self.quiet = total, done, quiet
+        self.bar: tqdm | None = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __call__(self, record: dict[str, Any], new: bool) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=self.total, initial=self.done, desc="search", unit="arch",
+                            disable=self.quiet, dynamic_ncols=True)
+        self.best = max(self.best, record["metrics"]["val_acc"])
+        if new:
+            self.bar.update(1)
+        self.bar.set_postfix(best=f"{self.best:.2f}%")
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if args.resume is not None:
+        if args.out is not None:
+            raise UserError("--resume continues a run in place; drop --out")
+        run_dir, config = resume_config(args)
+        from nas.archive.atomic import write_json_atomic
+
+        write_json_atomic(run_dir.config, config)
+    else:
+        config = resolve_config(args)
+        out = args.out or Path("runs") / new_run_id(config["space"], config["strategy"])
+        run_dir = RunDir.create(out, config)
+    print(f"run directory: {run_dir.path}", file=sys.stderr)
+    progress = _Progress(config["budget"], len(run_dir.read_records()), args.quiet)
+    try:
+        outcome = execute(run_dir, quiet=args.quiet, on_record=progress)
+    finally:
+        progress.close()
+    report(outcome.summary, outcome.records, args.top, time.perf_counter() - started, run_dir)
+    return 0
+
+
+def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, seconds: float, run: RunDir) -> None:
+    best = summary["best"]
+    print(top_table(records, top))
+    print()
+    print(f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})")
+    if "best_inherited_bn_val_acc" in summary:
+        print(f"val_acc             {best['metrics']['val_acc']:.2f}%  (per-path BN recalibrated; "
+              f"with inherited BN: {summary['best_inherited_bn_val_acc']:.2f}%)")
+    else:
+        print(f"val_acc             {best['metrics']['val_acc']:.2f}%")
+    if "test_acc" in best["metrics"]:
+        print(f"test_acc (reported) {best['metrics']['test_acc']:.2f}%  (never shown to the strategy)")
+    print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M")
+    if "random_baseline" in summary:
+        rb = summary["random_baseline"]
+        print(f"random archs        median val_acc {rb['median_val_acc']:.2f}% over {rb['count']} "
+              "random architectures from the same supernet")
+    print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
+    print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")

@@ -1,0 +1,103 @@
+"""One search, from its resolved config to a complete run directory.
+
+`config.json` of a search run holds everything needed to redo or resume it: space, strategy and
+options, budget, constraint, seed, evaluator settings, data, and either the supernet's training
+settings (trained into this run) or a reference to a supernet trained elsewhere.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
+from nas.errors import UserError
+from nas.evaluate.supernet_evaluator import EvaluatorConfig
+from nas.runner import LocalExecutor, SearchLoop, load_strategy
+from nas.strategies import Constraint, make_strategy
+from nas.supernet.loading import DataConfig, load_supernet_run, resolve_device
+from nas.supernet.pipeline import train_into
+from nas.supernet.train import TrainConfig
+from search_spaces.arch import Arch
+
+
+@dataclass
+class SearchOutcome:
+    run: RunDir
+    records: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def prepare_supernet(run: RunDir, config: dict[str, Any], device, quiet: bool) -> Path:
+    """The search run's supernet: referenced, or trained (resumed) into the run directory."""
+    ref = config["supernet"].get("run")
+    if ref:
+        return Path(ref)
+    supernet_dir = run.path / "supernet"
+    train_into(supernet_dir, config["space"], config["space_options"], DataConfig(**config["data"]),
+               TrainConfig(**config["train"]), device, quiet)
+    return supernet_dir
+
+
+def random_baseline(space, evaluator, constraint: Constraint, count: int, seed: int) -> list[dict[str, Any]]:
+    """Uniformly random architectures (under the constraint) scored like the search's candidates."""
+    rng = np.random.default_rng([seed, 0xBA5E])
+    results: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for _ in range(count * 100):
+        if len(results) == count:
+            break
+        arch = space.sample(rng)
+        if arch.hash in seen or constraint.violation(space, arch):
+            continue
+        seen.add(arch.hash)
+        results.append({"arch_hash": arch.hash, "val_acc": evaluator.evaluate(arch)["val_acc"]})
+    return results
+
+
+def build_evaluator(run: RunDir, config: dict[str, Any], device, quiet: bool):
+    """The run's space and evaluator: a lookup table, or a supernet (trained first if needed)."""
+    settings = dict(config["evaluator"])
+    if settings.pop("kind", "supernet") == "table":
+        from nas.evaluate.table import TableEvaluator
+        from nas.registry import SPACES
+
+        return SPACES.get(config["space"])(**config["space_options"]), TableEvaluator(settings.get("table"))
+    supernet_run = load_supernet_run(prepare_supernet(run, config, device, quiet))
+    return supernet_run.space, supernet_run.evaluator(EvaluatorConfig(**settings), device, seed=config["seed"])
+
+
+def execute(run: RunDir, *, quiet: bool = False,
+            on_record: Callable[[dict[str, Any], bool], None] | None = None) -> SearchOutcome:
+    config = run.read_config()
+    device = resolve_device(config.get("device", "auto"))
+    space, evaluator = build_evaluator(run, config, device, quiet)
+    constraint = Constraint(**config["constraint"])
+    strategy = make_strategy(config["strategy"], space, budget=config["budget"], constraint=constraint,
+                             seed=config["seed"], options=config["strategy_options"])
+    load_strategy(strategy, run)
+    loop = SearchLoop(space, strategy, LocalExecutor(evaluator), run,
+                      hidden_metrics=evaluator.hidden_metrics, on_record=on_record)
+    try:
+        records = loop.run_to_end()
+    finally:
+        loop.close()
+    if not records:
+        raise UserError("the search evaluated no architecture; check the budget and constraint")
+    summary = summarize(records)
+    baseline = random_baseline(space, evaluator, constraint, config.get("random_baseline", 0), config["seed"])
+    if baseline:
+        summary["random_baseline"] = {"count": len(baseline),
+                                      "median_val_acc": statistics.median(b["val_acc"] for b in baseline),
+                                      "evaluations": baseline}
+    if hasattr(evaluator, "evaluate_inherited"):
+        best = Arch.from_dict(summary["best"]["arch"])
+        summary["best_inherited_bn_val_acc"] = evaluator.evaluate_inherited(best)["val_acc"]
+    write_json_atomic(run.summary, summary)
+    plot_progress(records, run.progress_plot)
+    plot_pareto(records, run.pareto_plot)
+    return SearchOutcome(run, records, summary)

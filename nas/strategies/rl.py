@@ -1,0 +1,293 @@
+"""Reinforcement-learning search: an LSTM controller trained with policy gradients.
+
+The controller of Zoph & Le 2017 ("Neural Architecture Search with Reinforcement Learning") in the
+form ENAS made standard (Pham et al. 2018, "Efficient Neural Architecture Search via Parameter
+Sharing") and NAS-FPN reused (Ghiasi et al. 2019): a one-layer LSTM that emits one choice per step
+over `space.decisions`, each through its own linear head, and reads an embedding of that choice as
+its next input; the first input is a learned start token. Logits are squashed as in ENAS,
+`tanh_constant * tanh(logits / temperature)`, which bounds how sure the controller can become and
+so keeps it exploring. Training is REINFORCE with an exponential-moving-average baseline and an
+entropy bonus (or, with `algorithm="ppo"`, the clipped surrogate of Schulman et al. 2017, several
+epochs per batch), reward = val_acc / 100, Adam.
+
+Batches are on-policy: at most `batch_size` trials are collected or outstanding at once, so `ask`
+returns [] while the rest of a batch is being evaluated (like spos generations), and every batch is
+sampled from one policy. That is what lets the update recompute the log-probabilities from the
+stored choices instead of keeping a graph from `ask` to `tell`, and it keeps the state plain data:
+JSON for the batch, baseline and generator; `tensors()` for the controller weights and Adam state.
+
+Not obvious: choices are drawn with the strategy's numpy generator from the controller's
+probabilities (never torch's global RNG), and the controller is initialised from a
+`torch.Generator` seeded from it, so a seed fixes every proposal. A sampled architecture that was
+seen before or breaks the constraint is drawn again; when the controller has become too sure to
+find a new one, a uniformly random architecture is proposed instead (it still trains the policy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas.errors import UserError
+from nas.registry import STRATEGIES
+from nas.strategies.base import OBJECTIVE, Strategy
+from search_spaces.arch import Arch
+
+ALGORITHMS = ("reinforce", "ppo")
+CONTROLLER_TRIES = 100  # controller draws per proposal before falling back to a random architecture
+INIT_RANGE = 0.1  # ENAS initialises every controller weight uniformly in [-0.1, 0.1]
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    hidden_size: int = 64
+    temperature: float = 5.0  # ENAS
+    tanh_constant: float = 2.5  # ENAS; 0 turns the tanh clipping off
+    # ENAS trains with 3.5e-4 over thousands of updates; a search of 100-1000 trials gets 10-100,
+    # and at that scale a large step is what makes the controller learn (see tests/test_rl.py).
+    lr: float = 0.05
+    baseline_decay: float = 0.95  # per result, as in ENAS
+    entropy_weight: float = 1e-4  # ENAS
+    batch_size: int = 10  # results per policy update
+    algorithm: str = "reinforce"
+    ppo_clip: float = 0.2
+    ppo_epochs: int = 4
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise UserError(f"rl option {message}")
+
+        need(
+            self.algorithm in ALGORITHMS,
+            f"algorithm={self.algorithm!r} is unknown; valid algorithms: {', '.join(ALGORITHMS)}",
+        )
+        for key in ("hidden_size", "batch_size", "ppo_epochs"):
+            need(getattr(self, key) >= 1, f"{key}={getattr(self, key)} must be at least 1")
+        for key in ("temperature", "lr"):
+            need(getattr(self, key) > 0, f"{key}={getattr(self, key)} must be positive")
+        for key in ("tanh_constant", "entropy_weight"):
+            need(getattr(self, key) >= 0, f"{key}={getattr(self, key)} must be at least 0")
+        need(0 <= self.baseline_decay < 1, f"baseline_decay={self.baseline_decay} must be in [0, 1)")
+        need(0 < self.ppo_clip < 1, f"ppo_clip={self.ppo_clip} must be in (0, 1)")
+
+
+class Controller(nn.Module):
+    """LSTM policy over a list of decisions with `num_options[i]` options each.
+
+    Per-decision heads and embeddings (rather than one per option count) let the same option
+    index mean different things at different steps, at a cost of a few thousand weights.
+    """
+
+    def __init__(
+        self, num_options: tuple[int, ...], hidden: int, temperature: float, tanh_constant: float,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.temperature, self.tanh_constant = temperature, tanh_constant
+        # Built on the meta device so that construction draws nothing from torch's global RNG.
+        with torch.device("meta"):
+            self.start = nn.Parameter(torch.empty(1, hidden))  # learned first input
+            self.lstm = nn.LSTMCell(hidden, hidden)
+            self.heads = nn.ModuleList(nn.Linear(hidden, k) for k in num_options)
+            self.embeddings = nn.ModuleList(nn.Embedding(k, hidden) for k in num_options)
+        self.to_empty(device="cpu")
+        with torch.no_grad():
+            for p in self.parameters():
+                p.uniform_(-INIT_RANGE, INIT_RANGE, generator=generator)
+
+    def initial(self, batch: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """First input (batch, hidden) and zero LSTM state."""
+        zeros = self.start.new_zeros(batch, self.start.shape[1])
+        return self.start.expand(batch, -1), (zeros, zeros)
+
+    def step(self, i: int, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
+        """Logits (batch, options of decision i) and the new LSTM state."""
+        h, c = self.lstm(x, state)
+        logits = self.heads[i](h) / self.temperature
+        if self.tanh_constant:
+            logits = self.tanh_constant * torch.tanh(logits)
+        return logits, (h, c)
+
+    def sample(self, draw) -> list[int]:
+        """One architecture's choices; `draw(probs)` picks an index from a float64 numpy vector."""
+        choices = []
+        with torch.no_grad():
+            x, state = self.initial(1)
+            for i, embedding in enumerate(self.embeddings):
+                logits, state = self.step(i, x, state)
+                choice = draw(torch.softmax(logits[0].double(), dim=0).numpy())
+                choices.append(choice)
+                x = embedding(torch.tensor([choice]))
+        return choices
+
+    def evaluate(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability (batch,) of the given choices (batch, decisions), and policy entropy (batch,)."""
+        x, state = self.initial(choices.shape[0])
+        log_prob = entropy = 0
+        for i, embedding in enumerate(self.embeddings):
+            logits, state = self.step(i, x, state)
+            logp = torch.log_softmax(logits, dim=1)
+            log_prob = log_prob + logp.gather(1, choices[:, i : i + 1]).squeeze(1)
+            entropy = entropy - (logp.exp() * logp).sum(1)
+            x = embedding(choices[:, i])
+        return log_prob, entropy
+
+
+@STRATEGIES.register("rl")
+class RL(Strategy):
+    name = "rl"
+    Config = RLConfig
+
+    def __init__(self, space, **kwargs) -> None:
+        super().__init__(space, **kwargs)
+        self._init_seed = int(self.rng.integers(2**63))  # saved: a resume before any update rebuilds from it
+        self._build(self._init_seed)
+        self._batch: list[tuple[tuple[int, ...], float]] = []  # (choices, reward) awaiting the update
+        self._baseline: float | None = None  # None until the first reward
+        self._updates = 0
+        self._weights_at = 0  # the update count the controller weights belong to (see load_tensors)
+
+    def default_budget(self) -> int:
+        return 100 * self.config.batch_size  # 100 policy updates; 1000 trials, evolution's default too
+
+    def _build(self, seed: int) -> None:
+        cfg = self.config
+        self.controller = Controller(
+            tuple(d.num_options for d in self.space.decisions), cfg.hidden_size, cfg.temperature,
+            cfg.tanh_constant, torch.Generator().manual_seed(seed),
+        )
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=cfg.lr)
+
+    # ---- ask / tell ------------------------------------------------------------------------------
+    def _ask(self, n: int) -> list[Arch]:
+        self._check_weights()
+        # On-policy: never more than one batch collected or outstanding (see module docstring).
+        n = min(n, self.config.batch_size - len(self._batch) - len(self._pending))
+        archs: list[Arch] = []
+        for _ in range(n):
+            arch = self._propose(self._controller_arch, CONTROLLER_TRIES, strict=False) or self._sample()
+            if arch is None:
+                break
+            archs.append(arch)
+        return archs
+
+    def _controller_arch(self) -> Arch:
+        choices = self.controller.sample(self._draw)
+        return self.space.canonical(Arch(self.space.name, tuple(choices)))
+
+    def _draw(self, probs: np.ndarray) -> int:
+        # Inverse CDF with one uniform draw: exact, and robust to probabilities not summing to 1.
+        cdf = np.cumsum(probs)
+        return min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), len(probs) - 1)
+
+    def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
+        self._batch.append((arch.choices, float(metrics[OBJECTIVE]) / 100.0))
+        if len(self._batch) >= self.config.batch_size:
+            self._update()
+
+    # ---- policy update ---------------------------------------------------------------------------
+    def _update(self) -> None:
+        self._check_weights()
+        cfg = self.config
+        choices = torch.tensor([c for c, _ in self._batch], dtype=torch.long)
+        rewards = [r for _, r in self._batch]
+        # ENAS's baseline: an EMA over results in the order they came; each advantage is taken
+        # against the baseline before its own reward. It starts at the first reward, not at 0, so
+        # the first updates do not reward everything.
+        advantages = []
+        for r in rewards:
+            self._baseline = r if self._baseline is None else self._baseline
+            advantages.append(r - self._baseline)
+            self._baseline = cfg.baseline_decay * self._baseline + (1 - cfg.baseline_decay) * r
+        adv = torch.tensor(advantages, dtype=torch.float32)
+
+        if cfg.algorithm == "reinforce":
+            self._step(lambda logp, ent: -(adv * logp).mean() - cfg.entropy_weight * ent.mean(), choices)
+        else:
+            with torch.no_grad():
+                old, _ = self.controller.evaluate(choices)  # = the sampling policy: batches are on-policy
+
+            def ppo_loss(logp: torch.Tensor, ent: torch.Tensor) -> torch.Tensor:
+                ratio = torch.exp(logp - old)
+                clipped = torch.clamp(ratio, 1 - cfg.ppo_clip, 1 + cfg.ppo_clip)
+                return -torch.min(ratio * adv, clipped * adv).mean() - cfg.entropy_weight * ent.mean()
+
+            for _ in range(cfg.ppo_epochs):
+                self._step(ppo_loss, choices)
+        self._batch = []
+        self._updates += 1
+        self._weights_at = self._updates
+
+    def _step(self, loss_fn, choices: torch.Tensor) -> None:
+        logp, ent = self.controller.evaluate(choices)
+        self.optimizer.zero_grad()
+        loss_fn(logp, ent).backward()
+        self.optimizer.step()
+
+    def greedy(self) -> Arch:
+        """The controller's most likely architecture (argmax at each step): what it has learnt."""
+        choices = self.controller.sample(lambda probs: int(np.argmax(probs)))
+        return self.space.canonical(Arch(self.space.name, tuple(choices)))
+
+    # ---- state -----------------------------------------------------------------------------------
+    def _check_weights(self) -> None:
+        if self._weights_at != self._updates:
+            raise UserError(
+                f"rl strategy state was saved after {self._updates} controller updates, but the "
+                f"controller weights loaded are from update {self._weights_at}; load the saved "
+                "tensors (strategy_tensors.pt) with load_tensors as well as the JSON state"
+            )
+
+    def _state(self) -> dict:
+        return {
+            "init_seed": self._init_seed,
+            "baseline": self._baseline,
+            "updates": self._updates,
+            "batch": [[list(c), r] for c, r in self._batch],
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self._init_seed = int(state["init_seed"])
+        self._baseline = state["baseline"]
+        self._updates = int(state["updates"])
+        self._batch = [(tuple(int(x) for x in c), float(r)) for c, r in state["batch"]]
+        if self._updates == 0:
+            # The controller is still its initial self: rebuild it, no tensors needed.
+            self._build(self._init_seed)
+            self._weights_at = 0
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Controller weights (`controller.*`), Adam state flattened (`opt.state.<param>.<key>`,
+        step counts included) and the update count they belong to (`updates`)."""
+        out = {f"controller.{k}": v.detach().clone() for k, v in self.controller.state_dict().items()}
+        for index, slots in self.optimizer.state_dict()["state"].items():
+            for key, value in slots.items():
+                out[f"opt.state.{index}.{key}"] = torch.as_tensor(value).clone()
+        out["updates"] = torch.tensor(self._weights_at)
+        return out
+
+    def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what `tensors()` saved; before or after `load_state_dict`, either order works."""
+        weights, slots = {}, {}
+        for key, value in tensors.items():
+            if key.startswith("controller."):
+                weights[key[len("controller."):]] = value
+            elif key.startswith("opt.state."):
+                index, slot = key[len("opt.state."):].split(".", 1)
+                slots.setdefault(int(index), {})[slot] = value.clone()
+            elif key != "updates":
+                raise ValueError(f"unknown rl strategy tensor {key!r}")
+        try:
+            self.controller.load_state_dict(weights)
+        except RuntimeError as err:
+            raise UserError(
+                f"saved rl controller does not fit this space and config ({err}); resume with the "
+                "saved space and options"
+            ) from None
+        groups = self.optimizer.state_dict()["param_groups"]  # lr etc. come from the config
+        self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
+        self._weights_at = int(tensors["updates"])

@@ -1,0 +1,185 @@
+"""NAS-Bench-201 networks: the stand-alone net of one cell and the weight-sharing cell supernet.
+
+Layout (NB201 `TinyNetwork`): stem conv 3x3 + BN (C channels), then N cells at C, a ResNet
+reduction to 2C (stride 2), N cells at 2C, a reduction to 4C, N cells at 4C, then BN-ReLU,
+global average pooling and a linear classifier. Every cell of the net is the same cell (the
+architecture). A cell has 4 nodes; node 0 is the cell input, node j the sum of its incoming
+edges, node 3 the cell output.
+
+Both nets share module names except for the `candidates.<choice>` level of the supernet edges, so
+a path's weights move between them by renaming keys (`extract`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from search_spaces.arch import Arch
+from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, MixedEdge, ResNetBasicBlock, Stem, make_op
+
+
+@dataclass(frozen=True)
+class NB201Config:
+    """NB201 defaults: C = 16, N = 5 cells per stage, CIFAR-10 input.
+
+    `width` scales C (rounded, at least 4 channels); `input_size` only sets the shape FLOPs are
+    counted on: the nets accept any square input.
+    """
+
+    channels: int = 16
+    cells_per_stage: int = 5
+    input_size: int = 32
+    in_channels: int = 3
+    num_classes: int = 10
+    width: float = 1.0
+
+    def __post_init__(self) -> None:
+        for key in ("channels", "cells_per_stage", "input_size", "in_channels", "num_classes"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        if not self.width > 0:
+            raise ValueError(f"width must be positive, got {self.width}")
+
+    @property
+    def stage_channels(self) -> tuple[int, int, int]:
+        c = max(4, round(self.channels * self.width))
+        return (c, 2 * c, 4 * c)
+
+
+def _choices(arch: Arch | Sequence[int]) -> Sequence[int]:
+    choices = arch.choices if isinstance(arch, Arch) else arch
+    if len(choices) != len(EDGES):
+        raise ValueError(f"an NB201 cell has {len(EDGES)} edges, got {len(choices)} choices")
+    return choices
+
+
+class Cell(nn.Module):
+    """The cell of one architecture: `edges[e]` is the op on edge `EDGES[e]`."""
+
+    def __init__(self, channels: int, choices: Sequence[int]) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(make_op(OPS[c], channels) for c in choices)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for target in range(1, NUM_NODES):
+            nodes.append(sum(self.edges[e](nodes[src]) for e, (dst, src) in enumerate(EDGES) if dst == target))
+        return nodes[-1]
+
+
+class SearchCell(nn.Module):
+    """The supernet cell: every edge a `MixedEdge`; the same node sums as `Cell`."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(MixedEdge(channels) for _ in EDGES)
+
+    def forward(self, x: torch.Tensor, choices: Sequence[int]) -> torch.Tensor:
+        nodes = [x]
+        for target in range(1, NUM_NODES):
+            nodes.append(sum(self.edges[e](nodes[src], choices[e])
+                             for e, (dst, src) in enumerate(EDGES) if dst == target))
+        return nodes[-1]
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """`weights`: (6 edges, 5 ops), e.g. a softmax of DARTS architecture parameters."""
+        nodes = [x]
+        for target in range(1, NUM_NODES):
+            nodes.append(sum(self.edges[e].forward_mixed(nodes[src], weights[e])
+                             for e, (dst, src) in enumerate(EDGES) if dst == target))
+        return nodes[-1]
+
+
+def _body(cfg: NB201Config, make_cell) -> tuple[Stem, nn.ModuleList, ClassifierHead]:
+    """Stem, the list of 3N cells with the two reductions between stages, head."""
+    stage_channels = cfg.stage_channels
+    layers: list[nn.Module] = []
+    for stage, channels in enumerate(stage_channels):
+        if stage > 0:
+            layers.append(ResNetBasicBlock(stage_channels[stage - 1], channels))
+        layers += [make_cell(channels) for _ in range(cfg.cells_per_stage)]
+    head = ClassifierHead(stage_channels[-1], cfg.num_classes)
+    return Stem(cfg.in_channels, stage_channels[0]), nn.ModuleList(layers), head
+
+
+class NB201Network(nn.Module):
+    """The stand-alone network of one architecture."""
+
+    def __init__(self, cfg: NB201Config, arch: Arch | Sequence[int], generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        choices = _choices(arch)
+        self.stem, self.cells, self.head = _body(cfg, lambda c: Cell(c, choices))
+        init_weights(self, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for layer in self.cells:
+            x = layer(x)
+        return self.head(x)
+
+
+class NB201Supernet(nn.Module):
+    """Weight-sharing supernet: every edge of every cell holds all five ops.
+
+    `forward(x, arch)` runs exactly the path of `arch` (SPOS/SETN-style single path: unsampled
+    ops get no gradient, so after `zero_grad(set_to_none=True)` optimizers skip them);
+    `forward_mixed(x, weights)` is the DARTS relaxation over the same modules, with one (6, 5)
+    weight matrix shared by all cells, as in NB201's DARTS baseline.
+    """
+
+    def __init__(self, cfg: NB201Config, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.stem, self.cells, self.head = _body(cfg, SearchCell)
+        init_weights(self, generator)
+
+    def forward(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> torch.Tensor:
+        choices = _choices(arch)
+        x = self.stem(x)
+        for layer in self.cells:
+            x = layer(x, choices) if isinstance(layer, SearchCell) else layer(x)
+        return self.head(x)
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if weights.shape != (len(EDGES), len(OPS)):
+            raise ValueError(f"need ({len(EDGES)}, {len(OPS)}) edge weights, got shape {tuple(weights.shape)}")
+        x = self.stem(x)
+        for layer in self.cells:
+            x = layer.forward_mixed(x, weights) if isinstance(layer, SearchCell) else layer(x)
+        return self.head(x)
+
+    def path_key(self, standalone_key: str, arch: Arch | Sequence[int]) -> str:
+        """Name in this supernet of a stand-alone parameter/buffer of `arch`:
+        `cells.<i>.edges.<e>.<rest>` -> `cells.<i>.edges.<e>.candidates.<choice of e>.<rest>`."""
+        parts = standalone_key.split(".", 4)
+        if len(parts) == 5 and parts[0] == "cells" and parts[2] == "edges":
+            _, cell, _, edge, rest = parts
+            return f"cells.{cell}.edges.{edge}.candidates.{_choices(arch)[int(edge)]}.{rest}"
+        return standalone_key
+
+    def extract(self, arch: Arch | Sequence[int]) -> NB201Network:
+        """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""
+        net = NB201Network(self.cfg, arch)
+        source = self.state_dict()
+        net.load_state_dict({k: source[self.path_key(k, arch)].clone() for k in net.state_dict()})
+        return net.to(next(self.parameters()).device)
+
+
+def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
+    """Every parameter is re-drawn from `generator`, so a seeded generator gives the same weights
+    whatever the global torch RNG did during construction. (The NB201 reference keeps torch's
+    default init; kaiming-normal convs are the usual choice for ReLU-conv-BN nets.)"""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01, generator=generator)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,113 @@
+"""NAS-Bench-201 (Dong & Yang, ICLR 2020) operations, following the NB201 reference code.
+
+Every cell edge keeps resolution and width (C -> C, stride 1), so the five candidates are simple:
+- `none`: zeros (the edge is absent; it still appears in the cell so the string stays fixed-length);
+- `skip_connect`: identity;
+- `nor_conv_1x1` / `nor_conv_3x3`: ReLU -> conv (no bias) -> BN (affine, tracked statistics);
+- `avg_pool_3x3`: 3x3 average pool, stride 1, padding 1, `count_include_pad=False` (the
+  reference's 1x1 pre-conv only exists when C_in != C_out, which never happens inside a cell).
+`MixedEdge` holds all five on one edge: `forward(x, choice)` runs one (single path), and
+`forward_mixed(x, weights)` sums all of them weighted (DARTS), on the same modules.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# Order = choice index of every edge; also the op names of the NB201 string.
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+# (target node, source node) of the 6 edges, in the order of the NB201 string:
+# |e(1<-0)|+|e(2<-0)|e(2<-1)|+|e(3<-0)|e(3<-1)|e(3<-2)|
+EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+NUM_NODES = 4
+
+
+class Zero(nn.Module):
+    """The `none` op. Returns fresh zeros rather than `x * 0` (the reference): same values, no
+    NaN from an infinite input, and no work for autograd."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> None:
+        # inplace=False: the same node feeds several edges, an in-place ReLU would corrupt it.
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+def make_op(name: str, channels: int) -> nn.Module:
+    """One candidate of a cell edge (C -> C, stride 1)."""
+    if name == "none":
+        return Zero()
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"unknown NB201 op {name!r}; valid: {', '.join(OPS)}")
+
+
+class MixedEdge(nn.Module):
+    """The supernet form of an edge: all candidates (`candidates[i]` is `OPS[i]`)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.candidates = nn.ModuleList(make_op(name, channels) for name in OPS)
+
+    def forward(self, x: torch.Tensor, choice: int) -> torch.Tensor:
+        """Single path: only candidate `choice` runs, the others get no gradient."""
+        return self.candidates[choice](x)
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """DARTS mixed op: sum_i weights[i] * op_i(x); `weights` has one entry per candidate."""
+        if weights.shape != (len(self.candidates),):
+            raise ValueError(f"need {len(self.candidates)} edge weights, got shape {tuple(weights.shape)}")
+        return sum(w * op(x) for w, op in zip(weights, self.candidates))
+
+
+class ResNetBasicBlock(nn.Module):
+    """The fixed reduction between stages: two ReLU-conv-BN 3x3 (the first strides 2), plus a
+    shortcut of 2x2 average pool + 1x1 conv.
+
+    The pool uses `ceil_mode=True` so that odd input sizes keep the shortcut's shape equal to
+    the strided conv's ((n + 1) // 2); for even sizes (every NB201 setting) it is the reference.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(in_channels, out_channels, 3, stride=2)
+        self.conv_b = ReLUConvBN(out_channels, out_channels, 3)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(2, stride=2, ceil_mode=True),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class Stem(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels))
+
+
+class ClassifierHead(nn.Module):
+    """BN -> ReLU -> global average pool -> linear (the reference's lastact/global_pooling/classifier)."""
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(in_channels)
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.bn(x)).mean((2, 3)))

@@ -1,0 +1,134 @@
+"""The `nb201` space: the NAS-Bench-201 cell (Dong & Yang, ICLR 2020), 5^6 = 15,625 architectures.
+
+An architecture is one op index (into `OPS`) per edge, in the edge order of the NB201 string
+`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`; `to_string`/`from_string` convert exactly, so an
+architecture can be looked up in the NB201 tables (see `nas.evaluate.table`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import torch
+
+from nas.errors import InvalidArchitecture
+from nas.registry import SPACES
+from search_spaces.arch import Arch
+from search_spaces.cost import count_params, measure_flops
+from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
+from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, ResNetBasicBlock, Stem, make_op
+from search_spaces.protocol import Decision, SearchSpace, config_dict
+
+_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+_OP_INDEX = {name: i for i, name in enumerate(OPS)}
+
+
+@SPACES.register("nb201")
+class NB201Space(SearchSpace):
+    name = "nb201"
+    description = "NAS-Bench-201 cell: 6 edges x {none, skip, conv 1x1, conv 3x3, avg pool 3x3}, 15,625 archs"
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            self.cfg = NB201Config(**options)
+        except TypeError as err:
+            raise ValueError(f"nb201 space: {err}") from None
+
+    @cached_property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(Decision(f"edge_{dst}<-{src}", OPS) for dst, src in EDGES)
+
+    def config(self) -> dict[str, Any]:
+        return config_dict(self.cfg)
+
+    def canonical(self, arch: Arch) -> Arch:
+        """Identity, on purpose. Many NB201 cells compute the same function (a `none` edge makes
+        others dead, skip/none permutations, ...), but the NB201 tables index every one of the
+        15,625 raw strings with its own trained accuracies, so merging them would change which
+        table row an architecture reads."""
+        return arch
+
+    # ---- the NB201 string ----------------------------------------------------------------------
+    def to_string(self, arch: Arch) -> str:
+        """`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`: node j lists its incoming edges from nodes 0..j-1."""
+        self.validate(arch)
+        nodes = []
+        for target in range(1, NUM_NODES):
+            ops = [f"{OPS[c]}~{src}" for c, (dst, src) in zip(arch.choices, EDGES) if dst == target]
+            nodes.append("|" + "|".join(ops) + "|")
+        return "+".join(nodes)
+
+    def from_string(self, text: str) -> Arch:
+        """The architecture of an NB201 string; raises `InvalidArchitecture` saying what is wrong."""
+        if not isinstance(text, str):
+            raise InvalidArchitecture(f"an NB201 architecture string is a str, got {type(text).__name__}")
+        parts = text.strip().split("+")
+        if len(parts) != NUM_NODES - 1:
+            raise _bad(text, f"need {NUM_NODES - 1} nodes separated by '+', got {len(parts)}")
+        choices = []
+        for target, part in enumerate(parts, 1):
+            if len(part) < 2 or part[0] != "|" or part[-1] != "|":
+                raise _bad(text, f"node {target} must be written between '|' characters, got {part!r}")
+            entries = part[1:-1].split("|")
+            if len(entries) != target:
+                raise _bad(text, f"node {target} needs {target} edge(s) (from nodes 0..{target - 1}), "
+                                 f"got {len(entries)}")
+            for src, entry in enumerate(entries):
+                op, tilde, source = entry.partition("~")
+                if op not in _OP_INDEX:
+                    raise _bad(text, f"unknown op {op!r} on node {target}; valid: {', '.join(OPS)}")
+                if not tilde or source != str(src):
+                    raise _bad(text, f"edge {src + 1} of node {target} must read '{op}~{src}', got {entry!r}")
+                choices.append(_OP_INDEX[op])
+        return Arch(self.name, tuple(choices))
+
+    # ---- networks ------------------------------------------------------------------------------
+    def build(self, arch: Arch, generator: torch.Generator | None = None) -> NB201Network:
+        return NB201Network(self.cfg, self.validate(arch), generator)
+
+    def supernet(self, generator: torch.Generator | None = None) -> NB201Supernet:
+        return NB201Supernet(self.cfg, generator)
+
+    # ---- cost ----------------------------------------------------------------------------------
+    def flops(self, arch: Arch) -> int:
+        self.validate(arch)
+        fixed, per_edge = self._costs["flops"]
+        return fixed + sum(row[c] for row, c in zip(per_edge, arch.choices))
+
+    def params(self, arch: Arch) -> int:
+        self.validate(arch)
+        fixed, per_edge = self._costs["params"]
+        return fixed + sum(row[c] for row, c in zip(per_edge, arch.choices))
+
+    @cached_property
+    def _costs(self) -> dict[str, tuple[int, list[list[int]]]]:
+        """Fixed part (stem, reductions, head) plus, per edge and op, the cost of that op summed
+        over every cell of the net (all cells share the architecture). Each op is measured once
+        per stage, on that stage's input shape: every edge of a stage sees the same shape."""
+        cfg = self.cfg
+        stage_channels = cfg.stage_channels
+        x = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
+        stem = Stem(cfg.in_channels, stage_channels[0])
+        fixed = {"flops": measure_flops(stem, x), "params": count_params(stem)}
+        per_op = {"flops": [0] * len(OPS), "params": [0] * len(OPS)}
+        with torch.no_grad():
+            x = stem.eval()(x)
+            for stage, channels in enumerate(stage_channels):
+                if stage > 0:
+                    block = ResNetBasicBlock(stage_channels[stage - 1], channels)
+                    fixed["flops"] += measure_flops(block, x)
+                    fixed["params"] += count_params(block)
+                    x = block.eval()(x)
+                for i, name in enumerate(OPS):
+                    op = make_op(name, channels)
+                    per_op["flops"][i] += cfg.cells_per_stage * measure_flops(op, x)
+                    per_op["params"][i] += cfg.cells_per_stage * count_params(op)
+        head = ClassifierHead(stage_channels[-1], cfg.num_classes)
+        fixed["flops"] += measure_flops(head, x)
+        fixed["params"] += count_params(head)
+        return {key: (fixed[key], [list(per_op[key]) for _ in EDGES]) for key in fixed}
+
+
+def _bad(text: str, why: str) -> InvalidArchitecture:
+    return InvalidArchitecture(f"bad NB201 architecture string {text!r}: {why}; expected e.g. {_EXAMPLE!r}")

@@ -1,0 +1,230 @@
+"""The nb201 space (NAS-Bench-201 cell) and the NB201 table evaluator, on tiny nets and the bundled table."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from nas.errors import InvalidArchitecture, UserError
+from nas.evaluate.table import COLUMNS, TableEvaluator, default_table
+from nas.registry import SPACES
+from nas.supernet.recalibrate import recalibrate
+from search_spaces.arch import Arch
+from search_spaces.cost import count_params, measure_flops
+from search_spaces.nb201 import NB201Space
+
+EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+TINY = {"width": 0.25, "cells_per_stage": 1, "input_size": 8}  # 4/8/16 channels, 3 cells
+# all five ops, plus cells where `none` cuts paths (all-none, a cell reaching node 3 only via 3<-0)
+ARCHS = [(3, 3, 4, 1, 3, 1), (0, 0, 0, 0, 0, 0), (4, 2, 1, 3, 0, 0), (2, 1, 0, 4, 3, 2)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny nets: a second intra-op thread only adds contention on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def space() -> NB201Space:
+    return NB201Space(**TINY)
+
+
+@pytest.fixture(scope="module")
+def table() -> TableEvaluator:
+    if not default_table().exists():
+        pytest.skip(f"bundled NB201 table not found at {default_table()}")
+    return TableEvaluator()
+
+
+def arch(choices) -> Arch:
+    return Arch("nb201", tuple(choices))
+
+
+# ---- space and strings ----------------------------------------------------------------------------
+def test_registered_with_nb201_decisions():
+    space = SPACES.get("nb201")()
+    assert isinstance(space, NB201Space) and space.size() == 15_625
+    assert [d.label for d in space.decisions] == [
+        "edge_1<-0", "edge_2<-0", "edge_2<-1", "edge_3<-0", "edge_3<-1", "edge_3<-2"]
+    assert space.decisions[0].options == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    assert space.config() == {"channels": 16, "cells_per_stage": 5, "input_size": 32, "in_channels": 3,
+                              "num_classes": 10, "width": 1.0}
+
+
+def test_string_format():
+    space = NB201Space()
+    a = space.from_string(EXAMPLE)
+    assert a == arch((3, 3, 4, 1, 3, 1))
+    assert space.to_string(a) == EXAMPLE
+    assert space.canonical(arch((0,) * 6)) == arch((0,) * 6)  # identity: tables index raw strings
+
+
+def test_string_round_trip_every_table_row(table):
+    space = NB201Space()
+    with default_table().open(newline="") as f:
+        texts = [row["arch_str"] for row in csv.DictReader(f)]
+    archs = [space.from_string(t) for t in texts]
+    assert len(texts) == 15_625 and len(set(archs)) == 15_625
+    assert all(space.to_string(a) == t for a, t in zip(archs, texts))
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|",  # two nodes
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|",  # node 3 short
+    EXAMPLE.replace("avg_pool_3x3", "max_pool_3x3"),  # unknown op
+    EXAMPLE.replace("avg_pool_3x3~1", "avg_pool_3x3~0"),  # wrong source node
+    EXAMPLE.replace("skip_connect~2", "skip_connect"),  # no source
+    EXAMPLE[1:],  # missing leading '|'
+    EXAMPLE + "+|none~0|",
+])
+def test_bad_strings_raise(text):
+    with pytest.raises(InvalidArchitecture, match="NB201"):
+        NB201Space().from_string(text)
+
+
+# ---- networks -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [8, 7])  # odd sizes work too (ceil-mode reduction shortcut)
+def test_build_forward_backward(space, size):
+    net = space.build(arch(ARCHS[0]), torch.Generator().manual_seed(0))
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    out = net(x)
+    assert out.shape == (2, 10)
+    out.square().mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_build_is_seeded(space):
+    a, b = (space.build(arch(ARCHS[0]), torch.Generator().manual_seed(3)) for _ in range(2))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.parametrize("choices", ARCHS)
+def test_supernet_path_equals_extracted_net(space, choices):
+    a = arch(choices)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    batches = [torch.randn(4, 3, 8, 8, generator=gen) for _ in range(3)]
+    recalibrate(supernet, lambda x: supernet(x, a), batches)
+    net = supernet.extract(a)
+    recalibrate(net, net, batches)
+    x = torch.randn(3, 3, 8, 8, generator=gen)
+    with torch.no_grad():
+        assert torch.equal(supernet.eval()(x, a), net.eval()(x))
+
+
+def test_single_path_touches_only_its_ops(space):
+    a = arch(ARCHS[0])  # no `none` edge, so every chosen op is on a live path
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    supernet(torch.randn(2, 3, 8, 8), a).sum().backward()
+    for name, p in supernet.named_parameters():
+        if ".candidates." in name:
+            edge, choice = int(name.split(".")[3]), int(name.split(".")[5])
+            assert (p.grad is not None) == (choice == a.choices[edge]), name
+
+
+@pytest.mark.parametrize("choices", ARCHS)
+def test_mixed_forward_with_one_hot_weights_is_single_path(space, choices):
+    supernet = space.supernet(torch.Generator().manual_seed(0)).eval()
+    weights = torch.nn.functional.one_hot(torch.tensor(choices), 5).float()
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(supernet.forward_mixed(x, weights), supernet(x, arch(choices)))
+
+
+def test_mixed_forward_gives_every_weight_a_gradient(space):
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    alpha = torch.zeros(6, 5, requires_grad=True)
+    supernet.forward_mixed(torch.randn(2, 3, 8, 8), alpha.softmax(-1)).square().sum().backward()
+    assert alpha.grad is not None and alpha.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("options", [TINY, {}], ids=["tiny", "default"])
+def test_cost_tables_equal_measurement(options):
+    space = NB201Space(**options)
+    size = space.cfg.input_size
+    for choices in ARCHS:
+        net = space.build(arch(choices))
+        assert space.flops(arch(choices)) == measure_flops(net, torch.zeros(1, 3, size, size))
+        assert space.params(arch(choices)) == count_params(net)
+
+
+def test_default_cost_matches_nb201():
+    # NB201 lists the best CIFAR-10 cell at 1.073 M params and 153.27 M multiply-adds.
+    space = NB201Space()
+    best = space.from_string(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
+    assert space.params(best) == 1_073_466
+    assert round(space.flops(best) / 2e6, 2) == 153.27
+
+
+def test_generic_operators_stay_in_space():
+    space = NB201Space()
+    rng = np.random.default_rng(0)
+    a, b = space.sample(rng), space.sample(rng)
+    for child in (space.mutate(a, rng, 0.5), space.crossover(a, b, rng)):
+        assert space.contains(child)
+    assert not space.contains(arch((5, 0, 0, 0, 0, 0)))
+
+
+# ---- table evaluator ----------------------------------------------------------------------------
+def test_table_evaluate_is_valid_acc_only(table):
+    space = NB201Space()
+    a = space.from_string(EXAMPLE)  # arch_idx 1 of the bundled table
+    assert len(table) == 15_625 and table.arch_index(a) == 1
+    assert table.evaluate(a) == {"val_acc": 82.834}
+    assert table.reported(a) == {"test_acc": 93.66, "test_acc_12ep": 88.22}
+    assert not set(table.evaluate(a)) & table.hidden_metrics
+
+
+def test_table_best_arch(table):
+    best, acc = table.best("test_acc")
+    assert acc == 94.3733 and table.arch_index(best) == 6111
+    assert table.reported(best)["test_acc"] == 94.3733
+
+
+def write_csv(path, header, rows):
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_table_accepts_other_csv_with_the_columns(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ("extra", *COLUMNS), [("x", 7, EXAMPLE, 50.0, 51.0, 52.0)])
+    table = TableEvaluator(path)
+    a = NB201Space().from_string(EXAMPLE)
+    assert table.evaluate(a) == {"val_acc": 50.0} and table.reported(a)["test_acc"] == 52.0
+    with pytest.raises(UserError, match="not in the NB201 table"):
+        table.evaluate(arch((0,) * 6))
+    with pytest.raises(InvalidArchitecture):
+        table.evaluate(Arch("shufflenet", (0,) * 6))
+
+
+@pytest.mark.parametrize("header, row, message", [
+    (COLUMNS[:-1], (1, EXAMPLE, 50.0, 51.0), "lacks column"),
+    (COLUMNS, (1, EXAMPLE.replace("avg", "max"), 50.0, 51.0, 52.0), "line 2: bad NB201 architecture string"),
+    (COLUMNS, (1, EXAMPLE, "n/a", 51.0, 52.0), "line 2: not a number"),
+    (COLUMNS, (1, EXAMPLE, 50.0), "line 2: expected 5 fields"),
+    (COLUMNS, None, "has no rows"),
+])
+def test_bad_tables_raise_user_error(tmp_path, header, row, message):
+    path = write_csv(tmp_path / "t.csv", header, [row] if row else [])
+    with pytest.raises(UserError, match=message):
+        TableEvaluator(path)
+
+
+def test_missing_or_duplicate_table_raises_user_error(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        TableEvaluator(tmp_path / "nope.csv")
+    row = (1, EXAMPLE, 50.0, 51.0, 52.0)
+    with pytest.raises(UserError, match="appears twice"):
+        TableEvaluator(write_csv(tmp_path / "t.csv", COLUMNS, [row, row]))
