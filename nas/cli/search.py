@@ -16,7 +16,9 @@ from nas.archive import RunDir, new_run_id, top_table
 from nas.cli import options
 from nas.errors import UserError
 from nas.presets import PRESETS, preset
+from nas.registry import STRATEGIES
 from nas.search import execute
+from nas.strategies.factory import build_config
 from nas.supernet.loading import DataConfig, read_supernet_config
 from nas.supernet.train import TrainConfig
 
@@ -89,9 +91,12 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
     seed = _pick(args.seed, 0)
+    strategy_options = {**p["strategy_options"].get(args.strategy, {}), **dict(args.option)}
+    # Check the strategy and its options now: a typo must fail before a run directory is created
+    # (or a supernet trained), not leave a half-made run that blocks reusing --out.
+    build_config(STRATEGIES.get(args.strategy).Config, strategy_options, owner=f"strategy {args.strategy!r}")
     config: dict[str, Any] = {"kind": "search", "preset": preset_name, "strategy": args.strategy,
-                              "strategy_options": {**p["strategy_options"].get(args.strategy, {}),
-                                                   **dict(args.option)},
+                              "strategy_options": strategy_options,
                               "budget": args.budget, "seed": seed,
                               "constraint": {"max_flops": args.max_flops, "max_params": args.max_params},
                               "random_baseline": _pick(args.random_baseline, p["random_baseline"]),
@@ -148,13 +153,18 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
             flag = "--" + option.replace("_", "-")
             raise UserError(f"{flag} {given} conflicts with the run's saved {option} {saved}; "
                             f"drop {flag} to resume, or start a new run with --out")
-    if args.option and dict(args.option) != {k: str(v) for k, v in config["strategy_options"].items()} \
-            and any(config["strategy_options"].get(k) is None for k, _ in args.option):
-        raise UserError("strategy options (-o) cannot change on --resume; drop them")
+    saved_options = {k: str(v) for k, v in config["strategy_options"].items()}
+    changed = [f"{k}={v}" for k, v in args.option if saved_options.get(k) != v]
+    if changed:  # repeating a saved option is harmless; a new or different one would be ignored
+        raise UserError(f"strategy options (-o {' -o '.join(changed)}) cannot change on --resume; "
+                        "drop them, or start a new run with --out")
     if args.supernet is not None:
         raise UserError("--supernet cannot change on --resume; drop it")
     if args.budget is not None:
         config["budget"] = args.budget  # a resumed search may be given a larger budget
+    # A damaged log or state file must fail the resume before anything in the run is rewritten.
+    run.read_records()
+    run.read_strategy_state()
     return run, config
 
 

@@ -37,7 +37,8 @@ from nas.strategies.base import OBJECTIVE, Strategy
 from search_spaces.arch import Arch
 
 ALGORITHMS = ("reinforce", "ppo")
-CONTROLLER_TRIES = 100  # controller draws per proposal before falling back to a random architecture
+CONTROLLER_TRIES = 128  # controller draws per proposal before falling back to a random architecture
+DRAW_CHUNK = 32  # architectures sampled per controller pass: a rejected duplicate then costs little
 INIT_RANGE = 0.1  # ENAS initialises every controller weight uniformly in [-0.1, 0.1]
 
 
@@ -112,17 +113,18 @@ class Controller(nn.Module):
             logits = self.tanh_constant * torch.tanh(logits)
         return logits, (h, c)
 
-    def sample(self, draw) -> list[int]:
-        """One architecture's choices; `draw(probs)` picks an index from a float64 numpy vector."""
-        choices = []
+    def sample(self, batch: int, draw) -> np.ndarray:
+        """`batch` architectures' choices (batch, decisions); `draw(probs)` picks one index per row
+        of a float64 (batch, options) probability array."""
+        columns = []
         with torch.no_grad():
-            x, state = self.initial(1)
+            x, state = self.initial(batch)
             for i, embedding in enumerate(self.embeddings):
                 logits, state = self.step(i, x, state)
-                choice = draw(torch.softmax(logits[0].double(), dim=0).numpy())
-                choices.append(choice)
-                x = embedding(torch.tensor([choice]))
-        return choices
+                choice = draw(torch.softmax(logits.double(), dim=1).numpy())
+                columns.append(choice)
+                x = embedding(torch.from_numpy(choice))
+        return np.stack(columns, axis=1)
 
     def evaluate(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probability (batch,) of the given choices (batch, decisions), and policy entropy (batch,)."""
@@ -167,22 +169,29 @@ class RL(Strategy):
         self._check_weights()
         # On-policy: never more than one batch collected or outstanding (see module docstring).
         n = min(n, self.config.batch_size - len(self._batch) - len(self._pending))
+        drawn: list[Arch] = []  # sampled in chunks, used in order; the rest is dropped below
+
+        def controller_arch() -> Arch:
+            if not drawn:
+                rows = self.controller.sample(DRAW_CHUNK, self._draw)
+                drawn.extend(self.space.canonical(Arch(self.space.name, tuple(r))) for r in rows[::-1])
+            return drawn.pop()
+
         archs: list[Arch] = []
         for _ in range(n):
-            arch = self._propose(self._controller_arch, CONTROLLER_TRIES, strict=False) or self._sample()
+            arch = self._propose(controller_arch, CONTROLLER_TRIES, strict=False) or self._sample()
             if arch is None:
                 break
             archs.append(arch)
+        # Unused draws are dropped, not kept: they are i.i.d. from the policy, so nothing is lost,
+        # and the state after `ask` stays the generator alone.
         return archs
 
-    def _controller_arch(self) -> Arch:
-        choices = self.controller.sample(self._draw)
-        return self.space.canonical(Arch(self.space.name, tuple(choices)))
-
-    def _draw(self, probs: np.ndarray) -> int:
-        # Inverse CDF with one uniform draw: exact, and robust to probabilities not summing to 1.
-        cdf = np.cumsum(probs)
-        return min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), len(probs) - 1)
+    def _draw(self, probs: np.ndarray) -> np.ndarray:
+        # Inverse CDF with one uniform per row: exact, and robust to rows not summing to exactly 1.
+        cdf = np.cumsum(probs, axis=1)
+        u = self.rng.random(len(probs))[:, None] * cdf[:, -1:]
+        return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1)
 
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
         self._batch.append((arch.choices, float(metrics[OBJECTIVE]) / 100.0))
@@ -230,7 +239,7 @@ class RL(Strategy):
 
     def greedy(self) -> Arch:
         """The controller's most likely architecture (argmax at each step): what it has learnt."""
-        choices = self.controller.sample(lambda probs: int(np.argmax(probs)))
+        (choices,) = self.controller.sample(1, lambda probs: probs.argmax(axis=1))
         return self.space.canonical(Arch(self.space.name, tuple(choices)))
 
     # ---- state -----------------------------------------------------------------------------------

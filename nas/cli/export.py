@@ -1,0 +1,58 @@
+"""`nas export`: the stand-alone network of a run's best (or a given) architecture."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nas.archive import RunDir
+from nas.cli import options
+from nas.cli.arch_input import read_arch
+from nas.errors import UserError
+from nas.evaluate.supernet_evaluator import EvaluatorConfig
+from nas.export import export_model
+from nas.supernet.loading import load_supernet_run, resolve_device
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write the stand-alone net of a searched architecture",
+                       description="Export the best (or --arch) architecture of a run as a stand-alone "
+                                   "network with supernet weights and recalibrated BN statistics.")
+    p.add_argument("--run", type=Path, required=True, help="a search run (or a supernet run with --arch)")
+    p.add_argument("--arch", default=None, help="architecture JSON or file (default: the run's best)")
+    p.add_argument("--out", type=Path, required=True, help="output file, e.g. best.pt")
+    options.add_device_option(p)
+    p.set_defaults(handler=run)
+
+
+def supernet_dir_of(run: RunDir, config: dict) -> Path:
+    if config.get("kind") == "supernet":
+        return run.path
+    if config.get("kind") != "search" or config.get("evaluator", {}).get("kind") == "table":
+        raise UserError(f"{run.path} has no supernet to export weights from")
+    return Path(config["supernet"]["run"]) if config["supernet"].get("run") else run.path / "supernet"
+
+
+def run(args: argparse.Namespace) -> int:
+    run_dir = RunDir.open(args.run)
+    config = run_dir.read_config()
+    supernet_run = load_supernet_run(supernet_dir_of(run_dir, config))
+    space = supernet_run.space
+    metrics: dict = {}
+    if args.arch is not None:
+        arch = read_arch(args.arch, space)
+    else:
+        records = run_dir.read_records()
+        if not records:
+            raise UserError(f"{args.run} has no evaluations yet; pass --arch or finish the search")
+        from nas.archive import ranked
+
+        best = ranked(records)[0]
+        arch, metrics = space.parse(best["arch"]), best["metrics"]
+    settings = {k: v for k, v in config.get("evaluator", {}).items() if k != "kind"}
+    evaluator = supernet_run.evaluator(EvaluatorConfig(**settings), resolve_device(args.device),
+                                       seed=config.get("seed", 0))
+    model = evaluator.recalibrated_model(arch)
+    arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics)
+    print(f"exported {arch} to {args.out} (architecture: {arch_json})")
+    return 0
