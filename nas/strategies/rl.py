@@ -25,7 +25,9 @@ find a new one, a uniformly random architecture is proposed instead (it still tr
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -49,7 +51,7 @@ class RLConfig:
     tanh_constant: float = 2.5  # ENAS; 0 turns the tanh clipping off
     # ENAS trains with 3.5e-4 over thousands of updates; a search of 100-1000 trials gets 10-100,
     # and at that scale a large step is what makes the controller learn (see tests/test_rl.py).
-    lr: float = 0.05
+    lr: float = 0.03
     baseline_decay: float = 0.95  # per result, as in ENAS
     entropy_weight: float = 1e-4  # ENAS
     batch_size: int = 10  # results per policy update
@@ -139,6 +141,23 @@ class Controller(nn.Module):
         return log_prob, entropy
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the controller on one intra-op thread, then restore the caller's setting.
+
+    Its matrices are (<= 32) x 64: threads cannot speed them up, and on a busy machine they make
+    each LSTM step 5-25x slower (measured on a shared 2-core box). Strategies run between
+    evaluations, never beside them, so the process-wide setting is changed only while nothing
+    else computes.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @STRATEGIES.register("rl")
 class RL(Strategy):
     name = "rl"
@@ -166,6 +185,10 @@ class RL(Strategy):
 
     # ---- ask / tell ------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Arch]:
+        with _one_thread():
+            return self._ask_controller(n)
+
+    def _ask_controller(self, n: int) -> list[Arch]:
         self._check_weights()
         # On-policy: never more than one batch collected or outstanding (see module docstring).
         n = min(n, self.config.batch_size - len(self._batch) - len(self._pending))
@@ -196,7 +219,8 @@ class RL(Strategy):
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
         self._batch.append((arch.choices, float(metrics[OBJECTIVE]) / 100.0))
         if len(self._batch) >= self.config.batch_size:
-            self._update()
+            with _one_thread():
+                self._update()
 
     # ---- policy update ---------------------------------------------------------------------------
     def _update(self) -> None:
@@ -248,7 +272,7 @@ class RL(Strategy):
             raise UserError(
                 f"rl strategy state was saved after {self._updates} controller updates, but the "
                 f"controller weights loaded are from update {self._weights_at}; load the saved "
-                "tensors (strategy_tensors.pt) with load_tensors as well as the JSON state"
+                "tensors (the run's strategy_tensors-*.pt) with load_tensors as well as the JSON state"
             )
 
     def _state(self) -> dict:
