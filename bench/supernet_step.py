@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from common import interleaved_medians  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
 
 from nas.registry import SPACES  # noqa: E402
 from nas.supernet.train import TrainConfig, make_optimizer  # noqa: E402

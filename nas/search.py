@@ -7,6 +7,7 @@ settings (trained into this run) or a reference to a supernet trained elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
+from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
@@ -80,12 +82,18 @@ def execute(run: RunDir, *, quiet: bool = False,
     strategy = make_strategy(config["strategy"], space, budget=config["budget"], constraint=constraint,
                              seed=config["seed"], options=config["strategy_options"])
     load_strategy(strategy, run)
-    loop = SearchLoop(space, strategy, LocalExecutor(evaluator), run,
-                      hidden_metrics=evaluator.hidden_metrics, on_record=on_record)
-    try:
-        records = loop.run_to_end()
-    finally:
-        loop.close()
+    with contextlib.ExitStack() as stack:
+        executor = LocalExecutor(evaluator)
+        if uses_ray(config.get("workers", 1), config.get("address")):  # Ray is imported only then
+            from nas.distributed.search import ray_executor
+
+            executor = stack.enter_context(ray_executor(run, config, evaluator))
+        loop = SearchLoop(space, strategy, executor, run,
+                          hidden_metrics=evaluator.hidden_metrics, on_record=on_record)
+        try:
+            records = loop.run_to_end()
+        finally:
+            loop.close()
     if not records:
         raise UserError("the search evaluated no architecture; check the budget and constraint")
     summary = summarize(records)

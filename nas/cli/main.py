@@ -10,7 +10,7 @@ from typing import Sequence
 from nas import __version__
 from nas.errors import UserError
 
-COMMANDS = ("spaces", "train_supernet", "evaluate", "search", "runs", "export")
+COMMANDS = ("spaces", "train_supernet", "evaluate", "search", "runs", "export", "bench", "predictor")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from nas.archive import RunDir, new_run_id, top_table
 from nas.cli import options
+from nas.distributed.cluster import check_request, parse_workers
 from nas.errors import UserError
 from nas.presets import PRESETS, preset
 from nas.registry import STRATEGIES
@@ -73,6 +74,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_training_options(p)
     options.add_evaluation_options(p)
     options.add_device_option(p)
+    g = p.add_argument_group("distributed (Ray)")
+    g.add_argument("--workers", type=parse_workers, default=None,
+                   help="evaluator actors: N or auto (one per GPU, else per CPU core); default 1 (no Ray)")
+    g.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
+    g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
     # Unset options fall back to the preset; explicit ones always win.
     p.set_defaults(handler=run, data=None, val_size=None, split_seed=None, batch_size=None, lr=None,
                    weight_decay=None, calibration_images=None, eval_batch_size=None, device=None)
@@ -100,7 +107,8 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
                               "budget": args.budget, "seed": seed,
                               "constraint": {"max_flops": args.max_flops, "max_params": args.max_params},
                               "random_baseline": _pick(args.random_baseline, p["random_baseline"]),
-                              "device": _pick(args.device, "auto")}
+                              "device": _pick(args.device, "auto"), "workers": _pick(args.workers, 1),
+                              "gpus_per_worker": args.gpus_per_worker, "address": args.address}
     config["evaluator"] = {"kind": "supernet", "calibration_images": _pick(args.calibration_images, p["calibration_images"]),
                            "batch_size": _pick(args.eval_batch_size, 256),
                            "val_images": _pick(args.val_images, p["val_images"])}
@@ -162,6 +170,9 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
         raise UserError("--supernet cannot change on --resume; drop it")
     if args.budget is not None:
         config["budget"] = args.budget  # a resumed search may be given a larger budget
+    for key in ("workers", "gpus_per_worker", "address"):  # where it runs may change on resume
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
     # A damaged log or state file must fail the resume before anything in the run is rewritten.
     run.read_records()
     run.read_strategy_state()
@@ -192,6 +203,7 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    check_request(_pick(args.workers, 1), args.gpus_per_worker, args.address)  # before any run dir exists
     if args.resume is not None:
         if args.out is not None:
             raise UserError("--resume continues a run in place; drop --out")

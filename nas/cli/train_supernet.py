@@ -22,13 +22,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of paths, batches, augmentation, init")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("distributed (Ray Train)")
+    g.add_argument("--workers", type=options.positive_int, default=1,
+                   help="data-parallel workers; the global --batch-size is split across them (default 1: no Ray)")
+    g.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm statistics across GPU workers")
+    g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
     p.set_defaults(handler=run)
+
+
+def run_distributed(args: argparse.Namespace, out: Path) -> dict:
+    from nas.distributed.cluster import check_request, connect, resolve_workers
+    from nas.distributed.train import train_distributed
+
+    check_request(args.workers, None, args.address)
+    with connect(args.address):
+        gpus = 0 if args.device == "cpu" else None  # None: one GPU per worker when the cluster has GPUs
+        workers, gpus_per_worker = resolve_workers(args.workers, gpus)
+        return train_distributed(out, args.space, options.space_options(args), options.data_config(args),
+                                 options.train_config(args, args.seed), workers,
+                                 use_gpu=gpus_per_worker > 0, sync_bn=args.sync_bn)
 
 
 def run(args: argparse.Namespace) -> int:
     data_cfg = options.data_config(args)
     train_cfg = options.train_config(args, args.seed)
     out = args.out or Path("runs") / new_run_id(args.space, "supernet")
+    if args.workers > 1 or args.address is not None:
+        last = run_distributed(args, out)
+        print(f"supernet trained on {args.workers} workers: {out}  (last loss {last.get('loss', float('nan')):.3f}, "
+              f"train acc {last.get('acc', float('nan')):.1f}%)")
+        return 0
     last = train_into(out, args.space, options.space_options(args), data_cfg, train_cfg,
                       resolve_device(args.device), args.quiet)
     print(f"supernet trained: {out}  (last epoch loss {last.get('loss', float('nan')):.3f}, "

@@ -4,6 +4,6 @@
 from nas.strategies.base import Constraint, InfeasibleConstraint, Strategy, Trial
 from nas.strategies.factory import build_config, make_strategy
 
-from nas.strategies import evolution, random_search, rl  # noqa: F401  (register "evolution", "random", "rl")
+from nas.strategies import evolution, nao, random_search, rl, seminas  # noqa: F401  (register them)
 
 __all__ = ["Constraint", "InfeasibleConstraint", "Strategy", "Trial", "build_config", "make_strategy"]

@@ -82,13 +82,19 @@ class SupernetTrainer:
     out_dir: Path
     device: torch.device = torch.device("cpu")
     on_step: Callable[[int, int, dict[str, float]], None] | None = None
+    # Data-parallel training (nas.distributed.train): this rank's slice of every global batch, and a
+    # hook between backward and the optimizer step that averages gradients across ranks.
+    rank: int = 0
+    world_size: int = 1
+    after_backward: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.supernet.to(self.device)
         if self.device.type == "cuda":
             self.supernet.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.supernet, self.cfg)
-        self.loader = TrainLoader(self.data, self.cfg.batch_size, self.cfg.seed, augment=self.cfg.augment)
+        self.loader = TrainLoader(self.data, self.cfg.batch_size, self.cfg.seed, augment=self.cfg.augment,
+                                  rank=self.rank, world_size=self.world_size)
         self.total_steps = self.cfg.steps or self.cfg.epochs * self.loader.steps_per_epoch
         self.step = 0
         self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.label_smoothing)
@@ -126,6 +132,8 @@ class SupernetTrainer:
             loss = self.criterion(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.after_backward is not None:
+            self.after_backward()
         self.optimizer.step()
         return {"loss": loss.item(), "acc": 100.0 * (logits.argmax(1) == y).float().mean().item()}
 

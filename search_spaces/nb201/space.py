@@ -83,6 +83,33 @@ class NB201Space(SearchSpace):
                 choices.append(_OP_INDEX[op])
         return Arch(self.name, tuple(choices))
 
+    # ---- graph (for graph predictors) ------------------------------------------------------------
+    def graph(self, arch: Arch) -> "networkx.DiGraph":
+        """The cell as an op-on-node DAG (the form NAS-Bench-101 and GATES use): node `input`, one
+        node per edge labelled with its op (attribute `op`), node `output`. An op node reads the op
+        nodes that end in its source cell node (or `input` for cell node 0); `output` reads the op
+        nodes ending in the last cell node. A `none` op outputs zeros, so its node keeps its label
+        but sends nothing on: what reaches `output` is exactly what the network computes."""
+        import networkx  # only graph predictors need it
+
+        self.validate(arch)
+        g = networkx.DiGraph()
+        g.add_node("input", op="input")
+        names = [f"e{dst}<-{src}" for dst, src in EDGES]
+        for name, choice in zip(names, arch.choices):
+            g.add_node(name, op=OPS[choice])
+        g.add_node("output", op="output")
+
+        def feeders(cell_node: int) -> list[str]:
+            if cell_node == 0:
+                return ["input"]
+            return [n for n, (dst, _), c in zip(names, EDGES, arch.choices) if dst == cell_node and OPS[c] != "none"]
+
+        for name, (_, src) in zip(names, EDGES):
+            g.add_edges_from((f, name) for f in feeders(src))
+        g.add_edges_from((f, "output") for f in feeders(NUM_NODES - 1))
+        return g
+
     # ---- networks ------------------------------------------------------------------------------
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> NB201Network:
         return NB201Network(self.cfg, self.validate(arch), generator)

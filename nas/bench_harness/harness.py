@@ -1,0 +1,165 @@
+"""Run every (strategy, seed) pair of a benchmark, in this process or as Ray tasks.
+
+Each pair is a fresh strategy over the NB201 space, seeded with its seed, driven by the same
+ask/tell protocol as `nas.runner` (ask(1), evaluate, tell) for `budget` queries. Table look-ups are
+instant, so pairs run in memory without a run archive. The strategy is told only `evaluate`'s
+search signal (12-epoch validation accuracy); the 200-epoch test accuracy comes from `reported`
+and stays on this side, recorded for the trajectory.
+
+On Ray, the work is one task per chunk of seeds per strategy (a task per pair would spend more
+time starting than searching), and each task reads the table once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+from nas.bench_harness.trajectory import aggregate, trajectory
+from nas.bench_harness.variants import Variant, parse_variants
+from nas.errors import UserError
+from nas.strategies import make_strategy
+
+DEFAULT_CHECKPOINTS = (50, 100, 150)
+SPACES = ("nb201",)  # spaces with a benchmark table; the evaluator is the table's
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """A benchmark: strategy variant specs (see `variants`), queries per search, seeds 0..seeds-1,
+    the query counts to report, and the table CSV (None: the bundled NB201 CIFAR-10 table)."""
+
+    strategies: tuple[str, ...] = ("random", "evolution", "rl")
+    budget: int = 150
+    seeds: int = 30
+    checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
+    table: str | None = None
+    space: str = "nb201"
+
+    def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise UserError(f"space {self.space!r} has no benchmark table; valid spaces: {', '.join(SPACES)}")
+        for key in ("budget", "seeds"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{key} must be a positive integer; got {value!r}")
+        if not self.checkpoints:
+            raise UserError("give at least one checkpoint (a query count to report, e.g. 50,100,150)")
+        for q in self.checkpoints:
+            if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= self.budget:
+                raise UserError(f"checkpoint {q!r} must be a query count from 1 to the budget ({self.budget}); "
+                                "lower it or raise the budget")
+        if list(self.checkpoints) != sorted(set(self.checkpoints)):
+            raise UserError(f"checkpoints {list(self.checkpoints)} must be increasing, each once")
+
+    @staticmethod
+    def default_checkpoints(budget: int) -> tuple[int, ...]:
+        """50, 100, 150 up to the budget, and the budget itself."""
+        return tuple(sorted({q for q in DEFAULT_CHECKPOINTS if q <= budget} | {budget}))
+
+
+def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: int) -> dict[str, Any]:
+    """One search: `budget` queries of a fresh `variant` strategy seeded with `seed`.
+
+    Returns the pair's record: every query's val acc (what the strategy saw), and per query count
+    the best val acc so far and the test acc of that pick; `picks` maps each query count at which
+    the pick changed to the picked architecture's NB201 string.
+    """
+    strategy = make_strategy(variant.name, space, budget=budget, seed=seed, options=variant.options)
+    hidden = frozenset(getattr(evaluator, "hidden_metrics", frozenset())) | {"test_acc"}
+    val_accs: list[float] = []
+    test_accs: list[float] = []
+    archs = []
+    while not strategy.done():
+        trials = strategy.ask(1)
+        if not trials:
+            break  # every result is told at once, so [] here means nothing is left to propose
+        for trial in trials:
+            metrics = evaluator.evaluate(trial.arch)
+            strategy.tell(trial.trial_id, {k: v for k, v in metrics.items() if k not in hidden})
+            val_accs.append(float(metrics["val_acc"]))
+            test_accs.append(float(evaluator.reported(trial.arch)["test_acc"]))
+            archs.append(trial.arch)
+    best_val, pick_test, picks = trajectory(val_accs, test_accs)
+    changes = {str(q + 1): space.to_string(archs[i]) for q, i in enumerate(picks) if q == 0 or i != picks[q - 1]}
+    return {"strategy": variant.label, "seed": seed, "queries": len(val_accs), "val_acc": val_accs,
+            "best_val": best_val, "pick_test_acc": pick_test, "picks": changes}
+
+
+def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], budget: int) -> list[dict[str, Any]]:
+    """The pairs of one strategy for several seeds, reading the table once (a Ray task's body)."""
+    from nas.evaluate.table import TableEvaluator
+
+    evaluator = TableEvaluator(table)
+    v = Variant(variant["label"], variant["strategy"], variant["options"])
+    return [run_pair(evaluator.space, evaluator, v, seed, budget) for seed in seeds]
+
+
+def _ray_chunk(table, variant, seeds, budget):
+    import torch
+
+    torch.set_num_threads(1)  # one core per task: intra-op threads would fight the other tasks
+    return run_chunk(table, variant, seeds, budget)
+
+
+def chunks(seeds: int, parts: int) -> list[list[int]]:
+    """Seeds 0..seeds-1 in at most `parts` contiguous, near-equal chunks."""
+    size = math.ceil(seeds / max(1, min(parts, seeds)))
+    return [list(range(lo, min(lo + size, seeds))) for lo in range(0, seeds, size)]
+
+
+def run_benchmark(
+    config: BenchConfig,
+    *,
+    workers: int = 1,
+    progress: Callable[[str, list[int], float], None] | None = None,
+) -> dict[str, Any]:
+    """Every (variant, seed) pair of `config`; `workers` > 1 runs them as Ray tasks on that many
+    CPUs (joining Ray if this process is already connected), 1 runs them here, one after another.
+    Results are identical either way. Returns the JSON-able results (config, pairs, aggregates)."""
+    from nas.evaluate.table import TableEvaluator
+
+    variants = parse_variants(list(config.strategies))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers must be a positive integer; got {workers!r}")
+    evaluator = TableEvaluator(config.table)  # read here too: a bad --table fails before Ray starts
+    table = str(evaluator.path.resolve())
+    started = time.perf_counter()
+    jobs = [(v, seeds) for v in variants for seeds in chunks(config.seeds, workers)]
+    done: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    if workers == 1:
+        for v, seeds in jobs:
+            done[(v.label, seeds[0])] = [run_pair(evaluator.space, evaluator, v, s, config.budget) for s in seeds]
+            if progress:
+                progress(v.label, seeds, time.perf_counter() - started)
+    else:
+        _run_on_ray(jobs, table, config.budget, workers, done, progress, started)
+    pairs = [pair for v, seeds in jobs for pair in done[(v.label, seeds[0])]]
+    best_arch, best_test = evaluator.best("test_acc")
+    return {
+        "config": {**asdict(config), "strategies": [v.to_dict() for v in variants], "table": table,
+                   "seeds": list(range(config.seeds)), "workers": workers},
+        "optimum": {"test_acc": best_test, "arch": evaluator.space.to_string(best_arch)},
+        "aggregates": aggregate(pairs, config.checkpoints),
+        "pairs": pairs,
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def _run_on_ray(jobs, table, budget, workers, done, progress, started) -> None:
+    import ray
+
+    from nas.distributed.cluster import connect
+
+    with connect(num_cpus=workers):
+        task = ray.remote(num_cpus=1)(_ray_chunk)
+        refs = {task.remote(table, v.to_dict(), seeds, budget): (v.label, seeds) for v, seeds in jobs}
+        waiting = list(refs)
+        while waiting:
+            ready, waiting = ray.wait(waiting, num_returns=1)
+            label, seeds = refs[ready[0]]
+            done[(label, seeds[0])] = ray.get(ready[0])
+            if progress:
+                progress(label, seeds, time.perf_counter() - started)

@@ -1,0 +1,83 @@
+"""The benchmark report: `results.json` (everything), `table.md` (mean ± std beside the published
+figures) and `bench.png` (the pick's test accuracy vs queries, one line per strategy)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from nas.archive import write_bytes_atomic, write_json_atomic, write_text_atomic
+from nas.bench_harness.references import REFERENCES
+from nas.bench_harness.trajectory import curve_stats
+from nas.bench_harness.variants import Variant
+
+
+def _published(strategy: dict[str, Any]) -> str:
+    variant = Variant(strategy["label"], strategy["strategy"], strategy["options"])
+    refs = REFERENCES.get(variant.name, ()) if variant.is_default() else ()
+    return "; ".join(r.text() for r in refs) or "-"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """Strategy, mean ± std test acc at each checkpoint, mean best val acc at the budget, published."""
+    cfg = results["config"]
+    checkpoints = cfg["checkpoints"]
+    head = ["strategy"] + [f"test acc @{q}" for q in checkpoints] + [f"best val @{cfg['budget']}", "published"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for strategy in cfg["strategies"]:
+        stats = results["aggregates"][strategy["label"]]
+        cells = [f"`{strategy['label']}`"]
+        for q in checkpoints:
+            c = stats["checkpoints"][str(q)]
+            cells.append(f"{c['test_acc_mean']:.2f} ± {c['test_acc_std']:.2f}")
+        final = stats["final"]
+        cells += [f"{final['best_val_mean']:.2f} ± {final['best_val_std']:.2f}", _published(strategy)]
+        lines.append("| " + " | ".join(cells) + " |")
+    sources = sorted({r.source for refs in REFERENCES.values() for r in refs})
+    lines += [
+        "",
+        f"Test acc: 200-epoch CIFAR-10 test accuracy (%) of the architecture with the best 12-epoch "
+        f"validation accuracy among the first q queries; mean ± std over {len(cfg['seeds'])} seeds. "
+        f"Best val: 12-epoch validation accuracy (%), the only signal the strategies see. "
+        f"Table optimum: {results['optimum']['test_acc']:.2f}.",
+        "Published (@q: at q queries; no @: a fixed search-time budget): " + "; ".join(sources) + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(results: dict[str, Any], path: str | Path) -> None:
+    """Mean test acc of the pick vs queries with ±1 std bands, and the table optimum dashed."""
+    from matplotlib.figure import Figure  # not pyplot: no global figure state, Agg on headless machines
+
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for strategy in results["config"]["strategies"]:
+        mean, std = curve_stats(results["pairs"], strategy["label"])
+        xs = range(1, len(mean) + 1)
+        (line,) = ax.plot(xs, mean, linewidth=2, label=strategy["label"])
+        ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    optimum = results["optimum"]["test_acc"]
+    ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"table optimum {optimum:.2f}")
+    low = min(min(p["pick_test_acc"][len(p["pick_test_acc"]) // 10:], default=optimum)
+              for p in results["pairs"])
+    ax.set_ylim(max(low, optimum - 3) - 0.2, optimum + 0.3)  # the first queries would squash the rest
+    ax.set_xlabel("queries")
+    ax.set_ylabel("test accuracy of the best-val pick (%)")
+    ax.set_title(f"NB201 CIFAR-10, mean ± std over {len(results['config']['seeds'])} seeds")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def write_report(results: dict[str, Any], out: str | Path) -> Path:
+    """results.json, table.md and bench.png under `out` (created), each written atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "results.json", results)
+    write_text_atomic(out / "table.md", markdown_table(results))
+    plot_curves(results, out / "bench.png")
+    return out

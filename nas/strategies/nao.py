@@ -1,0 +1,326 @@
+"""Neural Architecture Optimization (Luo et al., NeurIPS 2018, "Neural Architecture Optimization").
+
+NAO moves the search into a continuous space. An encoder LSTM maps an architecture (its decision
+list, see `predictors.lstm.SequenceEncoder`) to an embedding of one unit vector per decision; a
+performance predictor (mean-pooled embedding + MLP) scores the embedding; a decoder LSTM
+reconstructs the architecture from it. The three are trained jointly on every result so far, loss
+= 0.8 * MSE(prediction, standardised score) + 0.2 * cross-entropy(reconstruction) (NAO's
+trade-off). New candidates come from gradient ascent on the predicted score in embedding space,
+starting from the best architectures found: e <- e + eta * grad/|grad| until the greedy decoding is
+an architecture the search has not proposed yet (and that the space accepts and the constraint
+allows), for at most `ascent_steps` steps per start.
+
+Generational, like spos: generation 0 is `population` random architectures (or, with
+`predictor=PRED_DIR`, the `population` best of `pool` random ones as ranked by a predictor saved
+by `nas predictor train`: a warm start from earlier runs of the same space); each later generation
+is `candidates` architectures from gradient ascent, topped up with random ones when the ascent finds
+too few. `ask` returns [] while a generation is being evaluated.
+
+Not obvious:
+- The model is kept from generation to generation and trained further on all results (the NAO
+  code does the same), with a fresh Adam each time. Its weights are the tensor sidecar
+  (`tensors()`); the JSON state counts trainings, so a restore that forgets the sidecar is caught.
+- Weights come from a `torch.Generator` seeded from the strategy's numpy generator, and training
+  shuffles with a generator seeded from the run's seed and the training count: nothing touches
+  torch's global RNG, so a seed fixes every proposal, and a restored strategy continues exactly.
+- Decoding uses one output head per decision, so every decoded choice is in range for any space;
+  spaces with extra rules still reject some decodings through `space.contains`.
+
+The paper's defaults (NAS-Bench/CIFAR-10 searches): population 600 (NB101: 100), 100 new
+architectures per generation from the top 100, hidden size 64-96, 1000 training epochs, lr 1e-3,
+trade-off 0.8. The defaults here are scaled for searches of ~100 evaluations on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas.errors import UserError
+from nas.registry import STRATEGIES
+from nas.strategies.base import OBJECTIVE, Strategy
+from nas.strategies.rl import _one_thread
+from predictors.base import init_weights
+from predictors.lstm import PerformanceHead, SequenceEncoder, tokens
+from search_spaces.arch import Arch
+
+
+@dataclass(frozen=True)
+class NAOConfig:
+    population: int = 20  # generation 0: random architectures (NAO: 600; NB101 runs: 100)
+    candidates: int = 10  # new architectures per later generation (NAO: 100)
+    seeds: int = 10  # best architectures the gradient ascent starts from (NAO: 100)
+    hidden: int = 32  # encoder/decoder width (NAO: 64-96)
+    epochs: int = 60  # training epochs per generation (NAO: 1000)
+    batch_size: int = 64
+    lr: float = 5e-3  # NAO: 1e-3 over 1000 epochs
+    trade_off: float = 0.8  # weight of the prediction loss; 1 - trade_off weighs reconstruction
+    step_size: float = 0.5  # eta: length of one ascent step, relative to the unit-length embedding
+    ascent_steps: int = 10  # steps per start before giving up on it
+    generations: int = 10  # only sets the default budget: population + (generations-1) * candidates
+    predictor: str = ""  # PRED_DIR of a saved predictor of this space: pre-ranks generation 0
+    pool: int = 1000  # random architectures the saved predictor ranks for generation 0
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise UserError(f"{self.__class__.__name__[:-6].lower()} option {message}")
+
+        for key in ("population", "candidates", "seeds", "hidden", "epochs", "batch_size",
+                    "ascent_steps", "generations", "pool"):
+            need(getattr(self, key) >= 1, f"{key}={getattr(self, key)} must be at least 1")
+        need(self.lr > 0 and self.step_size > 0, "lr and step_size must be positive")
+        need(0 < self.trade_off <= 1, f"trade_off={self.trade_off} must be in (0, 1]")
+        need(not self.predictor or self.pool >= self.population,
+             f"pool={self.pool} must be >= population={self.population} to pre-rank with a predictor")
+
+
+class NAOModel(nn.Module):
+    """Encoder -> embedding (B, L, H) -> predictor (B,) and decoder -> per-decision logits.
+
+    The decoder is an LSTM whose step i reads the embedding of decision i and the token of the
+    previous choice (a start token first); its state starts from the mean embedding, so the whole
+    architecture informs every step. Tokens and output logits use the encoder's shared table with
+    an offset per decision (`predictors.lstm.tokens`); decision i reads only its own options'
+    slice of the output layer, so every decoded choice is in range.
+    """
+
+    def __init__(self, num_options: Sequence[int], hidden: int) -> None:
+        super().__init__()
+        self.num_options = tuple(num_options)
+        self.offsets = [sum(self.num_options[:i]) for i in range(len(self.num_options))]
+        num_tokens = sum(self.num_options)
+        self.encoder = SequenceEncoder(num_tokens, hidden)
+        self.predictor = PerformanceHead(hidden, layers=2)
+        self.tokens = nn.Embedding(num_tokens + 1, hidden)  # + the start token, index num_tokens
+        self.decoder = nn.LSTM(2 * hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, num_tokens)
+
+    def _logits(self, out: torch.Tensor, i: int) -> torch.Tensor:
+        return out[..., self.offsets[i] : self.offsets[i] + self.num_options[i]]
+
+    def _initial(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = embedding.mean(dim=1)[None]  # (1, B, H)
+        return h, torch.zeros_like(h)
+
+    def reconstruct(self, embedding: torch.Tensor, token_ids: torch.Tensor) -> list[torch.Tensor]:
+        """Teacher-forced logits of each decision (list of (B, options_i)), in one LSTM pass."""
+        start = torch.full_like(token_ids[:, :1], self.tokens.num_embeddings - 1)
+        prev = self.tokens(torch.cat([start, token_ids[:, :-1]], dim=1))
+        out, _ = self.decoder(torch.cat([prev, embedding], dim=2), self._initial(embedding))
+        out = self.out(out)
+        return [self._logits(out[:, i], i) for i in range(len(self.num_options))]
+
+    def decode(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Greedy decoding: (B, L) choice indices."""
+        state = self._initial(embedding)
+        token = torch.full((embedding.shape[0],), self.tokens.num_embeddings - 1, dtype=torch.long)
+        choices = []
+        for i in range(len(self.num_options)):
+            x = torch.cat([self.tokens(token), embedding[:, i]], dim=1)[:, None]
+            out, state = self.decoder(x, state)
+            choice = self._logits(self.out(out[:, 0]), i).argmax(dim=1)
+            choices.append(choice)
+            token = choice + self.offsets[i]
+        return torch.stack(choices, dim=1)
+
+
+@STRATEGIES.register("nao")
+class NAO(Strategy):
+    name = "nao"
+    Config = NAOConfig
+
+    def __init__(self, space, **kwargs) -> None:
+        super().__init__(space, **kwargs)
+        self._init_seed = int(self.rng.integers(2**62))
+        self._build()
+        self._generation = 0
+        self._queue: list[Arch] = []  # built but not yet handed out
+        self._trainings = 0  # how often the model was trained: names the weights it must hold
+        self._weights_at = 0
+
+    def default_budget(self) -> int:
+        return self.config.population + (self.config.generations - 1) * self.config.candidates
+
+    def _build(self) -> None:
+        with torch.device("meta"):
+            model = NAOModel([d.num_options for d in self.space.decisions], self.config.hidden)
+        self.model = init_weights(model, torch.Generator().manual_seed(self._init_seed))
+        generator = torch.Generator().manual_seed(self._init_seed + 1)
+        with torch.no_grad():  # unit-scale token embeddings, as nn.Embedding's default init
+            for emb in (self.model.encoder.embedding, self.model.tokens):
+                emb.weight.normal_(generator=generator)
+
+    def _backlog(self) -> int:
+        return len(self._queue)
+
+    # ---- ask ---------------------------------------------------------------------------------------
+    def _ask(self, n: int) -> list[Arch]:
+        if not self._queue:
+            if self._pending:
+                return []  # the next generation learns from every result of this one
+            with _one_thread():
+                self._queue = self._next_generation()
+            self._generation += 1
+        handed, self._queue = self._queue[:n], self._queue[n:]
+        return handed
+
+    def _next_generation(self) -> list[Arch]:
+        cfg = self.config
+        if self._generation == 0:
+            children = self._pre_ranked() if cfg.predictor else []
+            size = cfg.population
+        else:
+            self._check_weights()
+            self._train()
+            children = self._ascend()
+            size = cfg.candidates
+        while len(children) < size:
+            arch = self._sample()
+            if arch is None:
+                break
+            children.append(arch)
+        return children
+
+    def _pre_ranked(self) -> list[Arch]:
+        """The `population` best of `pool` random new architectures by the saved predictor."""
+        from predictors import load_predictor
+
+        predictor = load_predictor(self.config.predictor, self.space)
+        pool: dict[str, Arch] = {}
+        for _ in range(20 * self.config.pool):
+            if len(pool) == self.config.pool:
+                break
+            arch = self.space.sample(self.rng)
+            if arch.hash not in self._seen and arch.hash not in pool and self.constraint.check(self._cost(arch)) is None:
+                pool[arch.hash] = arch
+        archs = list(pool.values())
+        order = np.argsort(-predictor.predict(archs), kind="stable")
+        chosen = [archs[i] for i in order[: self.config.population]]
+        return [a for a in (self._propose(lambda a=a: a, 1, strict=False) for a in chosen) if a is not None]
+
+    # ---- training -----------------------------------------------------------------------------------
+    def _training_data(self) -> tuple[list[Arch], np.ndarray]:
+        """What the model learns from: every result so far (SemiNAS adds pseudo-labelled ones)."""
+        return [a for a, _ in self.history], np.array([m[OBJECTIVE] for _, m in self.history])
+
+    def _train(self) -> None:
+        archs, scores = self._training_data()
+        self._fit(archs, scores, seed=self._init_seed + 2 + self._trainings)
+        self._trainings += 1
+        self._weights_at = self._trainings
+
+    def _fit(self, archs: list[Arch], scores: np.ndarray, seed: int, epochs: int | None = None) -> None:
+        cfg = self.config
+        x = tokens(self.space, archs)
+        choices = torch.tensor([a.choices for a in archs], dtype=torch.long).reshape(len(archs), -1)
+        std = scores.std() or 1.0
+        y = torch.tensor((scores - scores.mean()) / std, dtype=torch.float32)
+        generator = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        self.model.train()
+        for _ in range(cfg.epochs if epochs is None else epochs):
+            order = torch.randperm(len(y), generator=generator)
+            for start in range(0, len(y), cfg.batch_size):
+                idx = order[start : start + cfg.batch_size]
+                embedding = self.model.encoder(x[idx])
+                prediction = F.mse_loss(self.model.predictor(embedding), y[idx])
+                logits = self.model.reconstruct(embedding, x[idx])
+                reconstruction = sum(F.cross_entropy(lg, choices[idx, i]) for i, lg in enumerate(logits)) / len(logits)
+                loss = cfg.trade_off * prediction + (1 - cfg.trade_off) * reconstruction
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)  # NAO clips at 5 as well
+                optimizer.step()
+        self.model.eval()
+
+    def predict(self, archs: Sequence[Arch]) -> np.ndarray:
+        """The model's predicted (standardised) scores: only their order means anything."""
+        with torch.no_grad():
+            return self.model.predictor(self.model.encoder(tokens(self.space, archs))).double().numpy()
+
+    # ---- gradient ascent in embedding space ---------------------------------------------------------
+    def _ascend(self) -> list[Arch]:
+        cfg = self.config
+        starts = [arch for arch, _ in self.top(cfg.seeds)]
+        children: list[Arch] = []
+        for start in starts:
+            if len(children) == cfg.candidates:
+                break
+            child = self._propose(self._ascent_walk(start), cfg.ascent_steps, strict=False)
+            if child is not None:
+                children.append(child)
+        return children
+
+    def _ascent_walk(self, start: Arch):
+        """A generator function for `_propose`: each call takes one more ascent step from `start`
+        and returns the greedy decoding; a decoding the space rejects returns `start` (seen, so
+        `_propose` counts it as a failed try)."""
+        embedding = self.model.encoder(tokens(self.space, [start])).detach()
+
+        def step() -> Arch:
+            nonlocal embedding
+            e = embedding.clone().requires_grad_(True)
+            score = self.model.predictor(e).sum()
+            (grad,) = torch.autograd.grad(score, e)
+            embedding = (e + self.config.step_size * grad / (grad.norm() + 1e-12)).detach()
+            with torch.no_grad():
+                (choices,) = self.model.decode(embedding).tolist()
+            arch = self.space.canonical(Arch(self.space.name, tuple(choices)))
+            return arch if self.space.contains(arch) else start
+
+        return step
+
+    def decode(self, archs: Sequence[Arch]) -> list[Arch]:
+        """Encode then greedily decode `archs` (what the ascent does with zero steps)."""
+        with torch.no_grad():
+            rows = self.model.decode(self.model.encoder(tokens(self.space, archs))).tolist()
+        return [self.space.canonical(Arch(self.space.name, tuple(r))) for r in rows]
+
+    # ---- state -------------------------------------------------------------------------------------
+    def _check_weights(self) -> None:
+        if self._weights_at != self._trainings:
+            raise UserError(
+                f"{self.name} strategy state was saved after {self._trainings} model trainings, but "
+                f"the model weights loaded are from training {self._weights_at}; load the saved "
+                "tensors (the run's strategy_tensors-*.pt) with load_tensors as well as the JSON state"
+            )
+
+    def _state(self) -> dict:
+        return {
+            "init_seed": self._init_seed,
+            "generation": self._generation,
+            "queue": [a.to_dict() for a in self._queue],
+            "trainings": self._trainings,
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self._init_seed = int(state["init_seed"])
+        self._generation = int(state["generation"])
+        self._queue = [self.space.parse(a) for a in state["queue"]]
+        self._trainings = int(state["trainings"])
+        if self._trainings == 0:  # still the initial model: rebuilt from the seed, no tensors needed
+            self._build()
+            self._weights_at = 0
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        out["trainings"] = torch.tensor(self._weights_at)
+        return out
+
+    def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        unknown = set(tensors) - {f"model.{k}" for k in weights} - {"trainings"}
+        if unknown:
+            raise ValueError(f"unknown {self.name} strategy tensor(s) {sorted(unknown)}")
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as err:
+            raise UserError(f"saved {self.name} model does not fit this space and config ({err}); "
+                            "resume with the saved space and options") from None
+        self._weights_at = int(tensors["trainings"])

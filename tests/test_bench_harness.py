@@ -1,0 +1,206 @@
+"""The strategy benchmark harness: trajectories, aggregates, the ask/tell drive, the report, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import nas.bench_harness.harness as harness
+from nas.bench_harness import (BenchConfig, aggregate, markdown_table, parse_variants, run_benchmark, run_pair,
+                               trajectory, write_report)
+from nas.cli.main import main
+from nas.errors import UserError
+from nas.evaluate.table import TableEvaluator, default_table
+
+pytestmark = pytest.mark.skipif(not default_table().is_file(), reason="bundled NB201 table not available")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return TableEvaluator()
+
+
+def variant(spec: str):
+    (v,) = parse_variants(spec)
+    return v
+
+
+# ---- trajectories and aggregates on hand-made numbers ---------------------------------------------
+def test_trajectory_picks_best_val_and_keeps_the_earlier_on_ties():
+    best_val, pick_test, picks = trajectory([80, 82, 82, 81, 85], [90, 93, 94, 95, 91])
+    assert best_val == [80, 82, 82, 82, 85]
+    assert pick_test == [90, 93, 93, 93, 91]  # the test acc of the pick, not the best test acc seen
+    assert picks == [0, 1, 1, 1, 4]
+
+
+def test_aggregate_mean_and_population_std():
+    pairs = [
+        {"strategy": "a", "best_val": [1.0, 2.0, 4.0], "pick_test_acc": [10.0, 20.0, 30.0]},
+        {"strategy": "a", "best_val": [3.0, 3.0, 6.0], "pick_test_acc": [14.0, 20.0, 36.0]},
+        {"strategy": "b", "best_val": [5.0, 5.0, 5.0], "pick_test_acc": [50.0, 50.0, 50.0]},
+    ]
+    stats = aggregate(pairs, [1, 3])
+    a1 = stats["a"]["checkpoints"]["1"]
+    assert a1 == {"test_acc_mean": 12.0, "test_acc_std": 2.0, "best_val_mean": 2.0, "best_val_std": 1.0}
+    a3 = stats["a"]["checkpoints"]["3"]
+    assert a3 == {"test_acc_mean": 33.0, "test_acc_std": 3.0, "best_val_mean": 5.0, "best_val_std": 1.0}
+    assert stats["a"]["final"] == a3 and stats["a"]["seeds"] == 2
+    assert stats["b"]["checkpoints"]["3"]["test_acc_std"] == 0.0
+    with pytest.raises(ValueError, match="fewer than checkpoint 4"):
+        aggregate(pairs, [4])
+
+
+# ---- variants -----------------------------------------------------------------------------------
+def test_variants_group_options_and_apply_harness_defaults():
+    vs = parse_variants("random,evolution:population=20,sample_size=5,rl,evolution")
+    assert [v.label for v in vs] == ["random", "evolution:population=20,sample_size=5", "rl", "evolution"]
+    assert vs[1].options == {"mode": "regularized", "population": 20, "sample_size": 5}
+    assert vs[3].options == {"mode": "regularized", "population": 10, "sample_size": 3}  # REA on NB201
+    assert vs[3].is_default() and not vs[1].is_default()
+    assert parse_variants(["random", "rl"]) == parse_variants("random,rl")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such", "unknown strategy 'no_such'; valid .*: evolution, .*random, rl"),
+    ("evolution:population", "is not KEY=VALUE"),
+    ("evolution:", "is not KEY=VALUE"),
+    ("population=3,random", "comes before any strategy"),
+    ("random,,rl", "empty entry"),
+    ("evolution:population=5,population=6", "sets population twice"),
+    ("evolution:population=abc", "not a valid int"),
+    ("evolution:colour=red", "unknown option 'colour'"),
+    ("random,random", "given twice"),
+])
+def test_bad_variants_say_what_is_wrong(spec, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        parse_variants(spec)
+
+
+# ---- the ask/tell drive -------------------------------------------------------------------------
+class LeakyEvaluator:
+    """The table, but `evaluate` also hands back the test accuracy (declared hidden, as the runner's
+    evaluators do): the harness must still never tell it."""
+
+    hidden_metrics = frozenset({"test_acc", "test_acc_12ep"})
+
+    def __init__(self, table):
+        self.table = table
+        self.space = table.space
+        self.reported_calls = 0
+
+    def evaluate(self, arch):
+        return {**self.table.evaluate(arch), **self.table.reported(arch)}
+
+    def reported(self, arch):
+        self.reported_calls += 1
+        return self.table.reported(arch)
+
+
+@pytest.mark.parametrize("spec", ["random", "evolution", "rl"])
+def test_strategy_never_receives_test_acc(table, spec, monkeypatch):
+    built = []
+
+    def spy(*args, **kwargs):
+        built.append(harness_make(*args, **kwargs))
+        return built[-1]
+
+    harness_make = harness.make_strategy
+    monkeypatch.setattr(harness, "make_strategy", spy)
+    evaluator = LeakyEvaluator(table)
+    pair = run_pair(table.space, evaluator, variant(spec), seed=1, budget=25)
+    (strategy,) = built
+    assert len(strategy.history) == 25 == pair["queries"] == evaluator.reported_calls
+    for (arch, metrics), val in zip(strategy.history, pair["val_acc"]):
+        assert metrics == {"val_acc": table.evaluate(arch)["val_acc"]} and val == metrics["val_acc"]
+    # The recorded trajectory is the test acc of the best-val pick.
+    best = max(range(25), key=lambda i: (pair["val_acc"][i], -i))
+    assert pair["pick_test_acc"][-1] == table.reported(strategy.history[best][0])["test_acc"]
+
+
+@pytest.mark.parametrize("spec", ["random", "evolution", "rl"])
+def test_pairs_are_deterministic_per_seed(table, spec):
+    v = variant(spec)
+    a = run_pair(table.space, table, v, seed=3, budget=30)
+    b = run_pair(table.space, table, v, seed=3, budget=30)
+    c = run_pair(table.space, table, v, seed=4, budget=30)
+    assert a == b
+    assert a["val_acc"] != c["val_acc"]
+
+
+def test_evolution_beats_random_on_mean_best_val(table):
+    seeds = range(10)
+    means = {}
+    for spec in ("random", "evolution"):
+        v = variant(spec)
+        means[spec] = np.mean([run_pair(table.space, table, v, seed=s, budget=150)["best_val"][-1] for s in seeds])
+    assert means["evolution"] > means["random"] + 0.3, means  # 30 seeds: 84.57 vs 83.70
+
+
+# ---- end to end -----------------------------------------------------------------------------------
+SMALL = BenchConfig(strategies=("random", "evolution"), budget=30, seeds=3, checkpoints=(10, 30))
+
+
+def test_end_to_end_in_process(tmp_path):
+    results = run_benchmark(SMALL, workers=1)
+    assert [(p["strategy"], p["seed"]) for p in results["pairs"]] == [
+        (s, seed) for s in ("random", "evolution") for seed in range(3)]
+    assert all(p["queries"] == 30 and len(p["pick_test_acc"]) == 30 for p in results["pairs"])
+    assert set(results["aggregates"]) == {"random", "evolution"}
+    assert abs(results["optimum"]["test_acc"] - 94.37) < 0.01
+    for label, stats in results["aggregates"].items():
+        tests = [p["pick_test_acc"][9] for p in results["pairs"] if p["strategy"] == label]
+        assert stats["checkpoints"]["10"]["test_acc_mean"] == pytest.approx(np.mean(tests))
+    out = write_report(results, tmp_path / "report")
+    assert json.loads((out / "results.json").read_text())["config"]["budget"] == 30
+    table_md = (out / "table.md").read_text()
+    assert table_md == markdown_table(results)
+    assert "| `evolution` |" in table_md and "93.95 @100" in table_md and "test acc @30" in table_md
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_ray_path_equals_in_process():
+    pytest.importorskip("ray")
+    local = run_benchmark(SMALL, workers=1)
+    on_ray = run_benchmark(SMALL, workers=2)
+    assert on_ray["pairs"] == local["pairs"]
+    assert on_ray["aggregates"] == local["aggregates"]
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+def _exit(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    return code, capsys.readouterr()
+
+
+def test_cli_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
+    argv = ["bench", "--space", "nb201", "--evaluator", "table", "--strategies", "random,evolution:population=8",
+            "--budget", "20", "--seeds", "2", "--workers", "1", "--quiet", "--out", str(tmp_path / "b")]
+    code, io = _exit(argv, capsys)
+    assert code == 0, io.err
+    assert "| `evolution:population=8` |" in io.out and "test acc @20" in io.out
+    assert {p.name for p in (tmp_path / "b").iterdir()} == {"results.json", "table.md", "bench.png"}
+    code, io = _exit(argv, capsys)
+    assert code == 2 and "already holds a benchmark report" in io.err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--strategies", "random,no_such"], "unknown strategy 'no_such'; valid "),
+    (["--seeds", "0"], "--seeds: must be positive"),
+    (["--budget", "0"], "--budget: must be positive"),
+    (["--strategies", "evolution:population"], "is not KEY=VALUE"),
+    (["--budget", "20", "--checkpoints", "10,50"], "checkpoint 50 must be a query count from 1 to the budget"),
+    (["--checkpoints", "a,b"], "is not a comma-separated list"),
+])
+def test_bad_input_exits_2_in_one_line(flags, message, tmp_path, capsys):
+    # Small defaults, so that a check that wrongly passes ends in seconds, not in a full benchmark.
+    small = ["--workers", "1", "--seeds", "1", "--budget", "20", "--out", str(tmp_path / "x")]
+    code, io = _exit(["bench", *small, *flags], capsys)
+    assert code == 2
+    assert message in io.err and io.err.count("\n") == 1, io.err
+    assert not (tmp_path / "x").exists()

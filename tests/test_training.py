@@ -1,0 +1,125 @@
+"""SPOS supernet training on the CIFAR-10 subset: it learns, it is deterministic, it resumes exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas.errors import UserError
+from nas.supernet.checkpoint import load_checkpoint, save_checkpoint
+from nas.supernet.loading import make_space
+from nas.supernet.train import SupernetTrainer, TrainConfig, path_for_step, read_training_log
+from search_spaces.shufflenet import ShuffleNetSpace
+
+try:
+    from tests.conftest import TRAINED_STEPS, snapshot, state_equal
+except ImportError:
+    from conftest import TRAINED_STEPS, snapshot, state_equal
+
+
+def _trainer(data, out: Path, steps: int, seed: int = 0, init_seed: int = 0, **cfg) -> SupernetTrainer:
+    space = make_space("shufflenet", data, {"width": 0.25})
+    supernet = space.supernet(torch.Generator().manual_seed(init_seed))
+    config = TrainConfig(steps=steps, batch_size=32, lr=0.05, seed=seed, **cfg)
+    return SupernetTrainer(space, supernet, data, config, out)
+
+
+def test_loss_decreases(trained):
+    _, _, losses = trained
+    assert len(losses) == TRAINED_STEPS and all(np.isfinite(losses))
+    first, last = np.mean(losses[:10]), np.mean(losses[-10:])
+    assert last < first - 0.03, (first, last)
+    assert np.mean(losses[-20:]) < np.mean(losses[:20])
+
+
+def test_same_seed_gives_bitwise_identical_weights(subset_data, tmp_path):
+    states = []
+    for run in ("a", "b"):
+        torch.rand(100)  # the global generator must not matter
+        trainer = _trainer(subset_data, tmp_path / run, steps=5)
+        for step in range(5):
+            trainer.train_step(step)
+        states.append(snapshot(trainer.supernet))
+    assert state_equal(*states)
+    other = _trainer(subset_data, tmp_path / "c", steps=5, seed=1)
+    for step in range(5):
+        other.train_step(step)
+    assert not state_equal(states[0], snapshot(other.supernet))
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_continues_exactly(subset_data, tmp_path):
+    straight = _trainer(subset_data, tmp_path / "straight", steps=6, checkpoint_every=3)
+    straight.run()
+
+    def crash_after_three(step, total, metrics):
+        if step == 4:  # step 3 was checkpointed; step 4 is lost with the crash
+            raise _Crash
+
+    crashed = _trainer(subset_data, tmp_path / "resumed", steps=6, checkpoint_every=3)
+    crashed.on_step = crash_after_three
+    with pytest.raises(_Crash):
+        crashed.run()
+    assert load_checkpoint(tmp_path / "resumed" / "supernet.pt")["step"] == 3
+
+    # a new process: fresh trainer, other initial weights, which the checkpoint replaces
+    resumed = _trainer(subset_data, tmp_path / "resumed", steps=6, checkpoint_every=3, init_seed=99)
+    assert resumed.resume() and resumed.step == 3
+    resumed.run()
+    assert resumed.step == 6
+    assert state_equal(snapshot(resumed.supernet), snapshot(straight.supernet))
+    assert state_equal(load_checkpoint(tmp_path / "resumed" / "supernet.pt")["model"],
+                       straight.supernet.state_dict())
+    log = read_training_log(tmp_path / "straight" / "training.jsonl")
+    assert log[-1]["step"] == 6 and np.isfinite(log[-1]["loss"])
+
+
+def test_train_step_leaves_off_path_candidates_alone(subset_data, tmp_path):
+    trainer = _trainer(subset_data, tmp_path, steps=4)
+    trainer.train_step(0)
+    before = snapshot(trainer.supernet)
+    trainer.train_step(1)
+    after = snapshot(trainer.supernet)
+    path = path_for_step(trainer.space, 0, 1)
+    for key in before:
+        parts = key.split(".")
+        if len(parts) > 3 and parts[2] == "candidates" and path.choices[int(parts[1])] != int(parts[3]):
+            assert torch.equal(before[key], after[key]), key
+
+
+def test_path_for_step_is_a_pure_function_of_seed_and_step():
+    space = ShuffleNetSpace(width=0.25, input_size=16)
+    assert path_for_step(space, 0, 7) == path_for_step(space, 0, 7)
+    paths = {path_for_step(space, 0, step) for step in range(20)}
+    assert len(paths) == 20  # a new path every step (collisions in 4**20 are negligible)
+    assert path_for_step(space, 1, 7) != path_for_step(space, 0, 7)
+    assert all(space.contains(p) for p in paths)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04" + bytes(100)])
+def test_corrupt_checkpoint_is_a_user_error(tmp_path, content):
+    path = tmp_path / "supernet.pt"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_missing_or_foreign_checkpoint_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no supernet checkpoint"):
+        load_checkpoint(tmp_path / "nothing.pt")
+    save_checkpoint({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a nas supernet checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("bad", [{"steps": 0}, {"batch_size": -1}, {"epochs": 0}, {"lr": 0.0},
+                                 {"label_smoothing": 1.0}])
+def test_train_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        TrainConfig(**bad)
