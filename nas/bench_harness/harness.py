@@ -160,6 +160,11 @@ def _run_on_ray(jobs, table, budget, workers, done, progress, started) -> None:
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
             label, seeds = refs[ready[0]]
-            done[(label, seeds[0])] = ray.get(ready[0])
+            try:
+                done[(label, seeds[0])] = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as err:
+                if isinstance(err.cause, UserError):  # e.g. a table that lacks a proposed architecture
+                    raise err.cause from None
+                raise
             if progress:
                 progress(label, seeds, time.perf_counter() - started)
