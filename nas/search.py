@@ -21,10 +21,12 @@ from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
 from nas.strategies import Constraint, make_strategy
-from nas.supernet.loading import DataConfig, load_supernet_run, resolve_device
+from nas.registry import SPACES
+from nas.supernet.loading import DataConfig, load_supernet_run, make_space, read_supernet_config, resolve_device
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch
+from search_spaces.protocol import SearchSpace
 
 
 @dataclass
@@ -61,12 +63,28 @@ def random_baseline(space, evaluator, constraint: Constraint, count: int, seed: 
     return results
 
 
+def space_for_config(config: dict[str, Any]) -> SearchSpace:
+    """The run's space, built without training or loading any supernet (validates its options)."""
+    if config["evaluator"].get("kind") == "table":
+        return SPACES.get(config["space"])(**config["space_options"])
+    if config["supernet"].get("run"):
+        trained = read_supernet_config(config["supernet"]["run"])
+        return SPACES.get(trained["space"])(**trained["space_config"])
+    return make_space(config["space"], DataConfig(**config["data"]).load(), config["space_options"])
+
+
+def check_feasible(space: SearchSpace, config: dict[str, Any]) -> None:
+    """Raise InfeasibleConstraint now, rather than after a supernet has been trained."""
+    constraint = Constraint(**config["constraint"])
+    if constraint.limits():
+        make_strategy("random", space, budget=1, constraint=constraint, seed=config["seed"]).ask(1)
+
+
 def build_evaluator(run: RunDir, config: dict[str, Any], device, quiet: bool):
     """The run's space and evaluator: a lookup table, or a supernet (trained first if needed)."""
     settings = dict(config["evaluator"])
     if settings.pop("kind", "supernet") == "table":
         from nas.evaluate.table import TableEvaluator
-        from nas.registry import SPACES
 
         return SPACES.get(config["space"])(**config["space_options"]), TableEvaluator(settings.get("table"))
     supernet_run = load_supernet_run(prepare_supernet(run, config, device, quiet))

@@ -19,6 +19,7 @@ def _replace_via_temp(path: str | os.PathLike, write: Callable[[IO[bytes]], None
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -32,6 +33,12 @@ def _replace_via_temp(path: str | os.PathLike, write: Callable[[IO[bytes]], None
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:

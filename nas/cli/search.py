@@ -18,7 +18,7 @@ from nas.distributed.cluster import check_request, parse_workers
 from nas.errors import UserError
 from nas.presets import PRESETS, preset
 from nas.registry import STRATEGIES
-from nas.search import execute
+from nas.search import check_feasible, execute, space_for_config
 from nas.strategies.factory import build_config
 from nas.supernet.loading import DataConfig, read_supernet_config
 from nas.supernet.train import TrainConfig
@@ -213,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(run_dir.config, config)
     else:
         config = resolve_config(args)
+        check_feasible(space_for_config(config), config)  # before a run dir exists or a supernet trains
         out = args.out or Path("runs") / new_run_id(config["space"], config["strategy"])
         run_dir = RunDir.create(out, config)
     print(f"run directory: {run_dir.path}", file=sys.stderr)
