@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 
-# Python puts this script's folder first on sys.path, where bench/predictors.py would shadow the
-# `predictors` package that the strategies import; this script needs nothing from its folder.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-from nas.bench_harness import BenchConfig, markdown_table, run_benchmark, write_report  # noqa: E402
+from nas.bench_harness import BenchConfig, markdown_table, run_benchmark, write_report
 
 
 def main() -> None:

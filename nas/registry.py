@@ -20,8 +20,9 @@ class UnknownName(UserError, KeyError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, providers: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, plural: str, providers: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.plural = plural
         self._providers = providers
         self._entries: dict[str, T] = {}
         self._loaded = False
@@ -47,7 +48,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             valid = ", ".join(sorted(self._entries)) or "(none)"
-            raise UnknownName(f"unknown {self.kind} {name!r}; valid {self.kind}s: {valid}") from None
+            raise UnknownName(f"unknown {self.kind} {name!r}; valid {self.plural}: {valid}") from None
 
     def names(self) -> list[str]:
         self._load_providers()
@@ -61,6 +62,6 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-SPACES: Registry = Registry("space", providers=("search_spaces",))
-STRATEGIES: Registry = Registry("strategy", providers=("nas.strategies",))
-PREDICTORS: Registry = Registry("predictor", providers=("predictors",))
+SPACES: Registry = Registry("space", "spaces", providers=("search_spaces",))
+STRATEGIES: Registry = Registry("strategy", "strategies", providers=("nas.strategies",))
+PREDICTORS: Registry = Registry("predictor", "predictors", providers=("predictors",))

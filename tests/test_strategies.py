@@ -190,7 +190,7 @@ def test_spos_default_budget():
 
 # ---- factory ---------------------------------------------------------------------------------------
 def test_unknown_strategy_lists_valid_names():
-    with pytest.raises(UserError, match="valid strategys: .*evolution.*random"):
+    with pytest.raises(UserError, match="valid strategies: .*evolution.*random"):
         make_strategy("annealing", ToySpace(), budget=10, seed=0)
 
 

@@ -13,6 +13,11 @@ from search_spaces.protocol import SearchSpace
 def read_arch(text: str, space: SearchSpace) -> Arch:
     """`text` is JSON (`{"space": ..., "choices": [...]}`) or a file holding it (an exported
     `arch.json`, or a run record, whose "arch" entry is used)."""
+    return space.parse(arch_object(text))
+
+
+def arch_object(text: str) -> object:
+    """The decoded architecture object of `--arch` (not yet checked against a space)."""
     source = text
     if not text.lstrip().startswith("{"):
         path = Path(text)
@@ -25,4 +30,4 @@ def read_arch(text: str, space: SearchSpace) -> Arch:
         raise InvalidArchitecture(f"--arch is not valid JSON ({err.msg} at char {err.pos})") from None
     if isinstance(obj, dict) and "arch" in obj and isinstance(obj["arch"], dict):
         obj = obj["arch"]
-    return space.parse(obj)
+    return obj

@@ -10,7 +10,8 @@ from typing import Sequence
 from nas import __version__
 from nas.errors import UserError
 
-COMMANDS = ("spaces", "train_supernet", "evaluate", "search", "runs", "export", "bench", "predictor")
+COMMANDS = ("spaces", "train_supernet", "evaluate", "search", "runs", "export", "bench", "predictor", "retrain",
+            "rank_check")
 
 
 class _Parser(argparse.ArgumentParser):

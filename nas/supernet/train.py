@@ -71,6 +71,31 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
                            lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
 
 
+def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
+             criterion: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], lr: float, device: torch.device,
+             after_backward: Callable[[], None] | None = None) -> dict[str, float]:
+    """One SGD step on a CPU `batch` at learning rate `lr`; bf16 autocast on GPU.
+
+    Shared by supernet training (`forward` runs one path) and stand-alone retraining (`nas.retrain`).
+    """
+    x, y = batch
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    model.train()
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        logits = forward(x)
+        loss = criterion(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if after_backward is not None:
+        after_backward()
+    optimizer.step()
+    return {"loss": loss.item(), "acc": 100.0 * (logits.argmax(1) == y).float().mean().item()}
+
+
 @dataclass
 class SupernetTrainer:
     """Owns one training run: model, optimizer, data; `run()` trains to the end, resuming if possible."""
@@ -120,22 +145,9 @@ class SupernetTrainer:
 
     def train_step(self, step: int) -> dict[str, float]:
         arch = path_for_step(self.space, self.cfg.seed, step)
-        x, y = self.loader.batch(step)
-        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        for group in self.optimizer.param_groups:
-            group["lr"] = cosine_lr(self.cfg.lr, step, self.total_steps)
-        self.supernet.train()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits = self.supernet(x, arch)
-            loss = self.criterion(logits.float(), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.after_backward is not None:
-            self.after_backward()
-        self.optimizer.step()
-        return {"loss": loss.item(), "acc": 100.0 * (logits.argmax(1) == y).float().mean().item()}
+        return sgd_step(self.supernet, lambda x: self.supernet(x, arch), self.optimizer, self.criterion,
+                        self.loader.batch(step), cosine_lr(self.cfg.lr, step, self.total_steps), self.device,
+                        self.after_backward)
 
     def run(self) -> dict[str, float]:
         """Train until `total_steps`; checkpoint each epoch (and every `checkpoint_every` steps)."""

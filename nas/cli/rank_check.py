@@ -1,0 +1,54 @@
+"""`nas rank-check`: Kendall tau / Spearman rho between supernet and stand-alone accuracies."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nas.cli import options
+from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, train_config
+from nas.errors import UserError
+from nas.evaluate.supernet_evaluator import EvaluatorConfig
+from nas.rank_check import MIN_ARCHS, rank_check
+from nas.supernet.loading import resolve_device
+
+
+def at_least_3(text: str) -> int:
+    value = options.positive_int(text)
+    if value < MIN_ARCHS:
+        raise argparse.ArgumentTypeError(f"need at least {MIN_ARCHS} architectures for a rank correlation, got {value}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rank-check", help="does the supernet rank architectures like stand-alone training?",
+                       description="Pick K architectures spread over a run's accuracy range, score them on the "
+                                   "supernet (recalibrated and inherited BN) and retrain them stand-alone on Ray "
+                                   "Tune; report Kendall tau and Spearman rho (rank_check.json, rank_check.png).")
+    p.add_argument("--run", type=Path, required=True, help="a search run or a supernet run")
+    p.add_argument("--archs", type=at_least_3, default=5, help=f"architectures to compare (>= {MIN_ARCHS}, default 5)")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default RUN/rank_check)")
+    add_retrain_options(p)
+    g = p.add_argument_group("supernet evaluation")
+    g.add_argument("--calibration-images", type=options.positive_int, default=EvaluatorConfig.calibration_images,
+                   help="training images used to recalibrate BN per path")
+    g.add_argument("--val-images", type=options.positive_int, default=None,
+                   help="score the supernet on the first N validation images (default: all)")
+    options.add_device_option(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.run.exists():
+        raise UserError(f"--run {args.run} does not exist; pass a search or supernet run directory")
+    out = args.out or args.run / "rank_check"
+    if args.resume:
+        check_resume(args, out)
+    train = None if args.resume else train_config(args, args.epochs)
+    result = rank_check(args.run, out, args.archs, train,
+                        EvaluatorConfig(args.calibration_images, val_images=args.val_images),
+                        resolve_device(args.device), seed=args.seed, resume=args.resume, test=args.test,
+                        **cluster_options(args))
+    print(result["table"])
+    print(f"wrote {out}/rank_check.json and {out}/rank_check.png")
+    return 0

@@ -1,0 +1,124 @@
+"""`nas retrain`: architectures trained from scratch, one Ray Tune trial each, into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nas.archive import RunDir, format_table, ranked
+from nas.cli import options
+from nas.cli.arch_input import arch_object, read_arch
+from nas.distributed.cluster import parse_workers
+from nas.errors import UserError
+from nas.supernet.loading import DataConfig, make_space
+from nas.supernet.train import TrainConfig
+
+
+def add_retrain_options(p: argparse.ArgumentParser) -> None:
+    """Training recipe, where the trials run, and the run directory (shared with `nas rank-check`)."""
+    g = p.add_argument_group("stand-alone training")
+    g.add_argument("--epochs", type=options.positive_int, default=None, help="epochs per architecture")
+    g.add_argument("--batch-size", type=options.positive_int, default=TrainConfig.batch_size)
+    g.add_argument("--lr", type=options.positive_float, default=TrainConfig.lr)
+    g.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    g.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches, augmentation")
+    g.add_argument("--test", action="store_true", help="also score the test split once at the end (reported apart)")
+    g = p.add_argument_group("distributed (Ray Tune)")
+    g.add_argument("--workers", type=parse_workers, default="auto",
+                   help="trials at a time: N or auto (one per GPU, else per CPU core; default auto)")
+    g.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="GPUs per trial (default: 1 when the cluster has GPUs, else 0)")
+    g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out: finished trials are kept, the others go on")
+
+
+def train_config(args: argparse.Namespace, epochs: int | None) -> TrainConfig:
+    if epochs is None:
+        raise UserError("--epochs is required for a new run (e.g. --epochs 10)")
+    try:
+        return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                           augment=not args.no_augment, seed=args.seed)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
+def cluster_options(args: argparse.Namespace) -> dict:
+    return {"workers": args.workers, "gpus_per_worker": args.gpus_per_worker, "address": args.address}
+
+
+def check_resume(args: argparse.Namespace, out: Path) -> None:
+    """On --resume the saved grid and recipe are used; options that would change them are refused."""
+    if not (out / "config.json").is_file():
+        raise UserError(f"--resume: {out} holds no run to continue; drop --resume to start one")
+    saved = RunDir.open(out).read_config().get("train", {}).get("epochs")
+    if args.epochs is not None and args.epochs != saved:
+        raise UserError(f"--epochs {args.epochs} conflicts with the run's saved {saved}; drop --epochs to resume")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("retrain", help="train architectures from scratch (Ray Tune, one trial each)",
+                       description="Train each architecture stand-alone (SGD, cosine LR, label smoothing, "
+                                   "augmentation) and record its validation accuracy in <out>/retrain.jsonl.")
+    source = p.add_argument_group("architectures")
+    source.add_argument("--arch", action="append", default=[], help="architecture JSON or file (repeatable)")
+    source.add_argument("--run", type=Path, default=None, help="take the best architectures of this search run")
+    source.add_argument("--top", type=options.positive_int, default=None, help="how many of --run's best (default 5)")
+    options.add_data_options(p)
+    p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier (with --arch)")
+    add_retrain_options(p)
+    p.add_argument("--out", type=Path, required=True, help="run directory of the retraining")
+    p.set_defaults(handler=run)
+
+
+def job_from_archs(args: argparse.Namespace):
+    from nas.retrain import RetrainJob
+
+    obj = arch_object(args.arch[0])
+    name = obj.get("space") if isinstance(obj, dict) else None
+    if not isinstance(name, str):
+        raise UserError(f"--arch {args.arch[0]!r} names no space; give {{\"space\": ..., \"choices\": [...]}}")
+    data_cfg = options.data_config(args)
+    space = make_space(name, data_cfg.load(), options.space_options(args))
+    archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once
+    return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
+
+
+def job_from_run(args: argparse.Namespace):
+    from nas.retrain import RetrainJob
+
+    run = RunDir.open(args.run)
+    config = run.read_config()
+    if config.get("kind") != "search":
+        raise UserError(f"--run {args.run} is not a search run (kind {config.get('kind')!r}); pass a `nas search` run")
+    records = ranked(run.read_records())[:args.top or 5]
+    if not records:
+        raise UserError(f"--run {args.run} has no evaluated architecture yet")
+    data_cfg = DataConfig(**config["data"]) if config.get("data") else options.data_config(args)
+    space = make_space(config["space"], data_cfg.load(), config.get("space_options") or {})
+    archs = tuple(space.parse(r["arch"]) for r in records)
+    return RetrainJob(config["space"], space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas.retrain import retrain
+
+    if args.resume:
+        if args.arch or args.run:
+            raise UserError("--resume continues the saved architectures; drop --arch/--run")
+        check_resume(args, args.out)
+        job = None
+    elif bool(args.arch) == (args.run is not None):
+        raise UserError("give either --arch (repeatable) or --run RUN_DIR [--top K]")
+    elif args.top is not None and args.run is None:
+        raise UserError("--top goes with --run; drop it or add --run RUN_DIR")
+    else:
+        job = job_from_archs(args) if args.arch else job_from_run(args)
+    records = retrain(args.out, job, resume=args.resume, **cluster_options(args))
+    rows = [[str(r["arch_hash"]), r["epochs"], f"{r['metrics']['val_acc']:.2f}",
+             f"{r['metrics']['test_acc']:.2f}" if "test_acc" in r["metrics"] else "-", f"{r['wall_s']:.0f}"]
+            for r in sorted(records, key=lambda r: -r["metrics"]["val_acc"])]
+    print(format_table(["arch_hash", "epochs", "val_acc %", "test_acc %", "seconds"], rows))
+    print(f"retrained {len(records)} architectures: {args.out}/retrain.jsonl")
+    return 0

@@ -1,0 +1,104 @@
+"""Stand-alone retraining of several architectures as parallel Ray Tune trials, one per architecture.
+
+The experiment is a grid over architecture JSONs (`tune.grid_search`), each trial with its own
+resources (`tune.with_resources`: one CPU, plus GPUs when asked). A trial reports its validation
+accuracy after every epoch together with a checkpoint of its trainer, so a stopped experiment is
+continued with `Tuner.restore`: finished trials are kept as they are, unfinished or failed ones go
+on from their last epoch. The experiment lives in `<run>/tune/retrain/`.
+
+Needs a connected Ray (`cluster.connect`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from ray import tune
+
+from nas.retrain import StandaloneTrainer
+from nas.supernet.loading import DataConfig, make_space
+from nas.supernet.train import TrainConfig
+from search_spaces.arch import Arch
+
+EXPERIMENT = "retrain"
+_STATE = "trainer.pt"
+
+
+@dataclass
+class TrialOutcome:
+    """What one trial left: its last reported metrics, val_acc per epoch, or the error that stopped it."""
+
+    arch: Arch
+    metrics: dict[str, Any]
+    val_acc_per_epoch: list[float]
+    error: str | None = None
+
+
+def retrain_trial(config: dict[str, Any]) -> None:
+    """The Tune trainable: train `config["arch"]` from scratch, one report (+ checkpoint) per epoch."""
+    torch.set_num_threads(config["threads"])  # one per CPU Ray gave the trial: no oversubscription
+    device = torch.device("cuda" if config["gpu"] and torch.cuda.is_available() else "cpu")
+    job = config["job"]
+    data = DataConfig(**job["data"]).load()
+    space = make_space(job["space"], data, job["space_options"])
+    arch = Arch.from_json(config["arch"])
+    trainer = StandaloneTrainer(space, arch, data, TrainConfig(**job["train"]), device)
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:  # a restored or retried trial goes on from its last epoch
+        with checkpoint.as_directory() as folder:
+            trainer.load_state_dict(torch.load(Path(folder) / _STATE, map_location=device, weights_only=True))
+    cost = {"flops": space.flops(arch), "params": space.params(arch)}
+    while trainer.epoch < trainer.cfg.epochs:
+        metrics = {**trainer.train_epoch(), **trainer.accuracy("val")}
+        metrics.update(epoch=trainer.epoch, **cost)
+        if job["test"] and trainer.epoch == trainer.cfg.epochs:
+            metrics.update(trainer.accuracy("test"))  # once, at the end: never a training signal
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(trainer.state_dict(), Path(folder) / _STATE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def trial_dirname(trial: Any) -> str:
+    """Trial folders named by architecture hash (Tune's default name would spell out the config)."""
+    return f"arch_{Arch.from_json(trial.config['arch']).hash}"
+
+
+def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers: int, gpus_per_worker: float,
+               resume: bool = False, max_failures: int = 1,
+               trainable: Callable[[dict[str, Any]], None] = retrain_trial) -> list[TrialOutcome]:
+    """Run (or, with `resume`, restore and finish) the experiment in `storage`/retrain.
+
+    `job` holds the JSON-able settings every trial shares: space, space_options, data, train
+    (dataclass dicts) and test. `workers` trials run at a time. A trial that fails is retried
+    `max_failures` times from its last checkpoint before it is reported as failed.
+    `trainable` is replaceable for tests (fault injection); it must behave like `retrain_trial`.
+    """
+    storage = Path(storage).resolve()
+    path = storage / EXPERIMENT
+    resources = tune.with_resources(trainable, {"cpu": 1, "gpu": gpus_per_worker})
+    if resume and tune.Tuner.can_restore(str(path)):
+        # The grid, resources per trial and concurrency are those saved with the experiment.
+        tuner = tune.Tuner.restore(str(path), resources, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            resources,
+            param_space={"arch": tune.grid_search([a.to_json() for a in archs]), "job": job,
+                         "threads": 1, "gpu": gpus_per_worker > 0},
+            tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_dirname_creator=trial_dirname,
+                                        trial_name_creator=trial_dirname),
+            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(storage), verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=max_failures),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    return [_outcome(result) for result in tuner.fit()]
+
+
+def _outcome(result: Any) -> TrialOutcome:
+    arch = Arch.from_json(result.config["arch"])
+    frame = result.metrics_dataframe
+    history = [] if frame is None or "val_acc" not in frame else [float(v) for v in frame["val_acc"]]
+    error = None if result.error is None else (str(result.error).strip().splitlines() or ["failed"])[-1]
+    return TrialOutcome(arch, dict(result.metrics or {}), history, error)

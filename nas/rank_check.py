@@ -1,0 +1,185 @@
+"""Does the supernet rank architectures like stand-alone training does? (Yu et al. 2020, "Evaluating
+the search phase of NAS"; Zela et al. 2020 on BN statistics in weight-sharing NAS.)
+
+K architectures spread over the accuracy range are scored three ways: on the supernet with
+BatchNorm statistics recalibrated per path (what search uses), on the supernet with the inherited
+running statistics, and stand-alone after retraining from scratch (Ray Tune, `nas.retrain`). The
+rank agreement of each pair is Kendall's tau and Spearman's rho.
+
+A correlation is NaN when one of its columns is constant (every architecture equally accurate,
+e.g. all at chance after too little retraining): the ranking is undefined there, not zero.
+NaN is written as null in `rank_check.json`.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from nas.archive import read_records, val_acc, write_bytes_atomic
+from search_spaces.arch import Arch
+from search_spaces.protocol import SearchSpace
+
+COLUMNS = ("recalibrated", "inherited", "standalone")
+MIN_ARCHS = 3
+
+
+def rank_correlations(columns: Mapping[str, Sequence[float]]) -> dict[str, dict[str, float]]:
+    """{"<a>_vs_<b>": {"kendall_tau", "spearman_rho"}} for every pair of columns (NaN if one is constant)."""
+    from scipy import stats
+
+    out = {}
+    for a, b in itertools.combinations(columns, 2):
+        x, y = np.asarray(columns[a], dtype=float), np.asarray(columns[b], dtype=float)
+        if len(x) != len(y):
+            raise ValueError(f"columns {a} and {b} differ in length ({len(x)} vs {len(y)})")
+        if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0 or not np.isfinite(np.r_[x, y]).all():
+            tau = rho = math.nan  # undefined; scipy would warn and return NaN too
+        else:
+            tau, rho = float(stats.kendalltau(x, y).statistic), float(stats.spearmanr(x, y).statistic)
+        out[f"{a}_vs_{b}"] = {"kendall_tau": tau, "spearman_rho": rho}
+    return out
+
+
+def spread(scored: list[tuple[Arch, float]], k: int) -> list[Arch]:
+    """`k` architectures at evenly spaced quantiles of accuracy, worst to best (one per architecture)."""
+    unique = {arch.hash: (arch, acc) for arch, acc in scored}
+    ordered = sorted(unique.values(), key=lambda pair: (pair[1], pair[0].hash))
+    if len(ordered) < k:
+        raise ValueError(f"only {len(ordered)} distinct architectures to pick {k} from")
+    picks = np.unique(np.round(np.linspace(0, len(ordered) - 1, k)).astype(int))
+    return [ordered[i][0] for i in picks]
+
+
+def select_archs(space: SearchSpace, evaluator: Any, records_path: Any, k: int, seed: int,
+                 pool_factor: int = 4) -> tuple[list[Arch], str]:
+    """K architectures spread over the accuracy range, and where they came from: the run's
+    evaluations when it holds at least `pool_factor * k` distinct ones, else `pool_factor * k`
+    random architectures scored on the supernet (recalibrated BN)."""
+    records = read_records(records_path, missing_ok=True) if records_path is not None else []
+    scored = [(Arch.from_dict(r["arch"]), val_acc(r)) for r in records if r["arch"].get("space") == space.name]
+    if len({a.hash for a, _ in scored}) >= pool_factor * k:
+        return spread(scored, k), "evaluations"
+    rng = np.random.default_rng([seed, 0x4A4C])
+    pool: dict[str, Arch] = {}
+    for _ in range(100 * pool_factor * k):
+        if len(pool) == pool_factor * k:
+            break
+        arch = space.sample(rng)
+        pool.setdefault(arch.hash, arch)
+    return spread([(a, evaluator.evaluate(a)["val_acc"]) for a in pool.values()], k), "random"
+
+
+def report_table(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]]) -> str:
+    from nas.archive import format_table
+
+    archs = format_table(["arch", "hash", "recalibrated %", "inherited BN %", "stand-alone %"],
+                         [[r["arch_str"], r["arch_hash"], *(f"{r[c]:.2f}" for c in COLUMNS)] for r in rows])
+    corr = format_table(["pair", "kendall tau", "spearman rho"],
+                        [[pair.replace("_", " "), _num(v["kendall_tau"]), _num(v["spearman_rho"])]
+                         for pair, v in correlations.items()])
+    return archs + "\n\n" + corr
+
+
+def _num(value: float) -> str:
+    return "nan (constant column)" if math.isnan(value) else f"{value:+.3f}"
+
+
+def json_safe(correlations: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    return {pair: {k: None if math.isnan(v) else v for k, v in values.items()} for pair, values in correlations.items()}
+
+
+def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]], path: Any) -> None:
+    """Stand-alone accuracy (y) against supernet accuracy (x), recalibrated and inherited BN."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    y = [r["standalone"] for r in rows]
+    for column, marker in (("recalibrated", "o"), ("inherited", "x")):
+        tau = correlations[f"{column}_vs_standalone"]["kendall_tau"]
+        label = f"supernet, {column} BN (Kendall tau {'nan' if math.isnan(tau) else f'{tau:+.2f}'})"
+        ax.scatter([r[column] for r in rows], y, marker=marker, label=label)
+    ax.set_xlabel("supernet validation accuracy (%)")
+    ax.set_ylabel("stand-alone validation accuracy (%)")
+    ax.set_title(f"ranking check, {len(rows)} architectures")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+# ---- the whole check, from a run directory ------------------------------------------------------------
+def supernet_of(run_path: Any) -> tuple[Any, Any]:
+    """(supernet run directory, evaluations.jsonl or None) of a supernet or search run."""
+    from pathlib import Path
+
+    from nas.archive import RunDir
+    from nas.errors import UserError
+
+    run = RunDir.open(run_path)
+    config = run.read_config()
+    if config.get("kind") == "supernet":
+        return run.path, None
+    if config.get("kind") != "search":
+        raise UserError(f"{run_path} is a {config.get('kind', 'unknown')} run; pass a supernet or search run")
+    if (config.get("evaluator") or {}).get("kind") == "table":
+        raise UserError(f"{run_path} searched with a lookup table, not a supernet; nothing to rank-check")
+    ref = (config.get("supernet") or {}).get("run")
+    return Path(ref) if ref else run.path / "supernet", run.evaluations
+
+
+def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, device: Any, *, seed: int = 0,
+               resume: bool = False, test: bool = False, **cluster: Any) -> dict[str, Any]:
+    """Select (or, on resume, reuse) K architectures of `run_path`, score them on its supernet both
+    ways, retrain them on Ray Tune into `out`, and write `rank_check.json` and `rank_check.png` there.
+    `cluster`: workers, gpus_per_worker, address (see `nas.retrain.retrain`)."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from nas.archive import write_json_atomic
+    from nas.retrain import RetrainJob, open_or_create, retrain
+    from nas.supernet.loading import load_supernet_run
+
+    if k < MIN_ARCHS:
+        raise ValueError(f"--archs {k}: need at least {MIN_ARCHS} architectures for a rank correlation")
+    out = Path(out)
+    supernet_dir, evaluations = supernet_of(run_path)
+    supernet = load_supernet_run(supernet_dir)
+    evaluator = supernet.evaluator(eval_cfg, device, seed=seed)
+    job = None
+    if resume:
+        _, job = open_or_create(out, None, resume=True)
+        archs, source = list(job.archs), job.extra.get("rank_check", {}).get("selection", "saved")
+    else:
+        archs, source = select_archs(supernet.space, evaluator, evaluations, k, seed)
+        job = RetrainJob(supernet.space.name, supernet.space.config(), supernet.data_config, train, tuple(archs),
+                         test, {"rank_check": {"run": str(run_path), "supernet": str(supernet_dir), "archs": k,
+                                               "selection": source, "seed": seed, "evaluator": asdict(eval_cfg)}})
+    records = {r["arch_hash"]: r for r in retrain(out, None if resume else job, resume=resume, **cluster)}
+    rows = []
+    for arch in archs:
+        record = records[arch.hash]
+        rows.append({"arch": arch.to_dict(), "arch_str": str(arch), "arch_hash": arch.hash,
+                     "recalibrated": evaluator.evaluate(arch)["val_acc"],
+                     "inherited": evaluator.evaluate_inherited(arch)["val_acc"],
+                     "standalone": record["metrics"]["val_acc"],
+                     **({"standalone_test": record["metrics"]["test_acc"]} if "test_acc" in record["metrics"] else {}),
+                     "flops": record["flops"], "params": record["params"]})
+    correlations = rank_correlations({c: [r[c] for r in rows] for c in COLUMNS})
+    result = {"run": str(run_path), "supernet": str(supernet_dir), "selection": source,
+              "epochs": job.train.epochs, "archs": [{key: v for key, v in r.items() if key != "arch_str"} for r in rows],
+              "correlations": json_safe(correlations),
+              "note": "null correlation: one column is constant, so its ranking is undefined"}
+    write_json_atomic(out / "rank_check.json", result)
+    plot_rank_check(rows, correlations, out / "rank_check.png")
+    result["table"] = report_table(rows, correlations)
+    return result

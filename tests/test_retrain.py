@@ -1,0 +1,175 @@
+"""Stand-alone retraining on Ray Tune and the supernet ranking check: two tiny architectures as two
+trials, a restore that keeps finished trials, a failed trial retried by --resume, rank-check end to
+end on a briefly trained supernet, the correlation on hand-made data, bad input as one line.
+
+One local Ray (2 CPUs) serves the module; `connect()` inside the commands reuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas.cli.main import main
+from nas.errors import UserError
+from nas.rank_check import rank_correlations, spread
+from nas.supernet.loading import DataConfig, make_space
+from nas.supernet.pipeline import train_into
+from nas.supernet.train import TrainConfig
+from search_spaces.arch import Arch
+from tests.conftest import needs_subset
+
+ray = pytest.importorskip("ray")
+
+DATA = DataConfig("cifar10-subset", val_size=200, train_limit=256)
+DATA_FLAGS = ["--data", "cifar10-subset", "--val-size", "200", "--train-limit", "256"]
+TINY = ["--epochs", "1", "--batch-size", "32", "--workers", "2"]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Ray nices its workers to 15; on a shared 2-core machine they would then wait behind every other job.
+    os.environ["RAY_worker_niceness"] = "0"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def two_archs() -> list[Arch]:
+    space = make_space("shufflenet", DATA.load(), {"width": 0.25})
+    rng = np.random.default_rng(7)
+    return [space.sample(rng), space.sample(rng)]
+
+
+def run_main(argv: list) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue()
+
+
+def records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "retrain.jsonl").read_text().splitlines()]
+
+
+def reports(run: Path) -> dict[str, int]:
+    """Results each trial reported so far, by trial folder (one line of result.json per epoch)."""
+    return {p.parent.name: len(p.read_text().splitlines()) for p in (run / "tune" / "retrain").glob("*/result.json")}
+
+
+# ---- correlation and selection, no Ray ------------------------------------------------------------
+def test_rank_correlations_on_hand_made_data():
+    c = rank_correlations({"a": [1, 2, 3, 4], "b": [10, 20, 30, 40], "c": [4, 3, 2, 1], "d": [5, 5, 5, 5]})
+    assert c["a_vs_b"] == {"kendall_tau": pytest.approx(1.0), "spearman_rho": pytest.approx(1.0)}
+    assert c["a_vs_c"] == {"kendall_tau": pytest.approx(-1.0), "spearman_rho": pytest.approx(-1.0)}
+    assert all(math.isnan(v) for v in c["a_vs_d"].values())  # constant column: undefined, not 0
+    partial = rank_correlations({"x": [1, 2, 3], "y": [1, 3, 2]})["x_vs_y"]
+    assert partial["kendall_tau"] == pytest.approx(1 / 3) and partial["spearman_rho"] == pytest.approx(0.5)
+
+
+def test_spread_takes_evenly_spaced_quantiles():
+    scored = [(Arch("s", (i,)), float(acc)) for i, acc in enumerate([50, 10, 90, 30, 70])]
+    assert [a.choices[0] for a in spread(scored, 3)] == [1, 0, 2]  # worst (10), median (50), best (90)
+
+
+# ---- bad input ------------------------------------------------------------------------------------
+@needs_subset
+@pytest.mark.parametrize("argv, message", [
+    (["retrain", "--arch", '{"space": "shufflenet", "choices": [9]}', *DATA_FLAGS, "--epochs", "1"], "choices"),
+    (["retrain", "--arch", "no_such_file.json", "--epochs", "1"], "neither JSON nor an existing file"),
+    (["retrain", "--run", "/nonexistent/run", "--epochs", "1"], "does not exist"),
+    (["rank-check", "--run", "/nonexistent/run", "--archs", "3", "--epochs", "1"], "does not exist"),
+    (["rank-check", "--run", "/nonexistent/run", "--archs", "1", "--epochs", "1"], "at least 3"),
+    (["retrain", "--arch", "{}", "--epochs", "0"], "must be positive"),
+    (["rank-check", "--run", "x", "--epochs", "0"], "must be positive"),
+])
+def test_bad_input_exits_2_in_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    try:
+        code, _ = run_main([*argv, "--out", out])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+# ---- Ray Tune -------------------------------------------------------------------------------------
+@needs_subset
+def test_retrain_two_archs_as_trials_then_restore_keeps_them(ray_local, two_archs, tmp_path):
+    out = tmp_path / "rt"
+    arch_flags = [x for a in two_archs for x in ("--arch", a.to_json())]
+    code, text = run_main(["retrain", *arch_flags, *DATA_FLAGS, "--width", "0.25", *TINY, "--out", out])
+    assert code == 0, text
+    got = records(out)
+    assert sorted(r["arch_hash"] for r in got) == sorted(a.hash for a in two_archs)
+    for r in got:
+        assert r["epochs"] == 1 and 0 <= r["metrics"]["val_acc"] <= 100 and len(r["val_acc_per_epoch"]) == 1
+        assert "test_acc" not in r["metrics"]
+    before = reports(out)
+    assert sorted(before) == sorted(f"arch_{a.hash}" for a in two_archs) and set(before.values()) == {1}
+
+    code, text = run_main(["retrain", "--out", out, "--resume", "--workers", "2"])
+    assert code == 0, text
+    assert reports(out) == before  # nothing trained again
+    assert records(out) == got  # and nothing recorded twice
+
+
+@needs_subset
+def test_failed_trial_is_retried_by_resume_and_finished_one_is_not(ray_local, two_archs, tmp_path):
+    from nas.distributed.tune import retrain_trial
+    from nas.retrain import RetrainJob, retrain
+
+    marker, bad = tmp_path / "failed_once", two_archs[1].to_json()
+
+    def flaky(config):  # fails the second architecture the first time it is tried
+        if config["arch"] == bad and not marker.exists():
+            marker.touch()
+            raise RuntimeError("injected failure")
+        retrain_trial(config)
+
+    out = tmp_path / "rt"
+    job = RetrainJob("shufflenet", {"width": 0.25}, DATA, TrainConfig(epochs=1, batch_size=32), tuple(two_archs))
+    with pytest.raises(UserError, match="1 of 2 retraining trials failed.*--resume"):
+        retrain(out, job, workers=2, max_failures=0, trainable=flaky)
+    assert [r["arch_hash"] for r in records(out)] == [two_archs[0].hash]
+    done = reports(out)[f"arch_{two_archs[0].hash}"]
+    got = retrain(out, None, resume=True, workers=2, trainable=flaky)
+    assert sorted(r["arch_hash"] for r in got) == sorted(a.hash for a in two_archs)
+    assert reports(out)[f"arch_{two_archs[0].hash}"] == done
+
+
+@needs_subset
+def test_rank_check_end_to_end(ray_local, tmp_path):
+    supernet = tmp_path / "supernet"
+    torch.set_num_threads(1)
+    train_into(supernet, "shufflenet", {"width": 0.25}, DATA, TrainConfig(steps=4, batch_size=32),
+               torch.device("cpu"), quiet=True)
+    code, text = run_main(["rank-check", "--run", supernet, "--archs", "3", *TINY, "--calibration-images", "64",
+                           "--device", "cpu", "--test"])
+    assert code == 0, text
+    assert "kendall tau" in text and "spearman rho" in text
+    out = supernet / "rank_check"
+    result = json.loads((out / "rank_check.json").read_text())
+    assert result["selection"] == "random" and len(result["archs"]) == 3  # a supernet run has no evaluations
+    assert len({a["arch_hash"] for a in result["archs"]}) == 3
+    for row in result["archs"]:
+        assert all(0 <= row[k] <= 100 for k in ("recalibrated", "inherited", "standalone", "standalone_test"))
+    assert set(result["correlations"]) == {"recalibrated_vs_inherited", "recalibrated_vs_standalone",
+                                           "inherited_vs_standalone"}
+    for pair in result["correlations"].values():
+        assert set(pair) == {"kendall_tau", "spearman_rho"}
+        assert all(v is None or (math.isfinite(v) and -1 <= v <= 1) for v in pair.values())  # None: constant
+    assert (out / "rank_check.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(records(out)) == 3
