@@ -1,5 +1,11 @@
 """Named settings for `nas search`: `cpu` (the default: finishes in minutes on 2 CPU cores) and
-`full` (SPOS-scale settings for a GPU). An option given on the command line always wins."""
+`full` (SPOS-scale settings for a GPU). An option given on the command line always wins.
+
+The `cpu` preset searches a shallower ShuffleNet space (8 choice blocks, 2 per stage, 4^8
+architectures) at width 0.25: a 20-block single-path supernet needs far more steps than a CPU
+affords before its paths become distinguishable (measured: loss still 2.35 after 300 steps,
+against 2.17 for 8 blocks and 2.09 for 5), so the demo would rank noise.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,17 @@ from nas.errors import UserError
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {
-        "width": 0.25, "train_limit": 10000, "epochs": 4, "batch_size": 64, "lr": 0.1,
+        "width": 0.25, "train_limit": 20000, "epochs": 6, "batch_size": 64, "lr": 0.1,
         "calibration_images": 512, "val_images": 1000, "random_baseline": 10,
+        "space_options": {"shufflenet": {"stage_repeats": [2, 2, 2, 2]}},
         "strategy_options": {"evolution": {"population": 16, "topk": 5, "mutations": 8,
                                            "crossovers": 8, "generations": 6}},
     },
     "full": {
-        # SPOS: 200 x 128 images recalibrate BN; population 50, top-k 10, 20 generations.
+        # SPOS: 20 blocks, 200 x 128 images recalibrate BN; population 50, top-k 10, 20 generations.
         "width": 1.0, "train_limit": None, "epochs": 100, "batch_size": 256, "lr": 0.2,
         "calibration_images": 25600, "val_images": None, "random_baseline": 50,
-        "strategy_options": {},
+        "space_options": {}, "strategy_options": {},
     },
 }
 

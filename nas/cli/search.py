@@ -135,7 +135,9 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(str(err)) from None
     data = DataConfig(_pick(args.data, "cifar10"), _pick(args.val_size, 0.1), _pick(args.split_seed, 0),
                       _pick(args.train_limit, p["train_limit"]))
-    config.update(space=_pick(args.space, "shufflenet"), space_options={"width": _pick(args.width, p["width"])},
+    space = _pick(args.space, "shufflenet")
+    space_options = {**p["space_options"].get(space, {}), "width": _pick(args.width, p["width"])}
+    config.update(space=space, space_options=space_options,
                   data=asdict(data), train=asdict(train), supernet={"run": None})
     return config
 
