@@ -1,7 +1,8 @@
 """The effect of per-path BatchNorm recalibration: the same paths of one trained supernet scored
 with the supernet's inherited running statistics and with recalibrated ones.
 
-Trains a small supernet on the CIFAR-10 subset (or reuses `--supernet RUN_DIR`), then scores
+Reuses the archived `make demo` supernet (or `--supernet RUN_DIR`; without either it trains a
+small one on the CIFAR-10 subset), then scores
 `--paths` random paths both ways. Headline: recalibration_gain_pct = mean accuracy gain in points.
 """
 
@@ -21,9 +22,13 @@ from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
 
 
+ARCHIVED = Path(__file__).resolve().parents[1] / "runs/archived/shufflenet-cifar10-evolution/supernet"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--supernet", type=Path, default=None, help="a trained supernet run to reuse")
+    parser.add_argument("--supernet", type=Path, default=ARCHIVED if ARCHIVED.exists() else None,
+                        help="a trained supernet run to reuse (default: the archived demo supernet)")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--paths", type=int, default=5)
     args = parser.parse_args()
