@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
+from search_spaces.weight_sharing import init_weights, load_path_weights
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, MixedEdge, ResNetBasicBlock, Stem, make_op
 
 
@@ -164,22 +165,4 @@ class NB201Supernet(nn.Module):
 
     def extract(self, arch: Arch | Sequence[int]) -> NB201Network:
         """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""
-        net = NB201Network(self.cfg, arch)
-        source = self.state_dict()
-        net.load_state_dict({k: source[self.path_key(k, arch)].clone() for k in net.state_dict()})
-        return net.to(next(self.parameters()).device)
-
-
-def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
-    """Every parameter is re-drawn from `generator`, so a seeded generator gives the same weights
-    whatever the global torch RNG did during construction. (The NB201 reference keeps torch's
-    default init; kaiming-normal convs are the usual choice for ReLU-conv-BN nets.)"""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01, generator=generator)
-            nn.init.zeros_(m.bias)
+        return load_path_weights(self, NB201Network(self.cfg, arch), arch)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
+from search_spaces.weight_sharing import choices_of as _choices, init_weights, load_path_weights
 from search_spaces.shufflenet.blocks import ChoiceBlock, ChoiceBlockUnit, ClassifierHead, Stem
 
 
@@ -101,10 +102,6 @@ def make_layout(cfg: ShuffleNetConfig) -> Layout:
                   make_divisible(cfg.last_channels * cfg.width))
 
 
-def _choices(arch: Arch | Sequence[int]) -> Sequence[int]:
-    return arch.choices if isinstance(arch, Arch) else arch
-
-
 class ShuffleNet(nn.Module):
     """The stand-alone network of one architecture."""
 
@@ -182,20 +179,4 @@ class ShuffleNetSupernet(nn.Module):
 
     def extract(self, arch: Arch | Sequence[int]) -> ShuffleNet:
         """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""
-        net = ShuffleNet(self.cfg, arch)
-        source = self.state_dict()
-        net.load_state_dict({k: source[self.path_key(k, arch)].clone() for k in net.state_dict()})
-        return net.to(next(self.parameters()).device)
-
-
-def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
-    """SPOS-style init. Every parameter is re-drawn from `generator`, so a seeded generator gives
-    the same weights whatever the global torch RNG did during construction."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01, generator=generator)
+        return load_path_weights(self, ShuffleNet(self.cfg, arch), arch)

@@ -1,0 +1,46 @@
+"""What every weight-sharing space needs: seeded initialisation and moving a path's weights from a
+supernet into the stand-alone net of that path.
+
+A supernet names a path's modules like its stand-alone net except for a `candidates.<choice>`
+level; it says how with `path_key(standalone_key, arch)`, and `load_path_weights` does the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from search_spaces.arch import Arch
+
+
+def choices_of(arch: Arch | Sequence[int]) -> Sequence[int]:
+    return arch.choices if isinstance(arch, Arch) else arch
+
+
+def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
+    """Kaiming-normal convs, unit BN, small linear layers. Every parameter is re-drawn from
+    `generator`, so a seeded generator gives the same weights whatever the global torch RNG did
+    while the modules were constructed."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            if m.affine:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01, generator=generator)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def load_path_weights(supernet: Any, net: nn.Module, arch: Arch | Sequence[int]) -> nn.Module:
+    """`net` (the stand-alone net of `arch`) given copies of the supernet's weights and BN
+    statistics for that path, on the supernet's device."""
+    source = supernet.state_dict()
+    net.load_state_dict({k: source[supernet.path_key(k, arch)].clone() for k in net.state_dict()})
+    return net.to(next(supernet.parameters()).device)
