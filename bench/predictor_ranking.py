@@ -3,10 +3,12 @@
 For each model and loss, and for 100 and 400 training architectures: train on a random sample,
 report Kendall's tau against the true val_acc on every other architecture of the table, averaged
 over `--splits` random splits (10 by default; fewer for a quick look). Also an `ensemble` row: the
-mean rank of the gcn and mlp rank-loss predictors. Published re-runs on NB201 CIFAR-10 (Kendall
+mean rank of the gcn and mlp rank-loss predictors. The best model is `paths` (an MLP on the
+cell's input -> output path statistics, `predictors/paths.py`) as an ensemble of 5 seeds
+(`ensemble=5`, a `PredictorConfig` option every model takes). Published re-runs on NB201 CIFAR-10 (Kendall
 tau, 100 training architectures): SemiNAS 0.58, NAO 0.48, MLP 0.38.
 
-    .venv/bin/python bench/predictors.py [--splits 10] [--sizes 100 400] [--models mlp lstm gcn]
+    .venv/bin/python bench/predictor_ranking.py [--splits 10] [--sizes 100 400] [--models mlp lstm gcn paths]
 
 The last line is `predictor_kendall_tau_100=X.XXX`: the best row at 100 training architectures.
 """
@@ -32,6 +34,7 @@ OPTIONS = {
     "mlp": {"hidden": 64, "layers": 2, "epochs": 300, "lr": 3e-3},
     "lstm": {"hidden": 64, "layers": 2, "epochs": 300, "lr": 3e-3},
     "gcn": {"hidden": 64, "layers": 3, "epochs": 300, "lr": 3e-3},
+    "paths": {"hidden": 64, "layers": 2, "epochs": 300, "lr": 3e-3, "ensemble": 5},
 }
 
 
@@ -39,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
-    parser.add_argument("--models", nargs="+", default=["mlp", "lstm", "gcn"])
+    parser.add_argument("--models", nargs="+", default=["mlp", "lstm", "gcn", "paths"])
     parser.add_argument("--losses", nargs="+", default=["mse", "rank"])
     parser.add_argument("--split-offset", type=int, default=0, help="first split seed (tune on others)")
     args = parser.parse_args()

@@ -1,13 +1,13 @@
 """Performance predictors: learn an architecture's score from evaluated ones.
 
-Importing this package registers every model in `nas.registry.PREDICTORS` (`mlp`, `lstm`, `gcn`).
+Importing this package registers every model in `nas.registry.PREDICTORS` (`mlp`, `lstm`, `gcn`, `paths`).
 Build one with `make_predictor(name, space, **options)`, reload a saved one with
 `load_predictor(dir)`; `predictors.runs` reads training data from run archives.
 """
 
 from predictors.base import Predictor, PredictorConfig, load_predictor
 
-from predictors import gcn, lstm, mlp  # noqa: F401  (register "gcn", "lstm", "mlp")
+from predictors import gcn, lstm, mlp, paths  # noqa: F401  (register "gcn", "lstm", "mlp", "paths")
 
 
 def make_predictor(name: str, space, **options) -> Predictor:

@@ -47,11 +47,12 @@ class PredictorConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    ensemble: int = 1  # independently initialised networks trained side by side; predictions averaged
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise UserError(f"predictor loss {self.loss!r} is unknown; valid losses: {', '.join(LOSSES)}")
-        for key in ("hidden", "layers", "epochs", "batch_size"):
+        for key in ("hidden", "layers", "epochs", "batch_size", "ensemble"):
             if getattr(self, key) < 1:
                 raise UserError(f"predictor option {key}={getattr(self, key)} must be at least 1")
         if not self.lr > 0 or self.weight_decay < 0:
@@ -74,6 +75,20 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module
 
 
+class Ensemble(nn.Module):
+    """Members with their own weights: in training mode (K, B) scores, one row per member (each is
+    fit to the targets on its own; summed losses give each member exactly its own gradient), in
+    eval mode their mean (B,)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, *features: torch.Tensor) -> torch.Tensor:
+        out = torch.stack([m(*features) for m in self.members])
+        return out if self.training else out.mean(0)
+
+
 class Predictor(ABC):
     """Predicts a score (higher is better) for architectures of one space."""
 
@@ -94,6 +109,12 @@ class Predictor(ABC):
     def _network(self, generator: torch.Generator) -> nn.Module:
         """A fresh network: `net(*features)` -> (batch,) scores."""
 
+    def _build(self, generator: torch.Generator) -> nn.Module:
+        """`config.ensemble` networks drawn one after another from `generator` (one: the bare
+        network, so its files are those of a single model)."""
+        members = [self._network(generator) for _ in range(self.config.ensemble)]
+        return members[0] if len(members) == 1 else Ensemble(members)
+
     # ---- fit / predict -------------------------------------------------------------------------
     def fit(self, archs: Sequence[Arch], scores: Sequence[float]) -> "Predictor":
         scores = np.asarray(scores, dtype=np.float64)
@@ -108,7 +129,7 @@ class Predictor(ABC):
         target = torch.tensor((scores - self.mean) / self.std, dtype=torch.float32)
         features = self._features(archs)
         generator = torch.Generator().manual_seed(cfg.seed)
-        self.net = self._network(generator)
+        self.net = self._build(generator)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs)
         loss = loss_fn(cfg.loss)
@@ -122,7 +143,8 @@ class Predictor(ABC):
                     continue  # a pairwise loss needs two; a lone leftover adds only noise
                 pred = self.net(*(f[idx] for f in features))
                 optimizer.zero_grad()
-                loss(pred, target[idx]).backward()
+                rows = pred if pred.dim() == 2 else pred[None]  # (members, batch)
+                sum(loss(row, target[idx]) for row in rows).backward()
                 optimizer.step()
             schedule.step()
         self.net.eval()
@@ -155,7 +177,7 @@ class Predictor(ABC):
 
     def _load_weights(self, directory: Path, meta: dict) -> None:
         self.mean, self.std = float(meta["score_mean"]), float(meta["score_std"])
-        self.net = self._network(torch.Generator().manual_seed(self.config.seed))
+        self.net = self._build(torch.Generator().manual_seed(self.config.seed))
         state = torch.load(directory / WEIGHTS_FILE, weights_only=True)
         try:
             self.net.load_state_dict(state)

@@ -143,3 +143,17 @@ def test_predictor_warm_start_pre_ranks_generation_0(table, tmp_path, one_thread
     assert generation_0(predictor=str(tmp_path / "pred"), pool=300) > generation_0() + 3
     with pytest.raises(UserError, match="trained on space nb201"):
         make_strategy("nao", ToySpace(), budget=20, seed=0, options={"predictor": str(tmp_path / "pred")}).ask(1)
+
+
+def test_surrogate_picks_each_later_generation(table, one_thread):
+    options = {**QUICK, "population": 10, "candidates": 5, "surrogate": "paths", "surrogate_pool": 30}
+    logs = []
+    for _ in range(2):
+        strategy = make_strategy("nao", table.space, budget=20, seed=1, options=options)
+        log, _ = run(strategy, lambda a: table.evaluate(a)["val_acc"], ask_n=10, tell_n=10)
+        logs.append([t.arch for t in log])
+        assert len({a.hash for a in logs[-1]}) == len(logs[-1]) == 20
+        assert strategy._seen == {a.hash for a in logs[-1]}  # the pool's rejects are not marked seen
+    assert logs[0] == logs[1]  # seeded
+    with pytest.raises(UserError, match="surrogate_pool=3 must be >= candidates=5"):
+        make_strategy("nao", table.space, budget=20, seed=1, options={**options, "surrogate_pool": 3})

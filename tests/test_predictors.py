@@ -159,3 +159,14 @@ def test_eval_refuses_runs_of_another_space(table_run, tmp_path, capsys):
     predictor.save(tmp_path / "toy")
     assert main(["predictor", "eval", "--predictor", str(tmp_path / "toy"), "--runs", str(table_run)]) == 2
     assert "not 'toy'" in capsys.readouterr().err
+
+
+def test_ensemble_trains_members_and_round_trips(tmp_path, one_thread):
+    space = NB201Space()
+    train, y_train, test, _ = additive_task(space, 40, 30)
+    predictor = make_predictor("paths", space, epochs=10, hidden=8, seed=2, ensemble=3).fit(train, y_train)
+    assert len(predictor.net.members) == 3
+    predictor.save(tmp_path / "p")
+    np.testing.assert_array_equal(load_predictor(tmp_path / "p").predict(test), predictor.predict(test))
+    with pytest.raises(UserError, match="ensemble=0 must be at least 1"):
+        make_predictor("paths", space, ensemble=0)

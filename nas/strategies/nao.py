@@ -14,7 +14,10 @@ Generational, like spos: generation 0 is `population` random architectures (or, 
 `predictor=PRED_DIR`, the `population` best of `pool` random ones as ranked by a predictor saved
 by `nas predictor train`: a warm start from earlier runs of the same space); each later generation
 is `candidates` architectures from gradient ascent, topped up with random ones when the ascent finds
-too few. `ask` returns [] while a generation is being evaluated.
+too few. `ask` returns [] while a generation is being evaluated. With `surrogate=NAME` (a registered
+predictor, e.g. `paths` on cell spaces), each later generation's ascent proposals are topped up
+with random architectures to `surrogate_pool`, and that predictor (a 5-seed ensemble, fit afresh
+on every result) picks the `candidates` it ranks best; off by default.
 
 Not obvious:
 - The model is kept from generation to generation and trained further on all results (the NAO
@@ -65,6 +68,8 @@ class NAOConfig:
     generations: int = 10  # only sets the default budget: population + (generations-1) * candidates
     predictor: str = ""  # PRED_DIR of a saved predictor of this space: pre-ranks generation 0
     pool: int = 1000  # random architectures the saved predictor ranks for generation 0
+    surrogate: str = ""  # a registered predictor (e.g. paths) that picks each later generation
+    surrogate_pool: int = 200  # ascent proposals + random ones the surrogate picks `candidates` of
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -78,6 +83,8 @@ class NAOConfig:
         need(0 < self.trade_off <= 1, f"trade_off={self.trade_off} must be in (0, 1]")
         need(not self.predictor or self.pool >= self.population,
              f"pool={self.pool} must be >= population={self.population} to pre-rank with a predictor")
+        need(self.surrogate_pool >= self.candidates,
+             f"surrogate_pool={self.surrogate_pool} must be >= candidates={self.candidates}")
 
 
 class NAOModel(nn.Module):
@@ -178,7 +185,7 @@ class NAO(Strategy):
         else:
             self._check_weights()
             self._train()
-            children = self._ascend()
+            children = self._surrogate_pick() if cfg.surrogate else self._ascend()
             size = cfg.candidates
         while len(children) < size:
             arch = self._sample()
@@ -245,12 +252,34 @@ class NAO(Strategy):
             return self.model.predictor(self.model.encoder(tokens(self.space, archs))).double().numpy()
 
     # ---- gradient ascent in embedding space ---------------------------------------------------------
-    def _ascend(self) -> list[Arch]:
+    def _surrogate_pick(self) -> list[Arch]:
+        """The `candidates` best, by the `surrogate` predictor fit on every result so far, of the
+        ascent's proposals topped up with random architectures to `surrogate_pool`. The ones not
+        picked are unmarked as seen: they were never handed out."""
+        from predictors import make_predictor
+
         cfg = self.config
+        pool = self._ascend(cfg.surrogate_pool)
+        while len(pool) < cfg.surrogate_pool:
+            arch = self._sample()
+            if arch is None:
+                break
+            pool.append(arch)
+        archs, scores = self._training_data()
+        seed = (self._init_seed + 3 + self._trainings) % 2**31
+        surrogate = make_predictor(cfg.surrogate, self.space, seed=seed, ensemble=5).fit(archs, scores)
+        order = np.argsort(-surrogate.predict(pool), kind="stable")
+        for i in order[cfg.candidates :]:
+            self._seen.discard(pool[i].hash)
+        return [pool[i] for i in order[: cfg.candidates]]
+
+    def _ascend(self, count: int | None = None) -> list[Arch]:
+        cfg = self.config
+        count = cfg.candidates if count is None else count
         starts = [arch for arch, _ in self.top(cfg.seeds)]
         children: list[Arch] = []
         for start in starts:
-            if len(children) == cfg.candidates:
+            if len(children) == count:
                 break
             child = self._propose(self._ascent_walk(start), cfg.ascent_steps, strict=False)
             if child is not None:
