@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train = actions.add_parser("train", help="train a predictor; reports rank correlation on a held-out part")
     train.add_argument("--space", required=True, help="space of the runs (each run is checked)")
     train.add_argument("--runs", type=Path, nargs="+", required=True, metavar="RUN_DIR")
-    train.add_argument("--model", default="mlp", help="mlp, lstm or gcn (cell spaces)")
+    train.add_argument("--model", default="mlp", help="mlp, lstm, gcn or paths (the last two: cell spaces)")
     train.add_argument("--loss", choices=("mse", "rank"), default="mse")
     train.add_argument("--test-fraction", type=_fraction, default=0.2)
     train.add_argument("--seed", type=int, default=0)
