@@ -32,11 +32,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from nas.archive.run_dir import RunDir
 from nas.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from nas.supernet.loading import DataConfig, make_space
-from nas.supernet.pipeline import supernet_run_config
+from nas.supernet.pipeline import open_supernet_run, supernet_run_config
 from nas.supernet.train import SupernetTrainer, TrainConfig, path_for_step
 
 PATH_LOG = "paths.jsonl"
@@ -163,13 +162,7 @@ def train_distributed(out: Path, space_name: str, space_opts: dict, data_cfg: Da
     space = make_space(space_name, data, space_opts)
     config = supernet_run_config(space_name, space.config(), data_cfg, train_cfg)
     config["distributed"] = {"workers": workers, "sync_bn": sync_bn}
-    if (out / "config.json").exists():
-        previous = RunDir.open(out).read_config()
-        if {k: previous.get(k) for k in config} != config:
-            raise UserError(f"{out} holds a run with other settings; choose another --out "
-                            "(or repeat the original options, --workers included, to resume it)")
-    else:
-        RunDir.create(out, config)
+    open_supernet_run(out, config, hint=", --workers included,")
     loop_config = {"out": str(out), "train": asdict(train_cfg), "data": asdict(data_cfg), "space": space_name,
                    "space_options": space_opts, "use_gpu": use_gpu, "sync_bn": sync_bn, "threads_per_worker": 1}
     trainer = TorchTrainer(

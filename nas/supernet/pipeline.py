@@ -24,14 +24,7 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
     """Train (or resume training) a supernet in `out`; returns the last epoch's log entry."""
     data = data_cfg.load()
     space = make_space(space_name, data, space_opts)
-    config = supernet_run_config(space_name, space.config(), data_cfg, train_cfg)
-    if (out / "config.json").exists():
-        previous = RunDir.open(out).read_config()
-        if {k: previous.get(k) for k in config} != config:
-            raise UserError(f"{out} holds a run with other settings; choose another --out "
-                            "(or repeat the original options to resume it)")
-    else:
-        RunDir.create(out, config)
+    open_supernet_run(out, supernet_run_config(space_name, space.config(), data_cfg, train_cfg))
     supernet = space.supernet(torch.Generator().manual_seed(train_cfg.seed))
     trainer = SupernetTrainer(space, supernet, data, train_cfg, out, device)
     bar = tqdm(total=trainer.total_steps, desc="supernet", unit="step", disable=quiet, dynamic_ncols=True)
@@ -49,3 +42,15 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
         return trainer.run()
     finally:
         bar.close()
+
+
+def open_supernet_run(out: Path, config: dict, hint: str = "") -> RunDir:
+    """Create the run directory, or reopen it to resume when its saved settings equal `config`."""
+    if not (out / "config.json").exists():
+        return RunDir.create(out, config)
+    run = RunDir.open(out)
+    previous = run.read_config()
+    if {k: previous.get(k) for k in config} != config:
+        raise UserError(f"{out} holds a run with other settings; choose another --out "
+                        f"(or repeat the original options{hint} to resume it)")
+    return run
