@@ -46,7 +46,8 @@ def load_exported(path: str | Path) -> tuple[nn.Module, Arch, dict[str, Any]]:
         raise UserError(f"{path} is not a readable exported model ({type(err).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(f"{path} is not a nas export (format {FORMAT})")
-    space = SPACES.get(state["space"])(**state["space_config"])
+    factory = SPACES.get(state["space"])
+    space = factory(**factory.upgrade_config(state["space_config"]))
     arch = space.parse(state["arch"])
     model = space.build(arch)
     model.load_state_dict(state["state_dict"])

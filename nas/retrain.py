@@ -47,7 +47,7 @@ class StandaloneTrainer:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model, cfg)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.loader = TrainLoader(data, cfg.batch_size, cfg.seed, augment=cfg.augment)
+        self.loader = TrainLoader(data, cfg.batch_size, cfg.seed, augment=cfg.augment, device=device)
         self.total_steps = cfg.epochs * self.loader.steps_per_epoch
         self.epoch = 0  # epochs completed
 

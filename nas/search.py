@@ -8,12 +8,10 @@ settings (trained into this run) or a reference to a supernet trained elsewhere.
 from __future__ import annotations
 
 import contextlib
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
 from nas.distributed.cluster import uses_ray
@@ -25,8 +23,12 @@ from nas.registry import SPACES
 from nas.supernet.loading import DataConfig, load_supernet_run, make_space, read_supernet_config, resolve_device
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
+from nas.trust import check_learned, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
+
+
+TRUST_PATHS = 5  # random architectures scored at least, before any supernet search
 
 
 @dataclass
@@ -45,22 +47,6 @@ def prepare_supernet(run: RunDir, config: dict[str, Any], device, quiet: bool) -
     train_into(supernet_dir, config["space"], config["space_options"], DataConfig(**config["data"]),
                TrainConfig(**config["train"]), device, quiet)
     return supernet_dir
-
-
-def random_baseline(space, evaluator, constraint: Constraint, count: int, seed: int) -> list[dict[str, Any]]:
-    """Uniformly random architectures (under the constraint) scored like the search's candidates."""
-    rng = np.random.default_rng([seed, 0xBA5E])
-    results: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for _ in range(count * 100):
-        if len(results) == count:
-            break
-        arch = space.sample(rng)
-        if arch.hash in seen or constraint.violation(space, arch):
-            continue
-        seen.add(arch.hash)
-        results.append({"arch_hash": arch.hash, "val_acc": evaluator.evaluate(arch)["val_acc"]})
-    return results
 
 
 def space_for_config(config: dict[str, Any]) -> SearchSpace:
@@ -91,12 +77,33 @@ def build_evaluator(run: RunDir, config: dict[str, Any], device, quiet: bool):
     return supernet_run.space, supernet_run.evaluator(EvaluatorConfig(**settings), device, seed=config["seed"])
 
 
+def trusted_baseline(run: RunDir, config: dict[str, Any], space, evaluator, constraint: Constraint,
+                     on_baseline: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Score random architectures first; stop unless the supernet has learned (nas.trust)."""
+    chance = getattr(evaluator, "chance", None)
+    count = config.get("random_baseline", 0)
+    if chance is not None:
+        count = max(count, TRUST_PATHS)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_baseline is not None:
+            on_baseline(done[0], count)
+
+    baseline = random_baseline(run.path, space, evaluator, constraint, count, config["seed"], on_result=tick)
+    check_learned(baseline, chance, run.path, force=bool(config.get("force", False)))
+    return baseline
+
+
 def execute(run: RunDir, *, quiet: bool = False,
-            on_record: Callable[[dict[str, Any], bool], None] | None = None) -> SearchOutcome:
+            on_record: Callable[[dict[str, Any], bool], None] | None = None,
+            on_baseline: Callable[[int, int], None] | None = None) -> SearchOutcome:
     config = run.read_config()
     device = resolve_device(config.get("device", "auto"))
     space, evaluator = build_evaluator(run, config, device, quiet)
     constraint = Constraint(**config["constraint"])
+    baseline = trusted_baseline(run, config, space, evaluator, constraint, on_baseline)
     strategy = make_strategy(config["strategy"], space, budget=config["budget"], constraint=constraint,
                              seed=config["seed"], options=config["strategy_options"])
     load_strategy(strategy, run)
@@ -115,11 +122,8 @@ def execute(run: RunDir, *, quiet: bool = False,
     if not records:
         raise UserError("the search evaluated no architecture; check the budget and constraint")
     summary = summarize(records)
-    baseline = random_baseline(space, evaluator, constraint, config.get("random_baseline", 0), config["seed"])
-    if baseline:
-        summary["random_baseline"] = {"count": len(baseline),
-                                      "median_val_acc": statistics.median(b["val_acc"] for b in baseline),
-                                      "evaluations": baseline}
+    if baseline["count"]:
+        summary["random_baseline"] = {**baseline, "chance": getattr(evaluator, "chance", None)}
     if hasattr(evaluator, "evaluate_inherited"):
         best = Arch.from_dict(summary["best"]["arch"])
         summary["best_inherited_bn_val_acc"] = evaluator.evaluate_inherited(best)["val_acc"]

@@ -75,6 +75,12 @@ class SearchSpace(ABC):
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this space: saved with every run."""
 
+    @classmethod
+    def upgrade_config(cls, saved: dict[str, Any]) -> dict[str, Any]:
+        """A `config()` saved by an earlier version, as this version reads it (spaces whose options
+        changed meaning override this, so runs written before still load)."""
+        return dict(saved)
+
     # ---- generic operators over the decision list --------------------------------------------
     def size(self) -> int:
         return math.prod(d.num_options for d in self.decisions)

@@ -1,13 +1,15 @@
 """What every weight-sharing space needs: seeded initialisation and moving a path's weights from a
 supernet into the stand-alone net of that path.
 
-A supernet names a path's modules like its stand-alone net except for a `candidates.<choice>`
-level; it says how with `path_key(standalone_key, arch)`, and `load_path_weights` does the rest.
+A supernet says which of its tensors make up a path with `path_state(arch)`: the stand-alone net's
+state dict, each entry a tensor of the supernet (a view, a slice, or a kernel composed of nested
+parts). Supernets that only rename (a `candidates.<choice>` level per choice) build it with
+`renamed_state`; `load_path_weights` copies it into a stand-alone net.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -38,9 +40,17 @@ def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def renamed_state(supernet: nn.Module, standalone_keys: Iterable[str],
+                  key: Callable[[str], str]) -> dict[str, torch.Tensor]:
+    """`path_state` of a supernet that stores each path tensor whole under another name."""
+    source = supernet.state_dict(keep_vars=True)
+    return {k: source[key(k)] for k in standalone_keys}
+
+
 def load_path_weights(supernet: Any, net: nn.Module, arch: Arch | Sequence[int]) -> nn.Module:
     """`net` (the stand-alone net of `arch`) given copies of the supernet's weights and BN
     statistics for that path, on the supernet's device."""
-    source = supernet.state_dict()
-    net.load_state_dict({k: source[supernet.path_key(k, arch)].clone() for k in net.state_dict()})
+    with torch.no_grad():
+        state = {k: v.detach().clone() for k, v in supernet.path_state(arch).items()}
+    net.load_state_dict(state)
     return net.to(next(supernet.parameters()).device)

@@ -252,3 +252,38 @@ def test_bad_inputs_raise_user_errors(tmp_path, small):
         TrainLoader(small, 65, seed=0)
     with pytest.raises(UserError, match="divisible"):
         TrainLoader(small, 15, seed=0, world_size=2)
+
+
+def _reference_batch(data: ImageData, loader: TrainLoader, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch of `step` built image by image from the numpy arrays: pad, crop, flip, normalise,
+    with the loader's random draws (offsets then flips, from the step's own generator)."""
+    from nas.data.batches import _generator_seed
+
+    idx = loader.global_indices(step)
+    gen = torch.Generator().manual_seed(_generator_seed(loader.seed, step, loader.rank))
+    offsets = torch.randint(0, 9, (len(idx), 2), generator=gen)
+    flips = torch.rand(len(idx), generator=gen) < 0.5
+    images = []
+    for i, j in enumerate(idx):
+        img = data.x_train[j].astype(np.float64) / 255.0                    # (H, W, C)
+        padded = np.pad(img, ((4, 4), (4, 4), (0, 0)))
+        oy, ox = int(offsets[i, 0]), int(offsets[i, 1])
+        crop = padded[oy:oy + img.shape[0], ox:ox + img.shape[1]]
+        if flips[i]:
+            crop = crop[:, ::-1]
+        images.append((crop - np.array(data.mean)) / np.array(data.std))
+    x = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).astype(np.float32))
+    return x, torch.from_numpy(data.y_train[idx].astype(np.int64))
+
+
+def test_device_resident_batches_equal_an_image_by_image_reference(small):
+    """The loader gathers, crops, flips and normalises whole batches as tensor ops on the device
+    that holds the images (a GPU in training); here that device is the CPU, and every image must
+    equal the plain per-image numpy recipe for the same (seed, step)."""
+    loader = TrainLoader(small, 16, seed=5, device="cpu")
+    assert loader._images.dtype == torch.uint8  # kept as bytes, converted per batch
+    for step in (0, 3, 11):
+        x, y = loader.batch(step)
+        x_ref, y_ref = _reference_batch(small, loader, step)
+        assert torch.equal(y, y_ref)
+        torch.testing.assert_close(x, x_ref, rtol=0, atol=1e-5)

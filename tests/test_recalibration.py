@@ -89,10 +89,11 @@ def test_recalibrated_statistics_are_exact_and_match_the_extracted_net(space):
 
     standalone_bns = {n: m for n, m in standalone.named_modules() if isinstance(m, nn.BatchNorm2d)}
     assert len(saved) == len(standalone_bns) == len(exact_by_name)  # exactly the path's BN layers
-    modules = dict(supernet.named_modules())
+    # the supernet BN layer behind each stand-alone one: the owner of the buffer path_state hands out
+    path = supernet.path_state(arch)
+    owner = {id(m.running_mean): (n, m) for n, m in supernet.named_modules() if isinstance(m, nn.BatchNorm2d)}
     for name, bn in standalone_bns.items():
-        path_name = supernet.path_key(name + ".running_mean", arch).rsplit(".", 1)[0]
-        path_bn = modules[path_name]
+        path_name, path_bn = owner[id(path[name + ".running_mean"])]
         assert path_bn in saved
         torch.testing.assert_close(path_bn.running_mean, bn.running_mean, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(path_bn.running_var, bn.running_var, rtol=1e-5, atol=1e-6)

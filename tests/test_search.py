@@ -33,7 +33,7 @@ TINY = ["--space", "shufflenet", "--width", "0.25", "--data", "cifar10-subset", 
         "--calibration-images", "64", "--device", "cpu", "--quiet"]
 TINY_SEARCH = ["search", *TINY, "--strategy", "evolution", "-o", "population=4", "-o", "generations=2",
                "-o", "mutations=1", "-o", "crossovers=1", "-o", "topk=2", "--budget", str(BUDGET),
-               "--random-baseline", "2"]
+               "--random-baseline", "2", "--force"]  # 4 training steps: too few to pass the trust check
 TABLE_SEARCH = ["search", "--evaluator", "table", "--quiet", "--strategy", "evolution", "-o", "mode=regularized",
                 "-o", "population=10", "-o", "sample_size=3", "--budget", "60"]
 
@@ -94,8 +94,12 @@ def test_search_writes_a_complete_run_directory(searched):
     best = max(recs, key=lambda r: (r["metrics"]["val_acc"], -r["step"]))
     assert summary["best"]["arch_hash"] == best["arch_hash"]
     assert summary["top"][0] == summary["best"]
-    assert summary["random_baseline"]["count"] == 2
-    assert 0.0 <= summary["random_baseline"]["median_val_acc"] <= 100.0
+    baseline = summary["random_baseline"]
+    assert baseline["count"] == 5  # the trust check scores at least 5, even when 2 were asked for
+    assert baseline["min_val_acc"] <= baseline["q25_val_acc"] <= baseline["median_val_acc"] \
+        <= baseline["q75_val_acc"] <= baseline["max_val_acc"]
+    assert baseline["chance"] == 10.0 and len(baseline["evaluations"]) == 5
+    assert json.loads((run / "random_baseline.json").read_text())["count"] == 5
 
     for plot in ("progress.png", "pareto.png"):
         data = (run / plot).read_bytes()
@@ -113,6 +117,7 @@ def test_search_report_names_best_architecture_and_baseline(searched):
     assert f"val_acc             {best['metrics']['val_acc']:.2f}%" in report
     assert f"{best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M" in report
     assert f"median val_acc {summary['random_baseline']['median_val_acc']:.2f}%" in report
+    assert "chance 10.00%" in report
     assert str(run) in report
 
 
@@ -172,6 +177,43 @@ def test_search_reuses_a_trained_supernet(searched, tmp_path):
     assert config["supernet"]["run"] == str((run / "supernet").resolve()) and config["train"] is None
     # Same seed, strategy and evaluator settings on the same weights: the same evaluations.
     assert without_wall(records(tmp_path / "again")) == without_wall(records(run))
+
+
+# ---- the trust check: an untrained supernet is not searched ----------------------------------------
+@needs_subset
+def test_untrained_supernet_is_refused_and_force_resumes(searched, tmp_path, capsys):
+    run, _ = searched
+    argv = [a for a in TINY_SEARCH if a not in ("--space", "shufflenet", "--force")]
+    out = tmp_path / "untrained"
+    assert exit_status([*argv, "--supernet", run / "supernet", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"run directory: {out}" and len(err) == 2  # where the run is kept, then the error
+    message = one_error_line(err[1])
+    assert "the supernet has not learned" in message and "chance 10.00%" in message
+    assert f"nas search --resume {out} --force" in message
+    assert not (out / "evaluations.jsonl").exists() or not records(out)  # no budget was spent
+    scored = json.loads((out / "random_baseline.json").read_text())
+    assert scored["count"] == 5
+    # forced, the search runs, reusing the five scores instead of computing them again
+    assert run_main(["search", "--resume", out, "--force", "--quiet"])[0] == 0
+    assert len(records(out)) == BUDGET
+    assert json.loads((out / "summary.json").read_text())["random_baseline"]["evaluations"] == scored["evaluations"]
+
+
+def test_trust_check_thresholds(tmp_path):
+    from nas.errors import UserError
+    from nas.trust import check_learned, distribution
+
+    def baseline(values):
+        return {"count": len(values), "objective": "val_acc",
+                **{f"{k}_val_acc": v for k, v in distribution(values).items()}}
+    check_learned(baseline([40.0, 45.0, 50.0]), 10.0, tmp_path, force=False)   # learned
+    check_learned(baseline([55.0, 56.0, 60.0]), 50.0, tmp_path, force=False)   # 2 classes: 52.5% needed
+    for values, chance in (([10.2, 11.0, 14.0], 10.0), ([50.0, 51.0, 53.0], 50.0)):
+        with pytest.raises(UserError, match="has not learned"):
+            check_learned(baseline(values), chance, tmp_path, force=False)
+        check_learned(baseline(values), chance, tmp_path, force=True)          # --force
+    check_learned(baseline([0.0, 0.0]), None, tmp_path, force=False)          # no chance level: no check
 
 
 # ---- determinism -----------------------------------------------------------------------------------

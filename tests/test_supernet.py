@@ -11,8 +11,11 @@ from torch import nn
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.supernet.recalibrate import path_statistics
 from nas.supernet.train import TrainConfig, make_optimizer
+from search_spaces.arch import Arch
 from search_spaces.shufflenet import ShuffleNetSpace
 from search_spaces.shufflenet.blocks import ChoiceBlockUnit
+from search_spaces.shufflenet.nested import NestedChoiceBlock
+from search_spaces.weight_sharing import init_weights
 
 try:
     from tests.conftest import snapshot, state_equal
@@ -20,9 +23,10 @@ except ImportError:
     from conftest import snapshot, state_equal
 
 
-@pytest.fixture(scope="module")
-def space() -> ShuffleNetSpace:
-    return ShuffleNetSpace(width=0.25, input_size=16)
+@pytest.fixture(scope="module", params=["nested", "independent"])
+def space(request) -> ShuffleNetSpace:
+    """Both weight-sharing schemes: nested candidates (the default) and SPOS's independent ones."""
+    return ShuffleNetSpace(width=0.25, input_size=16, sharing=request.param)
 
 
 def _randomise_bn_affine(model: nn.Module, seed: int) -> None:
@@ -77,10 +81,12 @@ def test_extract_matches_supernet_after_recalibration(space, supernet):
 def test_extract_holds_the_path_weights(space, supernet):
     arch = _archs(space, 1, seed=5)[0]
     standalone = supernet.extract(arch)
-    source = supernet.state_dict()
+    path = supernet.path_state(arch)
+    assert path.keys() == standalone.state_dict().keys()
     for key, value in standalone.state_dict().items():
-        assert torch.equal(value, source[supernet.path_key(key, arch)])
+        assert torch.equal(value, path[key].detach())
     # a copy, not a view: training the extracted net must not change the supernet
+    source = snapshot(supernet)
     with torch.no_grad():
         next(standalone.parameters()).add_(1.0)
     assert state_equal(source, supernet.state_dict())
@@ -88,27 +94,90 @@ def test_extract_holds_the_path_weights(space, supernet):
 
 
 # ---- single-path execution -------------------------------------------------------------------------
-def test_forward_runs_exactly_one_candidate_per_block(space, supernet):
-    calls: list[tuple[int, int]] = []
-    hooks = [cand.register_forward_hook(lambda *_, i=i, c=c: calls.append((i, c)))
-             for i, block in enumerate(supernet.features) for c, cand in enumerate(block.candidates)]
-    try:
-        for arch in _archs(space, 3, seed=2):
-            calls.clear()
+def _touched_by_forward(supernet, arch) -> set[str]:
+    """Parameters that get a gradient from a loss on the path's output."""
+    supernet.zero_grad(set_to_none=True)
+    supernet.train()(_images(2, 3), arch).square().sum().backward()
+    touched = {n for n, p in supernet.named_parameters() if p.grad is not None}
+    supernet.zero_grad(set_to_none=True)
+    return touched
+
+
+def _path_parameters(supernet, arch) -> set[str]:
+    """Parameters the path's stand-alone weights are made of (directly or composed)."""
+    supernet.zero_grad(set_to_none=True)
+    total = sum(t.sum() for t in supernet.path_state(arch).values() if t.requires_grad)
+    total.backward()
+    used = {n for n, p in supernet.named_parameters() if p.grad is not None}
+    supernet.zero_grad(set_to_none=True)
+    return used
+
+
+def test_forward_uses_exactly_the_parameters_of_the_path(space):
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    archs = _archs(space, 3, seed=2)
+    for arch in archs:
+        touched = _touched_by_forward(supernet, arch)
+        assert touched == _path_parameters(supernet, arch)
+        assert len(touched) < len(list(supernet.parameters()))  # a single path, not all of them
+    if space.cfg.sharing == "independent":  # SPOS: one whole module per candidate
+        calls: list[tuple[int, int]] = []
+        hooks = [cand.register_forward_hook(lambda *_, i=i, c=c: calls.append((i, c)))
+                 for i, block in enumerate(supernet.features) for c, cand in enumerate(block.candidates)]
+        try:
             with torch.no_grad():
-                supernet(_images(2, 3), arch)
-            assert calls == list(enumerate(arch.choices))
+                supernet(_images(2, 3), archs[0])
+            assert calls == list(enumerate(archs[0].choices))
+        finally:
+            for h in hooks:
+                h.remove()
+
+
+def test_nested_candidates_share_weights_and_the_kernel_centre():
+    space = ShuffleNetSpace(width=0.25, input_size=16)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    arch = space.sample(np.random.default_rng(0))
+    state3 = supernet.path_state(Arch("shufflenet", (0,) * len(arch.choices)))
+    state7 = supernet.path_state(Arch("shufflenet", (2,) * len(arch.choices)))
+    state_x = supernet.path_state(Arch("shufflenet", (3,) * len(arch.choices)))
+    k3, k7 = state3["features.5.branch.3.weight"], state7["features.5.branch.3.weight"]
+    assert k3.shape[-1] == 3 and k7.shape[-1] == 7
+    assert torch.equal(k7[..., 2:5, 2:5], k3)                     # 3x3 = centre of the super-kernel
+    assert torch.equal(state_x["features.5.branch.10.weight"], k3)  # Xception's last dw = that centre
+    assert state3["features.5.branch.0.weight"] is state7["features.5.branch.0.weight"]  # shared 1x1 conv
+    assert state_x["features.5.branch.2.weight"] is state3["features.5.branch.0.weight"]
+
+
+@pytest.mark.parametrize("projection", [False, True])
+def test_xception_starts_as_the_3x3_unit(projection):
+    """Xception's own layers start as identity maps, so at stride 1 it begins as exactly the 3x3
+    unit it shares weights with, and the nested 5x5/7x7 units as close relatives: every candidate
+    of a block starts as nearly the same function (what lets a deep supernet learn; see nested.py)."""
+    block = NestedChoiceBlock(16 if projection else 32, 32, 1, projection)
+    init_weights(block, torch.Generator().manual_seed(0))
+    block.finish_init()
+    x = torch.relu(torch.randn(64, block.pw1[0].in_channels * (1 if projection else 2), 8, 8,
+                               generator=torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        outs = [block.train()(x, c) for c in range(4)]
+
+    def corr(u, v):
+        u, v = u - u.mean(0), v - v.mean(0)
+        return float((u * v).sum() / (u.norm() * v.norm()))
+    assert corr(outs[0], outs[3]) > 0.999
+    assert corr(outs[0], outs[1]) > 0.5 and corr(outs[0], outs[2]) > 0.5
+
+
+def _modules_run_by(supernet, arch) -> set[nn.Module]:
+    ran: set[nn.Module] = set()
+    hooks = [m.register_forward_hook(lambda mod, *_: ran.add(mod)) for m in supernet.modules()]
+    try:
+        with torch.no_grad():
+            supernet.eval()(_images(2, 4), arch)
     finally:
         for h in hooks:
             h.remove()
-
-
-def _on_path(key: str, arch) -> bool:
-    """Whether a supernet state key belongs to `arch`'s path (stem and head are always on it)."""
-    if ".candidates." not in key:
-        return True
-    block, choice = key.split(".")[1], key.split(".")[3]
-    return arch.choices[int(block)] == int(choice)
+    return ran
 
 
 def _sgd_step(supernet, optimizer, arch, seed: int) -> None:
@@ -120,28 +189,32 @@ def _sgd_step(supernet, optimizer, arch, seed: int) -> None:
     optimizer.step()
 
 
-def test_training_step_leaves_off_path_candidates_bitwise_unchanged(space):
+def test_training_step_leaves_off_path_weights_bitwise_unchanged(space):
     supernet = space.supernet(torch.Generator().manual_seed(0))
     optimizer = make_optimizer(supernet, TrainConfig(lr=0.1, momentum=0.9, weight_decay=5e-4))
-    first = _archs(space, 1, seed=7)[0]
-    second = space.mutate(first, np.random.default_rng(0), 1.0)  # a different candidate in every block
-    assert all(a != b for a, b in zip(first.choices, second.choices))
+    first = Arch("shufflenet", (2,) * len(space.decisions))     # every 7x7 ring gets momentum
+    second = Arch("shufflenet", (0,) * len(space.decisions))    # 3x3 everywhere: no ring on the path
 
-    _sgd_step(supernet, optimizer, first, seed=1)  # `first`'s candidates now hold momentum buffers
-    assert any(optimizer.state.get(p) for n, p in supernet.named_parameters() if ".candidates." in n)
+    _sgd_step(supernet, optimizer, first, seed=1)
+    assert len(optimizer.state) > 0
+    on_path = _path_parameters(supernet, second)
+    ran = _modules_run_by(supernet, second)
+    bn_on_path = {n for n, m in supernet.named_modules() if m in ran}
     before = snapshot(supernet)
     _sgd_step(supernet, optimizer, second, seed=2)
     after = snapshot(supernet)
 
+    def on(key: str) -> bool:
+        return key in on_path or key.rsplit(".", 1)[0] in bn_on_path and not key.endswith(("weight", "bias"))
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    off_path = {k for k in before if not _on_path(k, second)}
-    assert not changed & off_path, f"off-path entries changed: {sorted(changed & off_path)[:5]}"
-    # every on-path candidate's weights (and BN statistics) moved; stem and head too
-    for i, choice in enumerate(second.choices):
-        prefix = f"features.{i}.candidates.{choice}."
-        assert any(k.startswith(prefix) and k.endswith("weight") for k in changed), prefix
-        assert any(k.startswith(prefix) and k.endswith("running_mean") for k in changed), prefix
+    assert changed, "the step changed nothing"
+    assert not {k for k in changed if not on(k)}, "off-path entries changed"
+    # every on-path parameter moved, and every on-path BN layer's statistics
+    assert on_path <= changed
+    assert any(k.endswith("running_mean") for k in changed)
     assert any(k.startswith("stem.") for k in changed) and any(k.startswith("head.") for k in changed)
+    off_path = set(dict(supernet.named_parameters())) - on_path
+    assert off_path, "a path that uses every parameter tests nothing"
 
 
 # ---- configurations and features ---------------------------------------------------------------------
@@ -188,8 +261,14 @@ def test_supernet_rejects_wrong_length_path(space, supernet):
         supernet(_images(2, 0), (0,) * (len(space.decisions) - 1))
 
 
-def test_every_block_holds_one_module_per_option(space, supernet):
-    # the hook-based test above relies on each candidate being a module of its own
+def test_independent_blocks_hold_one_module_per_option():
+    space = ShuffleNetSpace(width=0.25, input_size=16, sharing="independent")
+    supernet = space.supernet(torch.Generator().manual_seed(0))
     for block in supernet.features:
         assert len(block.candidates) == space.decisions[0].num_options
         assert all(isinstance(c, ChoiceBlockUnit) for c in block.candidates)
+
+
+def test_unknown_sharing_is_refused():
+    with pytest.raises(ValueError, match="sharing"):
+        ShuffleNetSpace(width=0.25, sharing="partial")

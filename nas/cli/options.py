@@ -25,8 +25,18 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if not 0 < value < float("inf"):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
 
@@ -54,14 +64,36 @@ def data_config(args: argparse.Namespace) -> DataConfig:
     return DataConfig(args.data, args.val_size, args.split_seed, args.train_limit)
 
 
+def space_option(text: str) -> tuple[str, object]:
+    """`KEY=VALUE`; VALUE read as JSON when it parses (numbers, lists, true/false), else as a string."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. stage_repeats=[2,2,2,2])")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value.strip()
+
+
 def add_space_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--space", required=required, default=None if required else "shufflenet",
                         help="search space (see `nas spaces`)")
     parser.add_argument("--width", type=positive_float, default=None, help="width multiplier of the space")
+    add_space_option_flag(parser)
+
+
+def add_space_option_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-S", "--space-option", type=space_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="space option, repeatable (e.g. -S stage_repeats=[4,4,8,4] -S channels=8)")
 
 
 def space_options(args: argparse.Namespace) -> dict:
-    return {} if args.width is None else {"width": args.width}
+    opts = dict(getattr(args, "space_option", None) or [])
+    if args.width is not None:
+        opts["width"] = args.width
+    return opts
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +104,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=TrainConfig.batch_size)
     g.add_argument("--lr", type=positive_float, default=TrainConfig.lr)
     g.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    g.add_argument("--warmup-epochs", type=non_negative_float, default=None,
+                   help="linear learning-rate warm-up before the cosine decay (default 0)")
     g.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
 
@@ -80,7 +114,8 @@ def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
     try:
         return TrainConfig(epochs=args.epochs or TrainConfig.epochs, steps=args.steps,
                            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                           seed=seed, checkpoint_every=args.checkpoint_every, augment=not args.no_augment)
+                           seed=seed, checkpoint_every=args.checkpoint_every, augment=not args.no_augment,
+                           warmup_epochs=args.warmup_epochs or 0.0)
     except ValueError as err:
         raise UserError(str(err)) from None
 

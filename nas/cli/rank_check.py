@@ -28,6 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, required=True, help="a search run or a supernet run")
     p.add_argument("--archs", type=at_least_3, default=5, help=f"architectures to compare (>= {MIN_ARCHS}, default 5)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default RUN/rank_check)")
+    p.add_argument("--against-table", action="store_true",
+                   help="nb201 supernets: rank against the NAS-Bench-201 table instead of retraining "
+                        "(K architectures spread over the table's accuracy range; try --archs 100)")
+    p.add_argument("--table", type=Path, default=None,
+                   help="NB201 table for --against-table (default: the bundled CIFAR-10 table)")
     add_retrain_options(p)
     g = p.add_argument_group("supernet evaluation")
     g.add_argument("--calibration-images", type=options.positive_int, default=EvaluatorConfig.calibration_images,
@@ -42,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.run.exists():
         raise UserError(f"--run {args.run} does not exist; pass a search or supernet run directory")
     out = args.out or args.run / "rank_check"
+    if args.against_table:
+        return run_against_table(args, out)
+    if args.table is not None:
+        raise UserError("--table is only read with --against-table")
     if args.resume:
         check_resume(args, out)
     train = None if args.resume else train_config(args, args.epochs)
@@ -51,4 +60,24 @@ def run(args: argparse.Namespace) -> int:
                         **cluster_options(args))
     print(result["table"])
     print(f"wrote {out}/rank_check.json and {out}/rank_check.png")
+    return 0
+
+
+def run_against_table(args: argparse.Namespace, out: Path) -> int:
+    from tqdm import tqdm
+
+    from nas.table_rank import table_rank_check
+
+    if args.resume:
+        raise UserError("--against-table retrains nothing, so there is nothing to --resume; drop it")
+    bar = tqdm(total=args.archs, desc="scoring", unit="arch", dynamic_ncols=True)
+    try:
+        result = table_rank_check(args.run, out, args.archs,
+                                  EvaluatorConfig(args.calibration_images, val_images=args.val_images),
+                                  resolve_device(args.device), seed=args.seed,
+                                  table=str(args.table) if args.table else None, on_arch=lambda: bar.update(1))
+    finally:
+        bar.close()
+    print(result["report"])
+    print(f"wrote {out}/rank_check_table.json and {out}/rank_check_table.png")
     return 0

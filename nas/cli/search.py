@@ -22,6 +22,7 @@ from nas.search import check_feasible, execute, space_for_config
 from nas.strategies.factory import build_config
 from nas.supernet.loading import DataConfig, read_supernet_config
 from nas.supernet.train import TrainConfig
+from nas.trust import describe
 
 _SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
 
@@ -50,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "the strategy with per-path BN recalibration, write the run directory.")
     p.add_argument("--space", default=None, help="search space (default shufflenet; see `nas spaces`)")
     p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier")
+    options.add_space_option_flag(p)
     p.add_argument("--strategy", default=None, help="search strategy: random, evolution, ...")
     p.add_argument("-o", "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option, repeatable (e.g. -o population=50 -o mode=regularized)")
@@ -70,6 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, default=None, help="continue a stopped search run")
     p.add_argument("--top", type=options.positive_int, default=10, help="rows of the final table")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true",
+                   help="search even when random architectures score like chance (an untrained supernet)")
     options.add_data_options(p)
     options.add_training_options(p)
     options.add_evaluation_options(p)
@@ -108,6 +112,7 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
                               "constraint": {"max_flops": args.max_flops, "max_params": args.max_params},
                               "random_baseline": _pick(args.random_baseline, p["random_baseline"]),
                               "device": _pick(args.device, "auto"), "workers": _pick(args.workers, 1),
+                              "force": bool(args.force),
                               "gpus_per_worker": args.gpus_per_worker, "address": args.address}
     config["evaluator"] = {"kind": "supernet", "calibration_images": _pick(args.calibration_images, p["calibration_images"]),
                            "batch_size": _pick(args.eval_batch_size, 256),
@@ -121,6 +126,8 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         return config
     if args.supernet is not None:
         trained = read_supernet_config(args.supernet)
+        if args.space_option:
+            raise UserError("-S/--space-option and --supernet exclude each other: the supernet fixes the space")
         if args.space is not None and args.space != trained["space"]:
             raise UserError(f"--space {args.space} conflicts with the supernet's space {trained['space']}")
         config.update(space=trained["space"], space_options=trained["space_config"], data=trained["data"],
@@ -130,13 +137,15 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         train = TrainConfig(epochs=_pick(args.epochs, p["epochs"]), steps=args.steps,
                             batch_size=_pick(args.batch_size, p["batch_size"]), lr=_pick(args.lr, p["lr"]),
                             weight_decay=_pick(args.weight_decay, TrainConfig.weight_decay), seed=seed,
-                            checkpoint_every=args.checkpoint_every, augment=not args.no_augment)
+                            checkpoint_every=args.checkpoint_every, augment=not args.no_augment,
+                            warmup_epochs=_pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)))
     except ValueError as err:
         raise UserError(str(err)) from None
     data = DataConfig(_pick(args.data, "cifar10"), _pick(args.val_size, 0.1), _pick(args.split_seed, 0),
                       _pick(args.train_limit, p["train_limit"]))
     space = _pick(args.space, "shufflenet")
-    space_options = {**p["space_options"].get(space, {}), "width": _pick(args.width, p["width"])}
+    space_options = {**p["space_options"].get(space, {}), "width": _pick(args.width, p["width"]),
+                     **dict(args.space_option)}
     config.update(space=space, space_options=space_options,
                   data=asdict(data), train=asdict(train), supernet={"run": None})
     return config
@@ -170,8 +179,13 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
                         "drop them, or start a new run with --out")
     if args.supernet is not None:
         raise UserError("--supernet cannot change on --resume; drop it")
+    changed = [f"{k}={v}" for k, v in args.space_option if config.get("space_options", {}).get(k) != v]
+    if changed:
+        raise UserError(f"space options (-S {' -S '.join(changed)}) cannot change on --resume; drop them")
     if args.budget is not None:
         config["budget"] = args.budget  # a resumed search may be given a larger budget
+    if args.force:
+        config["force"] = True
     for key in ("workers", "gpus_per_worker", "address"):  # where it runs may change on resume
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
@@ -203,6 +217,25 @@ class _Progress:
         self.bar.set_postfix(best=f"{self.best:.2f}%")
 
 
+class _BaselineBar:
+    """Progress of the random architectures scored before the search (the supernet trust check)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc="random archs", unit="arch", disable=self.quiet, dynamic_ncols=True)
+        self.bar.update(1)
+        if done == total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_request(_pick(args.workers, 1), args.gpus_per_worker, args.address)  # before any run dir exists
@@ -220,9 +253,11 @@ def run(args: argparse.Namespace) -> int:
         run_dir = RunDir.create(out, config)
     print(f"run directory: {run_dir.path}", file=sys.stderr)
     progress = _Progress(config["budget"], len(run_dir.read_records()), args.quiet)
+    baseline_bar = _BaselineBar(args.quiet)
     try:
-        outcome = execute(run_dir, quiet=args.quiet, on_record=progress)
+        outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar)
     finally:
+        baseline_bar.close()
         progress.close()
     report(outcome.summary, outcome.records, args.top, time.perf_counter() - started, run_dir)
     return 0
@@ -243,7 +278,6 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M")
     if "random_baseline" in summary:
         rb = summary["random_baseline"]
-        print(f"random archs        median val_acc {rb['median_val_acc']:.2f}% over {rb['count']} "
-              "random architectures from the same supernet")
+        print(f"random archs        {describe(rb, rb.get('chance'))}")
     print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
     print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")

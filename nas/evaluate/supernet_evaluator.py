@@ -29,9 +29,12 @@ class SupernetEvaluator:
     hidden_metrics: frozenset[str] = frozenset()  # everything it measures is the search signal
 
     def __init__(self, supernet: nn.Module, calibration: torch.Tensor, x_val: torch.Tensor,
-                 y_val: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu") -> None:
+                 y_val: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu",
+                 num_classes: int | None = None) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        # Accuracy of guessing (percent): what an untrained supernet scores (nas.trust).
+        self.chance = 100.0 / num_classes if num_classes else None
         self.device = torch.device(device)
         self.supernet = supernet.to(self.device).eval()
         self.batch_size = batch_size

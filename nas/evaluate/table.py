@@ -59,6 +59,10 @@ class TableEvaluator:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def rows(self) -> dict[Arch, Row]:
+        """Every row of the table, by architecture (a copy)."""
+        return dict(self._rows)
+
     def __contains__(self, arch: Arch) -> bool:
         return arch in self._rows
 

@@ -73,7 +73,8 @@ class SupernetRun:
         n_val = len(data.x_val) if cfg.val_images is None else min(cfg.val_images, len(data.x_val))
         x_val = to_float(data.x_val[:n_val], data.mean, data.std)
         y_val = torch.as_tensor(data.y_val[:n_val], dtype=torch.long)
-        return SupernetEvaluator(self.supernet, calibration, x_val, y_val, cfg.batch_size, device)
+        return SupernetEvaluator(self.supernet, calibration, x_val, y_val, cfg.batch_size, device,
+                                 num_classes=data.num_classes)
 
 
 def supernet_location(run_dir: Path, config: dict[str, Any]) -> Path:
@@ -95,7 +96,8 @@ def load_supernet_run(run_dir: str | Path) -> SupernetRun:
     config = read_supernet_config(run_dir)
     try:
         data_config = DataConfig(**config["data"])
-        space_name, space_options = config["space"], dict(config["space_config"])
+        space_name = config["space"]
+        space_options = SPACES.get(space_name).upgrade_config(config["space_config"])
     except (KeyError, TypeError):
         raise UserError(f"{run_dir}/config.json lacks the data/space entries of a supernet run") from None
     state = load_checkpoint(supernet_location(run_dir, config))

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from nas.archive.run_dir import RunDir
 from nas.errors import UserError
+from nas.registry import SPACES
 from nas.supernet.loading import DataConfig, make_space
 from nas.supernet.train import SupernetTrainer, TrainConfig
 
@@ -50,6 +51,8 @@ def open_supernet_run(out: Path, config: dict, hint: str = "") -> RunDir:
         return RunDir.create(out, config)
     run = RunDir.open(out)
     previous = run.read_config()
+    if isinstance(previous.get("space_config"), dict) and previous.get("space") in SPACES:
+        previous["space_config"] = SPACES.get(previous["space"]).upgrade_config(previous["space_config"])
     if {k: previous.get(k) for k in config} != config:
         raise UserError(f"{out} holds a run with other settings; choose another --out "
                         f"(or repeat the original options{hint} to resume it)")

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nas.data import ImageData, TrainLoader
+from nas.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
@@ -38,6 +39,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     checkpoint_every: int = 0  # steps between checkpoints; 0 = at each epoch end only
+    warmup_epochs: float = 0.0  # linear warm-up to lr over these epochs, then cosine decay
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size"):
@@ -45,8 +47,13 @@ class TrainConfig:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
         if self.steps is not None and self.steps <= 0:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        for key in ("lr", "momentum", "weight_decay", "label_smoothing"):
+            if not math.isfinite(getattr(self, key)):
+                raise ValueError(f"{key} must be a finite number, got {getattr(self, key)}")
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
             raise ValueError("need lr > 0, weight_decay >= 0 and 0 <= label_smoothing < 1")
+        if not 0 <= self.warmup_epochs < math.inf:
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
 
 
 def path_for_step(space: SearchSpace, seed: int, step: int) -> Arch:
@@ -54,7 +61,10 @@ def path_for_step(space: SearchSpace, seed: int, step: int) -> Arch:
     return space.sample(np.random.default_rng([seed, step, 0x5EED]))
 
 
-def cosine_lr(base: float, step: int, total: int) -> float:
+def cosine_lr(base: float, step: int, total: int, warmup: int = 0) -> float:
+    """Cosine decay from `base` to 0 over `total` steps, after `warmup` steps rising linearly to `base`."""
+    if step < warmup:
+        return base * (step + 1) / warmup
     return 0.5 * base * (1 + math.cos(math.pi * step / total))
 
 
@@ -93,7 +103,9 @@ def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], 
     if after_backward is not None:
         after_backward()
     optimizer.step()
-    return {"loss": loss.item(), "acc": 100.0 * (logits.argmax(1) == y).float().mean().item()}
+    # One host-device sync per step for both numbers.
+    loss_value, acc = torch.stack([loss.detach(), (logits.argmax(1) == y).float().mean()]).tolist()
+    return {"loss": loss_value, "acc": 100.0 * acc}
 
 
 @dataclass
@@ -119,8 +131,9 @@ class SupernetTrainer:
             self.supernet.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.supernet, self.cfg)
         self.loader = TrainLoader(self.data, self.cfg.batch_size, self.cfg.seed, augment=self.cfg.augment,
-                                  rank=self.rank, world_size=self.world_size)
+                                  rank=self.rank, world_size=self.world_size, device=self.device)
         self.total_steps = self.cfg.steps or self.cfg.epochs * self.loader.steps_per_epoch
+        self.warmup_steps = min(self.total_steps, round(self.cfg.warmup_epochs * self.loader.steps_per_epoch))
         self.step = 0
         self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.label_smoothing)
 
@@ -146,7 +159,8 @@ class SupernetTrainer:
     def train_step(self, step: int) -> dict[str, float]:
         arch = path_for_step(self.space, self.cfg.seed, step)
         return sgd_step(self.supernet, lambda x: self.supernet(x, arch), self.optimizer, self.criterion,
-                        self.loader.batch(step), cosine_lr(self.cfg.lr, step, self.total_steps), self.device,
+                        self.loader.batch(step), cosine_lr(self.cfg.lr, step, self.total_steps, self.warmup_steps),
+                        self.device,
                         self.after_backward)
 
     def run(self) -> dict[str, float]:
@@ -158,6 +172,9 @@ class SupernetTrainer:
         started = time.perf_counter()
         while self.step < self.total_steps:
             metrics = self.train_step(self.step)
+            if not math.isfinite(metrics["loss"]):
+                raise UserError(f"training diverged: the loss is {metrics['loss']} at step {self.step}; "
+                                f"lower the learning rate (--lr {self.cfg.lr}) or add warm-up")
             self.step += 1
             window.append(metrics)
             if self.on_step:

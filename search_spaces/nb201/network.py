@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
-from search_spaces.weight_sharing import init_weights, load_path_weights
+from search_spaces.weight_sharing import init_weights, load_path_weights, renamed_state
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, MixedEdge, ResNetBasicBlock, Stem, make_op
 
 
@@ -162,6 +162,11 @@ class NB201Supernet(nn.Module):
             _, cell, _, edge, rest = parts
             return f"cells.{cell}.edges.{edge}.candidates.{_choices(arch)[int(edge)]}.{rest}"
         return standalone_key
+
+    def path_state(self, arch: Arch | Sequence[int]) -> dict[str, torch.Tensor]:
+        """The stand-alone net's state dict of `arch`, as this supernet's tensors."""
+        keys = NB201Network(self.cfg, _choices(arch)).state_dict().keys()
+        return renamed_state(self, keys, lambda key: self.path_key(key, arch))
 
     def extract(self, arch: Arch | Sequence[int]) -> NB201Network:
         """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""

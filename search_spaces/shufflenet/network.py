@@ -1,9 +1,11 @@
 """ShuffleNetV2 choice-block networks: the layout, the stand-alone net and the weight-sharing supernet.
 
-Both nets share module names except for the `candidates.<choice>` level of the supernet, so a
-path's weights move between them by renaming keys (`extract`). The body returns multi-scale
-features (one per stage) and the classifier head is a separate module, so the same body serves
-as a detection backbone (DetNAS).
+The supernet's blocks are `NestedChoiceBlock`s (candidates share weights; see `nested.py` for why)
+or, with `sharing="independent"`, SPOS's one module per candidate. Either way `path_state(arch)`
+gives the stand-alone net's state dict from the supernet's tensors, so `extract(arch)` returns a
+plain `ShuffleNet` with the path's weights. The body returns multi-scale features (one per stage)
+and the classifier head is a separate module, so the same body serves as a detection backbone
+(DetNAS).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from torch import nn
 from search_spaces.arch import Arch
 from search_spaces.weight_sharing import choices_of as _choices, init_weights, load_path_weights
 from search_spaces.shufflenet.blocks import ChoiceBlock, ChoiceBlockUnit, ClassifierHead, Stem
+from search_spaces.shufflenet.nested import NestedChoiceBlock
+
+SHARING = ("nested", "independent")
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
@@ -43,6 +48,7 @@ class ShuffleNetConfig:
     stem_stride: int | None = None
     first_stage_stride: int | None = None
     dropout: float = 0.0
+    sharing: str = "nested"  # supernet only: candidates nested on shared weights, or SPOS-independent
 
     def __post_init__(self) -> None:
         for key in ("stage_repeats", "stage_widths"):
@@ -56,6 +62,8 @@ class ShuffleNetConfig:
             raise ValueError("stage_repeats and stage_widths need one positive entry per stage")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.sharing not in SHARING:
+            raise ValueError(f"sharing must be one of {', '.join(SHARING)}, got {self.sharing!r}")
 
     @property
     def small_input(self) -> bool:
@@ -138,9 +146,9 @@ class ShuffleNet(nn.Module):
 class ShuffleNetSupernet(nn.Module):
     """Weight-sharing supernet: every block holds all candidates; `forward(x, arch)` runs one path.
 
-    Unsampled candidates are not touched by a forward, so after `zero_grad(set_to_none=True)`
-    their gradients stay None and torch optimizers skip them entirely (no momentum, no weight
-    decay drift), as SPOS requires.
+    Parameters a path does not use are not touched by its forward, so after
+    `zero_grad(set_to_none=True)` their gradients stay None and torch optimizers skip them
+    entirely (no momentum, no weight decay drift), as SPOS requires.
     """
 
     def __init__(self, cfg: ShuffleNetConfig, generator: torch.Generator | None = None) -> None:
@@ -148,17 +156,18 @@ class ShuffleNetSupernet(nn.Module):
         layout = make_layout(cfg)
         self.cfg = cfg
         self.stage_ends = layout.stage_ends
+        block = NestedChoiceBlock if cfg.sharing == "nested" else ChoiceBlock
         self.stem = Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride)
-        self.features = nn.ModuleList(
-            ChoiceBlock(s.in_channels, s.out_channels, s.stride, s.projection) for s in layout.blocks
-        )
+        self.features = nn.ModuleList(block(s.in_channels, s.out_channels, s.stride, s.projection)
+                                      for s in layout.blocks)
         self.head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
         init_weights(self, generator)
+        for b in self.features:
+            if isinstance(b, NestedChoiceBlock):
+                b.finish_init()
 
     def forward_features(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> list[torch.Tensor]:
-        choices = _choices(arch)
-        if len(choices) != len(self.features):
-            raise ValueError(f"need {len(self.features)} choices, got {len(choices)}")
+        choices = self._checked(arch)
         x = self.stem(x)
         features = []
         for i, (block, choice) in enumerate(zip(self.features, choices)):
@@ -170,12 +179,21 @@ class ShuffleNetSupernet(nn.Module):
     def forward(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> torch.Tensor:
         return self.head(self.forward_features(x, arch)[-1])
 
-    def path_key(self, standalone_key: str, arch: Arch | Sequence[int]) -> str:
-        """Name in this supernet of a stand-alone parameter/buffer of `arch`."""
-        if standalone_key.startswith("features."):
-            _, index, rest = standalone_key.split(".", 2)
-            return f"features.{index}.candidates.{_choices(arch)[int(index)]}.{rest}"
-        return standalone_key
+    def _checked(self, arch: Arch | Sequence[int]) -> Sequence[int]:
+        choices = _choices(arch)
+        if len(choices) != len(self.features):
+            raise ValueError(f"need {len(self.features)} choices, got {len(choices)}")
+        return choices
+
+    def path_state(self, arch: Arch | Sequence[int]) -> dict[str, torch.Tensor]:
+        """The state dict of `ShuffleNet(cfg, arch)`, as this supernet's tensors."""
+        state = {f"stem.{k}": v for k, v in self.stem.state_dict(keep_vars=True).items()}
+        for i, (block, choice) in enumerate(zip(self.features, self._checked(arch))):
+            unit = (block.unit_state(choice) if isinstance(block, NestedChoiceBlock)
+                    else block.candidates[choice].state_dict(keep_vars=True))
+            state.update({f"features.{i}.{k}": v for k, v in unit.items()})
+        state.update({f"head.{k}": v for k, v in self.head.state_dict(keep_vars=True).items()})
+        return state
 
     def extract(self, arch: Arch | Sequence[int]) -> ShuffleNet:
         """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""

@@ -36,6 +36,14 @@ class ShuffleNetSpace(SearchSpace):
     def config(self) -> dict[str, Any]:
         return config_dict(self.cfg)
 
+    @classmethod
+    def upgrade_config(cls, saved: dict[str, Any]) -> dict[str, Any]:
+        """Configs saved before nested weight sharing existed describe SPOS's independent candidates."""
+        upgraded = dict(saved)
+        if "sharing" not in upgraded and "last_channels" in upgraded:  # a complete saved config()
+            upgraded["sharing"] = "independent"
+        return upgraded
+
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> ShuffleNet:
         return ShuffleNet(self.cfg, self.validate(arch), generator)
 

@@ -1,0 +1,101 @@
+"""Can this supernet be searched? Random paths scored before the search spends its budget.
+
+A supernet that has not learned scores every path near chance; a search on it ranks noise and
+still reports a "best architecture". So before the search, K uniformly random architectures
+(under the run's constraint) are scored like any candidate; their distribution is kept in the run
+directory (`random_baseline.json`, reused on resume, copied into `summary.json`) and printed, and
+the search stops with a one-line error when their median is not clearly above chance.
+
+"Clearly above" = at least `MIN_GAIN` of the way from chance to a perfect score, e.g. 14.5% for 10
+classes (chance 10%) and 52.5% for 2 classes. `--force` searches anyway.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nas.archive.atomic import write_json_atomic
+from nas.errors import UserError
+from nas.strategies import Constraint
+
+MIN_GAIN = 0.05
+BASELINE_NAME = "random_baseline.json"
+_BASELINE_STREAM = 0xBA5E
+
+
+def sample_random(space, constraint: Constraint, count: int, seed: int) -> list:
+    """`count` distinct uniformly random architectures that satisfy the constraint."""
+    rng = np.random.default_rng([seed, _BASELINE_STREAM])
+    archs, seen = [], set()
+    for _ in range(count * 100):
+        if len(archs) == count:
+            break
+        arch = space.sample(rng)
+        if arch.hash in seen or constraint.violation(space, arch):
+            continue
+        seen.add(arch.hash)
+        archs.append(arch)
+    return archs
+
+
+def distribution(values: list[float]) -> dict[str, float]:
+    q25, q75 = np.percentile(values, [25, 75]) if values else (float("nan"),) * 2
+    return {"median": statistics.median(values), "q25": float(q25), "q75": float(q75),
+            "min": min(values), "max": max(values)}
+
+
+def random_baseline(run_path: Path, space, evaluator, constraint: Constraint, count: int, seed: int,
+                    objective: str = "val_acc", on_result: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Score `count` random architectures (or read the scores a previous attempt saved)."""
+    path = Path(run_path) / BASELINE_NAME
+    if path.exists():
+        import json
+
+        try:
+            saved = json.loads(path.read_text())
+            if saved.get("count") == count:
+                return saved
+        except (OSError, ValueError):
+            pass  # recomputed below: the file is derived data, nothing recorded is lost
+    evaluations = []
+    for arch in sample_random(space, constraint, count, seed):
+        evaluations.append({"arch_hash": arch.hash, "choices": list(arch.choices),
+                            objective: evaluator.evaluate(arch)[objective]})
+        if on_result is not None:
+            on_result()
+    values = [e[objective] for e in evaluations]
+    baseline = {"count": len(values), "objective": objective, "evaluations": evaluations}
+    if values:
+        stats = distribution(values)
+        baseline.update({f"{k}_{objective}": v for k, v in stats.items()})
+    write_json_atomic(path, baseline)
+    return baseline
+
+
+def describe(baseline: dict[str, Any], chance: float | None) -> str:
+    obj = baseline.get("objective", "val_acc")
+    if not baseline.get("count"):
+        return "no random architecture scored"
+    text = (f"median {obj} {baseline[f'median_{obj}']:.2f}% over {baseline['count']} random architectures "
+            f"(quartiles {baseline[f'q25_{obj}']:.2f}-{baseline[f'q75_{obj}']:.2f}%, "
+            f"range {baseline[f'min_{obj}']:.2f}-{baseline[f'max_{obj}']:.2f}%)")
+    return text + (f"; chance {chance:.2f}%" if chance is not None else "")
+
+
+def check_learned(baseline: dict[str, Any], chance: float | None, run_path: Path, force: bool) -> None:
+    """Raise UserError when the random architectures score like chance (unless `force`)."""
+    obj = baseline.get("objective", "val_acc")
+    if chance is None or force or not baseline.get("count"):
+        return
+    median = baseline[f"median_{obj}"]
+    needed = chance + MIN_GAIN * (100.0 - chance)
+    if median < needed:
+        raise UserError(
+            f"the supernet has not learned: {baseline['count']} random architectures score a median "
+            f"{median:.2f}% {obj} (chance {chance:.2f}%, needed >= {needed:.2f}%), so a search would rank "
+            f"noise; train it longer (--epochs) or with a lower --lr, or search anyway with "
+            f"`nas search --resume {run_path} --force`")
