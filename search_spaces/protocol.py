@@ -60,8 +60,10 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def supernet(self, generator: torch.Generator | None = None) -> nn.Module:
-        """A weight-sharing model whose `forward(x, arch)` runs exactly the path of `arch` and
-        whose `extract(arch)` returns the stand-alone net of `arch` holding the path's weights."""
+        """A weight-sharing model whose `forward(x, arch)` runs exactly the path of `arch`, whose
+        `path_state(arch)` is the stand-alone net's state dict made of the supernet's own tensors
+        (whole, or composed as nested kernels are), and whose `extract(arch)` returns the
+        stand-alone net of `arch` holding copies of them. Parameters off the path get no gradient."""
 
     @abstractmethod
     def flops(self, arch: Arch) -> int:

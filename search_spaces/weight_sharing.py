@@ -2,14 +2,13 @@
 supernet into the stand-alone net of that path.
 
 A supernet says which of its tensors make up a path with `path_state(arch)`: the stand-alone net's
-state dict, each entry a tensor of the supernet (a view, a slice, or a kernel composed of nested
-parts). Supernets that only rename (a `candidates.<choice>` level per choice) build it with
-`renamed_state`; `load_path_weights` copies it into a stand-alone net.
+state dict, each entry a tensor of the supernet (the tensor itself, or a kernel composed of nested
+parts); `load_path_weights` copies it into a stand-alone net.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -38,13 +37,6 @@ def init_weights(model: nn.Module, generator: torch.Generator | None) -> None:
             nn.init.normal_(m.weight, 0, 0.01, generator=generator)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-
-def renamed_state(supernet: nn.Module, standalone_keys: Iterable[str],
-                  key: Callable[[str], str]) -> dict[str, torch.Tensor]:
-    """`path_state` of a supernet that stores each path tensor whole under another name."""
-    source = supernet.state_dict(keep_vars=True)
-    return {k: source[key(k)] for k in standalone_keys}
 
 
 def load_path_weights(supernet: Any, net: nn.Module, arch: Arch | Sequence[int]) -> nn.Module:

@@ -55,7 +55,7 @@ def test_registered_with_nb201_decisions():
         "edge_1<-0", "edge_2<-0", "edge_2<-1", "edge_3<-0", "edge_3<-1", "edge_3<-2"]
     assert space.decisions[0].options == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
     assert space.config() == {"channels": 16, "cells_per_stage": 5, "input_size": 32, "in_channels": 3,
-                              "num_classes": 10, "width": 1.0}
+                              "num_classes": 10, "width": 1.0, "sharing": "independent"}
 
 
 def test_string_format():
@@ -118,6 +118,26 @@ def test_supernet_path_equals_extracted_net(space, choices):
     x = torch.randn(3, 3, 8, 8, generator=gen)
     with torch.no_grad():
         assert torch.equal(supernet.eval()(x, a), net.eval()(x))
+
+
+@pytest.mark.parametrize("choices", ARCHS)
+def test_nested_supernet_path_equals_extracted_net(choices):
+    """conv 1x1 as the centre of conv 3x3 (`sharing="nested"`): still exact, and the two share weights."""
+    space = NB201Space(**TINY, sharing="nested")
+    a = arch(choices)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    batches = [torch.randn(4, 3, 8, 8, generator=gen) for _ in range(3)]
+    recalibrate(supernet, lambda x: supernet(x, a), batches)
+    net = supernet.extract(a)
+    recalibrate(net, net, batches)
+    x = torch.randn(3, 3, 8, 8, generator=gen)
+    with torch.no_grad():
+        assert torch.equal(supernet.eval()(x, a), net.eval()(x))
+        weights = torch.nn.functional.one_hot(torch.tensor(choices), 5).float()
+        assert torch.equal(supernet.forward_mixed(x, weights), supernet(x, a))
+    edge = supernet.cells[0].edges[0]
+    assert torch.equal(edge.unit_state(3)["1.weight"][..., 1:2, 1:2], edge.unit_state(2)["1.weight"])
 
 
 def test_single_path_touches_only_its_ops(space):

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
-from search_spaces.weight_sharing import init_weights, load_path_weights, renamed_state
-from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, MixedEdge, ResNetBasicBlock, Stem, make_op
+from search_spaces.weight_sharing import init_weights, load_path_weights
+from search_spaces.nb201.ops import (EDGES, NUM_NODES, OPS, ClassifierHead, MixedEdge, NestedMixedEdge,
+                                     ResNetBasicBlock, Stem, make_op)
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,17 @@ class NB201Config:
     in_channels: int = 3
     num_classes: int = 10
     width: float = 1.0
+    sharing: str = "independent"  # supernet only: or "nested" (conv 1x1 = centre of conv 3x3)
 
     def __post_init__(self) -> None:
         for key in ("channels", "cells_per_stage", "input_size", "in_channels", "num_classes"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
-        if not self.width > 0:
-            raise ValueError(f"width must be positive, got {self.width}")
+        if not 0 < self.width < float("inf"):
+            raise ValueError(f"width must be a positive finite number, got {self.width}")
+        if self.sharing not in ("independent", "nested"):
+            raise ValueError(f"sharing must be independent or nested, got {self.sharing!r}")
 
     @property
     def stage_channels(self) -> tuple[int, int, int]:
@@ -76,9 +80,10 @@ class Cell(nn.Module):
 class SearchCell(nn.Module):
     """The supernet cell: every edge a `MixedEdge`; the same node sums as `Cell`."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, nested: bool = False) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(MixedEdge(channels) for _ in EDGES)
+        edge = NestedMixedEdge if nested else MixedEdge
+        self.edges = nn.ModuleList(edge(channels) for _ in EDGES)
 
     def forward(self, x: torch.Tensor, choices: Sequence[int]) -> torch.Tensor:
         nodes = [x]
@@ -136,8 +141,11 @@ class NB201Supernet(nn.Module):
     def __init__(self, cfg: NB201Config, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.stem, self.cells, self.head = _body(cfg, SearchCell)
+        self.stem, self.cells, self.head = _body(cfg, lambda c: SearchCell(c, nested=cfg.sharing == "nested"))
         init_weights(self, generator)
+        for m in self.modules():
+            if isinstance(m, NestedMixedEdge):
+                m.finish_init()
 
     def forward(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> torch.Tensor:
         choices = _choices(arch)
@@ -154,19 +162,18 @@ class NB201Supernet(nn.Module):
             x = layer.forward_mixed(x, weights) if isinstance(layer, SearchCell) else layer(x)
         return self.head(x)
 
-    def path_key(self, standalone_key: str, arch: Arch | Sequence[int]) -> str:
-        """Name in this supernet of a stand-alone parameter/buffer of `arch`:
-        `cells.<i>.edges.<e>.<rest>` -> `cells.<i>.edges.<e>.candidates.<choice of e>.<rest>`."""
-        parts = standalone_key.split(".", 4)
-        if len(parts) == 5 and parts[0] == "cells" and parts[2] == "edges":
-            _, cell, _, edge, rest = parts
-            return f"cells.{cell}.edges.{edge}.candidates.{_choices(arch)[int(edge)]}.{rest}"
-        return standalone_key
-
     def path_state(self, arch: Arch | Sequence[int]) -> dict[str, torch.Tensor]:
         """The stand-alone net's state dict of `arch`, as this supernet's tensors."""
-        keys = NB201Network(self.cfg, _choices(arch)).state_dict().keys()
-        return renamed_state(self, keys, lambda key: self.path_key(key, arch))
+        choices = _choices(arch)
+        state = {f"stem.{k}": v for k, v in self.stem.state_dict(keep_vars=True).items()}
+        for i, layer in enumerate(self.cells):
+            if isinstance(layer, SearchCell):
+                for e, (edge, choice) in enumerate(zip(layer.edges, choices)):
+                    state.update({f"cells.{i}.edges.{e}.{k}": v for k, v in edge.unit_state(choice).items()})
+            else:
+                state.update({f"cells.{i}.{k}": v for k, v in layer.state_dict(keep_vars=True).items()})
+        state.update({f"head.{k}": v for k, v in self.head.state_dict(keep_vars=True).items()})
+        return state
 
     def extract(self, arch: Arch | Sequence[int]) -> NB201Network:
         """The stand-alone net of `arch` holding this supernet's weights and BN statistics."""

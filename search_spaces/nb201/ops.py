@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from search_spaces.nested_kernel import NestedKernel
+
 # Order = choice index of every edge; also the op names of the NB201 string.
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
@@ -73,6 +75,44 @@ class MixedEdge(nn.Module):
         if weights.shape != (len(self.candidates),):
             raise ValueError(f"need {len(self.candidates)} edge weights, got shape {tuple(weights.shape)}")
         return sum(w * op(x) for w, op in zip(weights, self.candidates))
+
+    def unit_state(self, choice: int) -> dict[str, torch.Tensor]:
+        return self.candidates[choice].state_dict(keep_vars=True)
+
+
+class NestedMixedEdge(nn.Module):
+    """An edge whose two convolutions share weights: the 1x1 kernel is the centre of the 3x3 one
+    (`NestedKernel`), with one BN after either. The parameter-free ops are as in `MixedEdge`.
+    `unit_state(choice)` gives the state dict of the stand-alone op `make_op(OPS[choice])`."""
+
+    _KERNEL = {OPS.index("nor_conv_1x1"): 1, OPS.index("nor_conv_3x3"): 3}
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = NestedKernel(channels, channels, (1, 3))
+        self.bn = nn.BatchNorm2d(channels)
+        self.others = nn.ModuleDict({str(i): make_op(name, channels) for i, name in enumerate(OPS)
+                                     if i not in self._KERNEL})
+
+    def finish_init(self) -> None:
+        self.conv.scale_as_one_kernel()
+
+    def forward(self, x: torch.Tensor, choice: int) -> torch.Tensor:
+        if choice in self._KERNEL:
+            return self.bn(self.conv(torch.relu(x), self._KERNEL[choice]))
+        return self.others[str(choice)](x)
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if weights.shape != (len(OPS),):
+            raise ValueError(f"need {len(OPS)} edge weights, got shape {tuple(weights.shape)}")
+        return sum(w * self(x, i) for i, w in enumerate(weights))
+
+    def unit_state(self, choice: int) -> dict[str, torch.Tensor]:
+        if choice not in self._KERNEL:
+            return self.others[str(choice)].state_dict(keep_vars=True)  # parameter-free: empty
+        # ReLUConvBN: 0 ReLU, 1 conv, 2 BN
+        return {"1.weight": self.conv.kernel(self._KERNEL[choice]),
+                **{f"2.{k}": v for k, v in self.bn.state_dict(keep_vars=True).items()}}
 
 
 class ResNetBasicBlock(nn.Module):

@@ -16,9 +16,8 @@ a child. `bench/supernet_learning.py` measures it.
 So the candidates are nested, as in Single-Path NAS (Stamoulis et al., 2019) and Once-for-All
 (Cai et al., 2020):
 - the ShuffleNet units k = 3, 5, 7 share the 1x1 convolutions and one depthwise super-kernel whose
-  central k x k window is the k x k kernel. The kernel is kept as three parameters (3x3 centre,
-  5x5 ring, 7x7 ring) so that a path using k = 3 gives the rings no gradient at all: they are not
-  updated, not even by momentum or weight decay;
+  central k x k window is the k x k kernel (`NestedKernel`: a path using k = 3 gives the 5x5 and
+  7x7 rings no gradient at all, so they are not updated, not even by momentum or weight decay);
 - the Xception-like unit shares the same 1x1 convolutions and the 3x3 centre as its last depthwise
   conv, and owns its two extra depthwise convs and its middle 1x1 conv. Those start as identity
   maps (BN bias set so the ReLU passes the normalised ReLU output unchanged), so at initialisation
@@ -36,56 +35,14 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from search_spaces.nested_kernel import NestedKernel
 from search_spaces.shufflenet.blocks import CHOICES, channel_split, conv_bn
 
 KERNELS = (3, 5, 7)
 XCEPTION = CHOICES.index("xception")
 # E[relu(n)] / std[relu(n)] for n ~ N(0, 1): the BN bias after which relu(normalised relu(z)) = relu(z) / std.
 _RELU_MEAN_OVER_STD = (1 / math.sqrt(2 * math.pi)) / math.sqrt(0.5 - 1 / (2 * math.pi))
-
-
-class NestedDepthwise(nn.Module):
-    """A depthwise k x k convolution for k in (3, 5, 7) from one nested super-kernel.
-
-    `rings[i]` holds kernel KERNELS[i]; only its outer ring is used (the inside comes from the
-    smaller kernels), so `kernel(k)` touches the parameters of sizes <= k only.
-    """
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.rings = nn.ModuleList(nn.Conv2d(channels, channels, k, padding=k // 2, groups=channels, bias=False)
-                                   for k in KERNELS)
-        for k, ring in zip(KERNELS[1:], self.rings[1:]):
-            mask = torch.ones(k, k)
-            mask[1:-1, 1:-1] = 0
-            ring.register_buffer("ring_mask", mask, persistent=False)
-
-    @torch.no_grad()
-    def scale_as_one_kernel(self) -> None:
-        """Give every part the spread of the largest kernel's (Kaiming fan-out) initialisation.
-
-        Each part was drawn for its own size; drawn as one 7x7 kernel the centre is smaller, which
-        keeps the depthwise layers' relative updates as large as in a stand-alone 7x7 net
-        (measured: learning-progress ratio 0.79 instead of 0.54 with each part at its own scale).
-        """
-        largest = KERNELS[-1]
-        for k, ring in zip(KERNELS, self.rings):
-            ring.weight.mul_(k / largest)
-
-    def kernel(self, k: int) -> torch.Tensor:
-        if k not in KERNELS:
-            raise ValueError(f"kernel size must be one of {KERNELS}, got {k}")
-        weight = self.rings[0].weight
-        for size, ring in zip(KERNELS[1:], self.rings[1:]):
-            if size > k:
-                break
-            weight = F.pad(weight, (1, 1, 1, 1)) + ring.weight * ring.ring_mask
-        return weight
-
-    def forward(self, x: torch.Tensor, k: int, stride: int) -> torch.Tensor:
-        return F.conv2d(x, self.kernel(k), None, stride, k // 2, 1, x.shape[1])
 
 
 class NestedChoiceBlock(nn.Module):
@@ -101,7 +58,7 @@ class NestedChoiceBlock(nn.Module):
             self.proj = nn.Sequential(*conv_bn(in_channels, in_channels, 3, stride, groups=in_channels, relu=False),
                                       *conv_bn(in_channels, in_channels, 1))
         self.pw1 = nn.Sequential(*conv_bn(branch_in, mid, 1))
-        self.dw = NestedDepthwise(mid)
+        self.dw = NestedKernel(mid, mid, KERNELS, groups=mid)
         self.dw_bn = nn.BatchNorm2d(mid)
         self.pw2 = nn.Sequential(*conv_bn(mid, branch_out, 1))
         # Xception's own layers: dw 3x3 on the input (strided), then dw 3x3 + pw after pw1.
