@@ -4,7 +4,8 @@
 The `cpu` preset searches a shallower ShuffleNet space (8 choice blocks, 2 per stage, 4^8
 architectures) at width 0.25: with the nested supernet a 20-block space learns too (see
 `bench/supernet_learning.py`), but at 0.37 s a step on 2 cores, 10 minutes hold about 1,000 steps,
-too few for its random paths to reach the 45% an 8-block supernet reaches in 1,900 steps.
+too few for its random paths to reach the 58% (median) an 8-block supernet reaches in 1,872
+steps (`make demo`: 8 min on 2 cores).
 `full` warms the learning rate up over 2 epochs (SPOS re-implementations use 5 on ImageNet).
 """
 
