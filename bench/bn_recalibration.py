@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas.evaluate.supernet_evaluator import EvaluatorConfig
+from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.supernet.loading import DataConfig, load_supernet_run
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
@@ -38,7 +38,7 @@ def main() -> None:
         train_into(run_dir, "shufflenet", {"width": 0.25}, DataConfig("cifar10-subset", 1000, 0, None),
                    TrainConfig(steps=args.steps, batch_size=64, lr=0.1), torch.device("cpu"), quiet=True)
     run = load_supernet_run(run_dir)
-    evaluator = run.evaluator(EvaluatorConfig(calibration_images=1024, batch_size=256, val_images=1000),
+    evaluator = SupernetEvaluator.from_run(run, EvaluatorConfig(calibration_images=1024, batch_size=256, val_images=1000),
                               torch.device("cpu"))
     rng = np.random.default_rng(123)
     rows = []

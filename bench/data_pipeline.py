@@ -27,6 +27,7 @@ from nas.data import TrainLoader, augment_batch, load_data  # noqa: E402
 from nas.data.batches import _generator_seed, _normalise  # noqa: E402
 from nas.supernet.loading import make_space  # noqa: E402
 from nas.supernet.train import TrainConfig, make_optimizer, path_for_step, sgd_step  # noqa: E402
+from nas.tasks.classification import CLASSIFICATION  # noqa: E402
 
 
 class HostLoader(TrainLoader):
@@ -81,7 +82,7 @@ def step_bound(data, loader: TrainLoader, args: argparse.Namespace, device: torc
     space = make_space("shufflenet", data, {"width": args.width})
     supernet = space.supernet(torch.Generator().manual_seed(0)).to(device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(supernet, TrainConfig())
-    criterion = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    criterion = CLASSIFICATION.training_loss(0.1)
     fixed = loader.batch(0)
 
     def images_per_s(batch_of, n: int = 100) -> float:

@@ -21,11 +21,12 @@ from torch import nn
 from nas.data import TrainLoader, load_data
 from nas.supernet.loading import make_space
 from nas.supernet.train import TrainConfig, cosine_lr, make_optimizer, path_for_step, sgd_step
+from nas.tasks.classification import CLASSIFICATION
 
 
 def train_curve(model: nn.Module, forward, loader: TrainLoader, cfg: TrainConfig) -> list[float]:
     optimizer = make_optimizer(model, cfg)
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    criterion = CLASSIFICATION.training_loss(cfg.label_smoothing)
     return [sgd_step(model, forward(step), optimizer, criterion, loader.batch(step),
                      cosine_lr(cfg.lr, step, cfg.steps), torch.device("cpu"))["loss"]
             for step in range(cfg.steps)]

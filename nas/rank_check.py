@@ -120,21 +120,16 @@ def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str
 # ---- the whole check, from a run directory ------------------------------------------------------------
 def supernet_of(run_path: Any) -> tuple[Any, Any]:
     """(supernet run directory, evaluations.jsonl or None) of a supernet or search run."""
-    from pathlib import Path
-
     from nas.archive import RunDir
     from nas.errors import UserError
+    from nas.supernet.loading import supernet_dir_of
 
     run = RunDir.open(run_path)
     config = run.read_config()
-    if config.get("kind") == "supernet":
-        return run.path, None
-    if config.get("kind") != "search":
-        raise UserError(f"{run_path} is a {config.get('kind', 'unknown')} run; pass a supernet or search run")
-    if (config.get("evaluator") or {}).get("kind") == "table":
-        raise UserError(f"{run_path} searched with a lookup table, not a supernet; nothing to rank-check")
-    ref = (config.get("supernet") or {}).get("run")
-    return Path(ref) if ref else run.path / "supernet", run.evaluations
+    supernet_dir = supernet_dir_of(run, config)
+    if supernet_dir is None:
+        raise UserError(f"{run_path} searched without a supernet; nothing to rank-check")
+    return supernet_dir, (run.evaluations if config.get("kind") == "search" else None)
 
 
 def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, device: Any, *, seed: int = 0,
@@ -146,6 +141,7 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
     from pathlib import Path
 
     from nas.archive import write_json_atomic
+    from nas.evaluate.supernet_evaluator import SupernetEvaluator
     from nas.retrain import RetrainJob, open_or_create, retrain
     from nas.supernet.loading import load_supernet_run
 
@@ -154,7 +150,7 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
     out = Path(out)
     supernet_dir, evaluations = supernet_of(run_path)
     supernet = load_supernet_run(supernet_dir)
-    evaluator = supernet.evaluator(eval_cfg, device, seed=seed)
+    evaluator = SupernetEvaluator.from_run(supernet, eval_cfg, device, seed=seed)
     job = None
     if resume:
         _, job = open_or_create(out, None, resume=True)

@@ -1,92 +1,20 @@
-"""Stand-alone retraining: an architecture built from scratch (`space.build`) and trained alone.
-
-This is the ground truth a one-shot supernet's ranking is checked against (Yu et al. 2020,
-"Evaluating the search phase of neural architecture search"; Guo et al. 2019 retrain the SPOS
-winner the same way). The recipe is the supernet's: SGD + Nesterov, cosine learning rate, label
-smoothing, crop/flip augmentation, and the same training step (`sgd_step`), so only the weight
-sharing differs. Accuracy is measured on the validation split after every epoch; the test split is
-scored once at the end, only when asked, and kept apart.
-
-The trainer's state (model, optimizer, epoch) is a plain dict, so a Ray Tune trial can checkpoint
-it each epoch and continue after a restore (`nas.distributed.tune`).
+"""A retraining run: several architectures trained stand-alone (`nas.standalone`), one Ray Tune
+trial each (`nas.distributed.tune`), resumable; results appended to `retrain.jsonl`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch import nn
-
 from nas.archive import RecordWriter, RunDir, make_record, read_records
-from nas.data import ImageData, TrainLoader, eval_batches
 from nas.errors import UserError
 from nas.supernet.loading import DataConfig
-from nas.supernet.train import TrainConfig, cosine_lr, make_optimizer, sgd_step
+from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch
-from search_spaces.protocol import SearchSpace
 
 RECORDS_NAME = "retrain.jsonl"
-
-
-class StandaloneTrainer:
-    """One architecture trained from scratch for `cfg.epochs` epochs (`cfg.steps` is not used)."""
-
-    def __init__(self, space: SearchSpace, arch: Arch, data: ImageData, cfg: TrainConfig,
-                 device: torch.device = torch.device("cpu"), eval_batch_size: int = 256) -> None:
-        if cfg.steps is not None:
-            raise ValueError("retraining counts whole epochs; leave TrainConfig.steps unset")
-        self.arch, self.data, self.cfg, self.device = space.validate(arch), data, cfg, device
-        self.eval_batch_size = eval_batch_size
-        self.model = space.build(arch, torch.Generator().manual_seed(cfg.seed)).to(device)
-        if device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
-        self.optimizer = make_optimizer(self.model, cfg)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.loader = TrainLoader(data, cfg.batch_size, cfg.seed, augment=cfg.augment, device=device)
-        self.total_steps = cfg.epochs * self.loader.steps_per_epoch
-        self.epoch = 0  # epochs completed
-
-    def train_epoch(self) -> dict[str, float]:
-        """One more epoch; mean training loss and accuracy (percent) over its steps."""
-        spe = self.loader.steps_per_epoch
-        metrics = []
-        for step in range(self.epoch * spe, (self.epoch + 1) * spe):
-            metrics.append(sgd_step(self.model, self.model, self.optimizer, self.criterion, self.loader.batch(step),
-                                    cosine_lr(self.cfg.lr, step, self.total_steps), self.device))
-        self.epoch += 1
-        return {"train_loss": float(np.mean([m["loss"] for m in metrics])),
-                "train_acc": float(np.mean([m["acc"] for m in metrics]))}
-
-    @torch.no_grad()
-    def accuracy(self, split: str = "val") -> dict[str, float]:
-        """{"<split>_acc" (percent), "<split>_loss"} on the whole "val" or "test" split (NaN if empty)."""
-        x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
-        if len(x) == 0:
-            return {f"{split}_acc": math.nan, f"{split}_loss": math.nan}
-        self.model.eval()
-        correct, loss = 0, 0.0
-        for xb, yb in eval_batches(x, y, self.eval_batch_size, self.data.mean, self.data.std):
-            xb, yb = xb.to(self.device), yb.to(self.device)
-            logits = self.model(xb).float()
-            loss += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
-            correct += (logits.argmax(1) == yb).sum().item()
-        return {f"{split}_acc": 100.0 * correct / len(x), f"{split}_loss": loss / len(x)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                "arch": self.arch.to_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if Arch.from_dict(state["arch"]) != self.arch:
-            raise ValueError(f"checkpoint of {state['arch']} does not belong to {self.arch}")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
 
 
 # ---- a retraining run: several architectures, one Ray Tune trial each --------------------------------

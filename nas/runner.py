@@ -120,6 +120,7 @@ class SearchLoop:
 
     def __post_init__(self) -> None:
         self.writer = self.run.record_writer()  # repairs a partial last line left by a crash
+        self.objective = self.strategy.objective
 
     def close(self) -> None:
         self.writer.close()
@@ -153,7 +154,8 @@ class SearchLoop:
                 in_flight.discard(trial.trial_id)
                 record = make_record(trial.arch, metrics, flops=self.space.flops(trial.arch),
                                      params=self.space.params(trial.arch), step=trial.trial_id,
-                                     wall_s=wall_offset + time.perf_counter() - started)
+                                     wall_s=wall_offset + time.perf_counter() - started,
+                                     objective=self.objective)
                 self.writer.append(record)
                 self.records.append(record)
                 cache[record["arch_hash"]] = record

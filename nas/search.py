@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
 from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
-from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
 from nas.strategies import Constraint, make_strategy
-from nas.registry import SPACES
-from nas.supernet.loading import DataConfig, load_supernet_run, make_space, read_supernet_config, resolve_device
-from nas.supernet.pipeline import train_into
-from nas.supernet.train import TrainConfig
+from nas.registry import EVALUATORS
+from nas.supernet.loading import resolve_device
 from nas.trust import check_learned, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
@@ -38,25 +34,14 @@ class SearchOutcome:
     summary: dict[str, Any]
 
 
-def prepare_supernet(run: RunDir, config: dict[str, Any], device, quiet: bool) -> Path:
-    """The search run's supernet: referenced, or trained (resumed) into the run directory."""
-    ref = config["supernet"].get("run")
-    if ref:
-        return Path(ref)
-    supernet_dir = run.path / "supernet"
-    train_into(supernet_dir, config["space"], config["space_options"], DataConfig(**config["data"]),
-               TrainConfig(**config["train"]), device, quiet)
-    return supernet_dir
+def evaluator_kind(config: dict[str, Any]):
+    """The registered evaluator class of a search config (nas.evaluate.base.EvaluatorKind)."""
+    return EVALUATORS.get(config["evaluator"].get("kind", "supernet"))
 
 
 def space_for_config(config: dict[str, Any]) -> SearchSpace:
     """The run's space, built without training or loading any supernet (validates its options)."""
-    if config["evaluator"].get("kind") == "table":
-        return SPACES.get(config["space"])(**config["space_options"])
-    if config["supernet"].get("run"):
-        trained = read_supernet_config(config["supernet"]["run"])
-        return SPACES.get(trained["space"])(**trained["space_config"])
-    return make_space(config["space"], DataConfig(**config["data"]).load(), config["space_options"])
+    return evaluator_kind(config).search_space(config)
 
 
 def check_feasible(space: SearchSpace, config: dict[str, Any]) -> None:
@@ -64,17 +49,6 @@ def check_feasible(space: SearchSpace, config: dict[str, Any]) -> None:
     constraint = Constraint(**config["constraint"])
     if constraint.limits():
         make_strategy("random", space, budget=1, constraint=constraint, seed=config["seed"]).ask(1)
-
-
-def build_evaluator(run: RunDir, config: dict[str, Any], device, quiet: bool):
-    """The run's space and evaluator: a lookup table, or a supernet (trained first if needed)."""
-    settings = dict(config["evaluator"])
-    if settings.pop("kind", "supernet") == "table":
-        from nas.evaluate.table import TableEvaluator
-
-        return SPACES.get(config["space"])(**config["space_options"]), TableEvaluator(settings.get("table"))
-    supernet_run = load_supernet_run(prepare_supernet(run, config, device, quiet))
-    return supernet_run.space, supernet_run.evaluator(EvaluatorConfig(**settings), device, seed=config["seed"])
 
 
 def trusted_baseline(run: RunDir, config: dict[str, Any], space, evaluator, constraint: Constraint,
@@ -91,7 +65,8 @@ def trusted_baseline(run: RunDir, config: dict[str, Any], space, evaluator, cons
         if on_baseline is not None:
             on_baseline(done[0], count)
 
-    baseline = random_baseline(run.path, space, evaluator, constraint, count, config["seed"], on_result=tick)
+    baseline = random_baseline(run.path, space, evaluator, constraint, count, config["seed"],
+                               objective=run.objective().metric, on_result=tick)
     check_learned(baseline, chance, run.path, force=bool(config.get("force", False)))
     return baseline
 
@@ -101,18 +76,19 @@ def execute(run: RunDir, *, quiet: bool = False,
             on_baseline: Callable[[int, int], None] | None = None) -> SearchOutcome:
     config = run.read_config()
     device = resolve_device(config.get("device", "auto"))
-    space, evaluator = build_evaluator(run, config, device, quiet)
+    space, evaluator = evaluator_kind(config).for_search(run.path, config, device, quiet)
     constraint = Constraint(**config["constraint"])
     baseline = trusted_baseline(run, config, space, evaluator, constraint, on_baseline)
+    objective = run.objective()
     strategy = make_strategy(config["strategy"], space, budget=config["budget"], constraint=constraint,
-                             seed=config["seed"], options=config["strategy_options"])
+                             seed=config["seed"], options=config["strategy_options"], objective=objective)
     load_strategy(strategy, run)
     with contextlib.ExitStack() as stack:
         executor = LocalExecutor(evaluator)
         if uses_ray(config.get("workers", 1), config.get("address")):  # Ray is imported only then
             from nas.distributed.search import ray_executor
 
-            executor = stack.enter_context(ray_executor(run, config, evaluator))
+            executor = stack.enter_context(ray_executor(config, evaluator))
         loop = SearchLoop(space, strategy, executor, run,
                           hidden_metrics=evaluator.hidden_metrics, on_record=on_record)
         try:
@@ -121,13 +97,13 @@ def execute(run: RunDir, *, quiet: bool = False,
             loop.close()
     if not records:
         raise UserError("the search evaluated no architecture; check the budget and constraint")
-    summary = summarize(records)
+    summary = summarize(records, objective=objective)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": getattr(evaluator, "chance", None)}
-    if hasattr(evaluator, "evaluate_inherited"):
+    if evaluator_kind(config).uses_supernet:
         best = Arch.from_dict(summary["best"]["arch"])
-        summary["best_inherited_bn_val_acc"] = evaluator.evaluate_inherited(best)["val_acc"]
+        summary[f"best_inherited_bn_{objective.metric}"] = evaluator.evaluate_inherited(best)[objective.metric]
     write_json_atomic(run.summary, summary)
-    plot_progress(records, run.progress_plot)
-    plot_pareto(records, run.pareto_plot)
+    plot_progress(records, run.progress_plot, objective)
+    plot_pareto(records, run.pareto_plot, objective)
     return SearchOutcome(run, records, summary)

@@ -116,6 +116,7 @@ def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any
                      table: str | None = None, on_arch: Any = None) -> dict[str, Any]:
     """Score `k` table architectures on the run's NB201 supernet; write `rank_check_table.json`
     and `rank_check_table.png` into `out`; return the result (with a printable `table`)."""
+    from nas.evaluate.supernet_evaluator import SupernetEvaluator
     from nas.evaluate.table import TableEvaluator
     from nas.supernet.loading import load_supernet_run
 
@@ -125,7 +126,7 @@ def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any
         raise UserError(f"--against-table needs an nb201 supernet; {run_path} holds a {supernet.space.name} one")
     truth = TableEvaluator(table)
     archs = spread_over_table(truth.rows(), supernet.space, k)
-    evaluator = supernet.evaluator(eval_cfg, device, seed=seed)
+    evaluator = SupernetEvaluator.from_run(supernet, eval_cfg, device, seed=seed)
     rows = score_rows(archs, evaluator, truth, on_arch)
     result = {"run": str(run_path), "supernet": str(supernet_dir), "table": str(truth.path), "archs": rows,
               **summarize_ranking(rows)}

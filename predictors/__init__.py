@@ -12,8 +12,8 @@ from predictors import gcn, lstm, mlp, paths  # noqa: F401  (register "gcn", "ls
 
 def make_predictor(name: str, space, **options) -> Predictor:
     """The registered predictor `name` over `space`; options are `PredictorConfig` fields."""
-    from nas.registry import PREDICTORS
-    from nas.strategies.factory import build_config
+    from nas_common.registry import PREDICTORS
+    from nas_common.typed_config import build_config
 
     cls = PREDICTORS.get(name)
     return cls(space, build_config(PredictorConfig, options, owner=f"predictor {name!r}"))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from predictors.losses import LOSSES, loss_fn
 from search_spaces.arch import Arch
 
@@ -205,7 +205,7 @@ def read_meta(directory: str | Path) -> dict:
 def load_predictor(directory: str | Path, space: Any = None) -> Predictor:
     """The predictor saved in `directory`. Without `space` it is rebuilt from the saved space name
     and options; a given `space` must be the saved one."""
-    from nas.registry import PREDICTORS, SPACES
+    from nas_common.registry import PREDICTORS, SPACES
 
     directory = Path(directory)
     meta = read_meta(directory)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.errors import UserError
-from nas.registry import PREDICTORS
+from nas_common.errors import UserError
+from nas_common.registry import PREDICTORS
 from predictors.base import Predictor, init_weights
 from predictors.mlp import mlp
 from search_spaces.arch import Arch

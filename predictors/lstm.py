@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.registry import PREDICTORS
+from nas_common.registry import PREDICTORS
 from predictors.base import Predictor, init_weights
 from predictors.mlp import mlp
 from search_spaces.arch import Arch

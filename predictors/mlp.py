@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.registry import PREDICTORS
+from nas_common.registry import PREDICTORS
 from predictors.base import Predictor, init_weights
 from search_spaces.arch import Arch
 

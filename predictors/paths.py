@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.registry import PREDICTORS
+from nas_common.registry import PREDICTORS
 from predictors.base import Predictor, init_weights
 from predictors.gcn import graph_tensors, op_vocabulary
 from predictors.mlp import _Squeeze, mlp

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nas.errors import InvalidArchitecture
+from nas_common.errors import InvalidArchitecture
 
 
 @dataclass(frozen=True)

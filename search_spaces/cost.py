@@ -8,6 +8,8 @@ whole stand-alone network.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -28,3 +30,38 @@ def measure_flops(module: nn.Module, *inputs: torch.Tensor) -> int:
     finally:
         module.train(was_training)
     return int(counter.get_total_flops())
+
+
+class CostTable:
+    """Additive FLOPs and params of a chain-of-decisions space: a fixed part (stem, head, fixed
+    blocks) plus, per decision, one cost per option, each measured once on its own input shape.
+    `flops(choices)` / `params(choices)` are then a few additions."""
+
+    def __init__(self, num_decisions: int, num_options: int) -> None:
+        self._fixed = {"flops": 0, "params": 0}
+        self._options = {q: [[0] * num_options for _ in range(num_decisions)] for q in ("flops", "params")}
+
+    def add_fixed(self, module: nn.Module, *inputs: torch.Tensor, times: int = 1) -> None:
+        self._fixed["flops"] += times * measure_flops(module, *inputs)
+        self._fixed["params"] += times * count_params(module)
+
+    def add_option(self, decisions: int | Sequence[int], option: int, module: nn.Module, *inputs: torch.Tensor,
+                   times: int = 1) -> None:
+        """Count `module` (on `inputs`, measured once) `times` whenever a decision of `decisions`
+        takes `option` (several decisions: e.g. every edge of a cell, which all see one shape)."""
+        flops, params = measure_flops(module, *inputs), count_params(module)
+        for decision in ([decisions] if isinstance(decisions, int) else decisions):
+            self._options["flops"][decision][option] += times * flops
+            self._options["params"][decision][option] += times * params
+
+    def total(self, quantity: str, choices: Sequence[int]) -> int:
+        rows = self._options[quantity]
+        if len(choices) != len(rows):
+            raise ValueError(f"{len(rows)} decisions, got {len(choices)} choices")
+        return self._fixed[quantity] + sum(row[c] for row, c in zip(rows, choices))
+
+    def flops(self, choices: Sequence[int]) -> int:
+        return self.total("flops", choices)
+
+    def params(self, choices: Sequence[int]) -> int:
+        return self.total("params", choices)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
-from nas.errors import InvalidArchitecture
+from nas_common.errors import InvalidArchitecture
 from search_spaces.arch import Arch
 
 
@@ -60,10 +60,9 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def supernet(self, generator: torch.Generator | None = None) -> nn.Module:
-        """A weight-sharing model whose `forward(x, arch)` runs exactly the path of `arch`, whose
-        `path_state(arch)` is the stand-alone net's state dict made of the supernet's own tensors
-        (whole, or composed as nested kernels are), and whose `extract(arch)` returns the
-        stand-alone net of `arch` holding copies of them. Parameters off the path get no gradient."""
+        """The weight-sharing model of the space: a `Supernet` (below) whose `forward(x, arch)` runs
+        exactly the path of `arch`, `path_state(arch)` names the stand-alone net's tensors and
+        `extract(arch)` returns the stand-alone net holding copies of them."""
 
     @abstractmethod
     def flops(self, arch: Arch) -> int:
@@ -175,3 +174,42 @@ class SearchSpace(ABC):
 def config_dict(cfg: Any) -> dict[str, Any]:
     """A config dataclass as JSON-able dict (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+
+
+# ---- the supernet contract ---------------------------------------------------------------------------
+@runtime_checkable
+class Supernet(Protocol):
+    """What `SearchSpace.supernet()` returns: one weight-sharing model for every architecture.
+
+    - `forward(x, arch)` runs exactly the path of `arch`; parameters off the path get no gradient.
+    - `path_state(arch)` is the stand-alone net's state dict (`space.build(arch).state_dict()` keys,
+      relative to this module) made of the supernet's own tensors: whole ones, or composed ones
+      (a nested kernel's centre). It is how weights move: `extract`, export, and composition (a
+      detector that holds this supernet as `backbone` prefixes the keys with "backbone.", so
+      `extract` stays exact through any wrapping).
+    - `extract(arch)` is the stand-alone net holding copies of those tensors (BN statistics
+      included): its output equals `forward(x, arch)`.
+    Checked for every registered space by tests/test_supernet_contract.py.
+    """
+
+    def forward(self, x: torch.Tensor, arch: Arch) -> torch.Tensor: ...
+
+    def path_state(self, arch: Arch) -> dict[str, torch.Tensor]: ...
+
+    def extract(self, arch: Arch) -> nn.Module: ...
+
+
+@runtime_checkable
+class MultiScaleSupernet(Supernet, Protocol):
+    """A backbone supernet: one feature map per stage of the path (for FPN necks and detection);
+    equal to the extracted net's `forward_features(x)`."""
+
+    def forward_features(self, x: torch.Tensor, arch: Arch) -> list[torch.Tensor]: ...
+
+
+@runtime_checkable
+class MixedForward(Protocol):
+    """A supernet with DARTS's continuous relaxation: `weights[d, o]` weighs option o of decision d
+    (a softmax of architecture parameters); one-hot weights give the single-path forward."""
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor: ...

@@ -123,7 +123,7 @@ def test_search_report_names_best_architecture_and_baseline(searched):
 
 @needs_subset
 def test_export_equals_the_recalibrated_supernet_path(searched):
-    from nas.evaluate.supernet_evaluator import EvaluatorConfig
+    from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
     from nas.export import load_exported
     from nas.supernet.loading import load_supernet_run
     from nas.supernet.recalibrate import path_statistics
@@ -139,7 +139,7 @@ def test_export_equals_the_recalibrated_supernet_path(searched):
 
     config = json.loads((run / "config.json").read_text())
     settings = {k: v for k, v in config["evaluator"].items() if k != "kind"}
-    evaluator = load_supernet_run(run / "supernet").evaluator(
+    evaluator = SupernetEvaluator.from_run(load_supernet_run(run / "supernet"), 
         EvaluatorConfig(**settings), torch.device("cpu"), seed=config["seed"])
     supernet, x = evaluator.supernet, evaluator.x_val[:16]
     with torch.no_grad():

@@ -151,11 +151,12 @@ def test_a_20_block_supernet_learns_only_with_nested_candidates(sharing, learns,
     space = make_space("shufflenet", data, {"width": 0.25, "sharing": sharing})
     assert len(space.decisions) == 20
     trainer = SupernetTrainer(space, space.supernet(torch.Generator().manual_seed(0)), data,
-                              TrainConfig(steps=60, batch_size=32, lr=0.05, augment=False, seed=0), tmp_path / "t")
-    losses = [trainer.train_step(step)["loss"] for step in range(60)]
-    first, last = np.mean(losses[:10]), np.mean(losses[-10:])
-    # measured: nested 2.355 -> 2.240, independent 2.352 -> 2.334
+                              TrainConfig(steps=120, batch_size=32, lr=0.1, augment=False, seed=0), tmp_path / "t")
+    losses = [trainer.train_step(step)["loss"] for step in range(120)]
+    first, last = np.mean(losses[:10]), np.mean(losses[-20:])
+    # measured over seeds 0 and 1: nested falls by 0.22 / 0.29, independent by 0.06 / 0.05 (at 60
+    # steps the two overlapped: 0.04-0.08 vs 0.04-0.05, too close for a test)
     if learns:
-        assert last < first - 0.08, (first, last)
+        assert last < first - 0.15, (first, last)
     else:
-        assert last > first - 0.05, (first, last)
+        assert last > first - 0.12, (first, last)

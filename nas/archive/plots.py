@@ -13,40 +13,49 @@ import os
 from typing import Any
 
 from nas.archive.atomic import write_bytes_atomic
-from nas.archive.records import val_acc
+from nas_common.objective import VAL_ACC, Objective
 
 
-def pareto_front(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records not dominated in (higher val_acc, fewer FLOPs), ordered by increasing FLOPs.
+def pareto_front(records: list[dict[str, Any]], objective: Objective = VAL_ACC) -> list[dict[str, Any]]:
+    """Records not dominated in (better objective, fewer FLOPs), ordered by increasing FLOPs.
 
-    A record is on the front when no other record is at least as accurate with at most as many
-    FLOPs and strictly better in one of them. Of exact (flops, val_acc) duplicates only the
+    A record is on the front when no other record is at least as good with at most as many
+    FLOPs and strictly better in one of them. Of exact (flops, objective) duplicates only the
     earliest step is kept, so the front has no repeated points.
     """
+    utility = objective.record_utility
     ordered = sorted(
-        (r for r in records if not math.isnan(float(r["metrics"]["val_acc"]))),
-        key=lambda r: (r["flops"], -val_acc(r), r.get("step", 0)),
+        (r for r in records if not math.isnan(objective.value(r["metrics"]))),
+        key=lambda r: (r["flops"], -utility(r), r.get("step", 0)),
     )
     front: list[dict[str, Any]] = []
     best = -math.inf
     for record in ordered:
-        # Sorted by FLOPs, then accuracy descending: a point joins the front only when it beats
+        # Sorted by FLOPs, then objective best first: a point joins the front only when it beats
         # every cheaper-or-equal point seen so far.
-        if val_acc(record) > best:
+        if utility(record) > best:
             front.append(record)
-            best = val_acc(record)
+            best = utility(record)
     return front
 
 
-def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Best val accuracy so far vs number of evaluations, each evaluation as a faint dot."""
+def _label(objective: Objective) -> str:
+    if objective.metric == "val_acc":
+        return "validation accuracy (%)"
+    unit = f" ({objective.unit.strip()})" if objective.unit.strip() else ""
+    return f"{objective.metric}{unit}, {'higher' if objective.maximise else 'lower'} is better"
+
+
+def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
+    """Best objective so far vs number of evaluations, each evaluation as a faint dot."""
     fig, ax = _figure()
-    accs = [val_acc(r) for r in records]
+    accs = [objective.value(r["metrics"]) for r in records]
     xs = list(range(1, len(accs) + 1))
     best, running = [], -math.inf
     for acc in accs:
-        running = max(running, acc)
-        best.append(running)
+        if not math.isnan(acc):
+            running = max(running, objective.utility(acc))
+        best.append(objective.utility(running))
     shown = [(x, a) for x, a in zip(xs, accs) if math.isfinite(a)]
     if shown:
         ax.scatter(*zip(*shown), s=10, alpha=0.25, color="tab:blue", label="each evaluation")
@@ -57,22 +66,26 @@ def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike) -> Non
         ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(f"Search progress ({len(records)} evaluations)")
     ax.set_xlabel("evaluations")
-    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylabel(_label(objective))
     ax.grid(True, alpha=0.3)
     _save(fig, path)
 
 
-def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Val accuracy vs MFLOPs: all points, the Pareto front connected, the best starred."""
+def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
+    """Objective vs MFLOPs: all points, the Pareto front connected, the best starred."""
     fig, ax = _figure()
-    points = [(r["flops"] / 1e6, val_acc(r)) for r in records if math.isfinite(val_acc(r))]
+
+    def value(r: dict[str, Any]) -> float:
+        return objective.value(r["metrics"])
+
+    points = [(r["flops"] / 1e6, value(r)) for r in records if math.isfinite(value(r))]
     if points:
         ax.scatter(*zip(*points), s=12, alpha=0.35, color="tab:blue", label="evaluated")
-        front = [(r["flops"] / 1e6, val_acc(r)) for r in pareto_front(records)]
+        front = [(r["flops"] / 1e6, value(r)) for r in pareto_front(records, objective)]
         ax.plot(*zip(*front), "-o", color="tab:orange", markersize=5, label="Pareto front")
-        top = max(records, key=val_acc)
-        ax.scatter([top["flops"] / 1e6], [val_acc(top)], marker="*", s=220, color="tab:red",
-                   zorder=5, label=f"best: {val_acc(top):.2f}%")
+        top = max(records, key=objective.record_utility)
+        ax.scatter([top["flops"] / 1e6], [value(top)], marker="*", s=220, color="tab:red",
+                   zorder=5, label=f"best: {objective.format(value(top))}")
         mflops = [x for x, _ in points]
         # Log scale only when FLOPs span more than a decade; otherwise it just squeezes the points.
         if min(mflops) > 0 and max(mflops) / min(mflops) > 10:
@@ -80,9 +93,9 @@ def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike) -> None:
         ax.legend(loc="lower right")
     else:
         ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Accuracy vs FLOPs")
+    ax.set_title(f"{'Accuracy' if objective.metric == 'val_acc' else objective.metric} vs FLOPs")
     ax.set_xlabel("FLOPs (millions)")
-    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylabel(_label(objective))
     ax.grid(True, alpha=0.3)
     _save(fig, path)
 

@@ -10,13 +10,13 @@ last complete line, so a resumed run goes on writing clean lines.
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from nas.errors import UserError
+from nas_common.objective import VAL_ACC, Objective
 
 if TYPE_CHECKING:
     # Not imported at run time: importing `search_spaces` loads torch and every space, and readers
@@ -38,15 +38,17 @@ def make_record(
     params: int,
     step: int,
     wall_s: float,
+    objective: Objective = VAL_ACC,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One evaluation as a JSON-able record; `extra` keys (e.g. `worker`, `epoch`) ride along."""
+    """One evaluation as a JSON-able record; `extra` keys (e.g. `worker`, `epoch`) ride along.
+    `metrics` must hold the run's objective."""
     if isinstance(arch, Mapping):
         from search_spaces.arch import Arch
 
         arch = Arch.from_dict(dict(arch))
-    if "val_acc" not in metrics:
-        raise ValueError(f"metrics must include 'val_acc' (percent); got keys {sorted(metrics)}")
+    if objective.metric not in metrics:
+        raise ValueError(f"metrics must include {objective.metric!r} (the objective); got keys {sorted(metrics)}")
     clash = set(extra) & {"arch", "arch_hash", "metrics", "flops", "params", "step", "wall_s"}
     if clash:
         raise ValueError(f"extra keys {sorted(clash)} would overwrite standard record fields")
@@ -64,8 +66,8 @@ def make_record(
     return record
 
 
-def record_problem(record: Any) -> str | None:
-    """Why `record` is not a usable evaluation record, or None if it is."""
+def record_problem(record: Any, objective: Objective = VAL_ACC) -> str | None:
+    """Why `record` is not a usable evaluation record of a run with `objective`, or None if it is."""
     if not isinstance(record, dict):
         return "not a JSON object"
     missing = [k for k in REQUIRED_KEYS if k not in record]
@@ -76,19 +78,21 @@ def record_problem(record: Any) -> str | None:
     if not isinstance(record["arch_hash"], str):
         return '"arch_hash" is not a string'
     metrics = record["metrics"]
-    if not isinstance(metrics, dict) or "val_acc" not in metrics:
-        return '"metrics" has no "val_acc"'
-    acc = metrics["val_acc"]
-    if isinstance(acc, bool) or not isinstance(acc, (int, float)):
-        return '"metrics.val_acc" is not a number'
+    name = objective.metric
+    if not isinstance(metrics, dict) or name not in metrics:
+        return f'"metrics" has no "{name}"'
+    value = metrics[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f'"metrics.{name}" is not a number'
     return None
 
 
 class RecordWriter:
     """Appends records to a JSONL file, one fsynced line each; repairs a torn last line on open."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
         self.path = Path(path)
+        self.objective = objective
         self._repair_tail()
         # Unbuffered binary append: each record goes to the OS in one write, at the end of the file.
         self._file = open(self.path, "ab", buffering=0)
@@ -131,7 +135,7 @@ class RecordWriter:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write `record` as one line and fsync, so it survives a crash right after this returns."""
-        problem = record_problem(dict(record))
+        problem = record_problem(dict(record), self.objective)
         if problem:
             raise ValueError(f"refusing to write a record that readers would reject: {problem}")
         # json.dumps escapes newlines inside strings, so a record is always exactly one line.
@@ -160,7 +164,7 @@ def _parses(raw: bytes) -> bool:
 
 
 def read_records(
-    path: str | os.PathLike, *, strict: bool = True, missing_ok: bool = False
+    path: str | os.PathLike, *, strict: bool = True, missing_ok: bool = False, objective: Objective = VAL_ACC
 ) -> list[dict[str, Any]]:
     """All records of a JSONL log, in file order.
 
@@ -196,7 +200,7 @@ def read_records(
                 continue
             _reject(path, number, f"not valid JSON ({_reason(err)})", strict)
             continue
-        problem = record_problem(record)
+        problem = record_problem(record, objective)
         if problem:
             _reject(path, number, problem, strict)
             continue
@@ -216,6 +220,6 @@ def _reject(path: Path, number: int, problem: str, strict: bool) -> None:
 
 
 def val_acc(record: Mapping[str, Any]) -> float:
-    """The record's validation accuracy; NaN (a diverged evaluation) ranks below every number."""
-    acc = float(record["metrics"]["val_acc"])
-    return -math.inf if math.isnan(acc) else acc
+    """The record's validation accuracy; NaN (a diverged evaluation) ranks below every number.
+    (Ranking code uses `Objective.record_utility`; this reads classification records.)"""
+    return VAL_ACC.record_utility(record)

@@ -33,6 +33,7 @@ import nas
 from nas.archive.atomic import write_json_atomic
 from nas.archive.records import RecordWriter, read_records
 from nas.errors import UserError
+from nas_common.objective import Objective
 
 
 class RunDir:
@@ -124,11 +125,15 @@ class RunDir:
             return None
         return _read_json_object(self.strategy_state, what="strategy state")
 
+    def objective(self) -> Objective:
+        """What the run optimises (config.json's "objective"; runs written before it: val_acc, max)."""
+        return Objective.of_run(self.read_config())
+
     def read_records(self, *, strict: bool = True) -> list[dict[str, Any]]:
-        return read_records(self.evaluations, strict=strict, missing_ok=True)
+        return read_records(self.evaluations, strict=strict, missing_ok=True, objective=self.objective())
 
     def record_writer(self) -> RecordWriter:
-        return RecordWriter(self.evaluations)
+        return RecordWriter(self.evaluations, self.objective())
 
 
 def _read_json_object(path: Path, *, what: str) -> dict[str, Any]:

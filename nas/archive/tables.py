@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from nas.archive.records import read_records, val_acc
+from nas.archive.records import read_records
 from nas.archive.run_dir import RunDir
 from nas.archive.summary import ranked
 from nas.errors import InvalidArchitecture, UserError
+from nas_common.objective import VAL_ACC, Objective
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -46,20 +47,25 @@ def runs_table(root: str | os.PathLike) -> str:
         except UserError:
             continue  # not a run (or an unreadable one): a listing should not fail on it
         # Lenient: `nas runs` lists damaged runs too; `nas resume` is where damage must stop us.
-        records = read_records(run.evaluations, strict=False, missing_ok=True)
-        best = max((val_acc(r) for r in records), default=None)
+        try:
+            objective = Objective.of_run(config)
+        except UserError:
+            continue
+        records = read_records(run.evaluations, strict=False, missing_ok=True, objective=objective)
+        best = ranked(records, objective)[0] if records else None
         provenance = config.get("provenance") if isinstance(config.get("provenance"), dict) else {}
         rows.append([
             run.id,
             _name(config.get("space")),
             _name(config.get("strategy")),
             len(records),
-            "-" if best is None else f"{best:.2f}",
+            "-" if best is None else f"{objective.value(best['metrics']):.2f}",
+            f"{objective.metric} ({objective.direction})",
             str(provenance.get("created", "-")),
         ])
     if not rows:
         return f"no runs under {root}"
-    return format_table(["run", "space", "strategy", "evaluations", "best val_acc", "created"], rows)
+    return format_table(["run", "space", "strategy", "evaluations", "best", "objective", "created"], rows)
 
 
 def _name(value: Any) -> str:
@@ -73,21 +79,22 @@ def top_table(
     records: list[dict[str, Any]],
     k: int = 10,
     describe: Callable[[dict[str, Any]], str] | None = None,
+    objective: Objective = VAL_ACC,
 ) -> str:
     """The k best architectures; `describe(arch_dict)` may render them (e.g. op names per layer)."""
     describe = describe or _describe
     rows = [
         [
             rank,
-            f"{val_acc(r):.2f}",
+            f"{objective.value(r['metrics']):.2f}",
             f"{r.get('flops', 0) / 1e6:.1f}",
             f"{r.get('params', 0) / 1e6:.2f}",
             describe(r["arch"]),
             r["arch_hash"],
         ]
-        for rank, r in enumerate(ranked(records)[:k], start=1)
+        for rank, r in enumerate(ranked(records, objective)[:k], start=1)
     ]
-    return format_table(["rank", "val_acc", "MFLOPs", "Mparams", "arch", "hash"], rows)
+    return format_table(["rank", objective.metric, "MFLOPs", "Mparams", "arch", "hash"], rows)
 
 
 def _describe(arch: dict[str, Any]) -> str:

@@ -149,22 +149,12 @@ def run_benchmark(
 
 
 def _run_on_ray(jobs, table, budget, workers, done, progress, started) -> None:
-    import ray
+    from nas.distributed.tasks import map_tasks
 
-    from nas.distributed.cluster import connect
+    def finished(i: int, pairs: list[dict[str, Any]]) -> None:
+        variant, seeds = jobs[i]
+        done[(variant.label, seeds[0])] = pairs
+        if progress:
+            progress(variant.label, seeds, time.perf_counter() - started)
 
-    with connect(num_cpus=workers):
-        task = ray.remote(num_cpus=1)(_ray_chunk)
-        refs = {task.remote(table, v.to_dict(), seeds, budget): (v.label, seeds) for v, seeds in jobs}
-        waiting = list(refs)
-        while waiting:
-            ready, waiting = ray.wait(waiting, num_returns=1)
-            label, seeds = refs[ready[0]]
-            try:
-                done[(label, seeds[0])] = ray.get(ready[0])
-            except ray.exceptions.RayTaskError as err:
-                if isinstance(err.cause, UserError):  # e.g. a table that lacks a proposed architecture
-                    raise err.cause from None
-                raise
-            if progress:
-                progress(label, seeds, time.perf_counter() - started)
+    map_tasks(_ray_chunk, [(table, v.to_dict(), seeds, budget) for v, seeds in jobs], workers, finished)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nas.cli import options
 from nas.cli.arch_input import read_arch
+from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.supernet.loading import load_supernet_run, resolve_device
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     supernet_run = load_supernet_run(args.run)
     space = supernet_run.space
     arch = read_arch(args.arch, space)
-    evaluator = supernet_run.evaluator(options.evaluator_config(args), resolve_device(args.device))
+    evaluator = SupernetEvaluator.from_run(supernet_run, options.evaluator_config(args), resolve_device(args.device))
     result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **evaluator.evaluate(arch),
               "flops": space.flops(arch), "params": space.params(arch)}
     if args.inherited:

@@ -9,9 +9,9 @@ from nas.archive import RunDir
 from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas.errors import UserError
-from nas.evaluate.supernet_evaluator import EvaluatorConfig
+from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.export import export_model
-from nas.supernet.loading import load_supernet_run, resolve_device
+from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,18 +25,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def supernet_dir_of(run: RunDir, config: dict) -> Path:
-    if config.get("kind") == "supernet":
-        return run.path
-    if config.get("kind") != "search" or config.get("evaluator", {}).get("kind") == "table":
-        raise UserError(f"{run.path} has no supernet to export weights from")
-    return Path(config["supernet"]["run"]) if config["supernet"].get("run") else run.path / "supernet"
-
-
 def run(args: argparse.Namespace) -> int:
     run_dir = RunDir.open(args.run)
     config = run_dir.read_config()
-    supernet_run = load_supernet_run(supernet_dir_of(run_dir, config))
+    supernet_dir = supernet_dir_of(run_dir, config)
+    if supernet_dir is None:
+        raise UserError(f"{args.run} has no supernet to export weights from")
+    supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     metrics: dict = {}
     if args.arch is not None:
@@ -47,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.run} has no evaluations yet; pass --arch or finish the search")
         from nas.archive import ranked
 
-        best = ranked(records)[0]
+        best = ranked(records, run_dir.objective())[0]
         arch, metrics = space.parse(best["arch"]), best["metrics"]
     settings = {k: v for k, v in config.get("evaluator", {}).items() if k != "kind"}
-    evaluator = supernet_run.evaluator(EvaluatorConfig(**settings), resolve_device(args.device),
-                                       seed=config.get("seed", 0))
+    evaluator = SupernetEvaluator.from_run(supernet_run, EvaluatorConfig(**settings), resolve_device(args.device),
+                                           seed=config.get("seed", 0))
     model = evaluator.recalibrated_model(arch)
     arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics)
     print(f"exported {arch} to {args.out} (architecture: {arch_json})")

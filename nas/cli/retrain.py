@@ -92,7 +92,7 @@ def job_from_run(args: argparse.Namespace):
     config = run.read_config()
     if config.get("kind") != "search":
         raise UserError(f"--run {args.run} is not a search run (kind {config.get('kind')!r}); pass a `nas search` run")
-    records = ranked(run.read_records())[:args.top or 5]
+    records = ranked(run.read_records(), run.objective())[:args.top or 5]
     if not records:
         raise UserError(f"--run {args.run} has no evaluated architecture yet")
     data_cfg = DataConfig(**config["data"]) if config.get("data") else options.data_config(args)

@@ -30,12 +30,13 @@ def run_show(args: argparse.Namespace) -> int:
     run = RunDir.open(args.run)
     config = run.read_config()
     records = run.read_records(strict=False)
-    summary = summarize(records, args.top)
+    objective = run.objective()
+    summary = summarize(records, args.top, objective)
     print(f"run        {run.path}")
     print(f"kind       {config.get('kind', '-')}   space {config.get('space', '-')}   "
           f"strategy {config.get('strategy', '-')}   seed {config.get('seed', '-')}")
     print(f"evaluated  {summary['evaluations']} records, {summary['unique_architectures']} architectures")
     if records:
         print()
-        print(top_table(records, args.top))
+        print(top_table(records, args.top, objective=objective))
     return 0

@@ -16,9 +16,10 @@ from nas.archive import RunDir, new_run_id, top_table
 from nas.cli import options
 from nas.distributed.cluster import check_request, parse_workers
 from nas.errors import UserError
+from nas_common.objective import Objective
 from nas.presets import PRESETS, preset
 from nas.registry import STRATEGIES
-from nas.search import check_feasible, execute, space_for_config
+from nas.search import check_feasible, evaluator_kind, execute, space_for_config
 from nas.strategies.factory import build_config
 from nas.supernet.loading import DataConfig, read_supernet_config
 from nas.supernet.train import TrainConfig
@@ -94,7 +95,14 @@ def _pick(value: Any, fallback: Any) -> Any:
 
 
 def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The full, explicit config of a new search (saved as the run's config.json)."""
+    """The full, explicit config of a new search (saved as the run's config.json), with the
+    objective its evaluator optimises."""
+    config = _resolve_config(args)
+    config["objective"] = evaluator_kind(config).objective.to_dict()
+    return config
+
+
+def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     preset_name = args.preset or "cpu"
     p = preset(preset_name)
     if args.strategy is None:
@@ -198,8 +206,9 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
 class _Progress:
     """Search progress bar, opened at the first result (after any supernet training bar)."""
 
-    def __init__(self, total: int | None, done: int, quiet: bool) -> None:
-        self.best = float("-inf")
+    def __init__(self, total: int | None, done: int, quiet: bool, objective: Objective) -> None:
+        self.objective = objective
+        self.best: float | None = None
         self.total, self.done, self.quiet = total, done, quiet
         self.bar: tqdm | None = None
 
@@ -211,10 +220,12 @@ class _Progress:
         if self.bar is None:
             self.bar = tqdm(total=self.total, initial=self.done, desc="search", unit="arch",
                             disable=self.quiet, dynamic_ncols=True)
-        self.best = max(self.best, record["metrics"]["val_acc"])
+        value = self.objective.value(record["metrics"])
+        if self.best is None or self.objective.better(value, self.best):
+            self.best = value
         if new:
             self.bar.update(1)
-        self.bar.set_postfix(best=f"{self.best:.2f}%")
+        self.bar.set_postfix(best=self.objective.format(self.best))
 
 
 class _BaselineBar:
@@ -252,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out or Path("runs") / new_run_id(config["space"], config["strategy"])
         run_dir = RunDir.create(out, config)
     print(f"run directory: {run_dir.path}", file=sys.stderr)
-    progress = _Progress(config["budget"], len(run_dir.read_records()), args.quiet)
+    progress = _Progress(config["budget"], len(run_dir.read_records()), args.quiet, run_dir.objective())
     baseline_bar = _BaselineBar(args.quiet)
     try:
         outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar)
@@ -265,14 +276,16 @@ def run(args: argparse.Namespace) -> int:
 
 def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, seconds: float, run: RunDir) -> None:
     best = summary["best"]
-    print(top_table(records, top))
+    objective = run.objective()
+    name, value = objective.metric, objective.format(objective.value(best["metrics"]))
+    print(top_table(records, top, objective=objective))
     print()
     print(f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})")
-    if "best_inherited_bn_val_acc" in summary:
-        print(f"val_acc             {best['metrics']['val_acc']:.2f}%  (per-path BN recalibrated; "
-              f"with inherited BN: {summary['best_inherited_bn_val_acc']:.2f}%)")
+    if f"best_inherited_bn_{name}" in summary:
+        print(f"{name:<19} {value}  (per-path BN recalibrated; "
+              f"with inherited BN: {objective.format(summary[f'best_inherited_bn_{name}'])})")
     else:
-        print(f"val_acc             {best['metrics']['val_acc']:.2f}%")
+        print(f"{name:<19} {value}")
     if "test_acc" in best["metrics"]:
         print(f"test_acc (reported) {best['metrics']['test_acc']:.2f}%  (never shown to the strategy)")
     print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M")

@@ -149,7 +149,8 @@ class TrainLoader:
             gen = torch.Generator().manual_seed(_generator_seed(self.seed, step, self.rank))
             x = augment_batch(x, gen)
         scale, shift = self._affine
-        return torch.addcmul(shift, x.to(torch.float32), scale), self._labels[idx].to(self.device)
+        x = torch.addcmul(shift, x.to(torch.float32), scale).contiguous()  # NCHW, as the eval batches
+        return x, self._labels[idx].to(self.device)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one epoch, in order."""

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from ray import tune
 
-from nas.retrain import StandaloneTrainer
+from nas.standalone import StandaloneTrainer
 from nas.supernet.loading import DataConfig, make_space
 from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch

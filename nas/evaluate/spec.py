@@ -4,6 +4,7 @@ An evaluator holds tensors (a supernet, calibration and validation images) that 
 with every task: an actor builds its evaluator once from a spec. The supernet's weights travel
 separately (`weights`), so the Ray executor can put them in the object store once and hand every
 actor the same reference; data is re-read from `data` (a `DataConfig` as a dict) where the actor runs.
+`build_evaluator` is the one place any evaluator is built from a spec: the registered kind does it.
 """
 
 from __future__ import annotations
@@ -13,47 +14,36 @@ from typing import Any
 
 import torch
 
+from nas_common.registry import EVALUATORS
+
 
 @dataclass(frozen=True)
 class EvaluatorSpec:
-    kind: str  # "table" or "supernet"
+    kind: str  # a name in nas.registry.EVALUATORS ("table", "supernet")
     table: str | None = None  # table: CSV path (None: the bundled NB201 table)
     space: str | None = None  # supernet: space name and options as saved by its training run
     space_options: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)  # supernet: DataConfig fields
-    evaluator: dict[str, Any] = field(default_factory=dict)  # supernet: EvaluatorConfig fields
+    evaluator: dict[str, Any] = field(default_factory=dict)  # the kind's Config fields
     seed: int = 0  # picks the calibration images
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("table", "supernet"):
-            raise ValueError(f"evaluator kind must be 'table' or 'supernet', got {self.kind!r}")
-        if self.kind == "supernet" and not (self.space and self.data):
-            raise ValueError("a supernet evaluator spec needs the space and data of the supernet run")
+        kind = EVALUATORS.get(self.kind)  # an unknown kind lists the valid ones
+        if kind.uses_supernet and not (self.space and self.data):
+            raise ValueError(f"a {self.kind} evaluator spec needs the space and data of the supernet run")
 
     @classmethod
     def for_supernet_run(cls, supernet_config: dict[str, Any], evaluator: dict[str, Any], seed: int,
-                         device: str = "auto") -> "EvaluatorSpec":
-        """From a supernet run's config.json and an EvaluatorConfig dict."""
-        return cls("supernet", space=supernet_config["space"], space_options=dict(supernet_config["space_config"]),
+                         device: str = "auto", kind: str = "supernet") -> "EvaluatorSpec":
+        """From a supernet run's config.json and the kind's Config fields."""
+        from nas_common.registry import SPACES
+
+        space_options = SPACES.get(supernet_config["space"]).upgrade_config(supernet_config["space_config"])
+        return cls(kind, space=supernet_config["space"], space_options=dict(space_options),
                    data=dict(supernet_config["data"]), evaluator=dict(evaluator), seed=seed, device=device)
 
 
 def build_evaluator(spec: EvaluatorSpec, weights: dict[str, torch.Tensor] | None = None):
-    """The evaluator `spec` describes; `weights` is the supernet state dict (supernet specs only)."""
-    if spec.kind == "table":
-        from nas.evaluate.table import TableEvaluator
-
-        return TableEvaluator(spec.table)
-    from nas.evaluate.supernet_evaluator import EvaluatorConfig
-    from nas.supernet.loading import DataConfig, SupernetRun, make_space, resolve_device
-
-    if weights is None:
-        raise ValueError("a supernet evaluator spec needs the supernet weights")
-    data_config = DataConfig(**spec.data)
-    data = data_config.load()
-    space = make_space(spec.space, data, spec.space_options)
-    supernet = space.supernet()
-    supernet.load_state_dict(weights)
-    run = SupernetRun(None, {}, data_config, data, space, supernet.eval())  # type: ignore[arg-type]
-    return run.evaluator(EvaluatorConfig(**spec.evaluator), resolve_device(spec.device), seed=spec.seed)
+    """The evaluator `spec` describes; `weights` is the supernet state dict (supernet kinds only)."""
+    return EVALUATORS.get(spec.kind).from_spec(spec, weights)

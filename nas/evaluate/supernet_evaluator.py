@@ -6,14 +6,24 @@ holds one evaluator with its own replica), so an evaluation only runs forward pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
+from nas.data import ImageData, calibration_images, to_float
+from nas.errors import UserError
+from nas.evaluate.spec import EvaluatorSpec
+from nas.supernet.loading import DataConfig, SupernetRun, load_supernet_run, make_space
 from nas.supernet.recalibrate import path_statistics
+from nas.tasks.base import Task
+from nas.tasks.classification import CLASSIFICATION
+from nas_common.objective import VAL_ACC
+from nas_common.registry import EVALUATORS
 from search_spaces.arch import Arch
+from search_spaces.protocol import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -25,17 +35,23 @@ class EvaluatorConfig:
     val_images: int | None = None  # None: the whole validation split
 
 
+@EVALUATORS.register("supernet")
 class SupernetEvaluator:
+    Config = EvaluatorConfig
+    uses_supernet = True
+    objective = VAL_ACC  # what its evaluate() returns as the search signal
     hidden_metrics: frozenset[str] = frozenset()  # everything it measures is the search signal
+    spec: EvaluatorSpec | None = None  # set by the builders below
 
     def __init__(self, supernet: nn.Module, calibration: torch.Tensor, x_val: torch.Tensor,
                  y_val: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu",
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, task: Task = CLASSIFICATION) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         # Accuracy of guessing (percent): what an untrained supernet scores (nas.trust).
         self.chance = 100.0 / num_classes if num_classes else None
         self.device = torch.device(device)
+        self.task = task
         self.supernet = supernet.to(self.device).eval()
         self.batch_size = batch_size
         self.calibration = calibration.to(self.device)
@@ -45,16 +61,10 @@ class SupernetEvaluator:
     def _chunks(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         return iter(x.split(self.batch_size))
 
-    @torch.no_grad()
     def _accuracy(self, arch: Arch) -> dict[str, float]:
         self.supernet.eval()
-        correct, loss = 0, 0.0
-        for x, y in zip(self.x_val.split(self.batch_size), self.y_val.split(self.batch_size)):
-            logits = self.supernet(x, arch).float()
-            loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
-            correct += (logits.argmax(1) == y).sum().item()
-        n = len(self.y_val)
-        return {"val_acc": 100.0 * correct / n, "val_loss": loss / n}
+        batches = zip(self.x_val.split(self.batch_size), self.y_val.split(self.batch_size))
+        return self.task.evaluate(lambda x: self.supernet(x, arch), batches, self.device)
 
     def evaluate(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy (percent) of `arch` with recalibrated BN statistics."""
@@ -72,3 +82,71 @@ class SupernetEvaluator:
         """The stand-alone net of `arch` with supernet weights and recalibrated BN statistics."""
         with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
             return self.supernet.extract(arch).eval()
+
+    def shared_weights(self) -> dict[str, torch.Tensor]:
+        """The supernet's weights on the CPU, for `from_spec` in another process."""
+        return {k: v.detach().cpu() for k, v in self.supernet.state_dict().items()}
+
+    # ---- the EvaluatorKind contract (nas.evaluate.base) ----
+    @classmethod
+    def from_parts(cls, supernet: nn.Module, data: ImageData, cfg: EvaluatorConfig, device: torch.device,
+                   seed: int, spec: EvaluatorSpec | None = None) -> "SupernetEvaluator":
+        """An evaluator over `supernet` with calibration images (picked by `seed`) and validation
+        split from `data`."""
+        if cfg.calibration_images > len(data.x_train):
+            raise UserError(f"--calibration-images {cfg.calibration_images} exceeds the "
+                            f"{len(data.x_train)} training images")
+        calibration = calibration_images(data, cfg.calibration_images, seed)
+        n_val = len(data.x_val) if cfg.val_images is None else min(cfg.val_images, len(data.x_val))
+        x_val = to_float(data.x_val[:n_val], data.mean, data.std)
+        y_val = torch.as_tensor(data.y_val[:n_val], dtype=torch.long)
+        evaluator = cls(supernet, calibration, x_val, y_val, cfg.batch_size, device, num_classes=data.num_classes)
+        evaluator.spec = spec
+        return evaluator
+
+    @classmethod
+    def from_run(cls, run: SupernetRun, cfg: EvaluatorConfig, device: torch.device, seed: int = 0,
+                 device_name: str = "auto") -> "SupernetEvaluator":
+        """The evaluator over a loaded supernet run (`nas.supernet.loading.load_supernet_run`)."""
+        spec = EvaluatorSpec.for_supernet_run(run.config, asdict(cfg), seed, device_name)
+        return cls.from_parts(run.supernet, run.data, cfg, device, seed, spec)
+
+    @classmethod
+    def from_spec(cls, spec: EvaluatorSpec, weights: dict[str, torch.Tensor] | None) -> "SupernetEvaluator":
+        from nas.supernet.loading import resolve_device
+
+        if weights is None:
+            raise ValueError("a supernet evaluator spec needs the supernet weights")
+        data = DataConfig(**spec.data).load()
+        supernet = make_space(spec.space, data, spec.space_options).supernet()
+        supernet.load_state_dict(weights)
+        return cls.from_parts(supernet.eval(), data, EvaluatorConfig(**spec.evaluator), resolve_device(spec.device),
+                              spec.seed, spec)
+
+    @classmethod
+    def search_space(cls, config: dict[str, Any]) -> SearchSpace:
+        """The space a supernet search searches, without training or loading a supernet."""
+        from nas.supernet.loading import read_supernet_config
+        from nas_common.registry import SPACES
+
+        if config["supernet"].get("run"):
+            trained = read_supernet_config(config["supernet"]["run"])
+            return SPACES.get(trained["space"])(**trained["space_config"])
+        return make_space(config["space"], DataConfig(**config["data"]).load(), config["space_options"])
+
+    @classmethod
+    def for_search(cls, run_path: Path, config: dict[str, Any], device: torch.device,
+                   quiet: bool) -> tuple[SearchSpace, "SupernetEvaluator"]:
+        """The search run's supernet (referenced, or trained/resumed into `run_path`/supernet) as an evaluator."""
+        from nas.supernet.pipeline import train_into
+        from nas.supernet.train import TrainConfig
+
+        supernet_dir = config["supernet"].get("run")
+        if not supernet_dir:
+            supernet_dir = Path(run_path) / "supernet"
+            train_into(supernet_dir, config["space"], config["space_options"], DataConfig(**config["data"]),
+                       TrainConfig(**config["train"]), device, quiet)
+        run = load_supernet_run(supernet_dir)
+        settings = {k: v for k, v in config["evaluator"].items() if k != "kind"}
+        return run.space, cls.from_run(run, EvaluatorConfig(**settings), device, seed=config["seed"],
+                                       device_name=config.get("device", "auto"))

@@ -19,6 +19,9 @@ from typing import NamedTuple
 
 from nas.data import data_root
 from nas.errors import InvalidArchitecture, UserError
+from nas.evaluate.spec import EvaluatorSpec
+from nas_common.objective import VAL_ACC
+from nas_common.registry import EVALUATORS, SPACES
 from search_spaces.arch import Arch
 from search_spaces.nb201.space import NB201Space
 
@@ -43,18 +46,40 @@ class Row(NamedTuple):
     test_acc: float  # cifar10_test_acc_200ep
 
 
+@EVALUATORS.register("table")
 class TableEvaluator:
+    Config = TableConfig
+    uses_supernet = False
     # What `reported` returns: recorded in the run archive, never told to the strategy.
     hidden_metrics: frozenset[str] = frozenset({"test_acc", "test_acc_12ep"})
+    chance = None  # a table needs no trust check
+    objective = VAL_ACC  # what its evaluate() returns as the search signal
 
     def __init__(self, table: str | Path | None = None) -> None:
         self.path = Path(table).expanduser() if table is not None else default_table()
         self.space = NB201Space()
         self._rows = _read_table(self.path, self.space)
+        self.spec = EvaluatorSpec("table", table=None if table is None else str(table))
 
     @classmethod
     def from_config(cls, cfg: TableConfig) -> "TableEvaluator":
         return cls(cfg.table)
+
+    # ---- the EvaluatorKind contract (nas.evaluate.base) ----
+    @classmethod
+    def from_spec(cls, spec: EvaluatorSpec, weights=None) -> "TableEvaluator":
+        return cls(spec.table)
+
+    @classmethod
+    def search_space(cls, config: dict) -> NB201Space:
+        return SPACES.get(config["space"])(**config["space_options"])
+
+    @classmethod
+    def for_search(cls, run_path: Path, config: dict, device=None, quiet: bool = True):
+        return cls.search_space(config), cls(config["evaluator"].get("table"))
+
+    def shared_weights(self) -> None:
+        return None
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -11,7 +11,6 @@ online, `_on_tell` plus `_state`/`_load_state` for its own fields.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from numbers import Integral
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 import numpy as np
 
 from nas.errors import UserError
+from nas_common.objective import VAL_ACC, Objective
 from search_spaces.arch import Arch
 
 if TYPE_CHECKING:  # torch stays out of `import nas.strategies` for light tools
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # torch stays out of `import nas.strategies` for light tools
 
     from search_spaces.protocol import SearchSpace
 
-OBJECTIVE = "val_acc"  # percent, higher is better
 MAX_TRIES = 1000  # draws per proposal before a strategy concludes infeasible or exhausted
 
 
@@ -89,6 +88,7 @@ class Strategy(ABC):
         constraint: Constraint = Constraint(),
         rng: np.random.Generator,
         config: Any = None,
+        objective: Objective = VAL_ACC,
     ) -> None:
         config = self.Config() if config is None else config
         if not isinstance(config, self.Config):
@@ -100,6 +100,7 @@ class Strategy(ABC):
         self.space = space
         self.config = config
         self.constraint = constraint
+        self.objective = objective
         self.rng = rng
         self.budget: int | None = int(budget) if budget is not None else self.default_budget()
         self._next_id = 0
@@ -153,15 +154,12 @@ class Strategy(ABC):
         return trials
 
     def tell(self, trial_id: int, metrics: dict) -> None:
-        """Record the metrics of a pending trial; `metrics["val_acc"]` is the objective."""
+        """Record the metrics of a pending trial; `metrics[self.objective.metric]` is the objective."""
         if trial_id not in self._pending:
             why = "was already told" if 0 <= trial_id < self._next_id else "was never asked"
             raise ValueError(f"unknown trial id {trial_id}: it {why}")
-        score = metrics.get(OBJECTIVE) if isinstance(metrics, dict) else None
-        number = isinstance(score, (int, float, np.number)) and not isinstance(score, bool)
-        if not number or not math.isfinite(score):
-            # A failed evaluation should be told as a low score, not left out: the trial must close.
-            raise ValueError(f"metrics must hold a finite number under {OBJECTIVE!r}; got {metrics!r}")
+        # A failed evaluation should be told as a poor score, not left out: the trial must close.
+        self.objective.finite_value(metrics)
         metrics = {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
         arch = self._pending.pop(trial_id)
         self._history.append((trial_id, arch, metrics))
@@ -183,10 +181,14 @@ class Strategy(ABC):
 
     def top(self, k: int) -> list[tuple[Arch, dict]]:
         """The `k` best told results; ties go to the earlier told (a stable sort)."""
-        ranked = sorted(self._history, key=lambda rec: -rec[2][OBJECTIVE])
+        ranked = sorted(self._history, key=lambda rec: -self.utility(rec[2]))
         return [(arch, metrics) for _, arch, metrics in ranked[:k]]
 
     # ---- helpers for strategies ----------------------------------------------------------------
+    def utility(self, metrics: dict) -> float:
+        """The told objective as "higher is better" (negated when the objective is minimised)."""
+        return self.objective.utility(float(metrics[self.objective.metric]))
+
     def _cost(self, arch: Arch) -> dict[str, int]:
         key = arch.hash
         if key not in self._costs:

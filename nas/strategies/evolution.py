@@ -23,7 +23,7 @@ import numpy as np
 
 from nas.errors import UserError
 from nas.registry import STRATEGIES
-from nas.strategies.base import OBJECTIVE, Strategy
+from nas.strategies.base import Strategy
 from search_spaces.arch import Arch
 
 MODES = ("spos", "regularized")
@@ -145,7 +145,7 @@ class Evolution(Strategy):
 
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
         if self.config.mode == "regularized":
-            self._population.append((arch, float(metrics[OBJECTIVE])))
+            self._population.append((arch, self.utility(metrics)))
             if len(self._population) > self.config.population:
                 self._population.pop(0)  # aging: the oldest dies, however good it is
 

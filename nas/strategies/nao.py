@@ -46,7 +46,7 @@ from torch import nn
 
 from nas.errors import UserError
 from nas.registry import STRATEGIES
-from nas.strategies.base import OBJECTIVE, Strategy
+from nas.strategies.base import Strategy
 from nas.strategies.rl import _one_thread
 from predictors.base import init_weights
 from predictors.lstm import PerformanceHead, SequenceEncoder, tokens
@@ -214,7 +214,7 @@ class NAO(Strategy):
     # ---- training -----------------------------------------------------------------------------------
     def _training_data(self) -> tuple[list[Arch], np.ndarray]:
         """What the model learns from: every result so far (SemiNAS adds pseudo-labelled ones)."""
-        return [a for a, _ in self.history], np.array([m[OBJECTIVE] for _, m in self.history])
+        return [a for a, _ in self.history], np.array([self.utility(m) for _, m in self.history])
 
     def _train(self) -> None:
         archs, scores = self._training_data()

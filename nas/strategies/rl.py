@@ -8,7 +8,7 @@ its next input; the first input is a learned start token. Logits are squashed as
 `tanh_constant * tanh(logits / temperature)`, which bounds how sure the controller can become and
 so keeps it exploring. Training is REINFORCE with an exponential-moving-average baseline and an
 entropy bonus (or, with `algorithm="ppo"`, the clipped surrogate of Schulman et al. 2017, several
-epochs per batch), reward = val_acc / 100, Adam.
+epochs per batch), reward = objective utility / objective scale (val_acc / 100), Adam.
 
 Batches are on-policy: at most `batch_size` trials are collected or outstanding at once, so `ask`
 returns [] while the rest of a batch is being evaluated (like spos generations), and every batch is
@@ -35,7 +35,7 @@ from torch import nn
 
 from nas.errors import UserError
 from nas.registry import STRATEGIES
-from nas.strategies.base import OBJECTIVE, Strategy
+from nas.strategies.base import Strategy
 from search_spaces.arch import Arch
 
 ALGORITHMS = ("reinforce", "ppo")
@@ -217,7 +217,7 @@ class RL(Strategy):
         return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1)
 
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
-        self._batch.append((arch.choices, float(metrics[OBJECTIVE]) / 100.0))
+        self._batch.append((arch.choices, self.utility(metrics) / self.objective.scale))
         if len(self._batch) >= self.config.batch_size:
             with _one_thread():
                 self._update()

@@ -13,11 +13,12 @@ from typing import Any
 import torch
 
 from nas.archive.run_dir import RunDir
-from nas.data import ImageData, calibration_images, load_data, to_float
+from nas.data import ImageData, load_data
 from nas.errors import UserError
-from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.registry import SPACES
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from nas.tasks.base import Task
+from nas.tasks.classification import CLASSIFICATION
 from search_spaces.protocol import SearchSpace
 
 
@@ -43,12 +44,12 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise UserError(f"--device {name!r} is not a device; use auto, cpu or cuda[:N]") from None
 
 
-def make_space(name: str, data: ImageData, options: dict[str, Any]) -> SearchSpace:
-    """The space `name` adapted to the data (input size, channels, classes) plus user options."""
+def make_space(name: str, data: ImageData, options: dict[str, Any], task: Task = CLASSIFICATION) -> SearchSpace:
+    """The space `name` adapted to the data as the task says (classification: input size,
+    channels, classes) plus user options."""
     factory = SPACES.get(name)
     try:
-        return factory(**{"input_size": data.image_size, "in_channels": data.channels,
-                          "num_classes": data.num_classes, **options})
+        return factory(**{**task.space_options(data), **options})
     except (TypeError, ValueError) as err:
         raise UserError(f"space {name!r}: {err}") from None
 
@@ -64,23 +65,24 @@ class SupernetRun:
     space: SearchSpace
     supernet: torch.nn.Module
 
-    def evaluator(self, cfg: EvaluatorConfig, device: torch.device, seed: int = 0) -> SupernetEvaluator:
-        data = self.data
-        if cfg.calibration_images > len(data.x_train):
-            raise UserError(f"--calibration-images {cfg.calibration_images} exceeds the "
-                            f"{len(data.x_train)} training images")
-        calibration = calibration_images(data, cfg.calibration_images, seed)
-        n_val = len(data.x_val) if cfg.val_images is None else min(cfg.val_images, len(data.x_val))
-        x_val = to_float(data.x_val[:n_val], data.mean, data.std)
-        y_val = torch.as_tensor(data.y_val[:n_val], dtype=torch.long)
-        return SupernetEvaluator(self.supernet, calibration, x_val, y_val, cfg.batch_size, device,
-                                 num_classes=data.num_classes)
-
 
 def supernet_location(run_dir: Path, config: dict[str, Any]) -> Path:
     """A search run may reference a supernet trained elsewhere instead of holding a copy."""
     ref = config.get("supernet", {}).get("checkpoint") if isinstance(config.get("supernet"), dict) else None
     return Path(ref) if ref else Path(run_dir) / CHECKPOINT_NAME
+
+
+def supernet_dir_of(run: RunDir, config: dict[str, Any]) -> Path | None:
+    """The supernet run a supernet run or a search run uses (trained into it, or referenced);
+    None for a search without a supernet (a lookup-table search)."""
+    if config.get("kind") == "supernet":
+        return run.path
+    if config.get("kind") != "search":
+        raise UserError(f"{run.path} is a {config.get('kind', 'unknown')} run; pass a supernet or search run")
+    supernet = config.get("supernet")
+    if not isinstance(supernet, dict):
+        return None
+    return Path(supernet["run"]) if supernet.get("run") else run.path / "supernet"
 
 
 def read_supernet_config(run_dir: str | Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
         bar.update(1)
-        bar.set_postfix(loss=f"{metrics['loss']:.3f}", acc=f"{metrics['acc']:.1f}")
+        bar.set_postfix({k: f"{v:.3f}" if k == "loss" else f"{v:.1f}" for k, v in metrics.items()})
 
     trainer.on_step = on_step
     if trainer.resume():

@@ -23,6 +23,8 @@ from torch import nn
 from nas.data import ImageData, TrainLoader
 from nas.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from nas.tasks.base import Task, TrainingLoss
+from nas.tasks.classification import CLASSIFICATION
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -81,31 +83,36 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
                            lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
 
 
-def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
-             criterion: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], lr: float, device: torch.device,
+def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], Any], optimizer: torch.optim.Optimizer,
+             loss_fn: TrainingLoss, batch: tuple[torch.Tensor, Any], lr: float, device: torch.device,
              after_backward: Callable[[], None] | None = None) -> dict[str, float]:
-    """One SGD step on a CPU `batch` at learning rate `lr`; bf16 autocast on GPU.
+    """One SGD step on `batch` at learning rate `lr`; bf16 autocast on GPU. `loss_fn` is a task's
+    training loss: (outputs, targets) -> (loss, {metric: scalar}); returns {"loss", *metrics}.
 
-    Shared by supernet training (`forward` runs one path) and stand-alone retraining (`nas.retrain`).
+    Shared by supernet training (`forward` runs one path) and stand-alone retraining (`nas.standalone`).
     """
     x, y = batch
-    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    x = x.to(device, non_blocking=True)
+    if isinstance(y, torch.Tensor):
+        y = y.to(device, non_blocking=True)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     for group in optimizer.param_groups:
         group["lr"] = lr
     model.train()
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        logits = forward(x)
-        loss = criterion(logits.float(), y)
+        outputs = forward(x)
+        loss, metrics = loss_fn(outputs, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if after_backward is not None:
         after_backward()
     optimizer.step()
-    # One host-device sync per step for both numbers.
-    loss_value, acc = torch.stack([loss.detach(), (logits.argmax(1) == y).float().mean()]).tolist()
-    return {"loss": loss_value, "acc": 100.0 * acc}
+    # One host-device sync per step for all the numbers.
+    names = ["loss", *metrics]
+    values = torch.stack([loss.detach().float(), *(torch.as_tensor(v, device=loss.device).float()
+                                                   for v in metrics.values())]).tolist()
+    return dict(zip(names, values))
 
 
 @dataclass
@@ -119,6 +126,7 @@ class SupernetTrainer:
     out_dir: Path
     device: torch.device = torch.device("cpu")
     on_step: Callable[[int, int, dict[str, float]], None] | None = None
+    task: Task = CLASSIFICATION
     # Data-parallel training (nas.distributed.train): this rank's slice of every global batch, and a
     # hook between backward and the optimizer step that averages gradients across ranks.
     rank: int = 0
@@ -135,7 +143,7 @@ class SupernetTrainer:
         self.total_steps = self.cfg.steps or self.cfg.epochs * self.loader.steps_per_epoch
         self.warmup_steps = min(self.total_steps, round(self.cfg.warmup_epochs * self.loader.steps_per_epoch))
         self.step = 0
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.label_smoothing)
+        self.loss_fn = self.task.training_loss(self.cfg.label_smoothing)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -158,7 +166,7 @@ class SupernetTrainer:
 
     def train_step(self, step: int) -> dict[str, float]:
         arch = path_for_step(self.space, self.cfg.seed, step)
-        return sgd_step(self.supernet, lambda x: self.supernet(x, arch), self.optimizer, self.criterion,
+        return sgd_step(self.supernet, lambda x: self.supernet(x, arch), self.optimizer, self.loss_fn,
                         self.loader.batch(step), cosine_lr(self.cfg.lr, step, self.total_steps, self.warmup_steps),
                         self.device,
                         self.after_backward)
@@ -184,8 +192,7 @@ class SupernetTrainer:
                 save_checkpoint(self.state_dict(), self.checkpoint_path)
             if epoch_end:
                 summary = {"step": self.step, "epoch": math.ceil(self.step / spe),
-                           "loss": float(np.mean([m["loss"] for m in window])),
-                           "acc": float(np.mean([m["acc"] for m in window])),
+                           **{k: float(np.mean([m[k] for m in window])) for k in window[0]},
                            "seconds": time.perf_counter() - started}
                 with open(log_path, "a") as f:
                     f.write(json.dumps(summary) + "\n")

@@ -20,8 +20,8 @@ from torch import nn
 
 from search_spaces.arch import Arch
 from search_spaces.weight_sharing import init_weights, load_path_weights
-from search_spaces.nb201.ops import (EDGES, NUM_NODES, OPS, ClassifierHead, MixedEdge, NestedMixedEdge,
-                                     ResNetBasicBlock, Stem, make_op)
+from search_spaces.nb201.ops import (CELL, EDGES, OPS, ClassifierHead, NestedMixedEdge, ResNetBasicBlock, Stem,
+                                     make_op, mixed_edge)
 
 
 @dataclass(frozen=True)
@@ -71,34 +71,23 @@ class Cell(nn.Module):
         self.edges = nn.ModuleList(make_op(OPS[c], channels) for c in choices)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for target in range(1, NUM_NODES):
-            nodes.append(sum(self.edges[e](nodes[src]) for e, (dst, src) in enumerate(EDGES) if dst == target))
-        return nodes[-1]
+        return CELL.walk([x], lambda e, node: self.edges[e](node))
 
 
 class SearchCell(nn.Module):
-    """The supernet cell: every edge a `MixedEdge`; the same node sums as `Cell`."""
+    """The supernet cell: every edge a mixed op; the same graph walk as `Cell`."""
 
     def __init__(self, channels: int, nested: bool = False) -> None:
         super().__init__()
-        edge = NestedMixedEdge if nested else MixedEdge
+        edge = NestedMixedEdge if nested else mixed_edge
         self.edges = nn.ModuleList(edge(channels) for _ in EDGES)
 
     def forward(self, x: torch.Tensor, choices: Sequence[int]) -> torch.Tensor:
-        nodes = [x]
-        for target in range(1, NUM_NODES):
-            nodes.append(sum(self.edges[e](nodes[src], choices[e])
-                             for e, (dst, src) in enumerate(EDGES) if dst == target))
-        return nodes[-1]
+        return CELL.walk([x], lambda e, node: self.edges[e](node, choices[e]))
 
     def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """`weights`: (6 edges, 5 ops), e.g. a softmax of DARTS architecture parameters."""
-        nodes = [x]
-        for target in range(1, NUM_NODES):
-            nodes.append(sum(self.edges[e].forward_mixed(nodes[src], weights[e])
-                             for e, (dst, src) in enumerate(EDGES) if dst == target))
-        return nodes[-1]
+        return CELL.walk([x], lambda e, node: self.edges[e].forward_mixed(node, weights[e]))
 
 
 def _body(cfg: NB201Config, make_cell) -> tuple[Stem, nn.ModuleList, ClassifierHead]:

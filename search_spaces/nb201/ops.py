@@ -6,7 +6,7 @@ Every cell edge keeps resolution and width (C -> C, stride 1), so the five candi
 - `nor_conv_1x1` / `nor_conv_3x3`: ReLU -> conv (no bias) -> BN (affine, tracked statistics);
 - `avg_pool_3x3`: 3x3 average pool, stride 1, padding 1, `count_include_pad=False` (the
   reference's 1x1 pre-conv only exists when C_in != C_out, which never happens inside a cell).
-`MixedEdge` holds all five on one edge: `forward(x, choice)` runs one (single path), and
+`mixed_edge` holds all five on one edge: `forward(x, choice)` runs one (single path), and
 `forward_mixed(x, weights)` sums all of them weighted (DARTS), on the same modules.
 """
 
@@ -15,6 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from search_spaces.blocks.cell import CellGraph
+from search_spaces.blocks.conv import conv_norm_act
+from search_spaces.blocks.mixed import MixedOp
 from search_spaces.nested_kernel import NestedKernel
 
 # Order = choice index of every edge; also the op names of the NB201 string.
@@ -24,6 +27,7 @@ OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", 
 # |e(1<-0)|+|e(2<-0)|e(2<-1)|+|e(3<-0)|e(3<-1)|e(3<-2)|
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_NODES = 4
+CELL = CellGraph(num_inputs=1, num_nodes=NUM_NODES, edges=EDGES, output="last")
 
 
 class Zero(nn.Module):
@@ -37,11 +41,7 @@ class Zero(nn.Module):
 class ReLUConvBN(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> None:
         # inplace=False: the same node feeds several edges, an in-place ReLU would corrupt it.
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, bias=False),
-            nn.BatchNorm2d(out_channels),
-        )
+        super().__init__(*conv_norm_act(in_channels, out_channels, kernel, stride, act=nn.ReLU, act_first=True))
 
 
 def make_op(name: str, channels: int) -> nn.Module:
@@ -59,30 +59,15 @@ def make_op(name: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown NB201 op {name!r}; valid: {', '.join(OPS)}")
 
 
-class MixedEdge(nn.Module):
-    """The supernet form of an edge: all candidates (`candidates[i]` is `OPS[i]`)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.candidates = nn.ModuleList(make_op(name, channels) for name in OPS)
-
-    def forward(self, x: torch.Tensor, choice: int) -> torch.Tensor:
-        """Single path: only candidate `choice` runs, the others get no gradient."""
-        return self.candidates[choice](x)
-
-    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """DARTS mixed op: sum_i weights[i] * op_i(x); `weights` has one entry per candidate."""
-        if weights.shape != (len(self.candidates),):
-            raise ValueError(f"need {len(self.candidates)} edge weights, got shape {tuple(weights.shape)}")
-        return sum(w * op(x) for w, op in zip(weights, self.candidates))
-
-    def unit_state(self, choice: int) -> dict[str, torch.Tensor]:
-        return self.candidates[choice].state_dict(keep_vars=True)
+def mixed_edge(channels: int) -> MixedOp:
+    """The supernet form of an edge: all candidates (`candidates[i]` is `OPS[i]`), one forward
+    per path and DARTS's weighted forward (`search_spaces.blocks.MixedOp`)."""
+    return MixedOp(make_op(name, channels) for name in OPS)
 
 
 class NestedMixedEdge(nn.Module):
     """An edge whose two convolutions share weights: the 1x1 kernel is the centre of the 3x3 one
-    (`NestedKernel`), with one BN after either. The parameter-free ops are as in `MixedEdge`.
+    (`NestedKernel`), with one BN after either. The parameter-free ops are as in `mixed_edge`.
     `unit_state(choice)` gives the state dict of the stand-alone op `make_op(OPS[choice])`."""
 
     _KERNEL = {OPS.index("nor_conv_1x1"): 1, OPS.index("nor_conv_3x3"): 3}

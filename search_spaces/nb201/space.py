@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from nas.errors import InvalidArchitecture
-from nas.registry import SPACES
+from nas_common.errors import InvalidArchitecture
+from nas_common.registry import SPACES
 from search_spaces.arch import Arch
-from search_spaces.cost import count_params, measure_flops
+from search_spaces.cost import CostTable
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, ResNetBasicBlock, Stem, make_op
 from search_spaces.protocol import Decision, SearchSpace, config_dict
@@ -119,42 +119,34 @@ class NB201Space(SearchSpace):
 
     # ---- cost ----------------------------------------------------------------------------------
     def flops(self, arch: Arch) -> int:
-        self.validate(arch)
-        fixed, per_edge = self._costs["flops"]
-        return fixed + sum(row[c] for row, c in zip(per_edge, arch.choices))
+        return self._costs.flops(self.validate(arch).choices)
 
     def params(self, arch: Arch) -> int:
-        self.validate(arch)
-        fixed, per_edge = self._costs["params"]
-        return fixed + sum(row[c] for row, c in zip(per_edge, arch.choices))
+        return self._costs.params(self.validate(arch).choices)
 
     @cached_property
-    def _costs(self) -> dict[str, tuple[int, list[list[int]]]]:
+    def _costs(self) -> CostTable:
         """Fixed part (stem, reductions, head) plus, per edge and op, the cost of that op summed
         over every cell of the net (all cells share the architecture). Each op is measured once
         per stage, on that stage's input shape: every edge of a stage sees the same shape."""
         cfg = self.cfg
         stage_channels = cfg.stage_channels
+        table = CostTable(len(EDGES), len(OPS))
         x = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
         stem = Stem(cfg.in_channels, stage_channels[0])
-        fixed = {"flops": measure_flops(stem, x), "params": count_params(stem)}
-        per_op = {"flops": [0] * len(OPS), "params": [0] * len(OPS)}
+        table.add_fixed(stem, x)
         with torch.no_grad():
             x = stem.eval()(x)
             for stage, channels in enumerate(stage_channels):
                 if stage > 0:
                     block = ResNetBasicBlock(stage_channels[stage - 1], channels)
-                    fixed["flops"] += measure_flops(block, x)
-                    fixed["params"] += count_params(block)
+                    table.add_fixed(block, x)
                     x = block.eval()(x)
                 for i, name in enumerate(OPS):
                     op = make_op(name, channels)
-                    per_op["flops"][i] += cfg.cells_per_stage * measure_flops(op, x)
-                    per_op["params"][i] += cfg.cells_per_stage * count_params(op)
-        head = ClassifierHead(stage_channels[-1], cfg.num_classes)
-        fixed["flops"] += measure_flops(head, x)
-        fixed["params"] += count_params(head)
-        return {key: (fixed[key], [list(per_op[key]) for _ in EDGES]) for key in fixed}
+                    table.add_option(range(len(EDGES)), i, op, x, times=cfg.cells_per_stage)
+        table.add_fixed(ClassifierHead(stage_channels[-1], cfg.num_classes), x)
+        return table
 
 
 def _bad(text: str, why: str) -> InvalidArchitecture:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from search_spaces.blocks.conv import conv_norm_act
+
 CHOICES: tuple[str, ...] = ("shuffle3x3", "shuffle5x5", "shuffle7x7", "xception")
 
 
@@ -25,34 +27,24 @@ def channel_split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[0], x[1]
 
 
-def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, relu: bool = True) -> list[nn.Module]:
-    layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
-    ]
-    if relu:
-        layers.append(nn.ReLU(inplace=True))
-    return layers
-
-
 def shuffle_branch(cin: int, mid: int, cout: int, kernel: int, stride: int) -> nn.Sequential:
     """pw (cin->mid) -> dw kxk (stride) -> pw (mid->cout)."""
     return nn.Sequential(
-        *conv_bn(cin, mid, 1),
-        *conv_bn(mid, mid, kernel, stride, groups=mid, relu=False),
-        *conv_bn(mid, cout, 1),
+        *conv_norm_act(cin, mid, 1),
+        *conv_norm_act(mid, mid, kernel, stride, groups=mid, act=None),
+        *conv_norm_act(mid, cout, 1),
     )
 
 
 def xception_branch(cin: int, mid: int, cout: int, stride: int) -> nn.Sequential:
     """(dw 3x3 -> pw) three times; only the first depthwise conv strides."""
     return nn.Sequential(
-        *conv_bn(cin, cin, 3, stride, groups=cin, relu=False),
-        *conv_bn(cin, mid, 1),
-        *conv_bn(mid, mid, 3, 1, groups=mid, relu=False),
-        *conv_bn(mid, mid, 1),
-        *conv_bn(mid, mid, 3, 1, groups=mid, relu=False),
-        *conv_bn(mid, cout, 1),
+        *conv_norm_act(cin, cin, 3, stride, groups=cin, act=None),
+        *conv_norm_act(cin, mid, 1),
+        *conv_norm_act(mid, mid, 3, 1, groups=mid, act=None),
+        *conv_norm_act(mid, mid, 1),
+        *conv_norm_act(mid, mid, 3, 1, groups=mid, act=None),
+        *conv_norm_act(mid, cout, 1),
     )
 
 
@@ -76,8 +68,8 @@ class ChoiceBlockUnit(nn.Module):
             self.branch = shuffle_branch(branch_in, mid, branch_out, int(name[-1]), stride)
         if projection:
             self.proj = nn.Sequential(
-                *conv_bn(in_channels, in_channels, 3, stride, groups=in_channels, relu=False),
-                *conv_bn(in_channels, in_channels, 1),
+                *conv_norm_act(in_channels, in_channels, 3, stride, groups=in_channels, act=None),
+                *conv_norm_act(in_channels, in_channels, 1),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,7 +94,7 @@ class ChoiceBlock(nn.Module):
 
 class Stem(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__(*conv_bn(in_channels, out_channels, 3, stride))
+        super().__init__(*conv_norm_act(in_channels, out_channels, 3, stride))
 
 
 class ClassifierHead(nn.Module):
@@ -114,7 +106,7 @@ class ClassifierHead(nn.Module):
 
     def __init__(self, in_channels: int, last_channels: int, num_classes: int, dropout: float) -> None:
         super().__init__()
-        self.last_conv = nn.Sequential(*conv_bn(in_channels, last_channels, 1))
+        self.last_conv = nn.Sequential(*conv_norm_act(in_channels, last_channels, 1))
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(last_channels, num_classes, bias=False)
 

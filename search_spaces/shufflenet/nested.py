@@ -37,7 +37,8 @@ import torch
 from torch import nn
 
 from search_spaces.nested_kernel import NestedKernel
-from search_spaces.shufflenet.blocks import CHOICES, channel_split, conv_bn
+from search_spaces.blocks.conv import conv_norm_act
+from search_spaces.shufflenet.blocks import CHOICES, channel_split
 
 KERNELS = (3, 5, 7)
 XCEPTION = CHOICES.index("xception")
@@ -55,16 +56,16 @@ class NestedChoiceBlock(nn.Module):
         mid = out_channels // 2
         self.projection, self.stride = projection, stride
         if projection:
-            self.proj = nn.Sequential(*conv_bn(in_channels, in_channels, 3, stride, groups=in_channels, relu=False),
-                                      *conv_bn(in_channels, in_channels, 1))
-        self.pw1 = nn.Sequential(*conv_bn(branch_in, mid, 1))
+            self.proj = nn.Sequential(*conv_norm_act(in_channels, in_channels, 3, stride, groups=in_channels, act=None),
+                                      *conv_norm_act(in_channels, in_channels, 1))
+        self.pw1 = nn.Sequential(*conv_norm_act(branch_in, mid, 1))
         self.dw = NestedKernel(mid, mid, KERNELS, groups=mid)
         self.dw_bn = nn.BatchNorm2d(mid)
-        self.pw2 = nn.Sequential(*conv_bn(mid, branch_out, 1))
+        self.pw2 = nn.Sequential(*conv_norm_act(mid, branch_out, 1))
         # Xception's own layers: dw 3x3 on the input (strided), then dw 3x3 + pw after pw1.
-        self.x_dw_in = nn.Sequential(*conv_bn(branch_in, branch_in, 3, stride, groups=branch_in, relu=False))
-        self.x_dw_mid = nn.Sequential(*conv_bn(mid, mid, 3, groups=mid, relu=False))
-        self.x_pw_mid = nn.Sequential(*conv_bn(mid, mid, 1))
+        self.x_dw_in = nn.Sequential(*conv_norm_act(branch_in, branch_in, 3, stride, groups=branch_in, act=None))
+        self.x_dw_mid = nn.Sequential(*conv_norm_act(mid, mid, 3, groups=mid, act=None))
+        self.x_pw_mid = nn.Sequential(*conv_norm_act(mid, mid, 1))
 
     @torch.no_grad()
     def finish_init(self) -> None:

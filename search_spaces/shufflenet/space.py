@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from search_spaces.arch import Arch
-from search_spaces.cost import count_params, measure_flops
+from search_spaces.cost import CostTable
 from search_spaces.protocol import Decision, SearchSpace, config_dict
 from search_spaces.shufflenet.blocks import CHOICES, ChoiceBlockUnit, ClassifierHead, Stem
 from search_spaces.shufflenet.network import (
@@ -51,32 +51,27 @@ class ShuffleNetSpace(SearchSpace):
         return ShuffleNetSupernet(self.cfg, generator)
 
     def flops(self, arch: Arch) -> int:
-        self.validate(arch)
-        fixed, per_block = self._costs["flops"]
-        return fixed + sum(row[c] for row, c in zip(per_block, arch.choices))
+        return self._costs.flops(self.validate(arch).choices)
 
     def params(self, arch: Arch) -> int:
-        self.validate(arch)
-        fixed, per_block = self._costs["params"]
-        return fixed + sum(row[c] for row, c in zip(per_block, arch.choices))
+        return self._costs.params(self.validate(arch).choices)
 
     @cached_property
-    def _costs(self) -> dict[str, tuple[int, list[list[int]]]]:
+    def _costs(self) -> CostTable:
         """Per-candidate FLOPs/params, each measured on its own input shape; stem + head fixed."""
         cfg, layout = self.cfg, self.layout
+        table = CostTable(len(layout.blocks), len(CHOICES))
         x = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
         stem = Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride)
-        fixed_flops, fixed_params = measure_flops(stem, x), count_params(stem)
+        table.add_fixed(stem, x)
         x = stem.eval()(x)
-        flops, params = [], []
-        for spec in layout.blocks:
+        for b, spec in enumerate(layout.blocks):
             units = [ChoiceBlockUnit(spec.in_channels, spec.out_channels, spec.stride, spec.projection, c)
                      for c in range(len(CHOICES))]
-            flops.append([measure_flops(u, x) for u in units])
-            params.append([count_params(u) for u in units])
+            for c, unit in enumerate(units):
+                table.add_option(b, c, unit, x)
             with torch.no_grad():
                 x = units[0].eval()(x)
-        head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
-        fixed_flops += measure_flops(head, x)
-        fixed_params += count_params(head)
-        return {"flops": (fixed_flops, flops), "params": (fixed_params, params)}
+        table.add_fixed(ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes,
+                                       cfg.dropout), x)
+        return table

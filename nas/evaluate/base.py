@@ -1,0 +1,46 @@
+"""What every evaluator kind provides, as protocols (the registry holds the classes).
+
+An evaluator kind is built in exactly three ways: for a search run (`for_search`, which may train
+a supernet first), from a picklable `EvaluatorSpec` where a Ray actor runs (`from_spec`), and, to
+validate a new search's options before anything is trained, the space it would search
+(`search_space`). Callers never compare kind names: they ask the registry for the class and use
+its attributes (`uses_supernet`: whether export, rank-check and inherited-BN reports apply).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import torch
+
+from nas.evaluate.spec import EvaluatorSpec
+from search_spaces.arch import Arch
+from search_spaces.protocol import SearchSpace
+
+
+class Evaluator(Protocol):
+    hidden_metrics: frozenset[str]  # measured and recorded, never told to the strategy
+    chance: float | None  # the objective an untrained model scores (nas.trust); None: no such check
+    spec: EvaluatorSpec  # how to build the same evaluator elsewhere
+
+    def evaluate(self, arch: Arch) -> dict[str, float]: ...  # the search signal
+
+    def reported(self, arch: Arch) -> dict[str, float]: ...  # hidden figures, reported only
+
+    def shared_weights(self) -> dict[str, torch.Tensor] | None: ...  # what from_spec needs beside the spec
+
+
+class EvaluatorKind(Protocol):
+    Config: ClassVar[type]  # the typed settings in config.json's "evaluator" (besides "kind")
+    uses_supernet: ClassVar[bool]
+
+    @classmethod
+    def for_search(cls, run_path: Path, config: dict[str, Any], device: torch.device,
+                   quiet: bool) -> tuple[SearchSpace, Evaluator]: ...
+
+    @classmethod
+    def from_spec(cls, spec: EvaluatorSpec, weights: dict[str, torch.Tensor] | None) -> Evaluator: ...
+
+    @classmethod
+    def search_space(cls, config: dict[str, Any]) -> SearchSpace: ...

@@ -1,0 +1,41 @@
+"""A task owns what is specific to a kind of learning problem; everything else takes a task.
+
+The trainer, the evaluators, BN recalibration, retraining, export and rank-check never name a loss,
+labels or boxes: they call the task. A task says
+- which data it reads (`load_data`) and how a space is adapted to it (`space_options`: input size,
+  channels, classes, ...),
+- how a batch moves to a device (`to_device`: targets may be tensors or lists of boxes),
+- the training loss and per-batch training metrics (`training_loss`),
+- the metrics of a model on a held-out split (`evaluate`) and which of them is the search
+  objective (`objective`), and what an untrained model scores (`chance`, for the trust check).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Iterable, Protocol
+
+import torch
+
+from nas_common.objective import Objective
+
+Forward = Callable[[torch.Tensor], Any]
+# (outputs, targets) -> (loss to backpropagate, {name: detached scalar tensor}) for one batch
+TrainingLoss = Callable[[Any, Any], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+class Task(Protocol):
+    name: ClassVar[str]
+    objective: ClassVar[Objective]
+
+    def load_data(self, data_config: Any) -> Any: ...
+
+    def space_options(self, data: Any) -> dict[str, Any]: ...
+
+    def to_device(self, batch: tuple[torch.Tensor, Any], device: torch.device) -> tuple[torch.Tensor, Any]: ...
+
+    def training_loss(self, label_smoothing: float = 0.0) -> TrainingLoss: ...
+
+    def evaluate(self, forward: Forward, batches: Iterable[tuple[torch.Tensor, Any]], device: torch.device,
+                 split: str = "val") -> dict[str, float]: ...
+
+    def chance(self, data: Any) -> float | None: ...

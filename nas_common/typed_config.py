@@ -1,0 +1,59 @@
+"""Typed configs from user options: `key=value` strings (CLI, `-o`) or JSON values, checked against
+the dataclass field types, so every component reads a typed object instead of reinterpreting a dict."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import fields
+from numbers import Integral, Real
+from typing import Any
+
+from nas_common.errors import UserError
+
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def build_config(config_cls: type, options: dict[str, Any], *, owner: str) -> Any:
+    """`config_cls(**options)` with each value checked against, or parsed into, its field's type.
+
+    Strings are parsed (the CLI passes `key=value` text); nothing is `eval`ed.
+    """
+    types = typing.get_type_hints(config_cls)
+    defaults = {f.name: f.default for f in fields(config_cls)}
+    for key in options:
+        if key not in defaults:
+            valid = ", ".join(f"{k}={v!r}" for k, v in defaults.items()) or "(none)"
+            raise UserError(f"unknown option {key!r} for {owner}; valid options: {valid}")
+    kwargs = {key: _convert(value, types[key], key, owner, defaults[key]) for key, value in options.items()}
+    return config_cls(**kwargs)
+
+
+def _convert(value: Any, kind: type, key: str, owner: str, default: Any) -> Any:
+    text = value.strip() if isinstance(value, str) else None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if text is not None and text.lower() in _BOOLS:
+            return _BOOLS[text.lower()]
+    elif kind is int:
+        if isinstance(value, Integral) and not isinstance(value, bool):
+            return int(value)
+        if text is not None:
+            try:
+                return int(text)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, Real) and not isinstance(value, bool):
+            return float(value)
+        if text is not None:
+            try:
+                return float(text)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise TypeError(f"{owner} option {key!r} has type {kind!r}; options must be bool, int, float or str")
+    raise UserError(f"{owner} option {key}={value!r} is not a valid {kind.__name__}; e.g. {key}={default}")

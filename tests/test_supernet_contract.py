@@ -1,0 +1,85 @@
+"""The supernet protocol (`search_spaces.protocol.Supernet`), checked on every registered space and
+on both weight-sharing schemes where a space offers them: a new space is covered by registering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nas.registry import SPACES
+from search_spaces.protocol import MixedForward, MultiScaleSupernet, Supernet
+
+try:
+    from tests.conftest import small_space, tiny_input
+except ImportError:
+    from conftest import small_space, tiny_input
+
+
+def _variants():
+    for name in SPACES.names():
+        space = small_space(name)
+        yield pytest.param(space, id=name)
+        if "sharing" in space.config():  # the other weight-sharing scheme too
+            other = {"nested": "independent", "independent": "nested"}[space.config()["sharing"]]
+            yield pytest.param(type(space)(**{**space.config(), "sharing": other}), id=f"{name}-{other}")
+
+
+VARIANTS = list(_variants())
+
+
+def _randomise_bn(model: torch.nn.Module, seed: int) -> None:
+    """Running statistics other than the defaults, so copying them is actually tested."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+@pytest.mark.parametrize("space", VARIANTS)
+def test_supernet_implements_the_protocol(space):
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    assert isinstance(supernet, Supernet)
+
+
+@pytest.mark.parametrize("space", VARIANTS)
+def test_path_state_names_the_stand_alone_parameters(space):
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    for arch in (space.sample(np.random.default_rng(s)) for s in range(3)):
+        state, reference = supernet.path_state(arch), space.build(arch).state_dict()
+        assert state.keys() == reference.keys()
+        assert all(state[k].shape == reference[k].shape for k in state)
+
+
+@pytest.mark.parametrize("space", VARIANTS)
+def test_extract_equals_the_path_and_owns_its_tensors(space):
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    _randomise_bn(supernet, 1)
+    supernet.eval()
+    x = tiny_input(space)
+    for arch in (space.sample(np.random.default_rng(s)) for s in range(3)):
+        net = supernet.extract(arch).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(net(x), supernet(x, arch), rtol=1e-5, atol=1e-5)
+        shared = {p.data_ptr() for p in supernet.parameters()}
+        assert not any(p.data_ptr() in shared for p in net.parameters())  # copies, not views
+
+
+@pytest.mark.parametrize("space", VARIANTS)
+def test_optional_forwards_agree_with_the_single_path(space):
+    supernet = space.supernet(torch.Generator().manual_seed(0)).eval()
+    x = tiny_input(space)
+    arch = space.sample(np.random.default_rng(5))
+    with torch.no_grad():
+        if isinstance(supernet, MultiScaleSupernet):
+            features = supernet.forward_features(x, arch)
+            reference = supernet.extract(arch).eval().forward_features(x)
+            assert len(features) == len(reference)
+            for a, b in zip(features, reference):
+                torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        if isinstance(supernet, MixedForward):
+            options = [d.num_options for d in space.decisions]
+            weights = torch.zeros(len(options), max(options))
+            weights[torch.arange(len(options)), torch.tensor(arch.choices)] = 1.0
+            torch.testing.assert_close(supernet.forward_mixed(x, weights), supernet(x, arch), rtol=1e-5, atol=1e-5)
