@@ -13,14 +13,13 @@ NaN is written as null in `rank_check.json`.
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from nas.archive import read_records, val_acc, write_bytes_atomic
+from nas.archive import read_records, val_acc
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -95,12 +94,9 @@ def json_safe(correlations: dict[str, dict[str, float]]) -> dict[str, dict[str, 
 
 def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]], path: Any) -> None:
     """Stand-alone accuracy (y) against supernet accuracy (x), recalibrated and inherited BN."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from nas.archive.plots import new_figure, save_figure
 
-    fig = Figure(figsize=(6, 4.5))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = new_figure((6, 4.5))
     y = [r["standalone"] for r in rows]
     for column, marker in (("recalibrated", "o"), ("inherited", "x")):
         tau = correlations[f"{column}_vs_standalone"]["kendall_tau"]
@@ -111,10 +107,7 @@ def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str
     ax.set_title(f"ranking check, {len(rows)} architectures")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    write_bytes_atomic(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)
 
 
 # ---- the whole check, from a run directory ------------------------------------------------------------

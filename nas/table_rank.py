@@ -14,14 +14,13 @@ Published one-shot supernets on NB201 reach Kendall tau ~0.50-0.54 (e.g. SPOS), 
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nas.archive import write_bytes_atomic, write_json_atomic
+from nas.archive import write_json_atomic
 from nas.errors import UserError
 from nas.rank_check import json_safe, rank_correlations, supernet_of
 from search_spaces.arch import Arch
@@ -91,12 +90,9 @@ def _num(value: float | None) -> str:
 
 
 def plot(rows: list[dict[str, Any]], result: dict[str, Any], path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from nas.archive.plots import new_figure, save_figure
 
-    fig = Figure(figsize=(6, 4.5))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = new_figure((6, 4.5))
     for column, marker in (("recalibrated", "o"), ("inherited", "x")):
         tau = result["correlations"][f"{column}_vs_table_val_12ep"]["kendall_tau"]
         ax.scatter([r["table_val_12ep"] for r in rows], [r[column] for r in rows], marker=marker, s=14,
@@ -106,10 +102,7 @@ def plot(rows: list[dict[str, Any]], result: dict[str, Any], path: Path) -> None
     ax.set_title(f"supernet vs NAS-Bench-201, {len(rows)} architectures")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    write_bytes_atomic(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)
 
 
 def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any, *, seed: int = 0,

@@ -8,6 +8,7 @@ whole stand-alone network.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Sequence
 
 import torch
@@ -65,3 +66,21 @@ class CostTable:
 
     def params(self, choices: Sequence[int]) -> int:
         return self.total("params", choices)
+
+
+class TabulatedCost:
+    """Mixin for a space whose cost is additive over its decisions: it measures its `CostTable`
+    once (`_measure_costs`), and `flops`/`params` become lookups. List it before `SearchSpace`."""
+
+    def _measure_costs(self) -> CostTable:
+        raise NotImplementedError
+
+    @cached_property
+    def cost_table(self) -> CostTable:
+        return self._measure_costs()
+
+    def flops(self, arch) -> int:
+        return self.cost_table.flops(self.validate(arch).choices)
+
+    def params(self, arch) -> int:
+        return self.cost_table.params(self.validate(arch).choices)

@@ -3,7 +3,11 @@ briefly trained supernet that several files reuse (training it is the slowest th
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +104,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def run_main(argv: list) -> tuple[int, str]:
+    """(exit status, stdout) of `nas ARGV` run in this process."""
+    from nas.cli.main import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSONL file (a run's evaluations.jsonl, retrain.jsonl)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]

@@ -8,7 +8,6 @@ CLI reuses it instead of starting its own.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import subprocess
@@ -21,7 +20,7 @@ import pytest
 import torch
 
 from nas.archive import RunDir
-from nas.cli.main import main
+from tests.conftest import read_jsonl, run_main
 from nas.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec, build_evaluator
 from nas.runner import SearchLoop, score
@@ -45,15 +44,9 @@ def ray_local():
     ray.shutdown()
 
 
-def run_main(argv: list) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue()
-
 
 def records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    return read_jsonl(run / "evaluations.jsonl")
 
 
 def drain(executor, trials: list[Trial]) -> dict[int, dict[str, float]]:

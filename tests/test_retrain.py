@@ -7,8 +7,6 @@ One local Ray (2 CPUs) serves the module; `connect()` inside the commands reuses
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
@@ -18,14 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from nas.cli.main import main
 from nas.errors import UserError
 from nas.rank_check import rank_correlations, spread
 from nas.supernet.loading import DataConfig, make_space
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch
-from tests.conftest import needs_subset
+from tests.conftest import needs_subset, read_jsonl, run_main
 
 ray = pytest.importorskip("ray")
 
@@ -51,15 +48,9 @@ def two_archs() -> list[Arch]:
     return [space.sample(rng), space.sample(rng)]
 
 
-def run_main(argv: list) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue()
-
 
 def records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "retrain.jsonl").read_text().splitlines()]
+    return read_jsonl(run / "retrain.jsonl")
 
 
 def reports(run: Path) -> dict[str, int]:

@@ -7,8 +7,6 @@ processes to see exactly what a user sees (one line, no traceback).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -20,6 +18,7 @@ import pytest
 import torch
 
 from nas.cli.main import main
+from tests.conftest import read_jsonl, run_main
 from nas.data import data_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,16 +39,9 @@ TABLE_SEARCH = ["search", "--evaluator", "table", "--quiet", "--strategy", "evol
 needs_subset = pytest.mark.skipif(not SUBSET.is_file(), reason="shared cifar10 subset not available")
 
 
-def run_main(argv: list[str]) -> tuple[int, str]:
-    """(exit status, stdout) of `nas ARGV` run in this process."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue()
-
 
 def records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    return read_jsonl(run / "evaluations.jsonl")
 
 
 def without_wall(recs: list[dict]) -> list[dict]:

@@ -48,7 +48,7 @@ def _label(objective: Objective) -> str:
 
 def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
     """Best objective so far vs number of evaluations, each evaluation as a faint dot."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
     accs = [objective.value(r["metrics"]) for r in records]
     xs = list(range(1, len(accs) + 1))
     best, running = [], -math.inf
@@ -68,12 +68,12 @@ def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, object
     ax.set_xlabel("evaluations")
     ax.set_ylabel(_label(objective))
     ax.grid(True, alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
     """Objective vs MFLOPs: all points, the Pareto front connected, the best starred."""
-    fig, ax = _figure()
+    fig, ax = new_figure()
 
     def value(r: dict[str, Any]) -> float:
         return objective.value(r["metrics"])
@@ -97,19 +97,20 @@ def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objectiv
     ax.set_xlabel("FLOPs (millions)")
     ax.set_ylabel(_label(objective))
     ax.grid(True, alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _figure() -> tuple[Any, Any]:
+def new_figure(figsize: tuple[float, float] = (7, 4.5)) -> tuple[Any, Any]:
+    """A pyplot-free figure and its axes (no global state, renders headless)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=figsize)
     return fig, fig.subplots()
 
 
-def _save(fig: Any, path: str | os.PathLike) -> None:
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
     # Render to memory, then replace atomically: a viewer never sees a half-written PNG.
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=120)
+    fig.savefig(buffer, format="png", dpi=dpi)
     write_bytes_atomic(path, buffer.getvalue())

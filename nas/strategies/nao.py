@@ -47,6 +47,7 @@ from torch import nn
 from nas.errors import UserError
 from nas.registry import STRATEGIES
 from nas.strategies.base import Strategy
+from nas.strategies.torch_state import check_weights, pack, unpack
 from nas.strategies.rl import _one_thread
 from predictors.base import init_weights
 from predictors.lstm import PerformanceHead, SequenceEncoder, tokens
@@ -313,12 +314,7 @@ class NAO(Strategy):
 
     # ---- state -------------------------------------------------------------------------------------
     def _check_weights(self) -> None:
-        if self._weights_at != self._trainings:
-            raise UserError(
-                f"{self.name} strategy state was saved after {self._trainings} model trainings, but "
-                f"the model weights loaded are from training {self._weights_at}; load the saved "
-                "tensors (the run's strategy_tensors-*.pt) with load_tensors as well as the JSON state"
-            )
+        check_weights(self.name, "model trainings", self._trainings, self._weights_at)
 
     def _state(self) -> dict:
         return {
@@ -338,18 +334,7 @@ class NAO(Strategy):
             self._weights_at = 0
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        out = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
-        out["trainings"] = torch.tensor(self._weights_at)
-        return out
+        return pack({"model": self.model}, "trainings", self._weights_at)
 
     def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        unknown = set(tensors) - {f"model.{k}" for k in weights} - {"trainings"}
-        if unknown:
-            raise ValueError(f"unknown {self.name} strategy tensor(s) {sorted(unknown)}")
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError as err:
-            raise UserError(f"saved {self.name} model does not fit this space and config ({err}); "
-                            "resume with the saved space and options") from None
-        self._weights_at = int(tensors["trainings"])
+        self._weights_at = unpack(tensors, {"model": self.model}, "trainings", self.name)

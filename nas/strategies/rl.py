@@ -36,6 +36,7 @@ from torch import nn
 from nas.errors import UserError
 from nas.registry import STRATEGIES
 from nas.strategies.base import Strategy
+from nas.strategies.torch_state import check_weights, pack, unpack
 from search_spaces.arch import Arch
 
 ALGORITHMS = ("reinforce", "ppo")
@@ -268,12 +269,7 @@ class RL(Strategy):
 
     # ---- state -----------------------------------------------------------------------------------
     def _check_weights(self) -> None:
-        if self._weights_at != self._updates:
-            raise UserError(
-                f"rl strategy state was saved after {self._updates} controller updates, but the "
-                f"controller weights loaded are from update {self._weights_at}; load the saved "
-                "tensors (the run's strategy_tensors-*.pt) with load_tensors as well as the JSON state"
-            )
+        check_weights("rl", "controller updates", self._updates, self._weights_at)
 
     def _state(self) -> dict:
         return {
@@ -296,31 +292,8 @@ class RL(Strategy):
     def tensors(self) -> dict[str, torch.Tensor]:
         """Controller weights (`controller.*`), Adam state flattened (`opt.state.<param>.<key>`,
         step counts included) and the update count they belong to (`updates`)."""
-        out = {f"controller.{k}": v.detach().clone() for k, v in self.controller.state_dict().items()}
-        for index, slots in self.optimizer.state_dict()["state"].items():
-            for key, value in slots.items():
-                out[f"opt.state.{index}.{key}"] = torch.as_tensor(value).clone()
-        out["updates"] = torch.tensor(self._weights_at)
-        return out
+        return pack({"controller": self.controller}, "updates", self._weights_at, self.optimizer)
 
     def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Restore what `tensors()` saved; before or after `load_state_dict`, either order works."""
-        weights, slots = {}, {}
-        for key, value in tensors.items():
-            if key.startswith("controller."):
-                weights[key[len("controller."):]] = value
-            elif key.startswith("opt.state."):
-                index, slot = key[len("opt.state."):].split(".", 1)
-                slots.setdefault(int(index), {})[slot] = value.clone()
-            elif key != "updates":
-                raise ValueError(f"unknown rl strategy tensor {key!r}")
-        try:
-            self.controller.load_state_dict(weights)
-        except RuntimeError as err:
-            raise UserError(
-                f"saved rl controller does not fit this space and config ({err}); resume with the "
-                "saved space and options"
-            ) from None
-        groups = self.optimizer.state_dict()["param_groups"]  # lr etc. come from the config
-        self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
-        self._weights_at = int(tensors["updates"])
+        self._weights_at = unpack(tensors, {"controller": self.controller}, "updates", "rl", self.optimizer)

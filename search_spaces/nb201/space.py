@@ -15,7 +15,7 @@ import torch
 from nas_common.errors import InvalidArchitecture
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
-from search_spaces.cost import CostTable
+from search_spaces.cost import CostTable, TabulatedCost
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, ResNetBasicBlock, Stem, make_op
 from search_spaces.protocol import Decision, SearchSpace, config_dict
@@ -25,7 +25,7 @@ _OP_INDEX = {name: i for i, name in enumerate(OPS)}
 
 
 @SPACES.register("nb201")
-class NB201Space(SearchSpace):
+class NB201Space(TabulatedCost, SearchSpace):
     name = "nb201"
     description = "NAS-Bench-201 cell: 6 edges x {none, skip, conv 1x1, conv 3x3, avg pool 3x3}, 15,625 archs"
 
@@ -118,14 +118,7 @@ class NB201Space(SearchSpace):
         return NB201Supernet(self.cfg, generator)
 
     # ---- cost ----------------------------------------------------------------------------------
-    def flops(self, arch: Arch) -> int:
-        return self._costs.flops(self.validate(arch).choices)
-
-    def params(self, arch: Arch) -> int:
-        return self._costs.params(self.validate(arch).choices)
-
-    @cached_property
-    def _costs(self) -> CostTable:
+    def _measure_costs(self) -> CostTable:
         """Fixed part (stem, reductions, head) plus, per edge and op, the cost of that op summed
         over every cell of the net (all cells share the architecture). Each op is measured once
         per stage, on that stage's input shape: every edge of a stage sees the same shape."""

@@ -9,7 +9,7 @@ import torch
 
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
-from search_spaces.cost import CostTable
+from search_spaces.cost import CostTable, TabulatedCost
 from search_spaces.protocol import Decision, SearchSpace, config_dict
 from search_spaces.shufflenet.blocks import CHOICES, ChoiceBlockUnit, ClassifierHead, Stem
 from search_spaces.shufflenet.network import (
@@ -18,7 +18,7 @@ from search_spaces.shufflenet.network import (
 
 
 @SPACES.register("shufflenet")
-class ShuffleNetSpace(SearchSpace):
+class ShuffleNetSpace(TabulatedCost, SearchSpace):
     name = "shufflenet"
     description = "SPOS/DetNAS ShuffleNetV2 choice blocks: 20 blocks x {shuffle 3x3/5x5/7x7, xception}"
 
@@ -50,14 +50,7 @@ class ShuffleNetSpace(SearchSpace):
     def supernet(self, generator: torch.Generator | None = None) -> ShuffleNetSupernet:
         return ShuffleNetSupernet(self.cfg, generator)
 
-    def flops(self, arch: Arch) -> int:
-        return self._costs.flops(self.validate(arch).choices)
-
-    def params(self, arch: Arch) -> int:
-        return self._costs.params(self.validate(arch).choices)
-
-    @cached_property
-    def _costs(self) -> CostTable:
+    def _measure_costs(self) -> CostTable:
         """Per-candidate FLOPs/params, each measured on its own input shape; stem + head fixed."""
         cfg, layout = self.cfg, self.layout
         table = CostTable(len(layout.blocks), len(CHOICES))
