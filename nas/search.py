@@ -16,7 +16,8 @@ from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_jso
 from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
-from nas.strategies import Constraint, make_strategy
+from nas.run_config import SearchConfig
+from nas.strategies import make_strategy
 from nas.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
 from nas.trust import check_learned, random_baseline
@@ -34,28 +35,27 @@ class SearchOutcome:
     summary: dict[str, Any]
 
 
-def evaluator_kind(config: dict[str, Any]):
+def evaluator_kind(config: SearchConfig):
     """The registered evaluator class of a search config (nas.evaluate.base.EvaluatorKind)."""
-    return EVALUATORS.get(config["evaluator"].get("kind", "supernet"))
+    return EVALUATORS.get(config.evaluator.kind)
 
 
-def space_for_config(config: dict[str, Any]) -> SearchSpace:
+def space_for_config(config: SearchConfig) -> SearchSpace:
     """The run's space, built without training or loading any supernet (validates its options)."""
     return evaluator_kind(config).search_space(config)
 
 
-def check_feasible(space: SearchSpace, config: dict[str, Any]) -> None:
+def check_feasible(space: SearchSpace, config: SearchConfig) -> None:
     """Raise InfeasibleConstraint now, rather than after a supernet has been trained."""
-    constraint = Constraint(**config["constraint"])
-    if constraint.limits():
-        make_strategy("random", space, budget=1, constraint=constraint, seed=config["seed"]).ask(1)
+    if config.constraint.limits():
+        make_strategy("random", space, budget=1, constraint=config.constraint, seed=config.seed).ask(1)
 
 
-def trusted_baseline(run: RunDir, config: dict[str, Any], space, evaluator, constraint: Constraint,
+def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
                      on_baseline: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Score random architectures first; stop unless the supernet has learned (nas.trust)."""
     chance = getattr(evaluator, "chance", None)
-    count = config.get("random_baseline", 0)
+    count = config.random_baseline
     if chance is not None:
         count = max(count, TRUST_PATHS)
     done = [0]
@@ -65,30 +65,29 @@ def trusted_baseline(run: RunDir, config: dict[str, Any], space, evaluator, cons
         if on_baseline is not None:
             on_baseline(done[0], count)
 
-    baseline = random_baseline(run.path, space, evaluator, constraint, count, config["seed"],
-                               objective=run.objective().metric, on_result=tick)
-    check_learned(baseline, chance, run.path, force=bool(config.get("force", False)))
+    baseline = random_baseline(run.path, space, evaluator, config.constraint, count, config.seed,
+                               objective=config.objective.metric, on_result=tick)
+    check_learned(baseline, chance, run.path, force=config.force)
     return baseline
 
 
 def execute(run: RunDir, *, quiet: bool = False,
             on_record: Callable[[dict[str, Any], bool], None] | None = None,
             on_baseline: Callable[[int, int], None] | None = None) -> SearchOutcome:
-    config = run.read_config()
-    device = resolve_device(config.get("device", "auto"))
+    config = SearchConfig.from_dict(run.read_config(), where=str(run.config))
+    device = resolve_device(config.device)
     space, evaluator = evaluator_kind(config).for_search(run.path, config, device, quiet)
-    constraint = Constraint(**config["constraint"])
-    baseline = trusted_baseline(run, config, space, evaluator, constraint, on_baseline)
-    objective = run.objective()
-    strategy = make_strategy(config["strategy"], space, budget=config["budget"], constraint=constraint,
-                             seed=config["seed"], options=config["strategy_options"], objective=objective)
+    baseline = trusted_baseline(run, config, space, evaluator, on_baseline)
+    objective = config.objective
+    strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
+                             seed=config.seed, options=config.strategy_options, objective=objective)
     load_strategy(strategy, run)
     with contextlib.ExitStack() as stack:
         executor = LocalExecutor(evaluator)
-        if uses_ray(config.get("workers", 1), config.get("address")):  # Ray is imported only then
+        if uses_ray(config.cluster.workers, config.cluster.address):  # Ray is imported only then
             from nas.distributed.search import ray_executor
 
-            executor = stack.enter_context(ray_executor(config, evaluator))
+            executor = stack.enter_context(ray_executor(config.cluster, evaluator))
         loop = SearchLoop(space, strategy, executor, run,
                           hidden_metrics=evaluator.hidden_metrics, on_record=on_record)
         try:

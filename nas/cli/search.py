@@ -19,6 +19,7 @@ from nas.errors import UserError
 from nas_common.objective import Objective
 from nas.presets import PRESETS, preset
 from nas.registry import STRATEGIES
+from nas.run_config import SearchConfig
 from nas.search import check_feasible, evaluator_kind, execute, space_for_config
 from nas.strategies.factory import build_config
 from nas.supernet.loading import DataConfig, read_supernet_config
@@ -71,6 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also score N random architectures for comparison (median reported)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--resume", type=Path, default=None, help="continue a stopped search run")
+    p.add_argument("--config", type=Path, default=None,
+                   help="start from this search config (JSON, e.g. another run's config.json); --budget, "
+                        "--seed, --strategy/-o, --device and the Ray flags may override it")
     p.add_argument("--top", type=options.positive_int, default=10, help="rows of the final table")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true",
@@ -94,11 +98,50 @@ def _pick(value: Any, fallback: Any) -> Any:
     return fallback if value is None else value
 
 
-def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The full, explicit config of a new search (saved as the run's config.json), with the
-    objective its evaluator optimises."""
-    config = _resolve_config(args)
-    config["objective"] = evaluator_kind(config).objective.to_dict()
+def resolve_config(args: argparse.Namespace) -> SearchConfig:
+    """The full, explicit, typed config of a new search (saved as the run's config.json), with
+    the objective its evaluator optimises."""
+    config = SearchConfig.from_dict(_resolve_config(args), where="the command line")
+    return config.updated(objective=evaluator_kind(config).objective)
+
+
+# Flags that define what a --config FILE search is: set them in the file, not on the command line.
+_DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "table", "max_flops", "max_params",
+                    "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "epochs",
+                    "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
+                    "val_images", "eval_batch_size")
+
+
+def config_from_file(args: argparse.Namespace) -> SearchConfig:
+    """`--config FILE`: a search config as JSON (a run's config.json, or written by hand); the
+    budget, seed, strategy and its options, device and cluster flags may override it."""
+    import json
+
+    try:
+        saved = json.loads(args.config.read_text())
+    except FileNotFoundError:
+        raise UserError(f"--config {args.config}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"--config {args.config} is not a readable JSON file ({err})") from None
+    if not isinstance(saved, dict):
+        raise UserError(f"--config {args.config} must hold a JSON object of search settings")
+    given = [name for name in _DEFINED_BY_FILE if getattr(args, name, None) not in (None, [], False)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UserError(f"{flags} cannot be combined with --config: set {'them' if len(given) > 1 else 'it'} "
+                        f"in {args.config}")
+    saved.pop("provenance", None)
+    if args.strategy is not None and args.strategy != saved.get("strategy"):
+        saved.update(strategy=args.strategy, strategy_options={})
+    saved["strategy_options"] = {**(saved.get("strategy_options") or {}), **dict(args.option)}
+    for key in ("budget", "seed", "device", "workers", "gpus_per_worker", "address"):
+        if getattr(args, key) is not None:
+            saved[key] = getattr(args, key)
+    if args.force:
+        saved["force"] = True
+    config = SearchConfig.from_dict(saved, where=str(args.config))
+    build_config(STRATEGIES.get(config.strategy).Config, config.strategy_options,
+                 owner=f"strategy {config.strategy!r}")
     return config
 
 
@@ -251,19 +294,20 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_request(_pick(args.workers, 1), args.gpus_per_worker, args.address)  # before any run dir exists
     if args.resume is not None:
-        if args.out is not None:
-            raise UserError("--resume continues a run in place; drop --out")
-        run_dir, config = resume_config(args)
+        if args.out is not None or args.config is not None:
+            raise UserError("--resume continues a run in place with its saved config; drop --out and --config")
+        run_dir, saved = resume_config(args)
+        config = SearchConfig.from_dict(saved, where=str(run_dir.config))
         from nas.archive.atomic import write_json_atomic
 
-        write_json_atomic(run_dir.config, config)
+        write_json_atomic(run_dir.config, config.to_dict())
     else:
-        config = resolve_config(args)
+        config = config_from_file(args) if args.config is not None else resolve_config(args)
         check_feasible(space_for_config(config), config)  # before a run dir exists or a supernet trains
-        out = args.out or Path("runs") / new_run_id(config["space"], config["strategy"])
-        run_dir = RunDir.create(out, config)
+        out = args.out or Path("runs") / new_run_id(config.space, config.strategy)
+        run_dir = RunDir.create(out, config.to_dict())
     print(f"run directory: {run_dir.path}", file=sys.stderr)
-    progress = _Progress(config["budget"], len(run_dir.read_records()), args.quiet, run_dir.objective())
+    progress = _Progress(config.budget, len(run_dir.read_records()), args.quiet, config.objective)
     baseline_bar = _BaselineBar(args.quiet)
     try:
         outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar)

@@ -8,12 +8,13 @@ from typing import Any
 
 from nas.distributed.cluster import connect, resolve_workers
 from nas.distributed.executor import RayExecutor
+from nas.run_config import Cluster
 
 
 @contextlib.contextmanager
-def ray_executor(config: dict[str, Any], evaluator: Any) -> Iterator[RayExecutor]:
+def ray_executor(cluster: Cluster, evaluator: Any) -> Iterator[RayExecutor]:
     """Actors that each build `evaluator`'s twin from its spec (weights put in the object store once)."""
-    with connect(config.get("address")):
-        workers, gpus = resolve_workers(config.get("workers", 1), config.get("gpus_per_worker"))
+    with connect(cluster.address):
+        workers, gpus = resolve_workers(cluster.workers, cluster.gpus_per_worker)
         with RayExecutor(evaluator.spec, workers, gpus, evaluator.shared_weights()) as executor:
             yield executor

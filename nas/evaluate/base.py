@@ -10,13 +10,16 @@ its attributes (`uses_supernet`: whether export, rank-check and inherited-BN rep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import torch
 
 from nas.evaluate.spec import EvaluatorSpec
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
+
+if TYPE_CHECKING:
+    from nas.run_config import SearchConfig
 
 
 class Evaluator(Protocol):
@@ -36,11 +39,11 @@ class EvaluatorKind(Protocol):
     uses_supernet: ClassVar[bool]
 
     @classmethod
-    def for_search(cls, run_path: Path, config: dict[str, Any], device: torch.device,
+    def for_search(cls, run_path: Path, config: "SearchConfig", device: torch.device,
                    quiet: bool) -> tuple[SearchSpace, Evaluator]: ...
 
     @classmethod
     def from_spec(cls, spec: EvaluatorSpec, weights: dict[str, torch.Tensor] | None) -> Evaluator: ...
 
     @classmethod
-    def search_space(cls, config: dict[str, Any]) -> SearchSpace: ...
+    def search_space(cls, config: "SearchConfig") -> SearchSpace: ...

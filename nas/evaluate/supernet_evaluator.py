@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 from torch import nn
@@ -24,6 +24,9 @@ from nas_common.objective import VAL_ACC
 from nas_common.registry import EVALUATORS
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
+
+if TYPE_CHECKING:
+    from nas.run_config import SearchConfig
 
 
 @dataclass(frozen=True)
@@ -124,29 +127,26 @@ class SupernetEvaluator:
                               spec.seed, spec)
 
     @classmethod
-    def search_space(cls, config: dict[str, Any]) -> SearchSpace:
+    def search_space(cls, config: "SearchConfig") -> SearchSpace:
         """The space a supernet search searches, without training or loading a supernet."""
         from nas.supernet.loading import read_supernet_config
         from nas_common.registry import SPACES
 
-        if config["supernet"].get("run"):
-            trained = read_supernet_config(config["supernet"]["run"])
+        if config.supernet_run:
+            trained = read_supernet_config(config.supernet_run)
             return SPACES.get(trained["space"])(**trained["space_config"])
-        return make_space(config["space"], DataConfig(**config["data"]).load(), config["space_options"])
+        return make_space(config.space, config.data.load(), config.space_options)
 
     @classmethod
-    def for_search(cls, run_path: Path, config: dict[str, Any], device: torch.device,
+    def for_search(cls, run_path: Path, config: "SearchConfig", device: torch.device,
                    quiet: bool) -> tuple[SearchSpace, "SupernetEvaluator"]:
         """The search run's supernet (referenced, or trained/resumed into `run_path`/supernet) as an evaluator."""
         from nas.supernet.pipeline import train_into
-        from nas.supernet.train import TrainConfig
 
-        supernet_dir = config["supernet"].get("run")
+        supernet_dir = config.supernet_run
         if not supernet_dir:
             supernet_dir = Path(run_path) / "supernet"
-            train_into(supernet_dir, config["space"], config["space_options"], DataConfig(**config["data"]),
-                       TrainConfig(**config["train"]), device, quiet)
+            train_into(supernet_dir, config.space, config.space_options, config.data, config.train, device, quiet)
         run = load_supernet_run(supernet_dir)
-        settings = {k: v for k, v in config["evaluator"].items() if k != "kind"}
-        return run.space, cls.from_run(run, EvaluatorConfig(**settings), device, seed=config["seed"],
-                                       device_name=config.get("device", "auto"))
+        return run.space, cls.from_run(run, config.evaluator.typed(), device, seed=config.seed,
+                                       device_name=config.device)

@@ -71,12 +71,12 @@ class TableEvaluator:
         return cls(spec.table)
 
     @classmethod
-    def search_space(cls, config: dict) -> NB201Space:
-        return SPACES.get(config["space"])(**config["space_options"])
+    def search_space(cls, config) -> NB201Space:
+        return SPACES.get(config.space)(**config.space_options)
 
     @classmethod
-    def for_search(cls, run_path: Path, config: dict, device=None, quiet: bool = True):
-        return cls.search_space(config), cls(config["evaluator"].get("table"))
+    def for_search(cls, run_path: Path, config, device=None, quiet: bool = True):
+        return cls.search_space(config), cls.from_config(config.evaluator.typed())
 
     def shared_weights(self) -> None:
         return None

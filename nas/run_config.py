@@ -1,0 +1,125 @@
+"""The typed configuration of a search run: resolved once (CLI flags, preset, `--config FILE`),
+saved as the run's `config.json`, and read back into the same types on `--resume`.
+
+No module below the CLI reinterprets the JSON dict: `nas.search.execute`, the evaluator kinds and
+the Ray executor take a `SearchConfig`. `from_dict` accepts every config.json written so far
+(keys added later have defaults: `objective` = val_acc maximised, `task` = classification) and
+turns a broken one into one `UserError` line; `to_dict` writes the same layout back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from nas.errors import UserError
+from nas.strategies.base import Constraint
+from nas.supernet.loading import DataConfig
+from nas.supernet.train import TrainConfig
+from nas_common.objective import Objective
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where evaluations run: this process (workers 1), or N Ray actors, locally or on `address`."""
+
+    workers: int | str = 1  # an integer or "auto"
+    gpus_per_worker: float | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class EvaluatorChoice:
+    """`kind` names a registered evaluator; `settings` are that kind's `Config` fields."""
+
+    kind: str = "supernet"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def typed(self) -> Any:
+        """The kind's Config built from `settings` (a TypeError names a bad key)."""
+        from nas.registry import EVALUATORS
+
+        return EVALUATORS.get(self.kind).Config(**self.settings)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    space: str
+    strategy: str
+    space_options: dict[str, Any] = field(default_factory=dict)
+    strategy_options: dict[str, Any] = field(default_factory=dict)
+    budget: int | None = None
+    seed: int = 0
+    constraint: Constraint = Constraint()
+    evaluator: EvaluatorChoice = EvaluatorChoice()
+    objective: Objective = Objective()
+    task: str = "classification"
+    data: DataConfig | None = None  # supernet evaluators: the data the supernet trains and scores on
+    train: TrainConfig | None = None  # supernet trained into this run (None: referenced, or a table)
+    supernet_run: str | None = None  # a supernet trained elsewhere (`--supernet DIR`)
+    uses_supernet: bool = True  # False for lookup tables: no data, no training
+    random_baseline: int = 0
+    force: bool = False
+    device: str = "auto"
+    cluster: Cluster = Cluster()
+    preset: str = "cpu"
+    provenance: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.uses_supernet and self.supernet_run is None and (self.data is None or self.train is None):
+            raise UserError("a supernet search needs data and training settings, or a supernet run (--supernet)")
+
+    # ---- JSON ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """config.json's layout (unchanged since the first runs, plus objective and task)."""
+        out = {"kind": "search", "preset": self.preset, "strategy": self.strategy,
+               "strategy_options": dict(self.strategy_options), "budget": self.budget, "seed": self.seed,
+               "constraint": asdict(self.constraint), "random_baseline": self.random_baseline,
+               "device": self.device, "workers": self.cluster.workers, "force": self.force,
+               "gpus_per_worker": self.cluster.gpus_per_worker, "address": self.cluster.address,
+               "evaluator": {"kind": self.evaluator.kind, **self.evaluator.settings},
+               "space": self.space, "space_options": dict(self.space_options),
+               "data": asdict(self.data) if self.data else None,
+               "train": asdict(self.train) if self.train else None,
+               "supernet": {"run": self.supernet_run} if self.uses_supernet else None,
+               "objective": self.objective.to_dict(), "task": self.task}
+        if self.provenance is not None:
+            out["provenance"] = self.provenance
+        return out
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any], where: str = "config.json") -> "SearchConfig":
+        if config.get("kind", "search") != "search":
+            raise UserError(f"{where} is a {config.get('kind')} run's config, not a search's")
+        try:
+            evaluator = dict(config.get("evaluator") or {})
+            supernet = config.get("supernet")
+            return cls(
+                space=config["space"], strategy=config["strategy"],
+                space_options=dict(config.get("space_options") or {}),
+                strategy_options=dict(config.get("strategy_options") or {}),
+                budget=config.get("budget"), seed=int(config.get("seed", 0)),
+                constraint=Constraint(**(config.get("constraint") or {})),
+                evaluator=EvaluatorChoice(evaluator.pop("kind", "supernet"), evaluator),
+                objective=Objective.from_dict(config.get("objective")),
+                task=config.get("task") or "classification",
+                data=DataConfig(**config["data"]) if config.get("data") else None,
+                train=TrainConfig(**config["train"]) if config.get("train") else None,
+                supernet_run=supernet.get("run") if isinstance(supernet, dict) else None,
+                uses_supernet=isinstance(supernet, dict),
+                random_baseline=int(config.get("random_baseline", 0)), force=bool(config.get("force", False)),
+                device=config.get("device", "auto"),
+                cluster=Cluster(config.get("workers", 1), config.get("gpus_per_worker"), config.get("address")),
+                preset=config.get("preset", "cpu"), provenance=config.get("provenance"))
+        except UserError:
+            raise
+        except KeyError as err:
+            raise UserError(f"{where} lacks {err}; it is not a complete search config") from None
+        except (TypeError, ValueError) as err:
+            raise UserError(f"{where} is malformed: {err}") from None
+
+    def updated(self, **changes: Any) -> "SearchConfig":
+        return replace(self, **changes)
+
+
+SEARCH_FIELDS = tuple(f.name for f in fields(SearchConfig))
