@@ -113,20 +113,26 @@ class SearchLoop:
     space: SearchSpace
     strategy: Strategy
     executor: Executor
-    run: RunDir
+    run: RunDir | None  # None: records kept in memory only (benchmarks over a lookup table)
     hidden_metrics: frozenset[str] = frozenset()
     on_record: Callable[[dict[str, Any], bool], None] | None = None  # (record, is_new)
     records: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.writer = self.run.record_writer()  # repairs a partial last line left by a crash
+        # Opening the writer repairs a partial last line left by a crash.
+        self.writer = self.run.record_writer() if self.run is not None else None
         self.objective = self.strategy.objective
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+
+    def _save_strategy(self) -> None:
+        if self.run is not None:
+            save_strategy(self.strategy, self.run)
 
     def run_to_end(self) -> list[dict[str, Any]]:
-        self.records = self.run.read_records()
+        self.records = self.run.read_records() if self.run is not None else []
         cache = {r["arch_hash"]: r for r in self.records}
         wall_offset = max((r.get("wall_s", 0.0) for r in self.records), default=0.0)
         started = time.perf_counter()
@@ -135,7 +141,7 @@ class SearchLoop:
         while True:
             if not queue and len(in_flight) < self.executor.capacity and not self.strategy.done():
                 queue.extend(self.strategy.ask(self.executor.capacity - len(in_flight)))
-                save_strategy(self.strategy, self.run)
+                self._save_strategy()
             if not queue and not in_flight:
                 break  # done, exhausted, or waiting on nothing: no later ask can change that
             while queue and len(in_flight) < self.executor.capacity:
@@ -156,7 +162,8 @@ class SearchLoop:
                                      params=self.space.params(trial.arch), step=trial.trial_id,
                                      wall_s=wall_offset + time.perf_counter() - started,
                                      objective=self.objective)
-                self.writer.append(record)
+                if self.writer is not None:
+                    self.writer.append(record)
                 self.records.append(record)
                 cache[record["arch_hash"]] = record
                 self._tell(trial, metrics)
@@ -166,4 +173,4 @@ class SearchLoop:
 
     def _tell(self, trial: Trial, metrics: dict[str, float]) -> None:
         self.strategy.tell(trial.trial_id, {k: v for k, v in metrics.items() if k not in self.hidden_metrics})
-        save_strategy(self.strategy, self.run)
+        self._save_strategy()

@@ -83,3 +83,47 @@ def test_optional_forwards_agree_with_the_single_path(space):
             weights = torch.zeros(len(options), max(options))
             weights[torch.arange(len(options)), torch.tensor(arch.choices)] = 1.0
             torch.testing.assert_close(supernet.forward_mixed(x, weights), supernet(x, arch), rtol=1e-5, atol=1e-5)
+
+
+class _Neck(torch.nn.Module):
+    """A stand-in neck: a 1x1 convolution on every feature map."""
+
+    def __init__(self, channels: list[int]) -> None:
+        super().__init__()
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(c, 8, 1) for c in channels)
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [conv(f) for conv, f in zip(self.convs, features)]
+
+
+class _Head(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn, self.fc = torch.nn.BatchNorm2d(8), torch.nn.Linear(8, 3)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.fc(self.bn(features[-1]).mean((2, 3)))
+
+
+@pytest.mark.parametrize("space", VARIANTS)
+def test_a_backbone_inside_a_composed_model_extracts_exactly(space):
+    """A detector-like wrapper (backbone -> neck -> head) keeps the protocol: `extract` of the whole
+    model equals its path, with the backbone's weights found under `backbone.`."""
+    from search_spaces.composition import ComposedSupernet
+
+    backbone = space.supernet(torch.Generator().manual_seed(0))
+    if not isinstance(backbone, MultiScaleSupernet):
+        pytest.skip(f"{space.name}'s supernet has no multi-scale features")
+    x = tiny_input(space)
+    arch = space.sample(np.random.default_rng(2))
+    with torch.no_grad():
+        channels = [f.shape[1] for f in backbone.eval().forward_features(x, arch)]
+    model = ComposedSupernet(backbone, _Neck(channels), _Head())
+    _randomise_bn(model, 3)
+    model.eval()
+    assert isinstance(model, Supernet)
+    for arch in (space.sample(np.random.default_rng(s)) for s in range(3)):
+        net = model.extract(arch).eval()
+        assert model.path_state(arch).keys() == net.state_dict().keys()
+        with torch.no_grad():
+            torch.testing.assert_close(net(x), model(x, arch), rtol=1e-5, atol=1e-5)

@@ -1,8 +1,8 @@
 """Run every (strategy, seed) pair of a benchmark, in this process or as Ray tasks.
 
-Each pair is a fresh strategy over the NB201 space, seeded with its seed, driven by the same
-ask/tell protocol as `nas.runner` (ask(1), evaluate, tell) for `budget` queries. Table look-ups are
-instant, so pairs run in memory without a run archive. The strategy is told only `evaluate`'s
+Each pair is a fresh strategy over the NB201 space, seeded with its seed, driven by the search loop
+of `nas search` (`nas.runner.SearchLoop`, one evaluation at a time) for `budget` queries. Table
+look-ups are instant, so pairs run with the archive in memory (no run directory). The strategy is told only `evaluate`'s
 search signal (12-epoch validation accuracy); the 200-epoch test accuracy comes from `reported`
 and stays on this side, recorded for the trajectory.
 
@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from nas.bench_harness.trajectory import aggregate, trajectory
 from nas.bench_harness.variants import Variant, parse_variants
 from nas.errors import UserError
+from nas.runner import LocalExecutor, SearchLoop
 from nas.strategies import make_strategy
 
 DEFAULT_CHECKPOINTS = (50, 100, 150)
@@ -69,19 +70,11 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
     """
     strategy = make_strategy(variant.name, space, budget=budget, seed=seed, options=variant.options)
     hidden = frozenset(getattr(evaluator, "hidden_metrics", frozenset())) | {"test_acc"}
-    val_accs: list[float] = []
-    test_accs: list[float] = []
-    archs = []
-    while not strategy.done():
-        trials = strategy.ask(1)
-        if not trials:
-            break  # every result is told at once, so [] here means nothing is left to propose
-        for trial in trials:
-            metrics = evaluator.evaluate(trial.arch)
-            strategy.tell(trial.trial_id, {k: v for k, v in metrics.items() if k not in hidden})
-            val_accs.append(float(metrics["val_acc"]))
-            test_accs.append(float(evaluator.reported(trial.arch)["test_acc"]))
-            archs.append(trial.arch)
+    loop = SearchLoop(space, strategy, LocalExecutor(evaluator), None, hidden_metrics=hidden)
+    records = loop.run_to_end()  # the search loop of `nas search`, with the archive in memory
+    val_accs = [float(r["metrics"]["val_acc"]) for r in records]
+    test_accs = [float(r["metrics"]["test_acc"]) for r in records]
+    archs = [space.parse(r["arch"]) for r in records]
     best_val, pick_test, picks = trajectory(val_accs, test_accs)
     changes = {str(q + 1): space.to_string(archs[i]) for q, i in enumerate(picks) if q == 0 or i != picks[q - 1]}
     return {"strategy": variant.label, "seed": seed, "queries": len(val_accs), "val_acc": val_accs,

@@ -169,21 +169,34 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
                            "batch_size": _pick(args.eval_batch_size, 256),
                            "val_images": _pick(args.val_images, p["val_images"])}
     if args.evaluator == "table" or args.table is not None:
-        if args.supernet is not None:
-            raise UserError("--supernet and --evaluator table exclude each other; pick one")
-        config.update(space=_pick(args.space, "nb201"), space_options={}, data=None, train=None,
-                      supernet=None, random_baseline=_pick(args.random_baseline, 0),
-                      evaluator={"kind": "table", "table": str(args.table.resolve()) if args.table else None})
-        return config
+        return _table_search(args, config)
     if args.supernet is not None:
-        trained = read_supernet_config(args.supernet)
-        if args.space_option:
-            raise UserError("-S/--space-option and --supernet exclude each other: the supernet fixes the space")
-        if args.space is not None and args.space != trained["space"]:
-            raise UserError(f"--space {args.space} conflicts with the supernet's space {trained['space']}")
-        config.update(space=trained["space"], space_options=trained["space_config"], data=trained["data"],
-                      train=None, supernet={"run": str(args.supernet.resolve())})
-        return config
+        return _referenced_supernet(args, config)
+    return _supernet_trained_here(args, config, p, seed)
+
+
+def _table_search(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+    if args.supernet is not None:
+        raise UserError("--supernet and --evaluator table exclude each other; pick one")
+    config.update(space=_pick(args.space, "nb201"), space_options={}, data=None, train=None,
+                  supernet=None, random_baseline=_pick(args.random_baseline, 0),
+                  evaluator={"kind": "table", "table": str(args.table.resolve()) if args.table else None})
+    return config
+
+
+def _referenced_supernet(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+    trained = read_supernet_config(args.supernet)
+    if args.space_option:
+        raise UserError("-S/--space-option and --supernet exclude each other: the supernet fixes the space")
+    if args.space is not None and args.space != trained["space"]:
+        raise UserError(f"--space {args.space} conflicts with the supernet's space {trained['space']}")
+    config.update(space=trained["space"], space_options=trained["space_config"], data=trained["data"],
+                  train=None, supernet={"run": str(args.supernet.resolve())})
+    return config
+
+
+def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any],
+                           seed: int) -> dict[str, Any]:
     try:
         train = TrainConfig(epochs=_pick(args.epochs, p["epochs"]), steps=args.steps,
                             batch_size=_pick(args.batch_size, p["batch_size"]), lr=_pick(args.lr, p["lr"]),

@@ -22,7 +22,6 @@ the same run directory resumes from Ray Train's latest checkpoint, or else from 
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -60,34 +59,49 @@ def average_gradients(model: torch.nn.Module, world_size: int) -> None:
         offset += g.numel()
 
 
-def _restore(trainer: SupernetTrainer, out: Path) -> None:
-    import ray.train
+class RankTrainer(SupernetTrainer):
+    """The supernet trainer on one Ray Train rank: same loop, resume and log as one process; the
+    checkpoint comes from Ray Train when it has one, each step's path digest and metrics are
+    all-gathered (ranks that disagree on the path stop), and rank 0 saves and reports."""
 
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
+    def saved_state(self) -> dict[str, Any] | None:
+        import ray.train
+
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return super().saved_state()
         with checkpoint.as_directory() as folder:
-            state = load_checkpoint(Path(folder) / CHECKPOINT_NAME)
-    elif (out / CHECKPOINT_NAME).exists():
-        state = load_checkpoint(out / CHECKPOINT_NAME)
-    else:
-        return
-    trainer.supernet.load_state_dict(state["model"])
-    trainer.optimizer.load_state_dict(state["optimizer"])
-    trainer.step = int(state["step"])
+            return load_checkpoint(Path(folder) / CHECKPOINT_NAME)
 
+    def combine(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
+        arch_hash = path_for_step(self.space, self.cfg.seed, step).hash
+        names = list(metrics)
+        local = torch.tensor([path_digest(arch_hash), *(metrics[k] for k in names)], dtype=torch.float64)
+        gathered = [torch.zeros_like(local) for _ in range(self.world_size)]
+        dist.all_gather(gathered, local)
+        digests = {float(t[0]) for t in gathered}
+        if len(digests) != 1:
+            raise RuntimeError(f"ranks trained different paths at step {step}: {sorted(digests)}")
+        mean = {k: float(np.mean([float(t[1 + i]) for t in gathered])) for i, k in enumerate(names)}
+        if self.rank == 0:
+            with open(self.out_dir / PATH_LOG, "a") as f:
+                f.write(json.dumps({"step": step, "path_hash": arch_hash, "ranks": self.world_size,
+                                    "ranks_agree": True, "loss": mean["loss"]}) + "\n")
+        return mean
 
-def _report(trainer: SupernetTrainer, out: Path, metrics: dict[str, Any], rank: int) -> None:
-    """Every rank calls this (it is a barrier); rank 0 saves and attaches the checkpoint."""
-    import ray.train
+    def checkpoint(self, summary: dict[str, float], epoch_end: bool) -> None:
+        """Every rank calls this (it is a barrier); rank 0 saves and attaches the checkpoint."""
+        import ray.train
 
-    if rank != 0:
-        ray.train.report(metrics)
-        return
-    state = trainer.state_dict()
-    save_checkpoint(state, out / CHECKPOINT_NAME)
-    with tempfile.TemporaryDirectory() as folder:
-        torch.save(state, Path(folder) / CHECKPOINT_NAME)
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+        metrics = {**summary, "path_hash": path_for_step(self.space, self.cfg.seed, self.step - 1).hash}
+        if self.rank != 0:
+            ray.train.report(metrics)
+            return
+        state = self.state_dict()
+        save_checkpoint(state, self.checkpoint_path)
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state, Path(folder) / CHECKPOINT_NAME)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
 def train_loop(config: dict[str, Any]) -> None:
@@ -100,47 +114,15 @@ def train_loop(config: dict[str, Any]) -> None:
     device = ray.train.torch.get_device() if config["use_gpu"] else torch.device("cpu")
     if device.type == "cpu":
         torch.set_num_threads(config["threads_per_worker"])
-    out = Path(config["out"])
     cfg = TrainConfig(**config["train"])
     data = DataConfig(**config["data"]).load()
     space = make_space(config["space"], data, config["space_options"])
     supernet = space.supernet(torch.Generator().manual_seed(cfg.seed))  # same init on every rank
     if config["sync_bn"]:
         supernet = torch.nn.SyncBatchNorm.convert_sync_batchnorm(supernet)
-    trainer = SupernetTrainer(space, supernet, data, cfg, out, device, rank=rank, world_size=world)
+    trainer = RankTrainer(space, supernet, data, cfg, Path(config["out"]), device, rank=rank, world_size=world)
     trainer.after_backward = lambda: average_gradients(trainer.supernet, world)
-    _restore(trainer, out)
-    spe = trainer.loader.steps_per_epoch
-    window: list[list[float]] = []
-    while trainer.step < trainer.total_steps:
-        step = trainer.step
-        arch_hash = path_for_step(space, cfg.seed, step).hash
-        metrics = trainer.train_step(step)
-        trainer.step += 1
-        local = torch.tensor([path_digest(arch_hash), metrics["loss"], metrics["acc"]], dtype=torch.float64)
-        gathered = [torch.zeros_like(local) for _ in range(world)]
-        dist.all_gather(gathered, local)
-        digests = {float(t[0]) for t in gathered}
-        if len(digests) != 1:
-            raise RuntimeError(f"ranks trained different paths at step {step}: {sorted(digests)}")
-        loss = float(np.mean([float(t[1]) for t in gathered]))
-        acc = float(np.mean([float(t[2]) for t in gathered]))
-        window.append([loss, acc])
-        if rank == 0:
-            with open(out / PATH_LOG, "a") as f:
-                f.write(json.dumps({"step": step, "path_hash": arch_hash, "ranks": world,
-                                    "ranks_agree": True, "loss": loss}) + "\n")
-        epoch_end = trainer.step % spe == 0 or trainer.step == trainer.total_steps
-        if epoch_end or (cfg.checkpoint_every and trainer.step % cfg.checkpoint_every == 0):
-            summary = {"step": trainer.step, "epoch": math.ceil(trainer.step / spe),
-                       "loss": float(np.mean([w[0] for w in window])), "acc": float(np.mean([w[1] for w in window])),
-                       "path_hash": arch_hash}
-            if rank == 0 and epoch_end:
-                with open(out / "training.jsonl", "a") as f:
-                    f.write(json.dumps({k: v for k, v in summary.items() if k != "path_hash"}) + "\n")
-            _report(trainer, out, summary, rank)
-            if epoch_end:
-                window = []
+    trainer.run()
 
 
 def train_distributed(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfig, train_cfg: TrainConfig,

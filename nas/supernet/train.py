@@ -156,9 +156,9 @@ class SupernetTrainer:
 
     def resume(self) -> bool:
         """Continue from the run's checkpoint if there is one; True if resumed."""
-        if not self.checkpoint_path.exists():
+        state = self.saved_state()
+        if state is None:
             return False
-        state = load_checkpoint(self.checkpoint_path)
         self.supernet.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
@@ -171,15 +171,29 @@ class SupernetTrainer:
                         self.device,
                         self.after_backward)
 
+    # ---- what data-parallel training (nas.distributed.train) replaces --------------------------------
+    def saved_state(self) -> dict[str, Any] | None:
+        """The checkpoint to resume from, or None to start afresh."""
+        return load_checkpoint(self.checkpoint_path) if self.checkpoint_path.exists() else None
+
+    def combine(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
+        """The step's metrics as logged (one process: its own; ranks: averaged across ranks)."""
+        return metrics
+
+    def checkpoint(self, summary: dict[str, float], epoch_end: bool) -> None:
+        save_checkpoint(self.state_dict(), self.checkpoint_path)
+
+    # ---- the loop ---------------------------------------------------------------------------------
     def run(self) -> dict[str, float]:
-        """Train until `total_steps`; checkpoint each epoch (and every `checkpoint_every` steps)."""
+        """Train until `total_steps`; checkpoint each epoch (and every `checkpoint_every` steps);
+        append each epoch's mean metrics to training.jsonl (rank 0 only)."""
         self.resume()
         log_path = self.out_dir / "training.jsonl"
         spe = self.loader.steps_per_epoch
         window: list[dict[str, float]] = []
         started = time.perf_counter()
         while self.step < self.total_steps:
-            metrics = self.train_step(self.step)
+            metrics = self.combine(self.step, self.train_step(self.step))
             if not math.isfinite(metrics["loss"]):
                 raise UserError(f"training diverged: the loss is {metrics['loss']} at step {self.step}; "
                                 f"lower the learning rate (--lr {self.cfg.lr}) or add warm-up")
@@ -189,14 +203,15 @@ class SupernetTrainer:
                 self.on_step(self.step, self.total_steps, metrics)
             epoch_end = self.step % spe == 0 or self.step == self.total_steps
             if epoch_end or (self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0):
-                save_checkpoint(self.state_dict(), self.checkpoint_path)
-            if epoch_end:
                 summary = {"step": self.step, "epoch": math.ceil(self.step / spe),
                            **{k: float(np.mean([m[k] for m in window])) for k in window[0]},
                            "seconds": time.perf_counter() - started}
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(summary) + "\n")
-                window = []
+                self.checkpoint(summary, epoch_end)
+                if epoch_end:
+                    if self.rank == 0:
+                        with open(log_path, "a") as f:
+                            f.write(json.dumps(summary) + "\n")
+                    window = []
         return read_training_log(log_path)[-1] if log_path.exists() else {}
 
 
