@@ -1,0 +1,155 @@
+"""Detection data in COCO format: images with variable numbers of boxes and classes.
+
+`load_coco(path)` reads a COCO json (`images`, `annotations`, `categories`; `bbox` = [x, y, w, h])
+and its images: each `file_name` is resolved against `images_dir` (default: the json's folder),
+or, when not there, looked up inside a ZIP archive in that folder (the bundled raccoon set ships
+its photos as `raccoon_dataset.zip`). Images are decoded to RGB (grayscale converted) and shrunk
+so the longer side is at most `max_size` (boxes scaled with them): detection on 2 CPU cores works
+on small images. Boxes are clipped to the image; boxes left empty or degenerate are dropped with
+one warning that counts them; images without boxes are kept. Category ids (any, in any order) map
+to contiguous labels 0..K-1. Images whose `split` field is "test" form the test split, reported
+only; a seeded validation split is held out of the rest. Bad input is one `UserError` line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.errors import UserError
+
+
+@dataclass
+class DetectionSplit:
+    images: list[np.ndarray]  # uint8 (H, W, 3), sizes vary
+    boxes: list[np.ndarray]  # float32 (N, 4) x1, y1, x2, y2 in the (shrunk) image's pixels
+    labels: list[np.ndarray]  # int64 (N,), contiguous 0..K-1
+    ids: list[int]  # the json's image ids
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class DetectionData:
+    name: str
+    train: DetectionSplit
+    val: DetectionSplit
+    test: DetectionSplit
+    category_ids: list[int]  # label k is the json's category id category_ids[k]
+    category_names: list[str]
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.category_ids)
+
+
+class _ImageSource:
+    """Image bytes by file name: from `folder`, else from the ZIP archives found in it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._zips: list[zipfile.ZipFile] | None = None
+
+    def read(self, name: str) -> bytes:
+        path = self.folder / name
+        if path.is_file():
+            return path.read_bytes()
+        if self._zips is None:
+            self._zips = [zipfile.ZipFile(p) for p in sorted(self.folder.glob("*.zip"))]
+        for archive in self._zips:
+            try:
+                return archive.read(name)
+            except KeyError:
+                continue
+        raise UserError(f"image {name!r} not found in {self.folder} nor in a ZIP there; pass --images DIR")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"detection annotations {path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path} is not a readable COCO json ({err})") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+        raise UserError(f"{path} is not COCO format: it needs lists 'images', 'annotations' and 'categories'")
+    return data
+
+
+def _decode(raw: bytes, name: str, max_size: int) -> tuple[np.ndarray, float]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(raw)).convert("RGB")
+    except (UnidentifiedImageError, OSError) as err:
+        raise UserError(f"image {name!r} cannot be decoded ({err})") from None
+    scale = min(1.0, max_size / max(image.size))
+    if scale < 1.0:
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.BILINEAR)
+    return np.asarray(image, dtype=np.uint8), scale
+
+
+def load_coco(path: str | Path, *, images_dir: str | Path | None = None, max_size: int = 320,
+              val_size: int | float = 0.2, seed: int = 0) -> DetectionData:
+    path = Path(path)
+    data = _read_json(path)
+    try:
+        categories = sorted((int(c["id"]), str(c.get("name", c["id"]))) for c in data["categories"])
+        label_of = {cid: k for k, (cid, _) in enumerate(categories)}
+        per_image: dict[int, list[tuple[list[float], int]]] = {int(im["id"]): [] for im in data["images"]}
+        for ann in data["annotations"]:
+            per_image[int(ann["image_id"])].append(([float(v) for v in ann["bbox"]], label_of[int(ann["category_id"])]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: malformed COCO entry ({type(err).__name__}: {err})") from None
+    if not categories:
+        raise UserError(f"{path} lists no categories")
+    source = _ImageSource(Path(images_dir) if images_dir else path.parent)
+    splits: dict[str, DetectionSplit] = {s: DetectionSplit([], [], [], []) for s in ("train", "test")}
+    dropped = 0
+    for im in data["images"]:
+        image, scale = _decode(source.read(str(im["file_name"])), str(im["file_name"]), max_size)
+        h, w = image.shape[:2]
+        boxes, labels = [], []
+        for (x, y, bw, bh), label in per_image[int(im["id"])]:
+            box = np.clip(np.array([x, y, x + bw, y + bh], dtype=np.float32) * scale, 0, [w, h, w, h])
+            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+                dropped += 1
+                continue
+            boxes.append(box)
+            labels.append(label)
+        split = splits["test" if im.get("split") == "test" else "train"]
+        split.images.append(image)
+        split.boxes.append(np.array(boxes, dtype=np.float32).reshape(-1, 4))
+        split.labels.append(np.array(labels, dtype=np.int64))
+        split.ids.append(int(im["id"]))
+    if dropped:
+        warnings.warn(f"{path}: dropped {dropped} box(es) empty or under one pixel after clipping to the image")
+    train, val = _hold_out(splits["train"], val_size, seed, path)
+    return DetectionData(path.stem, train, val, splits["test"], [c for c, _ in categories],
+                         [n for _, n in categories])
+
+
+def _hold_out(split: DetectionSplit, val_size: int | float, seed: int, path: Path) -> tuple[DetectionSplit, DetectionSplit]:
+    n = len(split)
+    n_val = int(round(val_size * n)) if isinstance(val_size, float) else int(val_size)
+    if not 0 < n_val < n:
+        raise UserError(f"{path}: a validation split of {val_size} leaves no training or no validation "
+                        f"image out of {n}; choose another --val-size")
+    order = np.random.default_rng([seed, 0xDE7]).permutation(n)
+
+    def take(idx: np.ndarray) -> DetectionSplit:
+        idx = np.sort(idx)
+        return DetectionSplit(*([getattr(split, f)[i] for i in idx] for f in ("images", "boxes", "labels", "ids")))
+
+    return take(order[n_val:]), take(order[:n_val])
