@@ -44,3 +44,13 @@ def test_detect_decodes_thresholds_and_suppresses():
     loose = detect(logits, deltas, anchors, [(32, 32)], InferenceConfig(nms_threshold=0.5))[0]
     assert loose["labels"].tolist() == [1, 1, 0]
     assert math.isclose(float(loose["scores"][1]), float(torch.sigmoid(torch.tensor(2.0))), rel_tol=1e-6)
+
+
+def test_anchored_head_returns_the_anchors_of_its_levels():
+    from search_spaces.blocks.detection import AnchoredHead
+
+    head = AnchoredHead(channels=12, num_classes=2, convs=1)
+    sizes = [(4, 4), (2, 2), (1, 1), (1, 1), (1, 1)]
+    out = head([torch.randn(1, 12, h, w) for h, w in sizes])
+    assert torch.equal(out.anchors, AnchorConfig().anchors(sizes))
+    assert out.cls_logits.shape == (1, len(out.anchors), 2) and out.box_deltas.shape == (1, len(out.anchors), 4)

@@ -6,7 +6,7 @@ of a run config ("task" key; runs written before tasks existed are classificatio
 
 from typing import Any, Mapping
 
-from nas.tasks import classification  # noqa: F401  (registers "classification")
+from nas.tasks import classification, detection  # noqa: F401  (register "classification", "detection")
 from nas.tasks.base import Task
 from nas_common.registry import TASKS
 

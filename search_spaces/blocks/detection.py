@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -101,6 +101,33 @@ class AnchorConfig:
         """All levels' anchors, concatenated in the head's output order."""
         return torch.cat([anchor_grid(size, stride, cell_anchors(s, self.ratios, self.scales))
                           for size, stride, s in zip(feature_sizes, self.strides, self.sizes)])
+
+
+class DetectorOutput(NamedTuple):
+    """What a detector returns: per-anchor class logits (N, A, K) and box deltas (N, A, 4), and
+    the anchors (A, 4), which depend on the input size."""
+
+    cls_logits: torch.Tensor
+    box_deltas: torch.Tensor
+    anchors: torch.Tensor
+
+
+class AnchoredHead(nn.Module):
+    """A RetinaNet head that also returns its anchors: the detector's output is self-contained,
+    so losses and inference need no knowledge of strides or input sizes."""
+
+    def __init__(self, channels: int, num_classes: int, anchors: AnchorConfig | None = None, convs: int = 4) -> None:
+        super().__init__()
+        self.anchor_config = anchors or AnchorConfig()
+        self.head = RetinaHead(channels, self.anchor_config.per_position, num_classes, convs)
+        self._cache: tuple[tuple, torch.Tensor] | None = None  # memo only: anchors of the last sizes
+
+    def forward(self, levels: Sequence[torch.Tensor]) -> DetectorOutput:
+        cls, box = self.head(levels)
+        sizes = tuple(tuple(x.shape[-2:]) for x in levels)
+        if self._cache is None or self._cache[0] != sizes or self._cache[1].device != cls.device:
+            self._cache = (sizes, self.anchor_config.anchors(sizes).to(cls.device))
+        return DetectorOutput(cls, box, self._cache[1])
 
 
 @dataclass(frozen=True)

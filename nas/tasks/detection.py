@@ -1,0 +1,92 @@
+"""Object detection (RetinaNet-style): images with boxes, focal + box loss, COCO mAP as objective.
+
+The model returns a `DetectorOutput` (class logits and box deltas for every anchor, and the
+anchors themselves, which depend on the input size); targets are one dict per image with "boxes"
+(x1, y1, x2, y2 in input pixels) and "labels". Both training loss and evaluation work on those,
+so the trainer, the supernet evaluator and recalibration need nothing detection-specific.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+
+from nas.tasks.base import Forward, TrainingLoss
+from nas.tasks.coco_eval import coco_metrics
+from nas.tasks.detection_loss import IGNORED, match_anchors, sigmoid_focal_loss
+from nas_common.objective import Objective
+from nas_common.registry import TASKS
+from search_spaces.blocks.boxes import encode
+from search_spaces.blocks.detection import DetectorOutput, InferenceConfig, detect
+
+
+def _to_device(targets: list[dict[str, torch.Tensor]], device: torch.device) -> list[dict[str, torch.Tensor]]:
+    return [{k: v.to(device) for k, v in t.items()} for t in targets]
+
+
+@TASKS.register("detection")
+class Detection:
+    name = "detection"
+    objective = Objective("val_mAP", "max", scale=100.0, unit="")
+
+    def __init__(self, inference: InferenceConfig = InferenceConfig(), box_beta: float = 0.1) -> None:
+        self.inference, self.box_beta = inference, box_beta
+
+    def load_data(self, data_config: Any):
+        return data_config.load()
+
+    def space_options(self, data: Any) -> dict[str, Any]:
+        return {"num_classes": data.num_classes}
+
+    def to_device(self, batch, device: torch.device):
+        x, targets = batch
+        return x.to(device, non_blocking=True), _to_device(targets, device)
+
+    def training_loss(self, label_smoothing: float = 0.0) -> TrainingLoss:
+        """Focal loss over the anchors that are not ignored plus smooth-L1 on the foreground
+        anchors' box deltas, both divided by the number of foreground anchors (RetinaNet)."""
+
+        def loss(out: DetectorOutput, targets: list[dict[str, torch.Tensor]]):
+            cls_logits, box_deltas = out.cls_logits.float(), out.box_deltas.float()
+            cls_total = box_total = cls_logits.new_zeros(())
+            foreground = 0
+            for logits, deltas, target in zip(cls_logits, box_deltas, targets):
+                matched = match_anchors(out.anchors, target["boxes"])
+                fg = matched >= 0
+                valid = matched != IGNORED
+                onehot = torch.zeros_like(logits)
+                onehot[fg, target["labels"][matched[fg]]] = 1.0
+                cls_total = cls_total + sigmoid_focal_loss(logits[valid], onehot[valid])
+                if fg.any():
+                    goal = encode(out.anchors[fg], target["boxes"][matched[fg]])
+                    box_total = box_total + torch.nn.functional.smooth_l1_loss(
+                        deltas[fg], goal, beta=self.box_beta, reduction="sum")
+                foreground += int(fg.sum())
+            norm = max(1, foreground)
+            return (cls_total + box_total) / norm, {"cls": cls_total.detach() / norm, "box": box_total.detach() / norm}
+
+        return loss
+
+    @torch.no_grad()
+    def evaluate(self, forward: Forward, batches: Iterable, device: torch.device, split: str = "val") -> dict[str, float]:
+        """COCO metrics (percent) of the detections on every image of `batches`:
+        {"<split>_mAP", "<split>_AP50", "<split>_AP75", "<split>_AP_small", ...}."""
+        images, truth, found = [], [], []
+        for x, targets in batches:
+            x = x.to(device)
+            out = forward(x)
+            sizes = [tuple(x.shape[-2:])] * len(x)
+            for result, target in zip(detect(out.cls_logits, out.box_deltas, out.anchors, sizes, self.inference),
+                                      targets):
+                image_id = len(images) + 1
+                images.append({"id": image_id, "width": int(x.shape[-1]), "height": int(x.shape[-2])})
+                truth += [{"image_id": image_id, "category_id": int(c) + 1, "bbox": b.tolist()}
+                          for b, c in zip(target["boxes"], target["labels"])]
+                found += [{"image_id": image_id, "category_id": int(c) + 1, "bbox": b.tolist(), "score": float(s)}
+                          for b, c, s in zip(result["boxes"].cpu(), result["labels"].cpu(), result["scores"].cpu())]
+        categories = sorted({t["category_id"] for t in truth} | {d["category_id"] for d in found}) or [1]
+        return {f"{split}_{k}": v for k, v in coco_metrics(images, truth, found, categories).items()}
+
+    def chance(self, data: Any) -> float | None:
+        return None  # no meaningful "guessing" mAP: the trust check is for classification
