@@ -94,20 +94,17 @@ def json_safe(correlations: dict[str, dict[str, float]]) -> dict[str, dict[str, 
 
 def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]], path: Any) -> None:
     """Stand-alone accuracy (y) against supernet accuracy (x), recalibrated and inherited BN."""
-    from nas.archive.plots import new_figure, save_figure
+    from nas.archive.plots import save_scatter
 
-    fig, ax = new_figure((6, 4.5))
-    y = [r["standalone"] for r in rows]
-    for column, marker in (("recalibrated", "o"), ("inherited", "x")):
+    def label(column: str) -> str:
         tau = correlations[f"{column}_vs_standalone"]["kendall_tau"]
-        label = f"supernet, {column} BN (Kendall tau {'nan' if math.isnan(tau) else f'{tau:+.2f}'})"
-        ax.scatter([r[column] for r in rows], y, marker=marker, label=label)
-    ax.set_xlabel("supernet validation accuracy (%)")
-    ax.set_ylabel("stand-alone validation accuracy (%)")
-    ax.set_title(f"ranking check, {len(rows)} architectures")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path, dpi=110)
+        return f"supernet, {column} BN (Kendall tau {'nan' if math.isnan(tau) else f'{tau:+.2f}'})"
+
+    y = [r["standalone"] for r in rows]
+    series = [([r[column] for r in rows], y, marker, label(column))
+              for column, marker in (("recalibrated", "o"), ("inherited", "x"))]
+    save_scatter(path, series, "supernet validation accuracy (%)", "stand-alone validation accuracy (%)",
+                 f"ranking check, {len(rows)} architectures")
 
 
 # ---- the whole check, from a run directory ------------------------------------------------------------

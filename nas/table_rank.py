@@ -90,19 +90,13 @@ def _num(value: float | None) -> str:
 
 
 def plot(rows: list[dict[str, Any]], result: dict[str, Any], path: Path) -> None:
-    from nas.archive.plots import new_figure, save_figure
+    from nas.archive.plots import save_scatter
 
-    fig, ax = new_figure((6, 4.5))
-    for column, marker in (("recalibrated", "o"), ("inherited", "x")):
-        tau = result["correlations"][f"{column}_vs_table_val_12ep"]["kendall_tau"]
-        ax.scatter([r["table_val_12ep"] for r in rows], [r[column] for r in rows], marker=marker, s=14,
-                   label=f"{column} BN (Kendall tau {_num(tau)})")
-    ax.set_xlabel("NAS-Bench-201 12-epoch validation accuracy (%)")
-    ax.set_ylabel("supernet validation accuracy (%)")
-    ax.set_title(f"supernet vs NAS-Bench-201, {len(rows)} architectures")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path, dpi=110)
+    series = [([r["table_val_12ep"] for r in rows], [r[column] for r in rows], marker,
+               f"{column} BN (Kendall tau {_num(result['correlations'][f'{column}_vs_table_val_12ep']['kendall_tau'])})")
+              for column, marker in (("recalibrated", "o"), ("inherited", "x"))]
+    save_scatter(path, series, "NAS-Bench-201 12-epoch validation accuracy (%)", "supernet validation accuracy (%)",
+                 f"supernet vs NAS-Bench-201, {len(rows)} architectures")
 
 
 def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any, *, seed: int = 0,

@@ -100,6 +100,20 @@ def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objectiv
     save_figure(fig, path)
 
 
+def save_scatter(path: str | os.PathLike, series: list[tuple[list[float], list[float], str, str]],
+                 xlabel: str, ylabel: str, title: str) -> None:
+    """Scatter plots of (xs, ys, marker, label) series on one axis, saved as PNG (rank checks)."""
+    fig, ax = new_figure((6, 4.5))
+    for xs, ys, marker, label in series:
+        ax.scatter(xs, ys, marker=marker, s=14, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path, dpi=110)
+
+
 def new_figure(figsize: tuple[float, float] = (7, 4.5)) -> tuple[Any, Any]:
     """A pyplot-free figure and its axes (no global state, renders headless)."""
     from matplotlib.figure import Figure

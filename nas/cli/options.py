@@ -20,24 +20,23 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def _finite_float(text: str, *, zero_ok: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    if not (0 <= value if zero_ok else 0 < value) or not value < float("inf"):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a {'finite number >= 0' if zero_ok else 'positive finite number'}, "
+                                         f"got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _finite_float(text, zero_ok=False)
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
+    return _finite_float(text, zero_ok=True)
 
 
 def fraction_or_count(text: str) -> int | float:

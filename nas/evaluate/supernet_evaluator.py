@@ -48,11 +48,11 @@ class SupernetEvaluator:
 
     def __init__(self, supernet: nn.Module, calibration: torch.Tensor, x_val: torch.Tensor,
                  y_val: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu",
-                 num_classes: int | None = None, task: Task = CLASSIFICATION) -> None:
+                 chance: float | None = None, task: Task = CLASSIFICATION) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         # Accuracy of guessing (percent): what an untrained supernet scores (nas.trust).
-        self.chance = 100.0 / num_classes if num_classes else None
+        self.chance = chance
         self.device = torch.device(device)
         self.task = task
         self.supernet = supernet.to(self.device).eval()
@@ -103,7 +103,8 @@ class SupernetEvaluator:
         n_val = len(data.x_val) if cfg.val_images is None else min(cfg.val_images, len(data.x_val))
         x_val = to_float(data.x_val[:n_val], data.mean, data.std)
         y_val = torch.as_tensor(data.y_val[:n_val], dtype=torch.long)
-        evaluator = cls(supernet, calibration, x_val, y_val, cfg.batch_size, device, num_classes=data.num_classes)
+        evaluator = cls(supernet, calibration, x_val, y_val, cfg.batch_size, device,
+                        chance=CLASSIFICATION.chance(data), task=CLASSIFICATION)
         evaluator.spec = spec
         return evaluator
 
