@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from nas.evaluate.supernet_evaluator import SupernetEvaluator
+from nas.evaluate.supernet_evaluator import SupernetEvaluator, split_batches
 from nas.registry import SPACES
 from nas.supernet.recalibrate import recalibrate
 
@@ -36,7 +36,8 @@ def main() -> None:
     calibration = torch.randn(args.calibration_images, 3, 32, 32, generator=g)
     x_val = torch.randn(args.val_images, 3, 32, 32, generator=g)
     y_val = torch.randint(0, 10, (args.val_images,), generator=g)
-    evaluator = SupernetEvaluator(supernet, calibration, x_val, y_val, batch_size=256, device=device)
+    evaluator = SupernetEvaluator(supernet, calibration, split_batches(x_val, y_val, 256), batch_size=256,
+                                  device=device)
     rng = np.random.default_rng(0)
     archs = [space.sample(rng) for _ in range(args.candidates)]
     children = [supernet.extract(a).to(device) for a in archs]  # built beforehand: not timed
@@ -49,7 +50,7 @@ def main() -> None:
     def standalone(child):
         recalibrate(child, child, evaluator.calibration.split(256))
         child.eval()
-        for xb in evaluator.x_val.split(256):
+        for xb, _ in evaluator.val_batches:
             child(xb).argmax(1)
 
     supernet_times, child_times = [], []

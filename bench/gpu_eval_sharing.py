@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from nas.evaluate.supernet_evaluator import SupernetEvaluator
+from nas.evaluate.supernet_evaluator import SupernetEvaluator, split_batches
 from nas.registry import SPACES
 
 
@@ -32,7 +32,8 @@ def worker(rank: int, procs: int, args, barrier, results) -> None:
     calibration = torch.randn(args.calibration_images, 3, 32, 32, generator=g)
     x_val = torch.randn(args.val_images, 3, 32, 32, generator=g)
     y_val = torch.randint(0, 10, (args.val_images,), generator=g)
-    evaluator = SupernetEvaluator(supernet, calibration, x_val, y_val, batch_size=args.batch_size, device=args.device)
+    evaluator = SupernetEvaluator(supernet, calibration, split_batches(x_val, y_val, args.batch_size),
+                                  batch_size=args.batch_size, device=args.device)
     rng = np.random.default_rng(0)
     archs = [space.sample(rng) for _ in range(args.candidates)]
     evaluator.evaluate(archs[0])  # warm-up (cuDNN autotuning, allocator)

@@ -4,14 +4,17 @@ trial each (`nas.distributed.tune`), resumable; results appended to `retrain.jso
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas.archive import RecordWriter, RunDir, make_record, read_records
 from nas.errors import UserError
-from nas.supernet.loading import DataConfig
+from nas.data import DataConfig, data_config_from_dict
 from nas.supernet.train import TrainConfig
+from nas.tasks import get_task
+from nas_common.objective import Objective
 from search_spaces.arch import Arch
 
 RECORDS_NAME = "retrain.jsonl"
@@ -27,8 +30,13 @@ class RetrainJob:
     data: DataConfig
     train: TrainConfig
     archs: tuple[Arch, ...]
-    test: bool = False  # also score the test split at the end (reported apart from val_acc)
+    test: bool = False  # also score the test split at the end (reported apart from the objective)
     extra: dict[str, Any] = field(default_factory=dict)  # saved with the config (e.g. rank-check settings)
+
+    @property
+    def objective(self) -> Objective:
+        """The objective of the data's task (val_acc for classification, val_mAP for detection)."""
+        return get_task(self.data.task).objective
 
     def __post_init__(self) -> None:
         if not self.archs:
@@ -57,7 +65,7 @@ class RetrainJob:
             raise UserError(f"not a retraining run (kind {config.get('kind')!r}); pass a directory written by "
                             "`nas retrain` or `nas rank-check`")
         known = {"kind", "space", "space_config", "data", "train", "test", "archs", "provenance"}
-        return cls(config["space"], dict(config["space_config"]), DataConfig(**config["data"]),
+        return cls(config["space"], dict(config["space_config"]), data_config_from_dict(config["data"]),
                    TrainConfig(**config["train"]), tuple(Arch.from_dict(a) for a in config["archs"]),
                    bool(config.get("test", False)), {k: v for k, v in config.items() if k not in known})
 
@@ -106,10 +114,10 @@ def retrain(out: Path, job: RetrainJob | None, *, resume: bool = False, workers:
     failed = []
     with RecordWriter(records_path(run)) as writer:
         for outcome in outcomes:
-            if outcome.error is not None or "val_acc" not in outcome.metrics:
+            if outcome.error is not None or job.objective.metric not in outcome.metrics:
                 failed.append(f"{outcome.arch} ({outcome.error or 'no result'})")
             elif outcome.arch.hash not in done:  # a resumed run records each architecture once
-                writer.append(_record(outcome, len(done), job.train.epochs))
+                writer.append(_record(outcome, len(done), job.train.epochs, job.objective.metric))
                 done.add(outcome.arch.hash)
     if failed:
         raise UserError(f"{len(failed)} of {len(outcomes)} retraining trials failed: {'; '.join(failed)}; "
@@ -117,9 +125,12 @@ def retrain(out: Path, job: RetrainJob | None, *, resume: bool = False, workers:
     return read_records(records_path(run))
 
 
-def _record(outcome: Any, step: int, epochs: int) -> dict[str, Any]:
+def _record(outcome: Any, step: int, epochs: int, metric: str) -> dict[str, Any]:
+    """The task's figures of the last epoch (val_*, train_*, test_*) and the objective per epoch
+    (`val_acc_per_epoch` for classification, `val_mAP_per_epoch` for detection)."""
     m = outcome.metrics
-    metrics = {k: m[k] for k in ("val_acc", "val_loss", "train_loss", "train_acc", "test_acc", "test_loss") if k in m}
+    metrics = {k: float(v) for k, v in m.items() if k.split("_")[0] in ("val", "train", "test")
+               and isinstance(v, (int, float)) and math.isfinite(v)}
     return make_record(outcome.arch, metrics, flops=m["flops"], params=m["params"], step=step,
                        wall_s=m.get("time_total_s", 0.0), epochs=epochs, kind="standalone",
-                       val_acc_per_epoch=outcome.val_acc_per_epoch)
+                       **{f"{metric}_per_epoch": outcome.objective_per_epoch})

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from nas.errors import UserError
 from nas.strategies.base import Constraint
-from nas.supernet.loading import DataConfig
+from nas.data import DataConfig, data_config_from_dict
 from nas.supernet.train import TrainConfig
 from nas_common.objective import Objective
 
@@ -80,7 +80,7 @@ class SearchConfig:
                "evaluator": {"kind": self.evaluator.kind, **self.evaluator.settings},
                "space": self.space, "space_options": dict(self.space_options),
                "data": asdict(self.data) if self.data else None,
-               "train": asdict(self.train) if self.train else None,
+               "train": _train_dict(self.train) if self.train else None,
                "supernet": {"run": self.supernet_run} if self.uses_supernet else None,
                "objective": self.objective.to_dict(), "task": self.task}
         if self.provenance is not None:
@@ -103,7 +103,7 @@ class SearchConfig:
                 evaluator=EvaluatorChoice(evaluator.pop("kind", "supernet"), evaluator),
                 objective=Objective.from_dict(config.get("objective")),
                 task=config.get("task") or "classification",
-                data=DataConfig(**config["data"]) if config.get("data") else None,
+                data=data_config_from_dict(config["data"]) if config.get("data") else None,
                 train=TrainConfig(**config["train"]) if config.get("train") else None,
                 supernet_run=supernet.get("run") if isinstance(supernet, dict) else None,
                 uses_supernet=isinstance(supernet, dict),
@@ -120,6 +120,15 @@ class SearchConfig:
 
     def updated(self, **changes: Any) -> "SearchConfig":
         return replace(self, **changes)
+
+
+def _train_dict(train: TrainConfig) -> dict[str, Any]:
+    """The training settings as saved; `backbone` only when set, so configs written before it
+    existed read back and write out unchanged."""
+    settings = asdict(train)
+    if settings.get("backbone") is None:
+        settings.pop("backbone", None)
+    return settings
 
 
 SEARCH_FIELDS = tuple(f.name for f in fields(SearchConfig))

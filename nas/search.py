@@ -102,6 +102,9 @@ def execute(run: RunDir, *, quiet: bool = False,
     if evaluator_kind(config).uses_supernet:
         best = Arch.from_dict(summary["best"]["arch"])
         summary[f"best_inherited_bn_{objective.metric}"] = evaluator.evaluate_inherited(best)[objective.metric]
+        test = evaluator.test_metrics(best)  # reported only: the search never saw the test split
+        if test:
+            summary["best_test"] = test
     write_json_atomic(run.summary, summary)
     plot_progress(records, run.progress_plot, objective)
     plot_pareto(records, run.pareto_plot, objective)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.data import ImageData, TrainLoader, eval_batches
+from nas.data import ImageData
 from nas.supernet.train import TrainConfig, cosine_lr, make_optimizer, sgd_step
 from nas.tasks.base import Task
 from nas.tasks.classification import CLASSIFICATION
@@ -39,27 +39,26 @@ class StandaloneTrainer:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model, cfg)
         self.loss_fn = task.training_loss(cfg.label_smoothing)
-        self.loader = TrainLoader(data, cfg.batch_size, cfg.seed, augment=cfg.augment, device=device)
+        self.loader = task.train_loader(data, cfg.batch_size, cfg.seed, augment=cfg.augment, device=device)
         self.total_steps = cfg.epochs * self.loader.steps_per_epoch
         self.epoch = 0  # epochs completed
 
     def train_epoch(self) -> dict[str, float]:
-        """One more epoch; mean training loss and accuracy (percent) over its steps."""
+        """One more epoch; the mean of each training metric over its steps ("train_loss", and the
+        task's: "train_acc" (percent) for classification, "train_cls"/"train_box" for detection)."""
         spe = self.loader.steps_per_epoch
         metrics = []
         for step in range(self.epoch * spe, (self.epoch + 1) * spe):
             metrics.append(sgd_step(self.model, self.model, self.optimizer, self.loss_fn, self.loader.batch(step),
                                     cosine_lr(self.cfg.lr, step, self.total_steps), self.device))
         self.epoch += 1
-        return {"train_loss": float(np.mean([m["loss"] for m in metrics])),
-                "train_acc": float(np.mean([m["acc"] for m in metrics]))}
+        return {f"train_{k}": float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
 
     def accuracy(self, split: str = "val") -> dict[str, float]:
         """The task's metrics ({"<split>_acc" (percent), "<split>_loss"}) on the whole "val" or
         "test" split (NaN if empty)."""
-        x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
         self.model.eval()
-        batches = eval_batches(x, y, self.eval_batch_size, self.data.mean, self.data.std)
+        batches = self.task.eval_batches(self.data, split, self.eval_batch_size)
         return self.task.evaluate(self.model, batches, self.device, split)
 
     def state_dict(self) -> dict[str, Any]:

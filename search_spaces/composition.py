@@ -30,8 +30,12 @@ class ComposedNet(nn.Module):
         super().__init__()
         self.backbone, self.neck, self.head = backbone, neck, head
 
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The neck's outputs (a detector's pyramid levels)."""
+        return self.neck(self.backbone.forward_features(x))
+
     def forward(self, x: torch.Tensor):
-        return self.head(self.neck(self.backbone.forward_features(x)))
+        return self.head(self.forward_features(x))
 
 
 class ComposedSupernet(nn.Module):

@@ -47,6 +47,8 @@ class Membership(NamedTuple):
 class SearchSpace(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
+    task: ClassVar[str] = "classification"  # the task (nas.tasks) its networks solve: their outputs and data
+    cost_note: ClassVar[str] = ""  # what flops/params count when not the whole stand-alone net (see cost_probe)
 
     # ---- what a space must say -------------------------------------------------------------
     @property
@@ -66,11 +68,20 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def flops(self, arch: Arch) -> int:
-        """FLOPs of one forward pass of the stand-alone net on one input (a multiply-add is 2)."""
+        """FLOPs of `cost_probe(arch)`'s forward pass (a multiply-add is 2): by default the
+        stand-alone net on one input."""
 
     @abstractmethod
     def params(self, arch: Arch) -> int:
-        """Number of parameters of the stand-alone net."""
+        """Number of parameters of `cost_probe(arch)`'s module: by default the stand-alone net."""
+
+    def cost_probe(self, arch: Arch) -> tuple[nn.Module, torch.Tensor]:
+        """The module and input whose cost `flops`/`params` report (checked by the contract tests).
+        A space whose literature counts something else (DetNAS: the backbone as a 224x224 ImageNet
+        classifier) overrides it."""
+        cfg = self.config()
+        size = int(cfg.get("input_size", 32))
+        return self.build(arch), torch.zeros(1, int(cfg.get("in_channels", 3)), size, size)
 
     @abstractmethod
     def config(self) -> dict[str, Any]:

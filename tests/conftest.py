@@ -24,6 +24,7 @@ needs_subset = pytest.mark.skipif(not SUBSET.is_file(), reason="shared cifar10 s
 
 # Options tried in order: the first one a space accepts wins (spaces without a width keep defaults).
 SMALL_OPTIONS: tuple[dict[str, Any], ...] = (
+    {"layout": "cpu", "width": 0.25, "input_size": 64},  # detnas
     {"width": 0.25, "input_size": 16},
     {"width": 0.25},
     {"input_size": 16},
@@ -49,6 +50,14 @@ def input_shape(space: SearchSpace, batch: int = 2) -> tuple[int, ...]:
 
 def tiny_input(space: SearchSpace, batch: int = 2, seed: int = 0) -> torch.Tensor:
     return torch.randn(input_shape(space, batch), generator=torch.Generator().manual_seed(seed))
+
+
+def flat_outputs(out: Any) -> list[torch.Tensor]:
+    """A network's output tensors: one for a classifier, the floating tensors of a tuple
+    (a detector's class logits, box deltas and anchors)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for t in out if isinstance(t, torch.Tensor) and t.is_floating_point()]
 
 
 def state_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:

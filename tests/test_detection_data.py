@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from nas.data import data_root
-from nas.data.detection import load_coco
+from nas.data.detection import load_detection
 from nas.errors import UserError
 
 RACCOON = data_root() / "raccoon" / "raccoon_coco.json"
@@ -18,7 +18,7 @@ RACCOON = data_root() / "raccoon" / "raccoon_coco.json"
 
 @pytest.mark.skipif(not RACCOON.is_file(), reason="shared raccoon data not available")
 def test_raccoon_splits_boxes_and_labels():
-    data = load_coco(RACCOON, max_size=160, val_size=32, seed=0)
+    data = load_detection(RACCOON, max_size=160, val_size=32, seed=0)
     assert (len(data.train), len(data.val), len(data.test)) == (128, 32, 40)
     assert data.num_classes == 1 and data.category_names == ["raccoon"]
     for split in (data.train, data.val, data.test):
@@ -28,7 +28,7 @@ def test_raccoon_splits_boxes_and_labels():
             assert len(boxes) == len(labels) >= 1 and (labels == 0).all()
             assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= w).all() and (boxes[:, 3] <= h).all()
             assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
-    again = load_coco(RACCOON, max_size=160, val_size=32, seed=0)
+    again = load_detection(RACCOON, max_size=160, val_size=32, seed=0)
     assert again.val.ids == data.val.ids and set(data.val.ids).isdisjoint(data.train.ids)
 
 
@@ -53,7 +53,7 @@ def test_awkward_but_valid_input_is_handled(tmp_path):
     path = _write_set(tmp_path, anns)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = load_coco(path, val_size=1, seed=0)
+        data = load_detection(path, val_size=1, seed=0)
     assert any("dropped 1 box" in str(w.message) for w in caught)
     assert data.category_ids == [5, 42] and data.category_names == ["dog", "cat"]
     everything = {i: (b, lab, im) for s in (data.train, data.val) for i, b, lab, im in zip(s.ids, s.boxes, s.labels, s.images)}
@@ -77,4 +77,4 @@ def test_malformed_input_is_one_user_error(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(UserError, match=message):
-        load_coco(path)
+        load_detection(path)

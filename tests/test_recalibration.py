@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from nas.data import calibration_images, to_float
-from nas.evaluate.supernet_evaluator import SupernetEvaluator
+from nas.evaluate.supernet_evaluator import SupernetEvaluator, split_batches
 from nas.supernet.recalibrate import recalibrate, restore
 from search_spaces.shufflenet import ShuffleNetSpace
 
@@ -133,7 +133,8 @@ def test_recalibration_is_deterministic_and_ignores_inherited_statistics(space):
 def _evaluator(supernet, seed: int = 0) -> SupernetEvaluator:
     gen = torch.Generator().manual_seed(seed)
     return SupernetEvaluator(supernet, torch.randn(24, 3, 16, 16, generator=gen),
-                             torch.randn(30, 3, 16, 16, generator=gen), torch.randint(0, 10, (30,), generator=gen),
+                             split_batches(torch.randn(30, 3, 16, 16, generator=gen),
+                                           torch.randint(0, 10, (30,), generator=gen), 8),
                              batch_size=8)
 
 
@@ -171,7 +172,8 @@ def test_recalibration_recovers_a_supernet_with_wrong_statistics(trained_copy, s
     data = subset_data
     x_val = to_float(data.x_val[:200], data.mean, data.std)
     y_val = torch.as_tensor(data.y_val[:200], dtype=torch.long)
-    evaluator = SupernetEvaluator(supernet, calibration_images(data, 128, 0), x_val, y_val, batch_size=100)
+    evaluator = SupernetEvaluator(supernet, calibration_images(data, 128, 0), split_batches(x_val, y_val, 100),
+                                  batch_size=100)
     arch = space.sample(np.random.default_rng(0))
 
     recalibrated = evaluator.evaluate(arch)

@@ -133,7 +133,7 @@ def test_export_equals_the_recalibrated_supernet_path(searched):
     settings = {k: v for k, v in config["evaluator"].items() if k != "kind"}
     evaluator = SupernetEvaluator.from_run(load_supernet_run(run / "supernet"), 
         EvaluatorConfig(**settings), torch.device("cpu"), seed=config["seed"])
-    supernet, x = evaluator.supernet, evaluator.x_val[:16]
+    supernet, x = evaluator.supernet, evaluator.val_batches[0][0][:16]
     with torch.no_grad():
         with path_statistics(supernet, lambda b: supernet(b, arch), evaluator.calibration.split(evaluator.batch_size)):
             expected = supernet(x, arch)

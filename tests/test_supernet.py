@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from nas.evaluate.supernet_evaluator import SupernetEvaluator
+from nas.evaluate.supernet_evaluator import SupernetEvaluator, split_batches
 from nas.supernet.recalibrate import path_statistics
 from nas.supernet.train import TrainConfig, make_optimizer
 from search_spaces.arch import Arch
@@ -58,7 +58,8 @@ def _archs(space, n: int, seed: int = 0):
 # ---- extraction ------------------------------------------------------------------------------------
 def test_extract_matches_supernet_after_recalibration(space, supernet):
     calibration, x = _images(24, 1), _images(6, 2)
-    evaluator = SupernetEvaluator(supernet, calibration, x, torch.zeros(6, dtype=torch.long), batch_size=8)
+    evaluator = SupernetEvaluator(supernet, calibration, split_batches(x, torch.zeros(6, dtype=torch.long), 8),
+                                  batch_size=8)
     before = snapshot(supernet)
     outputs = []
     for arch in _archs(space, 3):

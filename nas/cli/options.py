@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
-from nas.supernet.loading import DataConfig
+from nas.data import DataConfig, DetectionDataConfig
 from nas.supernet.train import TrainConfig
 
 
@@ -49,18 +50,49 @@ def fraction_or_count(text: str) -> int | float:
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
-    g.add_argument("--data", default="cifar10",
-                   help="cifar10 (bundled), cifar10-subset, an .npz, a cifar-10-batches-py dir or an "
-                        "image folder (default: cifar10)")
-    g.add_argument("--val-size", type=fraction_or_count, default=0.1,
-                   help="validation split held out of train: a fraction or a count (default 0.1)")
+    g.add_argument("--data", default=None,
+                   help="classification: cifar10 (bundled, default), cifar10-subset, an .npz, a "
+                        "cifar-10-batches-py dir or an image folder; detection (--space detnas): raccoon "
+                        "(bundled, default), a COCO json, or a PASCAL VOC folder or ZIP")
+    g.add_argument("--val-size", type=fraction_or_count, default=None,
+                   help="validation split held out of train: a fraction or a count (default 0.1; detection 0.2)")
     g.add_argument("--train-limit", type=positive_int, default=None,
                    help="train on a seeded subset of this many images (fast CPU runs)")
-    g.add_argument("--split-seed", type=int, default=0, help="seed of the validation split (default 0)")
+    g.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
+    g.add_argument("--images", default=None,
+                   help="detection: folder the COCO json's file_names are relative to (default: the json's)")
+    g.add_argument("--test-data", default=None,
+                   help="detection: a second COCO json / VOC set used only to report the chosen architecture")
+    g.add_argument("--image-size", type=positive_int, default=None,
+                   help="detection: square network input; images are letterboxed to it (default 256)")
 
 
-def data_config(args: argparse.Namespace) -> DataConfig:
-    return DataConfig(args.data, args.val_size, args.split_seed, args.train_limit)
+# What each data flag sets in a data config; a config type takes the fields it has.
+_DATA_FLAGS = {"data": ("spec", "annotations"), "val_size": ("val_size",), "split_seed": ("split_seed",),
+               "train_limit": ("train_limit",), "images": ("images",), "test_data": ("test_data",),
+               "image_size": ("image_size",)}
+DATA_CONFIGS = {cls.task: cls for cls in (DataConfig, DetectionDataConfig)}
+
+
+def data_config(args: argparse.Namespace, task: str = "classification",
+                defaults: dict | None = None) -> DataConfig | DetectionDataConfig:
+    """The task's data config from the data flags (unset flags: `defaults`, then the config's
+    own defaults); a flag the task's data has no use for is an error that names it."""
+    cls = DATA_CONFIGS[task]
+    accepted = {f.name for f in fields(cls)}
+    values = dict(defaults or {})
+    for flag, keys in _DATA_FLAGS.items():
+        given = getattr(args, flag, None)
+        if given is None:
+            continue
+        usable = [k for k in keys if k in accepted]
+        if not usable:
+            raise UserError(f"--{flag.replace('_', '-')} does not apply to {task} data; drop it")
+        values[usable[0]] = given
+    try:
+        return cls(**{k: v for k, v in values.items() if k in accepted})
+    except (TypeError, ValueError) as err:
+        raise UserError(f"data options: {err}") from None
 
 
 def space_option(text: str) -> tuple[str, object]:
@@ -107,6 +139,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                    help="linear learning-rate warm-up before the cosine decay (default 0)")
     g.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    g.add_argument("--backbone", default=None, metavar="RUN",
+                   help="detection: initialise the backbone from this classification supernet run "
+                        "(`nas train-supernet --space shufflenet` with the same layout; DetNAS step 1)")
 
 
 def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
@@ -114,9 +149,16 @@ def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
         return TrainConfig(epochs=args.epochs or TrainConfig.epochs, steps=args.steps,
                            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                            seed=seed, checkpoint_every=args.checkpoint_every, augment=not args.no_augment,
-                           warmup_epochs=args.warmup_epochs or 0.0)
+                           warmup_epochs=args.warmup_epochs or 0.0, backbone=backbone_run(args))
     except ValueError as err:
         raise UserError(str(err)) from None
+
+
+def backbone_run(args: argparse.Namespace) -> str | None:
+    """--backbone as an absolute path (the run config must stay valid from any directory)."""
+    from pathlib import Path
+
+    return str(Path(args.backbone).resolve()) if getattr(args, "backbone", None) else None
 
 
 def add_evaluation_options(parser: argparse.ArgumentParser) -> None:

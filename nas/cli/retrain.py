@@ -10,7 +10,10 @@ from nas.cli import options
 from nas.cli.arch_input import arch_object, read_arch
 from nas.distributed.cluster import parse_workers
 from nas.errors import UserError
-from nas.supernet.loading import DataConfig, make_space
+from nas.data import data_config_from_dict
+from nas.supernet.loading import make_space
+from nas.registry import SPACES
+from nas.tasks import get_task
 from nas.supernet.train import TrainConfig
 
 
@@ -79,8 +82,8 @@ def job_from_archs(args: argparse.Namespace):
     name = obj.get("space") if isinstance(obj, dict) else None
     if not isinstance(name, str):
         raise UserError(f"--arch {args.arch[0]!r} names no space; give {{\"space\": ..., \"choices\": [...]}}")
-    data_cfg = options.data_config(args)
-    space = make_space(name, data_cfg.load(), options.space_options(args))
+    data_cfg = options.data_config(args, SPACES.get(name).task)
+    space = make_space(name, data_cfg.load(), options.space_options(args), get_task(data_cfg.task))
     archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once
     return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
 
@@ -95,14 +98,15 @@ def job_from_run(args: argparse.Namespace):
     records = ranked(run.read_records(), run.objective())[:args.top or 5]
     if not records:
         raise UserError(f"--run {args.run} has no evaluated architecture yet")
-    data_cfg = DataConfig(**config["data"]) if config.get("data") else options.data_config(args)
-    space = make_space(config["space"], data_cfg.load(), config.get("space_options") or {})
+    data_cfg = data_config_from_dict(config["data"]) if config.get("data") else \
+        options.data_config(args, SPACES.get(config["space"]).task)
+    space = make_space(config["space"], data_cfg.load(), config.get("space_options") or {}, get_task(data_cfg.task))
     archs = tuple(space.parse(r["arch"]) for r in records)
     return RetrainJob(config["space"], space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.retrain import retrain
+    from nas.retrain import RetrainJob, retrain
 
     if args.resume:
         if args.arch or args.run:
@@ -116,9 +120,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         job = job_from_archs(args) if args.arch else job_from_run(args)
     records = retrain(args.out, job, resume=args.resume, **cluster_options(args))
-    rows = [[str(r["arch_hash"]), r["epochs"], f"{r['metrics']['val_acc']:.2f}",
-             f"{r['metrics']['test_acc']:.2f}" if "test_acc" in r["metrics"] else "-", f"{r['wall_s']:.0f}"]
-            for r in sorted(records, key=lambda r: -r["metrics"]["val_acc"])]
-    print(format_table(["arch_hash", "epochs", "val_acc %", "test_acc %", "seconds"], rows))
+    objective = RetrainJob.from_config(RunDir.open(args.out).read_config()).objective
+    metric, test = objective.metric, "test_" + objective.metric.removeprefix("val_")
+    rows = [[str(r["arch_hash"]), r["epochs"], objective.format(r["metrics"][metric]),
+             objective.format(r["metrics"][test]) if test in r["metrics"] else "-", f"{r['wall_s']:.0f}"]
+            for r in sorted(records, key=lambda r: -objective.utility(r["metrics"][metric]))]
+    print(format_table(["arch_hash", "epochs", metric, test, "seconds"], rows))
     print(f"retrained {len(records)} architectures: {args.out}/retrain.jsonl")
     return 0

@@ -18,11 +18,11 @@ from nas.distributed.cluster import check_request, parse_workers
 from nas.errors import UserError
 from nas_common.objective import Objective
 from nas.presets import PRESETS, preset
-from nas.registry import STRATEGIES
+from nas.registry import SPACES, STRATEGIES
 from nas.run_config import SearchConfig
 from nas.search import check_feasible, evaluator_kind, execute, space_for_config
 from nas.strategies.factory import build_config
-from nas.supernet.loading import DataConfig, read_supernet_config
+from nas.supernet.loading import read_supernet_config
 from nas.supernet.train import TrainConfig
 from nas.trust import describe
 
@@ -102,12 +102,13 @@ def resolve_config(args: argparse.Namespace) -> SearchConfig:
     """The full, explicit, typed config of a new search (saved as the run's config.json), with
     the objective its evaluator optimises."""
     config = SearchConfig.from_dict(_resolve_config(args), where="the command line")
-    return config.updated(objective=evaluator_kind(config).objective)
+    return config.updated(objective=evaluator_kind(config).objective_of(config))
 
 
 # Flags that define what a --config FILE search is: set them in the file, not on the command line.
 _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "table", "max_flops", "max_params",
-                    "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "epochs",
+                    "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
+                    "test_data", "image_size", "backbone", "epochs",
                     "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
                     "val_images", "eval_batch_size")
 
@@ -147,7 +148,7 @@ def config_from_file(args: argparse.Namespace) -> SearchConfig:
 
 def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     preset_name = args.preset or "cpu"
-    p = preset(preset_name)
+    p = preset(preset_name, args.space)
     if args.strategy is None:
         raise UserError("--strategy is required for a new search (e.g. --strategy evolution)")
     if args.seed is not None and args.seed < 0:
@@ -191,7 +192,8 @@ def _referenced_supernet(args: argparse.Namespace, config: dict[str, Any]) -> di
     if args.space is not None and args.space != trained["space"]:
         raise UserError(f"--space {args.space} conflicts with the supernet's space {trained['space']}")
     config.update(space=trained["space"], space_options=trained["space_config"], data=trained["data"],
-                  train=None, supernet={"run": str(args.supernet.resolve())})
+                  task=trained.get("task", "classification"), train=None,
+                  supernet={"run": str(args.supernet.resolve())})
     return config
 
 
@@ -202,16 +204,16 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
                             batch_size=_pick(args.batch_size, p["batch_size"]), lr=_pick(args.lr, p["lr"]),
                             weight_decay=_pick(args.weight_decay, TrainConfig.weight_decay), seed=seed,
                             checkpoint_every=args.checkpoint_every, augment=not args.no_augment,
-                            warmup_epochs=_pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)))
+                            warmup_epochs=_pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)),
+                            backbone=options.backbone_run(args))
     except ValueError as err:
         raise UserError(str(err)) from None
-    data = DataConfig(_pick(args.data, "cifar10"), _pick(args.val_size, 0.1), _pick(args.split_seed, 0),
-                      _pick(args.train_limit, p["train_limit"]))
     space = _pick(args.space, "shufflenet")
+    data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     space_options = {**p["space_options"].get(space, {}), "width": _pick(args.width, p["width"]),
                      **dict(args.space_option)}
-    config.update(space=space, space_options=space_options,
-                  data=asdict(data), train=asdict(train), supernet={"run": None})
+    config.update(space=space, space_options=space_options, data=asdict(data), task=data.task,
+                  train=asdict(train), supernet={"run": None})
     return config
 
 
@@ -331,6 +333,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secondary(objective: Objective, metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Further figures of the best architecture next to its objective (detection: AP50, AP75)."""
+    prefix = objective.metric.split("_")[0] + "_"
+    return [(k, f"{metrics[k]:.2f}") for k in (f"{prefix}AP50", f"{prefix}AP75") if k in metrics]
+
+
 def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, seconds: float, run: RunDir) -> None:
     best = summary["best"]
     objective = run.objective()
@@ -345,7 +353,17 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
         print(f"{name:<19} {value}")
     if "test_acc" in best["metrics"]:
         print(f"test_acc (reported) {best['metrics']['test_acc']:.2f}%  (never shown to the strategy)")
-    print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M")
+    for metric, text in _secondary(objective, best["metrics"]):
+        print(f"{metric:<19} {text}")
+    test_metric = "test_" + name.removeprefix("val_")
+    if test_metric in summary.get("best_test", {}):
+        test = summary["best_test"]
+        extra = ", ".join(f"{k.removeprefix('test_')} {v:.2f}" for k, v in test.items()
+                          if k in (f"{test_metric}50", f"{test_metric}75", "test_AP50", "test_AP75"))
+        print(f"{test_metric + ' (test)':<19} {objective.format(test[test_metric])}"
+              f"{f'  ({extra})' if extra else ''}  (supernet weights; the search never saw the test split)")
+    note = SPACES.get(best["arch"]["space"]).cost_note if best["arch"]["space"] in SPACES else ""
+    print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M{f'  ({note})' if note else ''}")
     if "random_baseline" in summary:
         rb = summary["random_baseline"]
         print(f"random archs        {describe(rb, rb.get('chance'))}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nas.archive.run_dir import new_run_id
 from nas.cli import options
+from nas.registry import SPACES
 from nas.supernet.loading import resolve_device
 from nas.supernet.pipeline import train_into
 
@@ -38,22 +39,32 @@ def run_distributed(args: argparse.Namespace, out: Path) -> dict:
     with connect(args.address):
         gpus = 0 if args.device == "cpu" else None  # None: one GPU per worker when the cluster has GPUs
         workers, gpus_per_worker = resolve_workers(args.workers, gpus)
-        return train_distributed(out, args.space, options.space_options(args), options.data_config(args),
+        return train_distributed(out, args.space, options.space_options(args), data_config(args),
                                  options.train_config(args, args.seed), workers,
                                  use_gpu=gpus_per_worker > 0, sync_bn=args.sync_bn)
 
 
 def run(args: argparse.Namespace) -> int:
-    data_cfg = options.data_config(args)
+    data_cfg = data_config(args)
     train_cfg = options.train_config(args, args.seed)
     out = args.out or Path("runs") / new_run_id(args.space, "supernet")
     if args.workers > 1 or args.address is not None:
         last = run_distributed(args, out)
-        print(f"supernet trained on {args.workers} workers: {out}  (last loss {last.get('loss', float('nan')):.3f}, "
-              f"train acc {last.get('acc', float('nan')):.1f}%)")
+        print(f"supernet trained on {args.workers} workers: {out}  ({_describe(last)})")
         return 0
     last = train_into(out, args.space, options.space_options(args), data_cfg, train_cfg,
                       resolve_device(args.device), args.quiet)
-    print(f"supernet trained: {out}  (last epoch loss {last.get('loss', float('nan')):.3f}, "
-          f"train acc {last.get('acc', float('nan')):.1f}%)")
+    print(f"supernet trained: {out}  (last epoch {_describe(last)})")
     return 0
+
+
+def data_config(args: argparse.Namespace):
+    return options.data_config(args, SPACES.get(args.space).task)
+
+
+def _describe(last: dict) -> str:
+    """The last epoch's training metrics: loss, and the task's (acc %, or the detection loss parts)."""
+    parts = [f"loss {last.get('loss', float('nan')):.3f}"]
+    parts += [f"train acc {last['acc']:.1f}%"] if "acc" in last else \
+        [f"{k} {v:.3f}" for k, v in last.items() if k not in ("loss", "step", "epoch", "seconds")]
+    return ", ".join(parts)

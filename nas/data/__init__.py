@@ -1,9 +1,23 @@
 """Data sets (uint8 arrays with a seeded validation split) and torch batches for search and training."""
 
+from nas.errors import UserError
 from nas.data.batches import TrainLoader, augment_batch, calibration_images, eval_batches, to_float
-from nas.data.datasets import ImageData, cache_root, data_root, load_data
+from nas.data.datasets import DataConfig, ImageData, cache_root, data_root, load_data
+from nas.data.detection import DetectionDataConfig
+
+
+def data_config_from_dict(settings: dict) -> DataConfig | DetectionDataConfig:
+    """A run config's "data" entry as its typed config: detection data name their annotations."""
+    try:
+        return DetectionDataConfig(**settings) if "annotations" in settings else DataConfig(**settings)
+    except TypeError as err:
+        raise UserError(f"malformed data settings {settings}: {err}") from None
+
 
 __all__ = [
+    "DataConfig",
+    "DetectionDataConfig",
+    "data_config_from_dict",
     "ImageData",
     "TrainLoader",
     "augment_batch",

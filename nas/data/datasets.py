@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -186,3 +187,17 @@ def load_data(spec: str = "cifar10", *, val_size: int | float = 0.1, seed: int =
                      x_train=x_train, y_train=raw.y_train[train_idx],
                      x_val=raw.x_train[val_idx], y_val=raw.y_train[val_idx],
                      x_test=raw.x_test, y_test=raw.y_test, mean=mean, std=std)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The data entry of a classification run's config.json: `load_data`'s arguments."""
+
+    spec: str = "cifar10"
+    val_size: int | float = 0.1
+    split_seed: int = 0
+    train_limit: int | None = None
+    task: ClassVar[str] = "classification"
+
+    def load(self) -> ImageData:
+        return load_data(self.spec, val_size=self.val_size, seed=self.split_seed, train_limit=self.train_limit)

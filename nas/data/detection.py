@@ -1,6 +1,6 @@
-"""Detection data in COCO format: images with variable numbers of boxes and classes.
+"""Detection data: images with variable numbers of boxes and classes, from COCO json or PASCAL VOC.
 
-`load_coco(path)` reads a COCO json (`images`, `annotations`, `categories`; `bbox` = [x, y, w, h])
+`load_detection(path)` reads a COCO json (`images`, `annotations`, `categories`; `bbox` = [x, y, w, h])
 and its images: each `file_name` is resolved against `images_dir` (default: the json's folder),
 or, when not there, looked up inside a ZIP archive in that folder (the bundled raccoon set ships
 its photos as `raccoon_dataset.zip`). Images are decoded to RGB (grayscale converted) and shrunk
@@ -9,6 +9,10 @@ on small images. Boxes are clipped to the image; boxes left empty or degenerate 
 one warning that counts them; images without boxes are kept. Category ids (any, in any order) map
 to contiguous labels 0..K-1. Images whose `split` field is "test" form the test split, reported
 only; a seeded validation split is held out of the rest. Bad input is one `UserError` line.
+A VOC folder or ZIP is first read into the same COCO dict (`nas.data.voc`).
+
+`DetectionDataConfig` is the data entry of a detection run's config.json (the task's data
+settings, as `DataConfig` is classification's), including the network's input size.
 """
 
 from __future__ import annotations
@@ -17,13 +21,55 @@ import io
 import json
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nas.errors import UserError
+
+
+NAMED = {"raccoon": "raccoon/raccoon_coco.json"}
+
+
+@dataclass(frozen=True)
+class DetectionDataConfig:
+    """Where a detection run's images come from and how they are split and sized.
+
+    `annotations`: "raccoon" (bundled) or a path to a COCO json / VOC folder / VOC ZIP; `images`:
+    the folder `file_name`s are relative to (default: the json's); `test_data`: a second data set
+    used only as the test split; `image_size`: the square letterboxed network input; `max_size`:
+    images are decoded no larger than this (at least `image_size`)."""
+
+    annotations: str = "raccoon"
+    images: str | None = None
+    test_data: str | None = None
+    image_size: int = 256
+    max_size: int = 320
+    val_size: int | float = 0.2
+    split_seed: int = 0
+    task: ClassVar[str] = "detection"
+
+    def __post_init__(self) -> None:
+        if self.image_size < 32 or self.max_size < self.image_size:
+            raise UserError(f"detection image_size must be >= 32 and max_size >= image_size, got "
+                            f"{self.image_size} / {self.max_size}")
+
+    def path(self) -> Path:
+        if self.annotations in NAMED:
+            from nas.data.datasets import data_root
+
+            path = data_root() / NAMED[self.annotations]
+            if not path.is_file():
+                raise UserError(f"detection data {self.annotations!r} not found at {path}; set NAS_DATA_DIR")
+            return path
+        return Path(self.annotations).expanduser()
+
+    def load(self) -> "DetectionData":
+        data = load_detection(self.path(), images_dir=self.images, max_size=self.max_size,
+                              val_size=self.val_size, seed=self.split_seed, test_path=self.test_data)
+        return replace(data, image_size=self.image_size)
 
 
 @dataclass
@@ -36,6 +82,10 @@ class DetectionSplit:
     def __len__(self) -> int:
         return len(self.images)
 
+    def extend(self, other: "DetectionSplit") -> None:
+        for name in ("images", "boxes", "labels", "ids"):
+            getattr(self, name).extend(getattr(other, name))
+
 
 @dataclass
 class DetectionData:
@@ -47,6 +97,7 @@ class DetectionData:
     category_names: list[str]
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    image_size: int = 256  # the square letterboxed network input (`nas.data.detection_batches`)
 
     @property
     def num_classes(self) -> int:
@@ -100,24 +151,54 @@ def _decode(raw: bytes, name: str, max_size: int) -> tuple[np.ndarray, float]:
     return np.asarray(image, dtype=np.uint8), scale
 
 
-def load_coco(path: str | Path, *, images_dir: str | Path | None = None, max_size: int = 320,
-              val_size: int | float = 0.2, seed: int = 0) -> DetectionData:
+def load_detection(path: str | Path, *, images_dir: str | Path | None = None, max_size: int = 320,
+              val_size: int | float = 0.2, seed: int = 0, test_path: str | Path | None = None) -> DetectionData:
+    """A COCO json, or a PASCAL VOC folder or ZIP (`nas.data.voc`). `test_path`: a second data set
+    whose images all form the test split (its categories must be the first's); otherwise images
+    whose `split` field is "test" (VOC: listed in ImageSets/Main/test.txt) do."""
     path = Path(path)
-    data = _read_json(path)
+    coco, source = _open(path, images_dir)
+    splits, categories = _read_splits(coco, source, max_size, path)
+    if test_path is not None:
+        test_path = Path(test_path)
+        test_coco, test_source = _open(test_path, None)
+        test_splits, test_categories = _read_splits(test_coco, test_source, max_size, test_path, force_split="test")
+        if [c for c, _ in test_categories] != [c for c, _ in categories]:
+            raise UserError(f"{test_path} lists other categories than {path}; the test data must share them")
+        splits["train"].extend(splits.pop("test"))
+        splits["test"] = test_splits["test"]
+    train, val = _hold_out(splits["train"], val_size, seed, path)
+    return DetectionData(path.stem, train, val, splits["test"], [c for c, _ in categories],
+                         [n for _, n in categories])
+
+
+def _open(path: Path, images_dir: str | Path | None):
+    """(COCO dict, image source) of a COCO json, or of a VOC folder or ZIP (`nas.data.voc`)."""
+    if path.suffix.lower() == ".json":
+        return _read_json(path), _ImageSource(Path(images_dir) if images_dir else path.parent)
+    if not path.exists():
+        raise UserError(f"detection data {path} not found")
+    from nas.data.voc import read_voc
+
+    coco, files = read_voc(path)
+    return coco, (_ImageSource(Path(images_dir)) if images_dir else files)
+
+
+def _read_splits(coco: dict[str, Any], source: "_ImageSource", max_size: int, path: Path,
+                 force_split: str | None = None) -> tuple[dict[str, DetectionSplit], list[tuple[int, str]]]:
     try:
-        categories = sorted((int(c["id"]), str(c.get("name", c["id"]))) for c in data["categories"])
+        categories = sorted((int(c["id"]), str(c.get("name", c["id"]))) for c in coco["categories"])
         label_of = {cid: k for k, (cid, _) in enumerate(categories)}
-        per_image: dict[int, list[tuple[list[float], int]]] = {int(im["id"]): [] for im in data["images"]}
-        for ann in data["annotations"]:
+        per_image: dict[int, list[tuple[list[float], int]]] = {int(im["id"]): [] for im in coco["images"]}
+        for ann in coco["annotations"]:
             per_image[int(ann["image_id"])].append(([float(v) for v in ann["bbox"]], label_of[int(ann["category_id"])]))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{path}: malformed COCO entry ({type(err).__name__}: {err})") from None
     if not categories:
         raise UserError(f"{path} lists no categories")
-    source = _ImageSource(Path(images_dir) if images_dir else path.parent)
     splits: dict[str, DetectionSplit] = {s: DetectionSplit([], [], [], []) for s in ("train", "test")}
     dropped = 0
-    for im in data["images"]:
+    for im in coco["images"]:
         image, scale = _decode(source.read(str(im["file_name"])), str(im["file_name"]), max_size)
         h, w = image.shape[:2]
         boxes, labels = [], []
@@ -128,16 +209,14 @@ def load_coco(path: str | Path, *, images_dir: str | Path | None = None, max_siz
                 continue
             boxes.append(box)
             labels.append(label)
-        split = splits["test" if im.get("split") == "test" else "train"]
+        split = splits[force_split or ("test" if im.get("split") == "test" else "train")]
         split.images.append(image)
         split.boxes.append(np.array(boxes, dtype=np.float32).reshape(-1, 4))
         split.labels.append(np.array(labels, dtype=np.int64))
         split.ids.append(int(im["id"]))
     if dropped:
         warnings.warn(f"{path}: dropped {dropped} box(es) empty or under one pixel after clipping to the image")
-    train, val = _hold_out(splits["train"], val_size, seed, path)
-    return DetectionData(path.stem, train, val, splits["test"], [c for c, _ in categories],
-                         [n for _, n in categories])
+    return splits, categories
 
 
 def _hold_out(split: DetectionSplit, val_size: int | float, seed: int, path: Path) -> tuple[DetectionSplit, DetectionSplit]:

@@ -24,7 +24,7 @@ def letterbox(image: np.ndarray, boxes: np.ndarray, size: int, flip: bool) -> tu
     h, w = image.shape[:2]
     scale = size / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    x = torch.tensor(image, dtype=torch.float32).permute(2, 0, 1)[None]  # a copy: decoded images are read-only
     x = torch.nn.functional.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)[0]
     boxes = boxes * np.array([nw / w, nh / h, nw / w, nh / h], dtype=np.float32)
     if flip:
@@ -39,11 +39,14 @@ class DetectionLoader:
     """`batch(step)`: (images float32 (B, 3, size, size) normalised, targets) for `step`."""
 
     def __init__(self, data: DetectionData, split: DetectionSplit, batch_size: int, seed: int, size: int,
-                 augment: bool = True) -> None:
+                 augment: bool = True, rank: int = 0, world_size: int = 1) -> None:
         if not 1 <= batch_size <= len(split):
             raise UserError(f"batch size {batch_size} must be between 1 and the {len(split)} images of the split")
+        if batch_size % world_size or not 0 <= rank < world_size:
+            raise UserError(f"batch size {batch_size} must split evenly over {world_size} workers (rank {rank})")
         self.data, self.split, self.batch_size, self.seed, self.size, self.augment = \
             data, split, batch_size, seed, size, augment
+        self.rank, self.world_size = rank, world_size
         self.steps_per_epoch = len(split) // batch_size
         mean = torch.tensor(data.mean).view(3, 1, 1) * 255
         std = torch.tensor(data.std).view(3, 1, 1) * 255
@@ -55,9 +58,15 @@ class DetectionLoader:
         return order[i * self.batch_size:(i + 1) * self.batch_size]
 
     def batch(self, step: int) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+        """This rank's slice of the global batch of `step` (the flips drawn for the whole batch)."""
         idx = self.indices(step)
         flips = np.random.default_rng([self.seed, step, 0xF11B]).random(len(idx)) < 0.5
-        return self._collate(idx, flips & self.augment)
+        local = slice(self.rank * len(idx) // self.world_size, (self.rank + 1) * len(idx) // self.world_size)
+        return self._collate(idx[local], (flips & self.augment)[local])
+
+    def images(self, idx: np.ndarray) -> torch.Tensor:
+        """Images `idx` of the split, unaugmented (for BN recalibration)."""
+        return self._collate(np.asarray(idx), np.zeros(len(idx), dtype=bool))[0]
 
     def eval_batches(self) -> Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]:
         """The whole split in order, unaugmented; the last batch may be smaller."""

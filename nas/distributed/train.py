@@ -33,7 +33,10 @@ import torch.distributed as dist
 
 from nas.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from nas.supernet.loading import DataConfig, make_space
+from nas.data import DataConfig, data_config_from_dict
+from nas.supernet.backbone import load_backbone
+from nas.supernet.loading import make_space
+from nas.tasks import get_task
 from nas.supernet.pipeline import open_supernet_run, supernet_run_config
 from nas.supernet.train import SupernetTrainer, TrainConfig, path_for_step
 
@@ -115,12 +118,17 @@ def train_loop(config: dict[str, Any]) -> None:
     if device.type == "cpu":
         torch.set_num_threads(config["threads_per_worker"])
     cfg = TrainConfig(**config["train"])
-    data = DataConfig(**config["data"]).load()
-    space = make_space(config["space"], data, config["space_options"])
+    data_config = data_config_from_dict(config["data"])
+    task = get_task(data_config.task)
+    data = data_config.load()
+    space = make_space(config["space"], data, config["space_options"], task)
     supernet = space.supernet(torch.Generator().manual_seed(cfg.seed))  # same init on every rank
+    if cfg.backbone:
+        load_backbone(supernet, cfg.backbone)
     if config["sync_bn"]:
         supernet = torch.nn.SyncBatchNorm.convert_sync_batchnorm(supernet)
-    trainer = RankTrainer(space, supernet, data, cfg, Path(config["out"]), device, rank=rank, world_size=world)
+    trainer = RankTrainer(space, supernet, data, cfg, Path(config["out"]), device, rank=rank, world_size=world,
+                          task=task)
     trainer.after_backward = lambda: average_gradients(trainer.supernet, world)
     trainer.run()
 
@@ -141,7 +149,7 @@ def train_distributed(out: Path, space_name: str, space_opts: dict, data_cfg: Da
         raise UserError("--sync-bn needs GPU workers (torch's SyncBatchNorm has no CPU kernel); drop it on CPU")
     out = Path(out).resolve()
     data = data_cfg.load()
-    space = make_space(space_name, data, space_opts)
+    space = make_space(space_name, data, space_opts, get_task(data_cfg.task))
     config = supernet_run_config(space_name, space.config(), data_cfg, train_cfg)
     config["distributed"] = {"workers": workers, "sync_bn": sync_bn}
     open_supernet_run(out, config, hint=", --workers included,")

@@ -20,7 +20,9 @@ import torch
 from ray import tune
 
 from nas.standalone import StandaloneTrainer
-from nas.supernet.loading import DataConfig, make_space
+from nas.data import data_config_from_dict
+from nas.supernet.loading import make_space
+from nas.tasks import get_task
 from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch
 
@@ -30,11 +32,12 @@ _STATE = "trainer.pt"
 
 @dataclass
 class TrialOutcome:
-    """What one trial left: its last reported metrics, val_acc per epoch, or the error that stopped it."""
+    """What one trial left: its last reported metrics, the objective (val_acc, val_mAP, ...) per epoch,
+    or the error that stopped it."""
 
     arch: Arch
     metrics: dict[str, Any]
-    val_acc_per_epoch: list[float]
+    objective_per_epoch: list[float]
     error: str | None = None
 
 
@@ -43,10 +46,12 @@ def retrain_trial(config: dict[str, Any]) -> None:
     torch.set_num_threads(config["threads"])  # one per CPU Ray gave the trial: no oversubscription
     device = torch.device("cuda" if config["gpu"] and torch.cuda.is_available() else "cpu")
     job = config["job"]
-    data = DataConfig(**job["data"]).load()
-    space = make_space(job["space"], data, job["space_options"])
+    data_config = data_config_from_dict(job["data"])
+    task = get_task(data_config.task)
+    data = data_config.load()
+    space = make_space(job["space"], data, job["space_options"], task)
     arch = Arch.from_json(config["arch"])
-    trainer = StandaloneTrainer(space, arch, data, TrainConfig(**job["train"]), device)
+    trainer = StandaloneTrainer(space, arch, data, TrainConfig(**job["train"]), device, task=task)
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # a restored or retried trial goes on from its last epoch
         with checkpoint.as_directory() as folder:
@@ -93,12 +98,13 @@ def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers
             run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(storage), verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=max_failures),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
-    return [_outcome(result) for result in tuner.fit()]
+    metric = get_task(data_config_from_dict(job["data"]).task).objective.metric
+    return [_outcome(result, metric) for result in tuner.fit()]
 
 
-def _outcome(result: Any) -> TrialOutcome:
+def _outcome(result: Any, metric: str) -> TrialOutcome:
     arch = Arch.from_json(result.config["arch"])
     frame = result.metrics_dataframe
-    history = [] if frame is None or "val_acc" not in frame else [float(v) for v in frame["val_acc"]]
+    history = [] if frame is None or metric not in frame else [float(v) for v in frame[metric]]
     error = None if result.error is None else (str(result.error).strip().splitlines() or ["failed"])[-1]
     return TrialOutcome(arch, dict(result.metrics or {}), history, error)

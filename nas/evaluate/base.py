@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import torch
 
 from nas.evaluate.spec import EvaluatorSpec
+from nas_common.objective import Objective
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -47,3 +48,6 @@ class EvaluatorKind(Protocol):
 
     @classmethod
     def search_space(cls, config: "SearchConfig") -> SearchSpace: ...
+
+    @classmethod
+    def objective_of(cls, config: "SearchConfig") -> Objective: ...  # what evaluate() returns as the signal

@@ -6,21 +6,23 @@ holds one evaluator with its own replica), so an evaluation only runs forward pa
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 
-from nas.data import ImageData, calibration_images, to_float
-from nas.errors import UserError
+from nas.data import data_config_from_dict
 from nas.evaluate.spec import EvaluatorSpec
-from nas.supernet.loading import DataConfig, SupernetRun, load_supernet_run, make_space
+from nas.supernet.loading import SupernetRun, load_supernet_run, make_space
 from nas.supernet.recalibrate import path_statistics
+from nas.supernet.train import to_device
+from nas.tasks import get_task
 from nas.tasks.base import Task
 from nas.tasks.classification import CLASSIFICATION
-from nas_common.objective import VAL_ACC
+from nas_common.objective import Objective
 from nas_common.registry import EVALUATORS
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
@@ -38,17 +40,23 @@ class EvaluatorConfig:
     val_images: int | None = None  # None: the whole validation split
 
 
+def split_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Classification inputs and labels as the evaluator's validation batches."""
+    return list(zip(x.split(batch_size), y.split(batch_size)))
+
+
 @EVALUATORS.register("supernet")
 class SupernetEvaluator:
     Config = EvaluatorConfig
     uses_supernet = True
-    objective = VAL_ACC  # what its evaluate() returns as the search signal
     hidden_metrics: frozenset[str] = frozenset()  # everything it measures is the search signal
     spec: EvaluatorSpec | None = None  # set by the builders below
 
-    def __init__(self, supernet: nn.Module, calibration: torch.Tensor, x_val: torch.Tensor,
-                 y_val: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu",
-                 chance: float | None = None, task: Task = CLASSIFICATION) -> None:
+    def __init__(self, supernet: nn.Module, calibration: torch.Tensor,
+                 val_batches: Sequence[tuple[torch.Tensor, Any]], batch_size: int = 256,
+                 device: str | torch.device = "cpu", chance: float | None = None,
+                 task: Task = CLASSIFICATION) -> None:
+        """`val_batches`: the validation split as the task's (inputs, targets) batches."""
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         # Accuracy of guessing (percent): what an untrained supernet scores (nas.trust).
@@ -58,16 +66,16 @@ class SupernetEvaluator:
         self.supernet = supernet.to(self.device).eval()
         self.batch_size = batch_size
         self.calibration = calibration.to(self.device)
-        self.x_val = x_val.to(self.device)
-        self.y_val = y_val.to(self.device)
+        self.val_batches = [(x.to(self.device), to_device(y, self.device)) for x, y in val_batches]
+        # The test split's batches, made only when asked (test_metrics): none by default.
+        self.test_batches: Callable[[], Iterable[tuple[torch.Tensor, Any]]] | None = None
 
     def _chunks(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         return iter(x.split(self.batch_size))
 
     def _accuracy(self, arch: Arch) -> dict[str, float]:
         self.supernet.eval()
-        batches = zip(self.x_val.split(self.batch_size), self.y_val.split(self.batch_size))
-        return self.task.evaluate(lambda x: self.supernet(x, arch), batches, self.device)
+        return self.task.evaluate(lambda x: self.supernet(x, arch), self.val_batches, self.device)
 
     def evaluate(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy (percent) of `arch` with recalibrated BN statistics."""
@@ -76,6 +84,17 @@ class SupernetEvaluator:
 
     def reported(self, arch: Arch) -> dict[str, float]:
         return {}
+
+    def test_metrics(self, arch: Arch) -> dict[str, float]:
+        """The task's metrics of `arch` (recalibrated) on the data's test split, which search never
+        sees: reported once for the chosen architecture. Empty when there is no test split."""
+        batches = list(self.test_batches()) if self.test_batches is not None else []
+        if not batches:
+            return {}
+        batches = [(x.to(self.device), to_device(y, self.device)) for x, y in batches]
+        with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
+            self.supernet.eval()
+            return self.task.evaluate(lambda x: self.supernet(x, arch), batches, self.device, split="test")
 
     def evaluate_inherited(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy with the supernet's running statistics as trained (for comparison)."""
@@ -92,19 +111,15 @@ class SupernetEvaluator:
 
     # ---- the EvaluatorKind contract (nas.evaluate.base) ----
     @classmethod
-    def from_parts(cls, supernet: nn.Module, data: ImageData, cfg: EvaluatorConfig, device: torch.device,
-                   seed: int, spec: EvaluatorSpec | None = None) -> "SupernetEvaluator":
+    def from_parts(cls, supernet: nn.Module, data: Any, cfg: EvaluatorConfig, device: torch.device,
+                   seed: int, spec: EvaluatorSpec | None = None, task: Task = CLASSIFICATION) -> "SupernetEvaluator":
         """An evaluator over `supernet` with calibration images (picked by `seed`) and validation
-        split from `data`."""
-        if cfg.calibration_images > len(data.x_train):
-            raise UserError(f"--calibration-images {cfg.calibration_images} exceeds the "
-                            f"{len(data.x_train)} training images")
-        calibration = calibration_images(data, cfg.calibration_images, seed)
-        n_val = len(data.x_val) if cfg.val_images is None else min(cfg.val_images, len(data.x_val))
-        x_val = to_float(data.x_val[:n_val], data.mean, data.std)
-        y_val = torch.as_tensor(data.y_val[:n_val], dtype=torch.long)
-        evaluator = cls(supernet, calibration, x_val, y_val, cfg.batch_size, device,
-                        chance=CLASSIFICATION.chance(data), task=CLASSIFICATION)
+        split from `data`, batched and scored as `task` says."""
+        calibration = task.calibration_images(data, cfg.calibration_images, seed)
+        val_batches = list(task.eval_batches(data, "val", cfg.batch_size, cfg.val_images))
+        evaluator = cls(supernet, calibration, val_batches, cfg.batch_size, device,
+                        chance=task.chance(data), task=task)
+        evaluator.test_batches = functools.partial(task.eval_batches, data, "test", cfg.batch_size)
         evaluator.spec = spec
         return evaluator
 
@@ -113,7 +128,7 @@ class SupernetEvaluator:
                  device_name: str = "auto") -> "SupernetEvaluator":
         """The evaluator over a loaded supernet run (`nas.supernet.loading.load_supernet_run`)."""
         spec = EvaluatorSpec.for_supernet_run(run.config, asdict(cfg), seed, device_name)
-        return cls.from_parts(run.supernet, run.data, cfg, device, seed, spec)
+        return cls.from_parts(run.supernet, run.data, cfg, device, seed, spec, task=get_task(run.data_config.task))
 
     @classmethod
     def from_spec(cls, spec: EvaluatorSpec, weights: dict[str, torch.Tensor] | None) -> "SupernetEvaluator":
@@ -121,11 +136,18 @@ class SupernetEvaluator:
 
         if weights is None:
             raise ValueError("a supernet evaluator spec needs the supernet weights")
-        data = DataConfig(**spec.data).load()
-        supernet = make_space(spec.space, data, spec.space_options).supernet()
+        data_config = data_config_from_dict(spec.data)
+        task = get_task(data_config.task)
+        data = data_config.load()
+        supernet = make_space(spec.space, data, spec.space_options, task).supernet()
         supernet.load_state_dict(weights)
         return cls.from_parts(supernet.eval(), data, EvaluatorConfig(**spec.evaluator), resolve_device(spec.device),
-                              spec.seed, spec)
+                              spec.seed, spec, task)
+
+    @classmethod
+    def objective_of(cls, config: "SearchConfig") -> Objective:
+        """What its evaluate() returns as the search signal: the objective of the data's task."""
+        return get_task(config.task).objective
 
     @classmethod
     def search_space(cls, config: "SearchConfig") -> SearchSpace:
@@ -136,7 +158,7 @@ class SupernetEvaluator:
         if config.supernet_run:
             trained = read_supernet_config(config.supernet_run)
             return SPACES.get(trained["space"])(**trained["space_config"])
-        return make_space(config.space, config.data.load(), config.space_options)
+        return make_space(config.space, config.data.load(), config.space_options, get_task(config.data.task))
 
     @classmethod
     def for_search(cls, run_path: Path, config: "SearchConfig", device: torch.device,

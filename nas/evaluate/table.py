@@ -20,7 +20,7 @@ from typing import NamedTuple
 from nas.data import data_root
 from nas.errors import InvalidArchitecture, UserError
 from nas.evaluate.spec import EvaluatorSpec
-from nas_common.objective import VAL_ACC
+from nas_common.objective import VAL_ACC, Objective
 from nas_common.registry import EVALUATORS, SPACES
 from search_spaces.arch import Arch
 from search_spaces.nb201.space import NB201Space
@@ -53,7 +53,6 @@ class TableEvaluator:
     # What `reported` returns: recorded in the run archive, never told to the strategy.
     hidden_metrics: frozenset[str] = frozenset({"test_acc", "test_acc_12ep"})
     chance = None  # a table needs no trust check
-    objective = VAL_ACC  # what its evaluate() returns as the search signal
 
     def __init__(self, table: str | Path | None = None) -> None:
         self.path = Path(table).expanduser() if table is not None else default_table()
@@ -69,6 +68,11 @@ class TableEvaluator:
     @classmethod
     def from_spec(cls, spec: EvaluatorSpec, weights=None) -> "TableEvaluator":
         return cls(spec.table)
+
+    @classmethod
+    def objective_of(cls, config) -> Objective:
+        """What its evaluate() returns as the search signal: the table's validation accuracy."""
+        return VAL_ACC
 
     @classmethod
     def search_space(cls, config) -> NB201Space:

@@ -13,24 +13,14 @@ from typing import Any
 import torch
 
 from nas.archive.run_dir import RunDir
-from nas.data import ImageData, load_data
+from nas.data import DataConfig, DetectionDataConfig, data_config_from_dict
 from nas.errors import UserError
 from nas.registry import SPACES
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from nas.tasks import get_task
 from nas.tasks.base import Task
 from nas.tasks.classification import CLASSIFICATION
 from search_spaces.protocol import SearchSpace
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    spec: str = "cifar10"
-    val_size: int | float = 0.1
-    split_seed: int = 0
-    train_limit: int | None = None
-
-    def load(self) -> ImageData:
-        return load_data(self.spec, val_size=self.val_size, seed=self.split_seed, train_limit=self.train_limit)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -44,10 +34,12 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise UserError(f"--device {name!r} is not a device; use auto, cpu or cuda[:N]") from None
 
 
-def make_space(name: str, data: ImageData, options: dict[str, Any], task: Task = CLASSIFICATION) -> SearchSpace:
+def make_space(name: str, data: Any, options: dict[str, Any], task: Task = CLASSIFICATION) -> SearchSpace:
     """The space `name` adapted to the data as the task says (classification: input size,
     channels, classes) plus user options."""
     factory = SPACES.get(name)
+    if factory.task != task.name:
+        raise UserError(f"space {name!r} solves {factory.task}, but the data are {task.name} data")
     try:
         return factory(**{**task.space_options(data), **options})
     except (TypeError, ValueError) as err:
@@ -60,8 +52,8 @@ class SupernetRun:
 
     path: Path
     config: dict[str, Any]
-    data_config: DataConfig
-    data: ImageData
+    data_config: DataConfig | DetectionDataConfig
+    data: Any  # the task's data (ImageData for classification)
     space: SearchSpace
     supernet: torch.nn.Module
 
@@ -97,7 +89,7 @@ def load_supernet_run(run_dir: str | Path) -> SupernetRun:
     run_dir = Path(run_dir)
     config = read_supernet_config(run_dir)
     try:
-        data_config = DataConfig(**config["data"])
+        data_config = data_config_from_dict(config["data"])
         space_name = config["space"]
         space_options = SPACES.get(space_name).upgrade_config(config["space_config"])
     except (KeyError, TypeError):
@@ -106,7 +98,7 @@ def load_supernet_run(run_dir: str | Path) -> SupernetRun:
     if state["space"] != space_name:
         raise UserError(f"checkpoint of space {state['space']!r} does not match the run's space {space_name!r}")
     data = data_config.load()
-    space = make_space(space_name, data, space_options)
+    space = make_space(space_name, data, space_options, get_task(data_config.task))
     supernet = space.supernet()
     try:
         supernet.load_state_dict(state["model"])

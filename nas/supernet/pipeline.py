@@ -11,28 +11,35 @@ from tqdm import tqdm
 from nas.archive.run_dir import RunDir
 from nas.errors import UserError
 from nas.registry import SPACES
-from nas.supernet.loading import DataConfig, make_space
+from nas.data import DataConfig, DetectionDataConfig
+from nas.supernet.backbone import load_backbone
+from nas.supernet.loading import make_space
+from nas.tasks import get_task
 from nas.supernet.train import SupernetTrainer, TrainConfig
 
 
-def supernet_run_config(space_name: str, space_config: dict, data: DataConfig, train: TrainConfig) -> dict:
+def supernet_run_config(space_name: str, space_config: dict, data: DataConfig | DetectionDataConfig,
+                        train: TrainConfig) -> dict:
     return {"kind": "supernet", "space": space_name, "space_config": space_config,
-            "data": asdict(data), "train": asdict(train)}
+            "data": asdict(data), "train": asdict(train), "task": data.task}
 
 
-def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfig, train_cfg: TrainConfig,
-               device: torch.device, quiet: bool = False) -> dict:
+def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfig | DetectionDataConfig,
+               train_cfg: TrainConfig, device: torch.device, quiet: bool = False) -> dict:
     """Train (or resume training) a supernet in `out`; returns the last epoch's log entry."""
+    task = get_task(data_cfg.task)
     data = data_cfg.load()
-    space = make_space(space_name, data, space_opts)
+    space = make_space(space_name, data, space_opts, task)
     open_supernet_run(out, supernet_run_config(space_name, space.config(), data_cfg, train_cfg))
     supernet = space.supernet(torch.Generator().manual_seed(train_cfg.seed))
-    trainer = SupernetTrainer(space, supernet, data, train_cfg, out, device)
+    if train_cfg.backbone:  # a resumed run then loads its checkpoint over it
+        load_backbone(supernet, train_cfg.backbone)
+    trainer = SupernetTrainer(space, supernet, data, train_cfg, out, device, task=task)
     bar = tqdm(total=trainer.total_steps, desc="supernet", unit="step", disable=quiet, dynamic_ncols=True)
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
         bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" if k == "loss" else f"{v:.1f}" for k, v in metrics.items()})
+        bar.set_postfix({k: f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}" for k, v in metrics.items()})
 
     trainer.on_step = on_step
     if trainer.resume():
@@ -51,6 +58,9 @@ def open_supernet_run(out: Path, config: dict, hint: str = "") -> RunDir:
         return RunDir.create(out, config)
     run = RunDir.open(out)
     previous = run.read_config()
+    previous.setdefault("task", "classification")  # runs written before tasks existed
+    if isinstance(previous.get("train"), dict):  # settings added since have their defaults
+        previous["train"] = {**asdict(TrainConfig()), **previous["train"]}
     if isinstance(previous.get("space_config"), dict) and previous.get("space") in SPACES:
         previous["space_config"] = SPACES.get(previous["space"]).upgrade_config(previous["space_config"])
     if {k: previous.get(k) for k in config} != config:

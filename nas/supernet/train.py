@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.data import ImageData, TrainLoader
 from nas.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from nas.tasks.base import Task, TrainingLoss
@@ -42,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 0  # steps between checkpoints; 0 = at each epoch end only
     warmup_epochs: float = 0.0  # linear warm-up to lr over these epochs, then cosine decay
+    backbone: str | None = None  # a classification supernet run that initialises the backbone (DetNAS step 1)
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size"):
@@ -92,9 +92,7 @@ def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], Any], optimizer
     Shared by supernet training (`forward` runs one path) and stand-alone retraining (`nas.standalone`).
     """
     x, y = batch
-    x = x.to(device, non_blocking=True)
-    if isinstance(y, torch.Tensor):
-        y = y.to(device, non_blocking=True)
+    x, y = x.to(device, non_blocking=True), to_device(y, device)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     for group in optimizer.param_groups:
@@ -115,13 +113,24 @@ def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], Any], optimizer
     return dict(zip(names, values))
 
 
+def to_device(value: Any, device: torch.device) -> Any:
+    """Tensors, and lists / tuples / dicts of them (detection targets), moved to `device`."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    return value
+
+
 @dataclass
 class SupernetTrainer:
     """Owns one training run: model, optimizer, data; `run()` trains to the end, resuming if possible."""
 
     space: SearchSpace
     supernet: nn.Module
-    data: ImageData
+    data: Any  # what the task's load_data returns (ImageData for classification)
     cfg: TrainConfig
     out_dir: Path
     device: torch.device = torch.device("cpu")
@@ -138,8 +147,8 @@ class SupernetTrainer:
         if self.device.type == "cuda":
             self.supernet.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.supernet, self.cfg)
-        self.loader = TrainLoader(self.data, self.cfg.batch_size, self.cfg.seed, augment=self.cfg.augment,
-                                  rank=self.rank, world_size=self.world_size, device=self.device)
+        self.loader = self.task.train_loader(self.data, self.cfg.batch_size, self.cfg.seed, augment=self.cfg.augment,
+                                             rank=self.rank, world_size=self.world_size, device=self.device)
         self.total_steps = self.cfg.steps or self.cfg.epochs * self.loader.steps_per_epoch
         self.warmup_steps = min(self.total_steps, round(self.cfg.warmup_epochs * self.loader.steps_per_epoch))
         self.step = 0

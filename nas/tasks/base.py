@@ -4,6 +4,9 @@ The trainer, the evaluators, BN recalibration, retraining, export and rank-check
 labels or boxes: they call the task. A task says
 - which data it reads (`load_data`) and how a space is adapted to it (`space_options`: input size,
   channels, classes, ...),
+- how its data is batched: seeded training batches (`train_loader`, a pure function of
+  (seed, step)), held-out batches (`eval_batches`) and BN-calibration images
+  (`calibration_images`),
 - how a batch moves to a device (`to_device`: targets may be tensors or lists of boxes),
 - the training loss and per-batch training metrics (`training_loss`),
 - the metrics of a model on a held-out split (`evaluate`) and which of them is the search
@@ -12,7 +15,7 @@ labels or boxes: they call the task. A task says
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterable, Protocol
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol
 
 import torch
 
@@ -23,6 +26,14 @@ Forward = Callable[[torch.Tensor], Any]
 TrainingLoss = Callable[[Any, Any], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
+class Loader(Protocol):
+    """Seeded training batches: `batch(step)` depends only on (seed, step) (and the rank)."""
+
+    steps_per_epoch: int
+
+    def batch(self, step: int) -> tuple[torch.Tensor, Any]: ...
+
+
 class Task(Protocol):
     name: ClassVar[str]
     objective: ClassVar[Objective]
@@ -30,6 +41,14 @@ class Task(Protocol):
     def load_data(self, data_config: Any) -> Any: ...
 
     def space_options(self, data: Any) -> dict[str, Any]: ...
+
+    def train_loader(self, data: Any, batch_size: int, seed: int, *, augment: bool = True, rank: int = 0,
+                     world_size: int = 1, device: torch.device = torch.device("cpu")) -> Loader: ...
+
+    def eval_batches(self, data: Any, split: str, batch_size: int,
+                     limit: int | None = None) -> Iterator[tuple[torch.Tensor, Any]]: ...
+
+    def calibration_images(self, data: Any, count: int, seed: int) -> torch.Tensor: ...
 
     def to_device(self, batch: tuple[torch.Tensor, Any], device: torch.device) -> tuple[torch.Tensor, Any]: ...
 

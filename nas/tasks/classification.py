@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 from torch import nn
 
-from nas.data import ImageData
+from nas.data import ImageData, TrainLoader, calibration_images, eval_batches
 from nas.tasks.base import Forward, TrainingLoss
 from nas_common.objective import Objective
 from nas_common.registry import TASKS
@@ -24,6 +24,18 @@ class Classification:
 
     def space_options(self, data: ImageData) -> dict[str, Any]:
         return {"input_size": data.image_size, "in_channels": data.channels, "num_classes": data.num_classes}
+
+    def train_loader(self, data: ImageData, batch_size: int, seed: int, *, augment: bool = True, rank: int = 0,
+                     world_size: int = 1, device: torch.device = torch.device("cpu")) -> TrainLoader:
+        return TrainLoader(data, batch_size, seed, augment=augment, rank=rank, world_size=world_size, device=device)
+
+    def eval_batches(self, data: ImageData, split: str, batch_size: int,
+                     limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = getattr(data, f"x_{split}")[:limit], getattr(data, f"y_{split}")[:limit]
+        return eval_batches(x, y, batch_size, data.mean, data.std)
+
+    def calibration_images(self, data: ImageData, count: int, seed: int) -> torch.Tensor:
+        return calibration_images(data, count, seed)
 
     def to_device(self, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device):
         x, y = batch

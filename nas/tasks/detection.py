@@ -8,10 +8,15 @@ so the trainer, the supernet evaluator and recalibration need nothing detection-
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import math
+from typing import Any, Iterable, Iterator
 
+import numpy as np
 import torch
 
+from nas.data.detection import DetectionData
+from nas.data.detection_batches import DetectionLoader
+from nas.errors import UserError
 from nas.tasks.base import Forward, TrainingLoss
 from nas.tasks.coco_eval import coco_metrics
 from nas.tasks.detection_loss import IGNORED, match_anchors, sigmoid_focal_loss
@@ -36,8 +41,29 @@ class Detection:
     def load_data(self, data_config: Any):
         return data_config.load()
 
-    def space_options(self, data: Any) -> dict[str, Any]:
-        return {"num_classes": data.num_classes}
+    def space_options(self, data: DetectionData) -> dict[str, Any]:
+        return {"num_classes": data.num_classes, "input_size": data.image_size}
+
+    def train_loader(self, data: DetectionData, batch_size: int, seed: int, *, augment: bool = True, rank: int = 0,
+                     world_size: int = 1, device: torch.device = torch.device("cpu")) -> DetectionLoader:
+        return DetectionLoader(data, data.train, batch_size, seed, data.image_size, augment, rank, world_size)
+
+    def eval_batches(self, data: DetectionData, split: str, batch_size: int,
+                     limit: int | None = None) -> Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]:
+        part = getattr(data, split)
+        if limit is not None and limit < len(part):
+            part = type(part)(*(getattr(part, f)[:limit] for f in ("images", "boxes", "labels", "ids")))
+        if not len(part):
+            return iter(())
+        return DetectionLoader(data, part, min(batch_size, len(part)), 0, data.image_size, augment=False).eval_batches()
+
+    def calibration_images(self, data: DetectionData, count: int, seed: int) -> torch.Tensor:
+        """A fixed seeded subset of `count` training images, letterboxed, unaugmented."""
+        n = len(data.train)
+        if not 1 <= count <= n:
+            raise UserError(f"calibration count {count} must be in [1, {n}] (the training images of {data.name})")
+        idx = np.sort(np.random.default_rng([seed, 0xCA1B]).choice(n, size=count, replace=False))
+        return DetectionLoader(data, data.train, 1, seed, data.image_size, augment=False).images(idx)
 
     def to_device(self, batch, device: torch.device):
         x, targets = batch
@@ -86,7 +112,9 @@ class Detection:
                 found += [{"image_id": image_id, "category_id": int(c) + 1, "bbox": b.tolist(), "score": float(s)}
                           for b, c, s in zip(result["boxes"].cpu(), result["labels"].cpu(), result["scores"].cpu())]
         categories = sorted({t["category_id"] for t in truth} | {d["category_id"] for d in found}) or [1]
-        return {f"{split}_{k}": v for k, v in coco_metrics(images, truth, found, categories).items()}
+        # pycocotools has no AP for an area range without objects (NaN): such figures are left out.
+        metrics = coco_metrics(images, truth, found, categories)
+        return {f"{split}_{k}": v for k, v in metrics.items() if not (math.isnan(v) and k != "mAP")}
 
     def chance(self, data: Any) -> float | None:
         return None  # no meaningful "guessing" mAP: the trust check is for classification

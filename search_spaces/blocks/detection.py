@@ -22,7 +22,8 @@ class FPN(nn.Module):
     P6 a stride-2 3x3 conv on C5, P7 a stride-2 3x3 conv on ReLU(P6). Input: the backbone's stage
     features, of which the last three are C3-C5; output: [P3, ..., P7]."""
 
-    def __init__(self, in_channels: Sequence[int], channels: int = 256, extra_levels: int = 2) -> None:
+    def __init__(self, in_channels: Sequence[int], channels: int = 256, extra_levels: int = 2,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         c3, c4, c5 = in_channels[-3:]
         self.lateral = nn.ModuleList(nn.Conv2d(c, channels, 1) for c in (c3, c4, c5))
@@ -32,7 +33,7 @@ class FPN(nn.Module):
         self.extra = nn.ModuleList(extra[:extra_levels])
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_uniform_(m.weight, a=1)
+                nn.init.kaiming_uniform_(m.weight, a=1, generator=generator)
                 nn.init.zeros_(m.bias)
 
     def forward(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -53,7 +54,7 @@ class RetinaHead(nn.Module):
     per image, all levels' anchors in order: class logits (N, A_total, K) and box deltas (N, A_total, 4)."""
 
     def __init__(self, channels: int, num_anchors: int, num_classes: int, convs: int = 4,
-                 prior: float = 0.01) -> None:
+                 prior: float = 0.01, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.num_anchors, self.num_classes = num_anchors, num_classes
 
@@ -68,7 +69,7 @@ class RetinaHead(nn.Module):
         self.box_out = nn.Conv2d(channels, num_anchors * 4, 3, padding=1)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.01)
+                nn.init.normal_(m.weight, std=0.01, generator=generator)
                 nn.init.zeros_(m.bias)
         # Every anchor starts as background with probability 1 - prior: the focal loss is then not
         # swamped by the easy negatives in the first steps (RetinaNet, section 4.1).
@@ -116,10 +117,11 @@ class AnchoredHead(nn.Module):
     """A RetinaNet head that also returns its anchors: the detector's output is self-contained,
     so losses and inference need no knowledge of strides or input sizes."""
 
-    def __init__(self, channels: int, num_classes: int, anchors: AnchorConfig | None = None, convs: int = 4) -> None:
+    def __init__(self, channels: int, num_classes: int, anchors: AnchorConfig | None = None, convs: int = 4,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.anchor_config = anchors or AnchorConfig()
-        self.head = RetinaHead(channels, self.anchor_config.per_position, num_classes, convs)
+        self.head = RetinaHead(channels, self.anchor_config.per_position, num_classes, convs, generator=generator)
         self._cache: tuple[tuple, torch.Tensor] | None = None  # memo only: anchors of the last sizes
 
     def forward(self, levels: Sequence[torch.Tensor]) -> DetectorOutput:

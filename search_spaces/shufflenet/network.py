@@ -49,6 +49,7 @@ class ShuffleNetConfig:
     first_stage_stride: int | None = None
     dropout: float = 0.0
     sharing: str = "nested"  # supernet only: candidates nested on shared weights, or SPOS-independent
+    classifier: bool = True  # False: a backbone only (DetNAS): no last conv, pooling or classifier
 
     def __post_init__(self) -> None:
         for key in ("stage_repeats", "stage_widths"):
@@ -110,6 +111,18 @@ def make_layout(cfg: ShuffleNetConfig) -> Layout:
                   make_divisible(cfg.last_channels * cfg.width))
 
 
+def _classifier(cfg: ShuffleNetConfig, layout: Layout) -> ClassifierHead | None:
+    if not cfg.classifier:
+        return None
+    return ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
+
+
+def _classify(head: ClassifierHead | None, features: list[torch.Tensor]) -> torch.Tensor:
+    if head is None:
+        raise RuntimeError("a backbone without classifier (classifier=False) has only forward_features")
+    return head(features[-1])
+
+
 class ShuffleNet(nn.Module):
     """The stand-alone network of one architecture."""
 
@@ -126,7 +139,7 @@ class ShuffleNet(nn.Module):
             ChoiceBlockUnit(s.in_channels, s.out_channels, s.stride, s.projection, c)
             for s, c in zip(layout.blocks, choices)
         )
-        self.head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
+        self.head = _classifier(cfg, layout)
         init_weights(self, generator)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -140,7 +153,7 @@ class ShuffleNet(nn.Module):
         return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x)[-1])
+        return _classify(self.head, self.forward_features(x))
 
 
 class ShuffleNetSupernet(nn.Module):
@@ -160,7 +173,7 @@ class ShuffleNetSupernet(nn.Module):
         self.stem = Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride)
         self.features = nn.ModuleList(block(s.in_channels, s.out_channels, s.stride, s.projection)
                                       for s in layout.blocks)
-        self.head = ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes, cfg.dropout)
+        self.head = _classifier(cfg, layout)
         init_weights(self, generator)
         for b in self.features:
             if isinstance(b, NestedChoiceBlock):
@@ -177,7 +190,7 @@ class ShuffleNetSupernet(nn.Module):
         return features
 
     def forward(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> torch.Tensor:
-        return self.head(self.forward_features(x, arch)[-1])
+        return _classify(self.head, self.forward_features(x, arch))
 
     def _checked(self, arch: Arch | Sequence[int]) -> Sequence[int]:
         choices = _choices(arch)
@@ -192,7 +205,8 @@ class ShuffleNetSupernet(nn.Module):
             unit = (block.unit_state(choice) if isinstance(block, NestedChoiceBlock)
                     else block.candidates[choice].state_dict(keep_vars=True))
             state.update({f"features.{i}.{k}": v for k, v in unit.items()})
-        state.update({f"head.{k}": v for k, v in self.head.state_dict(keep_vars=True).items()})
+        if self.head is not None:
+            state.update({f"head.{k}": v for k, v in self.head.state_dict(keep_vars=True).items()})
         return state
 
     def extract(self, arch: Arch | Sequence[int]) -> ShuffleNet:

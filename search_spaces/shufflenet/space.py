@@ -42,6 +42,8 @@ class ShuffleNetSpace(TabulatedCost, SearchSpace):
         upgraded = dict(saved)
         if "sharing" not in upgraded and "last_channels" in upgraded:  # a complete saved config()
             upgraded["sharing"] = "independent"
+        if "last_channels" in upgraded:
+            upgraded.setdefault("classifier", True)  # added with DetNAS backbones
         return upgraded
 
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> ShuffleNet:
@@ -65,6 +67,7 @@ class ShuffleNetSpace(TabulatedCost, SearchSpace):
                 table.add_option(b, c, unit, x)
             with torch.no_grad():
                 x = units[0].eval()(x)
-        table.add_fixed(ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes,
-                                       cfg.dropout), x)
+        if cfg.classifier:
+            table.add_fixed(ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes,
+                                           cfg.dropout), x)
         return table

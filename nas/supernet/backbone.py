@@ -1,0 +1,44 @@
+"""Step 1 of DetNAS: a supernet's backbone initialised from a classification supernet.
+
+DetNAS pre-trains the backbone supernet on ImageNet classification, then fine-tunes the whole
+detector supernet. A composed supernet (`search_spaces.composition.ComposedSupernet`) names its
+backbone `backbone`, and the backbone is the classification space's supernet without its
+classifier, so the classification run's tensors load by name: every backbone tensor must be
+found with the same shape (the same layout, width and weight sharing); the classifier's are left
+out. Anything else is one clear error, before training starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nas.errors import UserError
+from nas.supernet.checkpoint import load_checkpoint
+
+
+def load_backbone(supernet: nn.Module, run_dir: str | Path) -> int:
+    """Copy a trained classification supernet's tensors into `supernet.backbone`; returns how many."""
+    from nas.supernet.loading import read_supernet_config, supernet_location
+
+    backbone = getattr(supernet, "backbone", None)
+    if not isinstance(backbone, nn.Module):
+        raise UserError("--backbone applies to detection spaces, whose supernet has a backbone (e.g. detnas)")
+    run_dir = Path(run_dir)
+    config = read_supernet_config(run_dir)
+    state = load_checkpoint(supernet_location(run_dir, config))["model"]
+    target = backbone.state_dict()
+    missing = [k for k in target if k not in state]
+    wrong = [k for k in target if k in state and state[k].shape != target[k].shape]
+    if missing or wrong:
+        what = (f"lacks {missing[0]}" if missing else
+                f"has {wrong[0]} of shape {tuple(state[wrong[0]].shape)}, not {tuple(target[wrong[0]].shape)}")
+        raise UserError(f"--backbone {run_dir} ({config.get('space')} {config.get('space_config')}) does not fit this "
+                        f"backbone: it {what}; train it with the same stage_repeats, stage_widths, "
+                        f"stem_channels, width and sharing")
+    with torch.no_grad():
+        for key, value in target.items():
+            value.copy_(state[key])
+    return len(target)

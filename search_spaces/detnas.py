@@ -1,0 +1,141 @@
+"""The `detnas` space: DetNAS (Chen et al., NeurIPS 2019), a detector whose backbone is searched.
+
+The decisions are the backbone's ShuffleNetV2 choice blocks: the `shufflenet` space's blocks and
+supernet (`search_spaces.shufflenet`, with `classifier=False`: a backbone ends at its last stage),
+at the layouts of the DetNAS paper. The detector is that backbone, an FPN neck on its stages 2-4
+(C3-C5; P6/P7 by strided convs, as RetinaNet) and a RetinaNet head, composed by
+`search_spaces.composition`, so `extract(arch)` is exactly the stand-alone detector of the path.
+Neck and head are shared by every path; the neck is its own module so a searched neck (NAS-FPN)
+can replace it.
+
+Costs follow DetNAS: FLOPs and params of the backbone as an ImageNet classifier (last 1x1 conv
+1024 and a 1000-way classifier) on 224x224 images, which is what "300M" and "1.3G" name; our
+FLOPs count a multiply-add as 2, so DetNAS's 300M (multiply-adds) is `--max-flops 600M` here. The
+cost model is `cost_probe`, which the contract tests measure. `detector_flops(arch)` counts the
+whole detector at its input size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import torch
+
+from nas_common.registry import SPACES
+from search_spaces.arch import Arch
+from search_spaces.blocks.detection import FPN, AnchoredHead
+from search_spaces.composition import ComposedNet, ComposedSupernet
+from search_spaces.cost import measure_flops
+from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.shufflenet.blocks import CHOICES
+from search_spaces.shufflenet.network import (
+    SHARING, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_divisible, make_layout,
+)
+from search_spaces.shufflenet.space import ShuffleNetSpace
+
+# DetNAS's search spaces (paper, Table 1) and a CPU-sized one (half the blocks of 300M).
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "300M": {"stage_repeats": (4, 4, 8, 4), "stem_channels": 16, "stage_widths": (64, 160, 320, 640)},
+    "1.3G": {"stage_repeats": (8, 8, 16, 8), "stem_channels": 48, "stage_widths": (96, 240, 480, 960)},
+    "cpu": {"stage_repeats": (2, 2, 4, 2), "stem_channels": 16, "stage_widths": (64, 160, 320, 640)},
+}
+COST_INPUT = 224  # DetNAS counts backbone FLOPs as an ImageNet classifier on 224x224 images
+COST_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class DetNASConfig:
+    """`layout` (300M, 1.3G or cpu) x `width` sets the backbone; `neck_channels` defaults to 256 x
+    width (RetinaNet's 256 at full width); `input_size` is the square detector input."""
+
+    layout: str = "300M"
+    width: float = 1.0
+    input_size: int = 256
+    num_classes: int = 80
+    neck_channels: int | None = None
+    head_convs: int = 4
+    sharing: str = "nested"
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if self.width <= 0:
+            raise ValueError(f"width must be positive, got {self.width}")
+        if self.input_size < 64:
+            raise ValueError(f"detection input_size must be at least 64 pixels, got {self.input_size}")
+        if self.num_classes < 1 or self.head_convs < 0 or (self.neck_channels is not None and self.neck_channels < 8):
+            raise ValueError("need num_classes >= 1, head_convs >= 0 and neck_channels >= 8")
+        if self.sharing not in SHARING:
+            raise ValueError(f"sharing must be one of {', '.join(SHARING)}, got {self.sharing!r}")
+
+    @property
+    def fpn_channels(self) -> int:
+        return self.neck_channels or make_divisible(256 * self.width)
+
+    def backbone(self, **overrides: Any) -> ShuffleNetConfig:
+        """The backbone as a `shufflenet` config: ImageNet strides (stem and every stage halve)."""
+        options = {**LAYOUTS[self.layout], "width": self.width, "input_size": self.input_size, "stem_stride": 2,
+                   "first_stage_stride": 2, "sharing": self.sharing, "classifier": False, **overrides}
+        return ShuffleNetConfig(**options)
+
+
+@SPACES.register("detnas")
+class DetNASSpace(SearchSpace):
+    name = "detnas"
+    description = "DetNAS: RetinaNet detector (FPN, focal loss) with a searched ShuffleNetV2 choice-block backbone"
+    task = "detection"
+    cost_note = "backbone as a 224x224 ImageNet classifier, as DetNAS counts"
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            self.cfg = DetNASConfig(**options)
+            self.backbone_config = self.cfg.backbone()
+            self.layout = make_layout(self.backbone_config)
+        except TypeError as err:
+            raise ValueError(f"detnas space: {err}") from None
+
+    @cached_property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(Decision(f"block_{i}", CHOICES) for i in range(len(self.layout.blocks)))
+
+    def config(self) -> dict[str, Any]:
+        return config_dict(self.cfg)
+
+    def _parts(self, generator: torch.Generator | None) -> tuple[FPN, AnchoredHead]:
+        stage_channels = [self.layout.blocks[i].out_channels for i in self.layout.stage_ends]
+        neck = FPN(stage_channels, self.cfg.fpn_channels, generator=generator)
+        head = AnchoredHead(self.cfg.fpn_channels, self.cfg.num_classes, convs=self.cfg.head_convs, generator=generator)
+        return neck, head
+
+    def build(self, arch: Arch, generator: torch.Generator | None = None) -> ComposedNet:
+        backbone = ShuffleNet(self.backbone_config, self.validate(arch), generator)
+        return ComposedNet(backbone, *self._parts(generator))
+
+    def supernet(self, generator: torch.Generator | None = None) -> ComposedSupernet:
+        return ComposedSupernet(ShuffleNetSupernet(self.backbone_config, generator), *self._parts(generator))
+
+    # ---- costs: the backbone as DetNAS counts it ---------------------------------------------------
+    @cached_property
+    def _backbone_costs(self) -> ShuffleNetSpace:
+        """The backbone as an ImageNet classifier at 224x224 (its cost table is DetNAS's FLOPs)."""
+        return ShuffleNetSpace(**config_dict(self.cfg.backbone(input_size=COST_INPUT, num_classes=COST_CLASSES,
+                                                               classifier=True)))
+
+    def _as_backbone(self, arch: Arch) -> Arch:
+        return Arch(ShuffleNetSpace.name, self.validate(arch).choices)
+
+    def flops(self, arch: Arch) -> int:
+        return self._backbone_costs.flops(self._as_backbone(arch))
+
+    def params(self, arch: Arch) -> int:
+        return self._backbone_costs.params(self._as_backbone(arch))
+
+    def cost_probe(self, arch: Arch) -> tuple[torch.nn.Module, torch.Tensor]:
+        space = self._backbone_costs
+        return space.build(self._as_backbone(arch)), torch.zeros(1, 3, COST_INPUT, COST_INPUT)
+
+    def detector_flops(self, arch: Arch) -> int:
+        """FLOPs of the whole detector (backbone, neck, head) on one `input_size` image."""
+        return measure_flops(self.build(arch), torch.zeros(1, 3, self.cfg.input_size, self.cfg.input_size))

@@ -1,0 +1,196 @@
+"""The `detnas` space and detection through the engine: layouts and DetNAS's cost convention,
+supernet exactness after recalibration on detection images, the detection evaluator, VOC data,
+data-flag errors, and one tiny end-to-end search on the bundled raccoon photos."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nas.data import DetectionDataConfig, data_config_from_dict, data_root
+from nas.data.detection import load_detection
+from nas.errors import UserError
+from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
+from nas.registry import SPACES
+from nas.supernet.loading import make_space
+from nas.supernet.recalibrate import path_statistics
+from nas.tasks import get_task
+from search_spaces.blocks.detection import DetectorOutput
+from search_spaces.detnas import DetNASSpace
+
+RACCOON = data_root() / "raccoon" / "raccoon_coco.json"
+needs_raccoon = pytest.mark.skipif(not RACCOON.is_file(), reason="shared raccoon data not available")
+TINY = {"layout": "cpu", "width": 0.25, "input_size": 64, "num_classes": 2, "head_convs": 1}
+
+
+def test_layouts_are_detnas_and_costs_follow_its_convention():
+    big = DetNASSpace(layout="1.3G", num_classes=1)
+    assert len(big.decisions) == 40 and len(DetNASSpace(layout="300M").decisions) == 20
+    space = DetNASSpace(layout="300M", num_classes=1)
+    arch = space.sample(np.random.default_rng(0))
+    macs = space.flops(arch) / 2  # DetNAS's "300M" counts multiply-adds of the backbone at 224
+    assert 250e6 < macs < 400e6
+    assert space.params(arch) == SPACES.get("shufflenet")(
+        **{**space.backbone_config.__dict__, "input_size": 224, "num_classes": 1000, "classifier": True}
+    ).params(arch.__class__("shufflenet", arch.choices))
+    assert space.task == "detection" and "224" in space.cost_note
+    with pytest.raises(ValueError, match="layout"):
+        DetNASSpace(layout="600M")
+
+
+def test_the_backbone_reuses_the_shufflenet_blocks_and_has_no_classifier():
+    space = DetNASSpace(**TINY)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    assert type(supernet.backbone).__module__ == "search_spaces.shufflenet.network"
+    assert supernet.backbone.head is None and not any(k.startswith("backbone.head") for k in supernet.state_dict())
+    out = supernet(torch.randn(2, 3, 64, 64), space.sample(np.random.default_rng(1)))
+    assert isinstance(out, DetectorOutput) and out.cls_logits.shape[-1] == 2
+    assert out.anchors.shape[0] == out.cls_logits.shape[1] == out.box_deltas.shape[1]
+
+
+def test_same_seed_same_detector():
+    space = DetNASSpace(**TINY)
+    a, b = (space.supernet(torch.Generator().manual_seed(3)).state_dict() for _ in range(2))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _synthetic_detection(n: int = 12, size: int = 80):
+    """A small in-memory COCO set (bright squares on dark images), written to disk for the loader."""
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(n):
+        image = (rng.random((size, size, 3)) * 40).astype(np.uint8)
+        x, y, w = (int(v) for v in rng.integers(5, 40, 3))
+        image[y:y + w, x:x + w] = 230
+        images.append((image, [x, y, w, w]))
+    return images
+
+
+@pytest.fixture(scope="module")
+def coco_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("coco")
+    coco = {"images": [], "annotations": [], "categories": [{"id": 3, "name": "square"}, {"id": 9, "name": "other"}]}
+    for i, (image, bbox) in enumerate(_synthetic_detection(), start=1):
+        Image.fromarray(image).save(folder / f"{i}.png")
+        coco["images"].append({"id": i, "file_name": f"{i}.png", "split": "test" if i > 10 else "train"})
+        coco["annotations"].append({"id": i, "image_id": i, "category_id": 3 if i % 2 else 9, "bbox": bbox})
+    (folder / "set.json").write_text(json.dumps(coco))
+    return folder
+
+
+def test_detection_evaluator_recalibrates_and_scores_with_pycocotools(coco_dir):
+    config = DetectionDataConfig(str(coco_dir / "set.json"), image_size=64, max_size=80, val_size=3)
+    task = get_task(config.task)
+    data = config.load()
+    space = make_space("detnas", data, {k: v for k, v in TINY.items() if k != "num_classes"}, task)
+    assert space.config()["num_classes"] == 2 and space.config()["input_size"] == 64
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    evaluator = SupernetEvaluator.from_parts(supernet, data, EvaluatorConfig(calibration_images=6, batch_size=4),
+                                             torch.device("cpu"), seed=0, task=task)
+    arch = space.sample(np.random.default_rng(2))
+    metrics = evaluator.evaluate(arch)
+    assert {"val_mAP", "val_AP50", "val_AP75"} <= metrics.keys()
+    assert all(0.0 <= metrics[k] <= 100.0 for k in ("val_mAP", "val_AP50", "val_AP75"))
+    assert evaluator.evaluate(arch) == metrics  # recalibration restores the supernet: same again
+    test = evaluator.test_metrics(arch)
+    assert "test_mAP" in test
+    # The extracted detector, recalibrated, computes exactly the supernet path under recalibration.
+    x = evaluator.val_batches[0][0]
+    net = evaluator.recalibrated_model(arch)
+    with torch.no_grad(), path_statistics(supernet, lambda b: supernet(b, arch), evaluator.calibration.split(4)):
+        expected = supernet.eval()(x, arch)
+        got = net(x)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_space_and_data_of_different_tasks_are_refused(coco_dir):
+    data = DetectionDataConfig(str(coco_dir / "set.json"), image_size=64, max_size=80, val_size=3).load()
+    with pytest.raises(UserError, match="solves classification"):
+        make_space("shufflenet", data, {}, get_task("detection"))
+    with pytest.raises(UserError, match="malformed data settings"):
+        data_config_from_dict({"annotations": "x.json", "spec": "cifar10"})
+    assert isinstance(data_config_from_dict({"annotations": "raccoon"}), DetectionDataConfig)
+
+
+# ---- PASCAL VOC ----------------------------------------------------------------------------------
+def _voc_xml(filename: str, objects: list[tuple[str, tuple[int, int, int, int]]]) -> str:
+    body = "".join(f"<object><name>{n}</name><difficult>0</difficult><bndbox><xmin>{a}</xmin><ymin>{b}</ymin>"
+                   f"<xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>" for n, (a, b, c, d) in objects)
+    return f"<annotation><filename>{filename}</filename><size><width>40</width><height>30</height></size>{body}</annotation>"
+
+
+def test_voc_folder_loads_with_its_test_list(tmp_path):
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    for i, objects in enumerate([[("dog", (2, 3, 20, 25))], [("cat", (5, 5, 30, 20)), ("dog", (1, 1, 9, 9))],
+                                 [("cat", (0, 0, 39, 29))], [("cat", (3, 3, 13, 13))]]):
+        Image.fromarray(np.full((30, 40, 3), 50 * i, np.uint8)).save(tmp_path / "JPEGImages" / f"im{i}.jpg")
+        (tmp_path / "Annotations" / f"im{i}.xml").write_text(_voc_xml(f"im{i}.jpg", objects))
+    (tmp_path / "ImageSets" / "Main" / "test.txt").write_text("im3\n")
+    data = load_detection(tmp_path, val_size=1, seed=0)
+    assert data.category_names == ["cat", "dog"] and (len(data.train), len(data.val), len(data.test)) == (2, 1, 1)
+    found = {i: (b, lab) for s in (data.train, data.val) for i, b, lab in zip(s.ids, s.boxes, s.labels)}
+    boxes, labels = found[2]  # the second image, ids 1..N in file order
+    np.testing.assert_allclose(boxes, [[5, 5, 30, 20], [1, 1, 9, 9]])
+    assert labels.tolist() == [0, 1]
+    (tmp_path / "Annotations" / "im0.xml").write_text("<annotation><filename>")
+    with pytest.raises(UserError, match="not valid XML"):
+        load_detection(tmp_path)
+
+
+@needs_raccoon
+def test_the_raccoon_voc_zip_loads_the_same_boxes_as_its_coco_json():
+    coco = load_detection(RACCOON, max_size=96, val_size=0.2)
+    voc = load_detection(RACCOON.parent / "raccoon_dataset.zip", max_size=96, val_size=0.2)
+    assert len(voc.train) + len(voc.val) + len(voc.test) == 200 == len(coco.train) + len(coco.val) + len(coco.test)
+    with zipfile.ZipFile(RACCOON.parent / "raccoon_dataset.zip") as archive:
+        assert sum(n.endswith(".xml") for n in archive.namelist()) == 200
+    by_shape = lambda d: sorted(tuple(np.round(b, 2).ravel()) for s in (d.train, d.val, d.test) for b in s.boxes)
+    assert by_shape(coco) == by_shape(voc)
+
+
+# ---- the command line ----------------------------------------------------------------------------
+def _nas(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nas", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_data_flags_that_do_not_apply_are_one_line_errors(tmp_path):
+    out = _nas("search", "--space", "detnas", "--strategy", "random", "--train-limit", "10", "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and "--train-limit does not apply to detection data" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "r").exists()
+    out = _nas("search", "--space", "detnas", "--strategy", "random", "--data", str(tmp_path / "none.json"),
+               "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and "not found" in out.stderr and "Traceback" not in out.stderr
+
+
+@needs_raccoon
+def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    args = ["search", "--space", "detnas", "--strategy", "evolution", "--steps", "6", "--batch-size", "8",
+            "--image-size", "64", "--budget", "4", "--random-baseline", "2", "--calibration-images", "8",
+            "--max-flops", "40M", "-S", "head_convs=1", "-o", "population=2", "-o", "topk=2", "-o", "mutations=1",
+            "-o", "crossovers=1", "--quiet", "--out", str(run)]
+    out = _nas(*args)
+    assert out.returncode == 0, out.stderr
+    assert "val_mAP" in out.stdout and "test_mAP (test)" in out.stdout and "DetNAS" in out.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"] == "detection" and config["objective"]["metric"] == "val_mAP"
+    assert config["data"]["annotations"] == "raccoon" and config["data"]["image_size"] == 64
+    assert summary["evaluations"] == 4 and "test_mAP" in summary["best_test"]
+    records = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    assert all(r["flops"] <= 40e6 and "val_AP50" in r["metrics"] for r in records)
+    supernet_log = (run / "supernet" / "training.jsonl").read_text().splitlines()
+    assert {"loss", "cls", "box"} <= json.loads(supernet_log[-1]).keys()
+    again = _nas("search", "--resume", str(run), "--quiet")  # a finished run resumes to the same result
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run / "summary.json").read_text())["best"] == summary["best"]
