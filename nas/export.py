@@ -2,7 +2,8 @@
 recalibrated BN statistics, in a file plain PyTorch loads (`torch.load(..., weights_only=True)`).
 
 File layout (a dict): `format` ("nas-export/1"), `space`, `space_config`, `arch` (its JSON dict),
-`state_dict`, and `metrics` (what the search measured). `load_exported` rebuilds the module.
+`state_dict`, `metrics` (what the search measured) and `preprocessing` (input size, mean/std,
+resizing, class names: the task's `preprocessing`). `load_exported` rebuilds the module.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from search_spaces.arch import Arch
 FORMAT = "nas-export/1"
 
 
-def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metrics: dict[str, Any]) -> Path:
-    """Write the model file and `<path>.arch.json` beside it; returns the JSON's path."""
+def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metrics: dict[str, Any],
+                 preprocessing: dict[str, Any] | None = None) -> Path:
+    """Write the model file and `<path>.arch.json` beside it; returns the JSON's path.
+    `preprocessing` (the task's: input size, mean/std, resizing, class names) is stored with the
+    weights, so the file alone says how to run the network on new images."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "space": space.name, "space_config": space.config(), "arch": arch.to_dict(),
              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-             "metrics": {k: float(v) for k, v in metrics.items()}}
+             "metrics": {k: float(v) for k, v in metrics.items()}, "preprocessing": preprocessing or {}}
     save_torch_atomic(state, path)
     arch_path = path.with_suffix(".arch.json")
     write_json_atomic(arch_path, {**arch.to_dict(), "hash": arch.hash,

@@ -29,7 +29,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                                            "crossovers": 8, "generations": 6}},
         "spaces": {
             "detnas": {
-                "width": 0.25, "epochs": 60, "batch_size": 16, "lr": 0.02, "warmup_epochs": 2,
+                "width": 0.25, "epochs": 100, "batch_size": 16, "lr": 0.02, "warmup_epochs": 2,
                 "calibration_images": 64, "val_images": None, "random_baseline": 10,
                 "data": {"image_size": 256},
                 "space_options": {"detnas": {"layout": "cpu"}},

@@ -1,7 +1,8 @@
 """Does the supernet rank architectures like stand-alone training does? (Yu et al. 2020, "Evaluating
 the search phase of NAS"; Zela et al. 2020 on BN statistics in weight-sharing NAS.)
 
-K architectures spread over the accuracy range are scored three ways: on the supernet with
+K architectures spread over the range of the task's objective (validation accuracy, or mAP for
+detection) are scored three ways: on the supernet with
 BatchNorm statistics recalibrated per path (what search uses), on the supernet with the inherited
 running statistics, and stand-alone after retraining from scratch (Ray Tune, `nas.retrain`). The
 rank agreement of each pair is Kendall's tau and Spearman's rho.
@@ -19,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from nas.archive import read_records, val_acc
+from nas.archive import read_records
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -55,12 +56,13 @@ def spread(scored: list[tuple[Arch, float]], k: int) -> list[Arch]:
 
 
 def select_archs(space: SearchSpace, evaluator: Any, records_path: Any, k: int, seed: int,
-                 pool_factor: int = 4) -> tuple[list[Arch], str]:
+                 pool_factor: int = 4, metric: str = "val_acc") -> tuple[list[Arch], str]:
     """K architectures spread over the accuracy range, and where they came from: the run's
     evaluations when it holds at least `pool_factor * k` distinct ones, else `pool_factor * k`
     random architectures scored on the supernet (recalibrated BN)."""
     records = read_records(records_path, missing_ok=True) if records_path is not None else []
-    scored = [(Arch.from_dict(r["arch"]), val_acc(r)) for r in records if r["arch"].get("space") == space.name]
+    scored = [(Arch.from_dict(r["arch"]), float(r["metrics"][metric])) for r in records
+              if r["arch"].get("space") == space.name and metric in r.get("metrics", {})]
     if len({a.hash for a, _ in scored}) >= pool_factor * k:
         return spread(scored, k), "evaluations"
     rng = np.random.default_rng([seed, 0x4A4C])
@@ -70,13 +72,14 @@ def select_archs(space: SearchSpace, evaluator: Any, records_path: Any, k: int, 
             break
         arch = space.sample(rng)
         pool.setdefault(arch.hash, arch)
-    return spread([(a, evaluator.evaluate(a)["val_acc"]) for a in pool.values()], k), "random"
+    return spread([(a, evaluator.evaluate(a)[metric]) for a in pool.values()], k), "random"
 
 
-def report_table(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]]) -> str:
+def report_table(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]],
+                 metric: str = "val_acc") -> str:
     from nas.archive import format_table
 
-    archs = format_table(["arch", "hash", "recalibrated %", "inherited BN %", "stand-alone %"],
+    archs = format_table(["arch", "hash", f"recalibrated {metric}", f"inherited BN {metric}", f"stand-alone {metric}"],
                          [[r["arch_str"], r["arch_hash"], *(f"{r[c]:.2f}" for c in COLUMNS)] for r in rows])
     corr = format_table(["pair", "kendall tau", "spearman rho"],
                         [[pair.replace("_", " "), _num(v["kendall_tau"]), _num(v["spearman_rho"])]
@@ -92,8 +95,9 @@ def json_safe(correlations: dict[str, dict[str, float]]) -> dict[str, dict[str, 
     return {pair: {k: None if math.isnan(v) else v for k, v in values.items()} for pair, values in correlations.items()}
 
 
-def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]], path: Any) -> None:
-    """Stand-alone accuracy (y) against supernet accuracy (x), recalibrated and inherited BN."""
+def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]], path: Any,
+                    metric: str = "val_acc") -> None:
+    """Stand-alone objective (y) against the supernet's (x), recalibrated and inherited BN."""
     from nas.archive.plots import save_scatter
 
     def label(column: str) -> str:
@@ -103,7 +107,7 @@ def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str
     y = [r["standalone"] for r in rows]
     series = [([r[column] for r in rows], y, marker, label(column))
               for column, marker in (("recalibrated", "o"), ("inherited", "x"))]
-    save_scatter(path, series, "supernet validation accuracy (%)", "stand-alone validation accuracy (%)",
+    save_scatter(path, series, f"supernet {metric}", f"stand-alone {metric}",
                  f"ranking check, {len(rows)} architectures")
 
 
@@ -141,12 +145,14 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
     supernet_dir, evaluations = supernet_of(run_path)
     supernet = load_supernet_run(supernet_dir)
     evaluator = SupernetEvaluator.from_run(supernet, eval_cfg, device, seed=seed)
+    metric = evaluator.task.objective.metric  # val_acc, or val_mAP for detection
+    test_metric = "test_" + metric.removeprefix("val_")
     job = None
     if resume:
         _, job = open_or_create(out, None, resume=True)
         archs, source = list(job.archs), job.extra.get("rank_check", {}).get("selection", "saved")
     else:
-        archs, source = select_archs(supernet.space, evaluator, evaluations, k, seed)
+        archs, source = select_archs(supernet.space, evaluator, evaluations, k, seed, metric=metric)
         job = RetrainJob(supernet.space.name, supernet.space.config(), supernet.data_config, train, tuple(archs),
                          test, {"rank_check": {"run": str(run_path), "supernet": str(supernet_dir), "archs": k,
                                                "selection": source, "seed": seed, "evaluator": asdict(eval_cfg)}})
@@ -155,17 +161,17 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
     for arch in archs:
         record = records[arch.hash]
         rows.append({"arch": arch.to_dict(), "arch_str": str(arch), "arch_hash": arch.hash,
-                     "recalibrated": evaluator.evaluate(arch)["val_acc"],
-                     "inherited": evaluator.evaluate_inherited(arch)["val_acc"],
-                     "standalone": record["metrics"]["val_acc"],
-                     **({"standalone_test": record["metrics"]["test_acc"]} if "test_acc" in record["metrics"] else {}),
+                     "recalibrated": evaluator.evaluate(arch)[metric],
+                     "inherited": evaluator.evaluate_inherited(arch)[metric],
+                     "standalone": record["metrics"][metric],
+                     **({"standalone_test": record["metrics"][test_metric]} if test_metric in record["metrics"] else {}),
                      "flops": record["flops"], "params": record["params"]})
     correlations = rank_correlations({c: [r[c] for r in rows] for c in COLUMNS})
-    result = {"run": str(run_path), "supernet": str(supernet_dir), "selection": source,
+    result = {"run": str(run_path), "supernet": str(supernet_dir), "selection": source, "metric": metric,
               "epochs": job.train.epochs, "archs": [{key: v for key, v in r.items() if key != "arch_str"} for r in rows],
               "correlations": json_safe(correlations),
               "note": "null correlation: one column is constant, so its ranking is undefined"}
     write_json_atomic(out / "rank_check.json", result)
-    plot_rank_check(rows, correlations, out / "rank_check.png")
-    result["table"] = report_table(rows, correlations)
+    plot_rank_check(rows, correlations, out / "rank_check.png", metric)
+    result["table"] = report_table(rows, correlations, metric)
     return result

@@ -67,7 +67,7 @@ def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
 
     baseline = random_baseline(run.path, space, evaluator, config.constraint, count, config.seed,
                                objective=config.objective.metric, on_result=tick)
-    check_learned(baseline, chance, run.path, force=config.force)
+    check_learned(baseline, chance, run.path, force=config.force, unit=config.objective.unit)
     return baseline
 
 

@@ -76,17 +76,20 @@ def random_baseline(run_path: Path, space, evaluator, constraint: Constraint, co
     return baseline
 
 
-def describe(baseline: dict[str, Any], chance: float | None) -> str:
+def describe(baseline: dict[str, Any], chance: float | None, unit: str = "%") -> str:
+    """One line: the random architectures' median, quartiles and range (`unit`: the objective's)."""
     obj = baseline.get("objective", "val_acc")
     if not baseline.get("count"):
         return "no random architecture scored"
-    text = (f"median {obj} {baseline[f'median_{obj}']:.2f}% over {baseline['count']} random architectures "
-            f"(quartiles {baseline[f'q25_{obj}']:.2f}-{baseline[f'q75_{obj}']:.2f}%, "
-            f"range {baseline[f'min_{obj}']:.2f}-{baseline[f'max_{obj}']:.2f}%)")
-    return text + (f"; chance {chance:.2f}%" if chance is not None else "")
+    u = unit
+    text = (f"median {obj} {baseline[f'median_{obj}']:.2f}{u} over {baseline['count']} random architectures "
+            f"(quartiles {baseline[f'q25_{obj}']:.2f}-{baseline[f'q75_{obj}']:.2f}{u}, "
+            f"range {baseline[f'min_{obj}']:.2f}-{baseline[f'max_{obj}']:.2f}{u})")
+    return text + (f"; chance {chance:.2f}{u}" if chance is not None else "")
 
 
-def check_learned(baseline: dict[str, Any], chance: float | None, run_path: Path, force: bool) -> None:
+def check_learned(baseline: dict[str, Any], chance: float | None, run_path: Path, force: bool,
+                  unit: str = "%") -> None:
     """Raise UserError when the random architectures score like chance (unless `force`)."""
     obj = baseline.get("objective", "val_acc")
     if chance is None or force or not baseline.get("count"):
@@ -96,6 +99,6 @@ def check_learned(baseline: dict[str, Any], chance: float | None, run_path: Path
     if median < needed:
         raise UserError(
             f"the supernet has not learned: {baseline['count']} random architectures score a median "
-            f"{median:.2f}% {obj} (chance {chance:.2f}%, needed >= {needed:.2f}%), so a search would rank "
+            f"{median:.2f}{unit} {obj} (chance {chance:.2f}{unit}, needed >= {needed:.2f}{unit}), so a search would rank "
             f"noise; train it longer (--epochs) or with a lower --lr, or search anyway with "
             f"`nas search --resume {run_path} --force`")

@@ -20,7 +20,10 @@ from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.registry import SPACES
 from nas.supernet.loading import make_space
+from nas.export import load_exported
+from nas.standalone import StandaloneTrainer
 from nas.supernet.recalibrate import path_statistics
+from nas.supernet.train import TrainConfig
 from nas.tasks import get_task
 from search_spaces.blocks.detection import DetectorOutput
 from search_spaces.detnas import DetNASSpace
@@ -111,6 +114,17 @@ def test_detection_evaluator_recalibrates_and_scores_with_pycocotools(coco_dir):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_a_detector_retrains_stand_alone_through_the_task(coco_dir):
+    config = DetectionDataConfig(str(coco_dir / "set.json"), image_size=64, max_size=80, val_size=3)
+    task, data = get_task("detection"), config.load()
+    space = make_space("detnas", data, {k: v for k, v in TINY.items() if k != "num_classes"}, task)
+    arch = space.sample(np.random.default_rng(4))
+    trainer = StandaloneTrainer(space, arch, data, TrainConfig(epochs=2, batch_size=4, lr=0.01), task=task)
+    first, second = trainer.train_epoch(), trainer.train_epoch()
+    assert {"train_loss", "train_cls", "train_box"} == first.keys() and np.isfinite(second["train_loss"])
+    assert "val_mAP" in trainer.accuracy("val") and "test_AP50" in trainer.accuracy("test")
+
+
 def test_space_and_data_of_different_tasks_are_refused(coco_dir):
     data = DetectionDataConfig(str(coco_dir / "set.json"), image_size=64, max_size=80, val_size=3).load()
     with pytest.raises(UserError, match="solves classification"):
@@ -177,7 +191,7 @@ def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
     run = tmp_path / "run"
     args = ["search", "--space", "detnas", "--strategy", "evolution", "--steps", "6", "--batch-size", "8",
             "--image-size", "64", "--budget", "4", "--random-baseline", "2", "--calibration-images", "8",
-            "--max-flops", "40M", "-S", "head_convs=1", "-o", "population=2", "-o", "topk=2", "-o", "mutations=1",
+            "--max-flops", "40M", "--force", "-S", "head_convs=1", "-o", "population=2", "-o", "topk=2", "-o", "mutations=1",
             "-o", "crossovers=1", "--quiet", "--out", str(run)]
     out = _nas(*args)
     assert out.returncode == 0, out.stderr
@@ -194,3 +208,11 @@ def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
     again = _nas("search", "--resume", str(run), "--quiet")  # a finished run resumes to the same result
     assert again.returncode == 0, again.stderr
     assert json.loads((run / "summary.json").read_text())["best"] == summary["best"]
+    exported = _nas("export", "--run", str(run), "--out", str(tmp_path / "detector.pt"))
+    assert exported.returncode == 0, exported.stderr
+    model, arch, meta = load_exported(tmp_path / "detector.pt")
+    assert arch.to_dict() == summary["best"]["arch"] and meta["preprocessing"]["classes"] == ["raccoon"]
+    assert meta["preprocessing"]["input_size"] == 64 and "letterbox" in meta["preprocessing"]["resize"]
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 64, 64))
+    assert out.cls_logits.shape[-1] == 1

@@ -12,6 +12,7 @@ from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.export import export_model
 from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
+from nas.tasks import get_task
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     evaluator = SupernetEvaluator.from_run(supernet_run, EvaluatorConfig(**settings), resolve_device(args.device),
                                            seed=config.get("seed", 0))
     model = evaluator.recalibrated_model(arch)
-    arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics)
+    preprocessing = get_task(supernet_run.data_config.task).preprocessing(supernet_run.data)
+    arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics,
+                             preprocessing=preprocessing)
     print(f"exported {arch} to {args.out} (architecture: {arch_json})")
     return 0

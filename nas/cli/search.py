@@ -366,6 +366,6 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M{f'  ({note})' if note else ''}")
     if "random_baseline" in summary:
         rb = summary["random_baseline"]
-        print(f"random archs        {describe(rb, rb.get('chance'))}")
+        print(f"random archs        {describe(rb, rb.get('chance'), objective.unit)}")
     print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
     print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")

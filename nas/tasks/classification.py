@@ -65,6 +65,12 @@ class Classification:
             return {f"{split}_acc": math.nan, f"{split}_loss": math.nan}
         return {f"{split}_acc": 100.0 * correct / n, f"{split}_loss": loss / n}
 
+    def preprocessing(self, data: ImageData) -> dict[str, Any]:
+        """Saved with an exported net: how to turn an image into its input, and what outputs mean."""
+        return {"input_size": data.image_size, "channels": data.channels, "resize": "none (images of input_size)",
+                "scale": "pixels / 255, then (x - mean) / std per channel, NCHW",
+                "mean": list(data.mean), "std": list(data.std), "classes": list(data.classes)}
+
     def chance(self, data: ImageData) -> float | None:
         return 100.0 / data.num_classes if data.num_classes else None
 

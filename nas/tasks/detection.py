@@ -116,5 +116,17 @@ class Detection:
         metrics = coco_metrics(images, truth, found, categories)
         return {f"{split}_{k}": v for k, v in metrics.items() if not (math.isnan(v) and k != "mAP")}
 
+    def preprocessing(self, data: DetectionData) -> dict[str, Any]:
+        """Saved with an exported detector: how to turn an image into its input, and the classes."""
+        return {"input_size": data.image_size, "channels": 3,
+                "resize": "letterbox: longer side to input_size, pad bottom/right (nas.data.detection_batches)",
+                "scale": "pixels / 255, then (x - mean) / std per channel, NCHW; padding 0 after normalising",
+                "mean": list(data.mean), "std": list(data.std), "classes": list(data.category_names),
+                "category_ids": list(data.category_ids),
+                "outputs": "DetectorOutput; boxes via search_spaces.blocks.detection.detect, in input pixels",
+                "inference": {k: getattr(self.inference, k) for k in self.inference.__dataclass_fields__}}
+
     def chance(self, data: Any) -> float | None:
-        return None  # no meaningful "guessing" mAP: the trust check is for classification
+        """What an untrained detector scores: no box is found, mAP 0 (the trust check then asks the
+        random architectures for a median of at least 5 mAP before a search ranks them)."""
+        return 0.0
