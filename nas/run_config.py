@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from nas.errors import UserError
 from nas.strategies.base import Constraint
 from nas.data import DataConfig, data_config_from_dict
+from nas.supernet.backbone import BackbonePretraining
 from nas.supernet.train import TrainConfig
 from nas_common.objective import Objective
 
@@ -57,6 +58,7 @@ class SearchConfig:
     data: DataConfig | None = None  # supernet evaluators: the data the supernet trains and scores on
     train: TrainConfig | None = None  # supernet trained into this run (None: referenced, or a table)
     supernet_run: str | None = None  # a supernet trained elsewhere (`--supernet DIR`)
+    backbone_pretraining: BackbonePretraining | None = None  # DetNAS step 1, run before the supernet
     uses_supernet: bool = True  # False for lookup tables: no data, no training
     random_baseline: int = 0
     force: bool = False
@@ -83,6 +85,8 @@ class SearchConfig:
                "train": _train_dict(self.train) if self.train else None,
                "supernet": {"run": self.supernet_run} if self.uses_supernet else None,
                "objective": self.objective.to_dict(), "task": self.task}
+        if self.backbone_pretraining is not None:
+            out["backbone_pretraining"] = asdict(self.backbone_pretraining)
         if self.provenance is not None:
             out["provenance"] = self.provenance
         return out
@@ -106,6 +110,8 @@ class SearchConfig:
                 data=data_config_from_dict(config["data"]) if config.get("data") else None,
                 train=TrainConfig(**config["train"]) if config.get("train") else None,
                 supernet_run=supernet.get("run") if isinstance(supernet, dict) else None,
+                backbone_pretraining=BackbonePretraining(**config["backbone_pretraining"])
+                if config.get("backbone_pretraining") else None,
                 uses_supernet=isinstance(supernet, dict),
                 random_baseline=int(config.get("random_baseline", 0)), force=bool(config.get("force", False)),
                 device=config.get("device", "auto"),

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Sequence
 
 import torch
+from torch import nn
 
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from search_spaces.blocks.detection import FPN, AnchoredHead
+from search_spaces.blocks.merging import ATTENTION, Cell, MergingNeck, MergingSupernetNeck
 from search_spaces.composition import ComposedNet, ComposedSupernet
 from search_spaces.cost import measure_flops
 from search_spaces.protocol import Decision, SearchSpace, config_dict
@@ -34,6 +36,8 @@ from search_spaces.shufflenet.network import (
     SHARING, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_divisible, make_layout,
 )
 from search_spaces.shufflenet.space import ShuffleNetSpace
+from search_spaces.nasfpn import NeckEncoding
+from search_spaces.weight_sharing import init_weights
 
 # DetNAS's search spaces (paper, Table 1) and a CPU-sized one (half the blocks of 300M).
 LAYOUTS: dict[str, dict[str, Any]] = {
@@ -41,6 +45,7 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     "1.3G": {"stage_repeats": (8, 8, 16, 8), "stem_channels": 48, "stage_widths": (96, 240, 480, 960)},
     "cpu": {"stage_repeats": (2, 2, 4, 2), "stem_channels": 16, "stage_widths": (64, 160, 320, 640)},
 }
+NECKS = ("fpn", "nasfpn")
 COST_INPUT = 224  # DetNAS counts backbone FLOPs as an ImageNet classifier on 224x224 images
 COST_CLASSES = 1000
 
@@ -57,6 +62,10 @@ class DetNASConfig:
     neck_channels: int | None = None
     head_convs: int = 4
     sharing: str = "nested"
+    neck: str = "fpn"  # or "nasfpn": merging cells, searched with the backbone (NAS-FPN)
+    neck_cells: int = 7  # nasfpn: merging cells per pyramid block
+    neck_stacks: int = 1  # nasfpn: pyramid blocks stacked (weights not shared)
+    attention: str = "max"  # nasfpn: global-pool attention as the paper ("max") or mmdetection ("avg")
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -69,6 +78,8 @@ class DetNASConfig:
             raise ValueError("need num_classes >= 1, head_convs >= 0 and neck_channels >= 8")
         if self.sharing not in SHARING:
             raise ValueError(f"sharing must be one of {', '.join(SHARING)}, got {self.sharing!r}")
+        if self.neck not in NECKS or self.attention not in ATTENTION or self.neck_stacks < 1:
+            raise ValueError(f"need neck in {', '.join(NECKS)}, attention in {', '.join(ATTENTION)}, neck_stacks >= 1")
 
     @property
     def fpn_channels(self) -> int:
@@ -93,28 +104,73 @@ class DetNASSpace(SearchSpace):
             self.cfg = DetNASConfig(**options)
             self.backbone_config = self.cfg.backbone()
             self.layout = make_layout(self.backbone_config)
+            self.neck_encoding = NeckEncoding(self.cfg.neck_cells) if self.cfg.neck == "nasfpn" else None
         except TypeError as err:
-            raise ValueError(f"detnas space: {err}") from None
+            raise ValueError(f"{self.name} space: {err}") from None
+
+    @cached_property
+    def backbone_decisions(self) -> tuple[Decision, ...]:
+        return tuple(Decision(f"block_{i}", CHOICES) for i in range(len(self.layout.blocks)))
 
     @cached_property
     def decisions(self) -> tuple[Decision, ...]:
-        return tuple(Decision(f"block_{i}", CHOICES) for i in range(len(self.layout.blocks)))
+        """The backbone's choice blocks, then the neck's cells when it is searched too (neck=nasfpn)."""
+        return self.backbone_decisions + (self.neck_encoding.decisions if self.neck_encoding else ())
 
     def config(self) -> dict[str, Any]:
         return config_dict(self.cfg)
 
-    def _parts(self, generator: torch.Generator | None) -> tuple[FPN, AnchoredHead]:
-        stage_channels = [self.layout.blocks[i].out_channels for i in self.layout.stage_ends]
-        neck = FPN(stage_channels, self.cfg.fpn_channels, generator=generator)
-        head = AnchoredHead(self.cfg.fpn_channels, self.cfg.num_classes, convs=self.cfg.head_convs, generator=generator)
-        return neck, head
+    def split(self, arch: Arch | Sequence[int]) -> tuple[tuple[int, ...] | None, tuple[Cell, ...] | None]:
+        """(backbone choices, neck cells) of an architecture; None for a part that is not searched."""
+        choices = tuple(arch.choices if isinstance(arch, Arch) else arch)
+        n = len(self.backbone_decisions)
+        return choices[:n], (self.neck_encoding.cells(choices[n:]) if self.neck_encoding else None)
+
+    def cells(self, arch: Arch) -> tuple[Cell, ...] | None:
+        return self.split(self.validate(arch))[1]
+
+    def _stage_channels(self) -> list[int]:
+        return [self.layout.blocks[i].out_channels for i in self.layout.stage_ends]
+
+    def _head(self, generator: torch.Generator | None) -> AnchoredHead:
+        return AnchoredHead(self.cfg.fpn_channels, self.cfg.num_classes, convs=self.cfg.head_convs, generator=generator)
+
+    def _neck(self, cells: Sequence[Cell] | None, generator: torch.Generator | None) -> nn.Module:
+        cfg = self.cfg
+        if cfg.neck == "fpn":
+            return FPN(self._stage_channels(), cfg.fpn_channels, generator=generator)
+        return _initialised(MergingNeck(self._stage_channels(), cfg.fpn_channels, cells, cfg.neck_stacks,
+                                        cfg.attention), generator)
+
+    def _backbone(self, choices: Sequence[int] | None, generator: torch.Generator | None) -> nn.Module:
+        return ShuffleNet(self.backbone_config, choices, generator)
 
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> ComposedNet:
-        backbone = ShuffleNet(self.backbone_config, self.validate(arch), generator)
-        return ComposedNet(backbone, *self._parts(generator))
+        backbone_choices, cells = self.split(self.validate(arch))
+        return ComposedNet(self._backbone(backbone_choices, generator), self._neck(cells, generator),
+                           self._head(generator))
 
     def supernet(self, generator: torch.Generator | None = None) -> ComposedSupernet:
-        return ComposedSupernet(ShuffleNetSupernet(self.backbone_config, generator), *self._parts(generator))
+        cfg = self.cfg
+        if cfg.neck == "fpn":
+            neck: nn.Module = self._neck(None, generator)
+        else:
+            neck = _initialised(MergingSupernetNeck(self._stage_channels(), cfg.fpn_channels, cfg.neck_cells,
+                                                    cfg.neck_stacks, cfg.attention), generator)
+        return ComposedSupernet(self._backbone_supernet(generator), neck, self._head(generator), self.split)
+
+    def _backbone_supernet(self, generator: torch.Generator | None) -> nn.Module:
+        return ShuffleNetSupernet(self.backbone_config, generator)
+
+    def classification_backbone(self) -> tuple[str, dict[str, Any]]:
+        """The backbone as a classification space (DetNAS step 1: pre-train it, then load it with
+        `--backbone`): the `shufflenet` space's options; the data set its input size and classes.
+        The strides stay DetNAS's (stem and every stage halve), so a small-image data set trains
+        the same convolutions on small feature maps."""
+        options = config_dict(self.cfg.backbone(classifier=True))
+        for key in ("input_size", "num_classes", "in_channels"):
+            options.pop(key)
+        return ShuffleNetSpace.name, options
 
     # ---- costs: the backbone as DetNAS counts it ---------------------------------------------------
     @cached_property
@@ -124,7 +180,7 @@ class DetNASSpace(SearchSpace):
                                                                classifier=True)))
 
     def _as_backbone(self, arch: Arch) -> Arch:
-        return Arch(ShuffleNetSpace.name, self.validate(arch).choices)
+        return Arch(ShuffleNetSpace.name, self.split(self.validate(arch))[0])
 
     def flops(self, arch: Arch) -> int:
         return self._backbone_costs.flops(self._as_backbone(arch))
@@ -139,3 +195,8 @@ class DetNASSpace(SearchSpace):
     def detector_flops(self, arch: Arch) -> int:
         """FLOPs of the whole detector (backbone, neck, head) on one `input_size` image."""
         return measure_flops(self.build(arch), torch.zeros(1, 3, self.cfg.input_size, self.cfg.input_size))
+
+
+def _initialised(module: nn.Module, generator: torch.Generator | None) -> nn.Module:
+    init_weights(module, generator)
+    return module

@@ -134,6 +134,41 @@ def test_space_and_data_of_different_tasks_are_refused(coco_dir):
     assert isinstance(data_config_from_dict({"annotations": "raccoon"}), DetectionDataConfig)
 
 
+def _classification_run(folder, options: dict, seed: int = 5):
+    """A supernet run directory of the `shufflenet` space with `options` (untrained weights)."""
+    from dataclasses import asdict
+
+    from nas.archive import RunDir
+    from nas.data import DataConfig
+    from nas.supernet.checkpoint import CHECKPOINT_NAME, save_checkpoint
+
+    space = SPACES.get("shufflenet")(**options)
+    supernet = space.supernet(torch.Generator().manual_seed(seed))
+    RunDir.create(folder, {"kind": "supernet", "space": "shufflenet", "space_config": space.config(),
+                           "data": asdict(DataConfig("cifar10-subset")), "train": asdict(TrainConfig()),
+                           "task": "classification"})
+    save_checkpoint({"model": supernet.state_dict(), "optimizer": {}, "step": 0, "total_steps": 1,
+                     "space": "shufflenet", "space_config": space.config(), "train_config": {}},
+                    folder / CHECKPOINT_NAME)
+    return supernet
+
+
+def test_backbone_loads_from_a_classification_supernet_of_the_same_layout(tmp_path):
+    from nas.supernet.backbone import load_backbone
+
+    space = DetNASSpace(**TINY)
+    name, options = space.classification_backbone()
+    assert name == "shufflenet" and options["classifier"] and options["stage_repeats"] == [2, 2, 4, 2]
+    source = _classification_run(tmp_path / "cls", {**options, "input_size": 32, "num_classes": 10})
+    detector = space.supernet(torch.Generator().manual_seed(0))
+    assert load_backbone(detector, tmp_path / "cls") == len(detector.backbone.state_dict())
+    for key, value in detector.backbone.state_dict().items():
+        assert torch.equal(value, source.state_dict()[key])
+    _classification_run(tmp_path / "wide", {**options, "width": 0.5, "input_size": 32, "num_classes": 10})
+    with pytest.raises(UserError, match="does not fit this backbone"):
+        load_backbone(detector, tmp_path / "wide")
+
+
 # ---- PASCAL VOC ----------------------------------------------------------------------------------
 def _voc_xml(filename: str, objects: list[tuple[str, tuple[int, int, int, int]]]) -> str:
     body = "".join(f"<object><name>{n}</name><difficult>0</difficult><bndbox><xmin>{a}</xmin><ymin>{b}</ymin>"
@@ -191,7 +226,8 @@ def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
     run = tmp_path / "run"
     args = ["search", "--space", "detnas", "--strategy", "evolution", "--steps", "6", "--batch-size", "8",
             "--image-size", "64", "--budget", "4", "--random-baseline", "2", "--calibration-images", "8",
-            "--max-flops", "40M", "--force", "-S", "head_convs=1", "-o", "population=2", "-o", "topk=2", "-o", "mutations=1",
+            "--max-flops", "40M", "--force", "-S", "head_convs=1", "--pretrain-steps", "3",
+            "--pretrain-data", "cifar10-subset", "-o", "population=2", "-o", "topk=2", "-o", "mutations=1",
             "-o", "crossovers=1", "--quiet", "--out", str(run)]
     out = _nas(*args)
     assert out.returncode == 0, out.stderr
@@ -203,6 +239,11 @@ def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
     assert summary["evaluations"] == 4 and "test_mAP" in summary["best_test"]
     records = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
     assert all(r["flops"] <= 40e6 and "val_AP50" in r["metrics"] for r in records)
+    # Step 1 ran first: a classification backbone supernet, which the detection supernet started from.
+    backbone = json.loads((run / "backbone" / "config.json").read_text())
+    assert backbone["space"] == "shufflenet" and backbone["train"]["steps"] == 3
+    supernet_config = json.loads((run / "supernet" / "config.json").read_text())
+    assert supernet_config["train"]["backbone"] == str((run / "backbone").resolve())
     supernet_log = (run / "supernet" / "training.jsonl").read_text().splitlines()
     assert {"loss", "cls", "box"} <= json.loads(supernet_log[-1]).keys()
     again = _nas("search", "--resume", str(run), "--quiet")  # a finished run resumes to the same result

@@ -22,6 +22,7 @@ from nas.registry import SPACES, STRATEGIES
 from nas.run_config import SearchConfig
 from nas.search import check_feasible, evaluator_kind, execute, space_for_config
 from nas.strategies.factory import build_config
+from nas.data import DataConfig
 from nas.supernet.loading import read_supernet_config
 from nas.supernet.train import TrainConfig
 from nas.trust import describe
@@ -81,6 +82,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="search even when random architectures score like chance (an untrained supernet)")
     options.add_data_options(p)
     options.add_training_options(p)
+    g = p.add_argument_group("backbone pre-training (DetNAS step 1; detection spaces, without --backbone)")
+    g.add_argument("--pretrain-steps", type=int, default=None,
+                   help="train the backbone as a classification supernet for N steps first, then start the "
+                        "detector from it (0: start from scratch; default: the preset's)")
+    g.add_argument("--pretrain-data", default=None, help="classification data of the pre-training (default cifar10)")
     options.add_evaluation_options(p)
     options.add_device_option(p)
     g = p.add_argument_group("distributed (Ray)")
@@ -108,7 +114,7 @@ def resolve_config(args: argparse.Namespace) -> SearchConfig:
 # Flags that define what a --config FILE search is: set them in the file, not on the command line.
 _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "table", "max_flops", "max_params",
                     "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
-                    "test_data", "image_size", "backbone", "epochs",
+                    "test_data", "image_size", "backbone", "pretrain_steps", "pretrain_data", "epochs",
                     "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
                     "val_images", "eval_batch_size")
 
@@ -214,7 +220,28 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
                      **dict(args.space_option)}
     config.update(space=space, space_options=space_options, data=asdict(data), task=data.task,
                   train=asdict(train), supernet={"run": None})
+    config["backbone_pretraining"] = _pretraining(args, space, p, seed)
     return config
+
+
+def _pretraining(args: argparse.Namespace, space: str, p: dict[str, Any], seed: int) -> dict[str, Any] | None:
+    """DetNAS step 1 settings, when the space has a backbone to pre-train and no --backbone is given."""
+    settings = p.get("pretrain", {})
+    steps = _pick(args.pretrain_steps, settings.get("steps", 0))
+    if steps < 0:
+        raise UserError(f"--pretrain-steps must be >= 0, got {steps}")
+    has_backbone = hasattr(SPACES.get(space), "classification_backbone")
+    if args.pretrain_steps and not has_backbone:
+        raise UserError(f"--pretrain-steps: space {space!r} has no backbone to pre-train (detection spaces do)")
+    if args.pretrain_data is not None and not steps:
+        raise UserError("--pretrain-data needs --pretrain-steps N (N > 0)")
+    if not steps or not has_backbone or args.backbone:
+        return None
+    data = DataConfig(_pick(args.pretrain_data, settings.get("data", "cifar10")), val_size=0,
+                      train_limit=settings.get("train_limit"))
+    train = TrainConfig(steps=steps, batch_size=settings.get("batch_size", 128), lr=settings.get("lr", 0.2),
+                        seed=seed, warmup_epochs=0.0)
+    return {"data": asdict(data), "train": asdict(train)}
 
 
 # Options that define a run: on --resume they must be absent or equal to the saved value.

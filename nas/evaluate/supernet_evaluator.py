@@ -7,7 +7,7 @@ holds one evaluator with its own replica), so an evaluation only runs forward pa
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
@@ -169,7 +169,12 @@ class SupernetEvaluator:
         supernet_dir = config.supernet_run
         if not supernet_dir:
             supernet_dir = Path(run_path) / "supernet"
-            train_into(supernet_dir, config.space, config.space_options, config.data, config.train, device, quiet)
+            train = config.train
+            if config.backbone_pretraining is not None and train.backbone is None:  # DetNAS step 1
+                backbone = config.backbone_pretraining.run(Path(run_path) / "backbone", cls.search_space(config),
+                                                           device, quiet)
+                train = replace(train, backbone=str(backbone.resolve()))
+            train_into(supernet_dir, config.space, config.space_options, config.data, train, device, quiet)
         run = load_supernet_run(supernet_dir)
         return run.space, cls.from_run(run, config.evaluator.typed(), device, seed=config.seed,
                                        device_name=config.device)
