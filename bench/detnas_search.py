@@ -83,8 +83,15 @@ def main() -> None:
     parser.add_argument("--random-pool", type=int, default=30)
     parser.add_argument("--supernet", type=Path, default=None, help="a trained detnas supernet run (skip training)")
     parser.add_argument("--epochs", type=int, default=None, help="supernet epochs (default: the cpu preset's)")
+    parser.add_argument("--data", default="raccoon",
+                        help="raccoon (real photos, default) or cifar10-paste (SYNTHETIC, larger validation split)")
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--val-size", type=float, default=None, help="count (>= 1) or fraction")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--population", type=int, default=None, help="evolution population (default: preset's)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    print(f"data: {args.data}{' (SYNTHETIC: CIFAR-10 objects pasted on canvases)' if args.data == 'cifar10-paste' else ''}")
     print(f"pycocotools mAP on the hand-built case: {coco_sanity():.4f} (exact: {100 * 51 / 101:.4f})")
     device = resolve_device(args.device)
     p = preset("cpu", "detnas")
@@ -92,10 +99,15 @@ def main() -> None:
     supernet_dir = args.supernet
     if supernet_dir is None:
         supernet_dir = Path(tempfile.mkdtemp(prefix="detnas-bench-")) / "supernet"
-        train = TrainConfig(epochs=args.epochs or p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                            warmup_epochs=p["warmup_epochs"])
+        train = TrainConfig(epochs=args.epochs or p["epochs"], batch_size=args.batch_size or p["batch_size"],
+                            lr=p["lr"], warmup_epochs=p["warmup_epochs"])
         options = {"width": p["width"], **p["space_options"]["detnas"]}
-        last = train_into(supernet_dir, "detnas", options, DetectionDataConfig(**p["data"]), train, device, quiet=True)
+        data = {**p["data"], "annotations": args.data}
+        if args.image_size:
+            data["image_size"] = data["max_size"] = args.image_size
+        if args.val_size:
+            data["val_size"] = int(args.val_size) if args.val_size >= 1 else args.val_size
+        last = train_into(supernet_dir, "detnas", options, DetectionDataConfig(**data), train, device, quiet=True)
         print(f"supernet trained in {time.perf_counter() - started:.0f} s: {supernet_dir} "
               f"(last epoch loss {last['loss']:.3f}: cls {last['cls']:.3f}, box {last['box']:.3f})")
     run = load_supernet_run(supernet_dir)
@@ -109,7 +121,10 @@ def main() -> None:
     print(f"random architectures ({len(pool)}): median val mAP {median:.2f}, "
           f"quartiles {np.percentile(pool_maps, 25):.2f}-{np.percentile(pool_maps, 75):.2f}, "
           f"range {min(pool_maps):.2f}-{max(pool_maps):.2f}")
-    evolution_options = p["strategy_options"]["evolution"]
+    evolution_options = dict(p["strategy_options"]["evolution"])
+    if args.population:  # a smaller population: the same number of generations in a smaller budget
+        n = args.population
+        evolution_options.update(population=n, topk=max(2, n // 3), mutations=n // 2, crossovers=n - n // 2)
     bests = {"evolution": [], "random": []}
     for seed in range(args.seeds):
         for strategy, options in (("evolution", evolution_options), ("random", {})):

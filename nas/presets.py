@@ -11,7 +11,8 @@ steps (`make demo`: 8 min on 2 cores).
 A preset may hold per-space overrides (`spaces`): the `detnas` space trains a detector on the
 bundled raccoon photos, with its own data, widths, schedule and evaluation sizes. Its `cpu`
 preset is sized to finish in 15 minutes on 2 cores; its `full` preset is DetNAS's (300M layout,
-800-pixel inputs, EA population 50 for 20 generations, as the paper's search).
+800-pixel inputs, EA population 50 for 20 generations, as the paper's search). The `nasfpn` space
+(a searched neck on a fixed backbone) takes the same settings.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+# NAS-FPN searches the neck of the same detectors (fixed backbone): DetNAS's settings.
+for _settings in PRESETS.values():
+    _detnas = _settings["spaces"]["detnas"]
+    _settings["spaces"]["nasfpn"] = {**_detnas, "space_options": {"nasfpn": _detnas["space_options"]["detnas"]}}
 
 
 def preset(name: str, space: str | None = None) -> dict[str, Any]:

@@ -5,6 +5,6 @@ from search_spaces.protocol import Decision, Membership, SearchSpace
 
 from search_spaces import nb201  # noqa: F401  (registers "nb201")
 from search_spaces import shufflenet  # noqa: F401  (registers "shufflenet")
-from search_spaces import detnas  # noqa: F401  (registers "detnas")
+from search_spaces import detnas  # noqa: F401  (registers "detnas" and "nasfpn")
 
 __all__ = ["Arch", "Decision", "Membership", "SearchSpace"]

@@ -37,7 +37,9 @@ NAMED = {"raccoon": "raccoon/raccoon_coco.json"}
 class DetectionDataConfig:
     """Where a detection run's images come from and how they are split and sized.
 
-    `annotations`: "raccoon" (bundled) or a path to a COCO json / VOC folder / VOC ZIP; `images`:
+    `annotations`: "raccoon" (bundled), "cifar10-paste" (SYNTHETIC, for benchmarks: CIFAR-10
+    objects pasted on canvases of `image_size`, `nas.data.pasted`; an integer `val_size` sets the
+    validation and test counts), or a path to a COCO json / VOC folder / VOC ZIP; `images`:
     the folder `file_name`s are relative to (default: the json's); `test_data`: a second data set
     used only as the test split; `image_size`: the square letterboxed network input; `max_size`:
     images are decoded no larger than this (at least `image_size`)."""
@@ -67,6 +69,11 @@ class DetectionDataConfig:
         return Path(self.annotations).expanduser()
 
     def load(self) -> "DetectionData":
+        if self.annotations == "cifar10-paste":  # synthetic, for benchmarks (nas.data.pasted)
+            from nas.data.pasted import load_pasted
+
+            val = self.val_size if isinstance(self.val_size, int) else 300
+            return load_pasted(val=val, test=val, canvas=self.image_size, seed=self.split_seed)
         data = load_detection(self.path(), images_dir=self.images, max_size=self.max_size,
                               val_size=self.val_size, seed=self.split_seed, test_path=self.test_data)
         return replace(data, image_size=self.image_size)

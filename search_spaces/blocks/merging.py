@@ -71,18 +71,34 @@ def merge(op: str, a: torch.Tensor, level_a: int, b: torch.Tensor, level_b: int,
 
 
 class PyramidInputs(nn.Module):
-    """P3-P7 from the backbone's C3-C5: 1x1 conv + BN to `channels`, then two stride-2 max-pools."""
+    """P3-P7 from the backbone's C3-C5: 1x1 conv + BN to `channels`, then two stride-2 max-pools
+    of P5. Only the levels in `levels` (P5 always: P6 and P7 come from it) are projected: a P3 or
+    P4 that no cell reads has no weights (a stand-alone neck holds only what it uses)."""
 
-    def __init__(self, in_channels: Sequence[int], channels: int) -> None:
+    def __init__(self, in_channels: Sequence[int], channels: int, levels: Sequence[int] = (3, 4, 5)) -> None:
         super().__init__()
-        self.project = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c, channels, 1, bias=False), nn.BatchNorm2d(channels)) for c in in_channels[-3:])
+        used = sorted(set(levels) & {3, 4} | {5})
+        self.project = nn.ModuleDict(
+            {str(lvl): nn.Sequential(nn.Conv2d(c, channels, 1, bias=False), nn.BatchNorm2d(channels))
+             for lvl, c in zip((3, 4, 5), in_channels[-3:]) if lvl in used})
 
-    def forward(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        maps = [proj(c) for proj, c in zip(self.project, features[-3:])]
+    def forward(self, features: Sequence[torch.Tensor], levels: Sequence[int] = (3, 4, 5)
+                ) -> tuple[list[torch.Tensor | None], list[tuple[int, int]]]:
+        """(P3..P7, None for an unread P3/P4; the five levels' spatial sizes)."""
+        c3, c4, c5 = features[-3:]
+        p5 = self.project["5"](c5)
+        maps: list[torch.Tensor | None] = [self.project[str(lvl)](c) if lvl in levels else None
+                                           for lvl, c in ((3, c3), (4, c4))]
+        maps.append(p5)
         for _ in range(2):
             maps.append(nn.functional.max_pool2d(maps[-1], kernel_size=2, stride=2, ceil_mode=True))
-        return maps
+        sizes = [tuple(c3.shape[-2:]), tuple(c4.shape[-2:])] + [tuple(x.shape[-2:]) for x in maps[2:]]
+        return maps, sizes
+
+
+def read_input_levels(cells: Sequence[Cell]) -> tuple[int, ...]:
+    """The pyramid input levels (P3-P7) that some cell reads."""
+    return tuple(sorted({LEVELS[i] for c in cells for i in c.inputs if i < len(LEVELS)}))
 
 
 def post_merge(channels: int) -> nn.Sequential:
@@ -90,12 +106,13 @@ def post_merge(channels: int) -> nn.Sequential:
     return nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
 
 
-def run_cells(pool: list[torch.Tensor], cells: Sequence[Cell], post: Sequence[nn.Module],
-              attention: str) -> list[torch.Tensor]:
-    """Build the pyramid: the pool (levels P3-P7) grows by one map per cell; returns P3..P7, each
-    the output cell of its level. `post[i]` is cell i's ReLU-conv-BN."""
+def run_cells(pool: list[torch.Tensor | None], cells: Sequence[Cell], post: Sequence[nn.Module],
+              attention: str, sizes: Sequence[tuple[int, int]] | None = None) -> list[torch.Tensor]:
+    """Build the pyramid: the pool (levels P3-P7; None for an input no cell reads) grows by one map
+    per cell; returns P3..P7, each the output cell of its level. `post[i]` is cell i's
+    ReLU-conv-BN; `sizes` the five levels' spatial sizes (default: the pool's)."""
     levels = list(LEVELS)
-    sizes = {lvl: tuple(x.shape[-2:]) for lvl, x in zip(LEVELS, pool)}
+    sizes = dict(zip(LEVELS, sizes if sizes is not None else [tuple(x.shape[-2:]) for x in pool]))
     reads = [0] * len(pool)
     first_output = len(cells) - len(LEVELS)
     outputs: dict[int, torch.Tensor] = {}
@@ -125,13 +142,14 @@ class MergingNeck(nn.Module):
                  attention: str = "max") -> None:
         super().__init__()
         self.cells, self.attention = tuple(cells), attention
-        self.inputs = PyramidInputs(in_channels, channels)
+        self.read_levels = read_input_levels(self.cells)
+        self.inputs = PyramidInputs(in_channels, channels, self.read_levels)
         self.stacks = nn.ModuleList(nn.ModuleList(post_merge(channels) for _ in self.cells) for _ in range(stacks))
 
     def forward(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        pyramid = self.inputs(features)
+        pyramid, sizes = self.inputs(features, self.read_levels)
         for post in self.stacks:
-            pyramid = run_cells(list(pyramid), self.cells, post, self.attention)
+            pyramid = run_cells(list(pyramid), self.cells, post, self.attention, sizes)
         return pyramid
 
 
@@ -155,14 +173,16 @@ class MergingSupernetNeck(nn.Module):
                 for i, c in enumerate(cells)]
 
     def forward(self, features: Sequence[torch.Tensor], cells: Sequence[Cell]) -> list[torch.Tensor]:
-        pyramid = self.inputs(features)
+        pyramid, sizes = self.inputs(features, read_input_levels(cells))
         for stack in range(len(self.convs)):
-            pyramid = run_cells(list(pyramid), cells, self._post(stack, cells), self.attention)
+            pyramid = run_cells(list(pyramid), cells, self._post(stack, cells), self.attention, sizes)
         return pyramid
 
     def path_state(self, cells: Sequence[Cell]) -> dict[str, torch.Tensor]:
         """`MergingNeck(..., cells).state_dict()` keys, as this module's tensors."""
-        state = {f"inputs.{k}": v for k, v in self.inputs.state_dict(keep_vars=True).items()}
+        used = {str(lvl) for lvl in read_input_levels(cells)} | {"5"}
+        state = {f"inputs.{k}": v for k, v in self.inputs.state_dict(keep_vars=True).items()
+                 if k.split(".")[1] in used}
         for s in range(len(self.convs)):
             for i, cell in enumerate(cells):
                 state[f"stacks.{s}.{i}.1.weight"] = self.convs[s][i].weight
