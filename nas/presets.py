@@ -50,6 +50,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "width": 1.0, "epochs": 12, "batch_size": 16, "lr": 0.02, "warmup_epochs": 1,
                 "calibration_images": 2000, "val_images": None, "random_baseline": 50,
                 "data": {"image_size": 800, "max_size": 1333},
+                # Step 1: the backbone as a classification supernet first (ImageNet in the paper; the
+                # bundled CIFAR-10 here), unless --backbone RUN or --pretrain-steps 0.
+                "pretrain": {"steps": 20000, "batch_size": 256, "lr": 0.2, "data": "cifar10"},
                 "space_options": {"detnas": {"layout": "300M"}},
                 "strategy_options": {"evolution": {"population": 50, "topk": 10, "mutations": 25,
                                                    "crossovers": 25, "generations": 20}},
@@ -61,7 +64,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # NAS-FPN searches the neck of the same detectors (fixed backbone): DetNAS's settings.
 for _settings in PRESETS.values():
     _detnas = _settings["spaces"]["detnas"]
-    _settings["spaces"]["nasfpn"] = {**_detnas, "space_options": {"nasfpn": _detnas["space_options"]["detnas"]}}
+    _settings["spaces"]["nasfpn"] = {**{k: v for k, v in _detnas.items() if k != "pretrain"},
+                                     "space_options": {"nasfpn": _detnas["space_options"]["detnas"]}}
 
 
 def preset(name: str, space: str | None = None) -> dict[str, Any]:
