@@ -386,7 +386,7 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     if test_metric in summary.get("best_test", {}):
         test = summary["best_test"]
         extra = ", ".join(f"{k.removeprefix('test_')} {v:.2f}" for k, v in test.items()
-                          if k in (f"{test_metric}50", f"{test_metric}75", "test_AP50", "test_AP75"))
+                          if k in ("test_AP50", "test_AP75"))
         print(f"{test_metric + ' (test)':<19} {objective.format(test[test_metric])}"
               f"{f'  ({extra})' if extra else ''}  (supernet weights; the search never saw the test split)")
     note = SPACES.get(best["arch"]["space"]).cost_note if best["arch"]["space"] in SPACES else ""

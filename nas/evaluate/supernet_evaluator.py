@@ -73,9 +73,12 @@ class SupernetEvaluator:
     def _chunks(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         return iter(x.split(self.batch_size))
 
-    def _accuracy(self, arch: Arch) -> dict[str, float]:
+    def _accuracy(self, arch: Arch, batches: Iterable[tuple[torch.Tensor, Any]] | None = None,
+                  split: str = "val") -> dict[str, float]:
+        """The task's metrics of the path as the supernet's statistics stand (validation by default)."""
         self.supernet.eval()
-        return self.task.evaluate(lambda x: self.supernet(x, arch), self.val_batches, self.device)
+        return self.task.evaluate(lambda x: self.supernet(x, arch), batches if batches is not None else self.val_batches,
+                                  self.device, split)
 
     def evaluate(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy (percent) of `arch` with recalibrated BN statistics."""
@@ -91,10 +94,8 @@ class SupernetEvaluator:
         batches = list(self.test_batches()) if self.test_batches is not None else []
         if not batches:
             return {}
-        batches = [(x.to(self.device), to_device(y, self.device)) for x, y in batches]
         with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
-            self.supernet.eval()
-            return self.task.evaluate(lambda x: self.supernet(x, arch), batches, self.device, split="test")
+            return self._accuracy(arch, batches, split="test")
 
     def evaluate_inherited(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy with the supernet's running statistics as trained (for comparison)."""
