@@ -161,6 +161,10 @@ class DetNASSpace(SearchSpace):
         return ComposedSupernet(self._backbone_supernet(generator), neck, self._head(generator), self.split)
 
     def _backbone_supernet(self, generator: torch.Generator | None) -> nn.Module:
+        return self.backbone_supernet(generator)
+
+    def backbone_supernet(self, generator: torch.Generator | None = None) -> ShuffleNetSupernet:
+        """The backbone's weight-sharing supernet (for a fixed backbone: the one it is a path of)."""
         return ShuffleNetSupernet(self.backbone_config, generator)
 
     def classification_backbone(self) -> tuple[str, dict[str, Any]]:

@@ -160,12 +160,12 @@ def test_backbone_loads_from_a_classification_supernet_of_the_same_layout(tmp_pa
     assert name == "shufflenet" and options["classifier"] and options["stage_repeats"] == [2, 2, 4, 2]
     source = _classification_run(tmp_path / "cls", {**options, "input_size": 32, "num_classes": 10})
     detector = space.supernet(torch.Generator().manual_seed(0))
-    assert load_backbone(detector, tmp_path / "cls") == len(detector.backbone.state_dict())
+    assert load_backbone(detector, tmp_path / "cls", space) == len(detector.backbone.state_dict())
     for key, value in detector.backbone.state_dict().items():
         assert torch.equal(value, source.state_dict()[key])
     _classification_run(tmp_path / "wide", {**options, "width": 0.5, "input_size": 32, "num_classes": 10})
     with pytest.raises(UserError, match="does not fit this backbone"):
-        load_backbone(detector, tmp_path / "wide")
+        load_backbone(detector, tmp_path / "wide", space)
 
 
 # ---- PASCAL VOC ----------------------------------------------------------------------------------

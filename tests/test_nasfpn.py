@@ -105,3 +105,52 @@ def test_tiny_neck_search_on_raccoon(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["evaluations"] == 4 and summary["best"]["arch"]["space"] == "nasfpn"
     assert not (run / "backbone").exists()  # a fixed backbone: no pre-training
+
+
+def test_fixed_backbone_starts_from_the_best_backbone_of_a_detnas_search(tmp_path):
+    """`nas search --space nasfpn --backbone DETNAS_SEARCH`: the fixed backbone is the search's best
+    backbone, with the weights of its path in the DetNAS supernet, and the DetNAS configuration."""
+    from argparse import Namespace
+    from dataclasses import asdict
+
+    from nas.archive import RunDir
+    from nas.archive.records import make_record
+    from nas.cli.search import _fixed_backbone_options
+    from nas.data import DetectionDataConfig
+    from nas.supernet.backbone import load_backbone, searched_backbone
+    from nas.supernet.checkpoint import CHECKPOINT_NAME, save_checkpoint
+    from nas.supernet.train import TrainConfig
+    from nas.tasks import get_task
+
+    detnas = DetNASSpace(**SMALL)
+    trained = detnas.supernet(torch.Generator().manual_seed(5))
+    supernet_dir = tmp_path / "detnas-supernet"
+    RunDir.create(supernet_dir, {"kind": "supernet", "space": "detnas", "space_config": detnas.config(),
+                                 "data": asdict(DetectionDataConfig()), "train": asdict(TrainConfig()),
+                                 "task": "detection"})
+    save_checkpoint({"model": trained.state_dict(), "optimizer": {}, "step": 0, "total_steps": 1, "space": "detnas",
+                     "space_config": detnas.config(), "train_config": {}}, supernet_dir / CHECKPOINT_NAME)
+    objective = get_task("detection").objective
+    search = RunDir.create(tmp_path / "detnas-search", {"kind": "search", "space": "detnas", "space_options": {},
+                                                       "supernet": {"run": str(supernet_dir)},
+                                                       "objective": objective.to_dict()})
+    rng = np.random.default_rng(0)
+    archs = [detnas.sample(rng) for _ in range(3)]
+    writer = search.record_writer()
+    for step, (arch, score) in enumerate(zip(archs, (10.0, 30.0, 20.0))):
+        writer.append(make_record(arch, {"val_mAP": score}, flops=0, params=0, step=step, wall_s=0.0,
+                                   objective=objective))
+    best = detnas.split(archs[1])[0]
+
+    assert searched_backbone(search.path) == best
+    assert searched_backbone(supernet_dir) is None  # a supernet run names no backbone
+    adopted = _fixed_backbone_options(Namespace(backbone=str(search.path), width=None), "nasfpn")
+    assert adopted == {"layout": "cpu", "width": 0.25, "sharing": detnas.cfg.sharing, "backbone_arch": list(best)}
+    assert "width" not in _fixed_backbone_options(Namespace(backbone=str(search.path), width=0.5), "nasfpn")
+
+    space = NASFPNSpace(**SMALL, backbone_arch=best)
+    neck_search = space.supernet(torch.Generator().manual_seed(1))
+    assert load_backbone(neck_search, search.path, space) == len(neck_search.backbone.state_dict())
+    expected = trained.backbone.path_state(best)
+    for key, value in neck_search.backbone.state_dict().items():
+        assert torch.equal(value, expected[key]), key

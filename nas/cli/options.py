@@ -140,8 +140,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
     g.add_argument("--backbone", default=None, metavar="RUN",
-                   help="detection: initialise the backbone from this classification supernet run "
-                        "(`nas train-supernet --space shufflenet` with the same layout; DetNAS step 1)")
+                   help="detection: initialise the backbone from this run: a classification supernet "
+                        "(`nas train-supernet --space shufflenet`, same layout; DetNAS step 1), a detection "
+                        "supernet, or a search run's supernet. nasfpn takes a DetNAS run's layout, width and, "
+                        "from a DetNAS search, its best backbone as the fixed backbone")
 
 
 def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:

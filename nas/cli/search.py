@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import time
@@ -23,6 +24,7 @@ from nas.run_config import SearchConfig
 from nas.search import check_feasible, evaluator_kind, execute, space_for_config
 from nas.strategies.factory import build_config
 from nas.data import DataConfig
+from nas.supernet.backbone import backbone_source, searched_backbone
 from nas.supernet.loading import read_supernet_config
 from nas.supernet.train import TrainConfig
 from nas.trust import describe
@@ -217,11 +219,29 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
     space = _pick(args.space, "shufflenet")
     data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     space_options = {**p["space_options"].get(space, {}), "width": _pick(args.width, p["width"]),
-                     **dict(args.space_option)}
+                     **_fixed_backbone_options(args, space), **dict(args.space_option)}
     config.update(space=space, space_options=space_options, data=asdict(data), task=data.task,
                   train=asdict(train), supernet={"run": None})
     config["backbone_pretraining"] = _pretraining(args, space, p, seed)
     return config
+
+
+def _fixed_backbone_options(args: argparse.Namespace, space: str) -> dict[str, Any]:
+    """A space with a fixed backbone (`nasfpn`) given `--backbone` of a DetNAS run takes that run's
+    backbone: its configuration (layout, width, sharing) and, from a DetNAS search, the backbone of
+    its best architecture. `--width` and `-S` still override."""
+    if not args.backbone or "backbone_arch" not in inspect.signature(SPACES.get(space)).parameters:
+        return {}
+    source = backbone_source(args.backbone)
+    adopted: dict[str, Any] = {}
+    if source.space == "detnas":
+        adopted = {k: source.space_config[k] for k in ("layout", "width", "sharing") if k in source.space_config}
+        if args.width is not None:
+            adopted.pop("width", None)
+    searched = searched_backbone(args.backbone)
+    if searched is not None:
+        adopted["backbone_arch"] = list(searched)
+    return adopted
 
 
 def _pretraining(args: argparse.Namespace, space: str, p: dict[str, Any], seed: int) -> dict[str, Any] | None:

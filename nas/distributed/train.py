@@ -124,7 +124,7 @@ def train_loop(config: dict[str, Any]) -> None:
     space = make_space(config["space"], data, config["space_options"], task)
     supernet = space.supernet(torch.Generator().manual_seed(cfg.seed))  # same init on every rank
     if cfg.backbone:
-        load_backbone(supernet, cfg.backbone)
+        load_backbone(supernet, cfg.backbone, space)
     if config["sync_bn"]:
         supernet = torch.nn.SyncBatchNorm.convert_sync_batchnorm(supernet)
     trainer = RankTrainer(space, supernet, data, cfg, Path(config["out"]), device, rank=rank, world_size=world,

@@ -1,11 +1,18 @@
-"""Step 1 of DetNAS: a supernet's backbone initialised from a classification supernet.
+"""Backbone weights for a detection supernet from an earlier run (DetNAS step 1, NAS-FPN's fixed backbone).
 
 DetNAS pre-trains the backbone supernet on ImageNet classification, then fine-tunes the whole
 detector supernet. A composed supernet (`search_spaces.composition.ComposedSupernet`) names its
 backbone `backbone`, and the backbone is the classification space's supernet without its
-classifier, so the classification run's tensors load by name: every backbone tensor must be
-found with the same shape (the same layout, width and weight sharing); the classifier's are left
-out. Anything else is one clear error, before training starts.
+classifier, so a run's tensors load by name: every backbone tensor must be found with the same
+shape (the same layout, width and weight sharing); the classifier's are left out.
+
+The source run is any of: a classification supernet run (step 1), a detection supernet run (its
+`backbone.` tensors), or a search run (its supernet; a DetNAS search also names the backbone it
+found, `searched_backbone`). A space whose backbone is one fixed architecture (`nasfpn`) holds a
+stand-alone net, not a supernet: the source's tensors then fill a backbone supernet of the same
+configuration and the fixed architecture's path is copied out of it (`path_state`), so a NAS-FPN
+search starts from the weights DetNAS trained for exactly that backbone. Anything that does not
+fit is one clear error, before training starts.
 
 `BackbonePretraining` is step 1 run by `nas search` itself when no `--backbone` is given: the
 space says which classification space its backbone is (`classification_backbone()`).
@@ -20,34 +27,87 @@ from typing import Any
 import torch
 from torch import nn
 
+from nas.archive.run_dir import RunDir
+from nas.archive.summary import ranked
 from nas.errors import UserError
 from nas.supernet.checkpoint import load_checkpoint
 from search_spaces.protocol import SearchSpace
 
+PREFIX = "backbone."
 
-def load_backbone(supernet: nn.Module, run_dir: str | Path) -> int:
-    """Copy a trained classification supernet's tensors into `supernet.backbone`; returns how many."""
-    from nas.supernet.loading import read_supernet_config, supernet_location
 
+@dataclass(frozen=True)
+class BackboneSource:
+    """The backbone tensors of a run (names as in the backbone supernet) and what they came from."""
+
+    run: Path
+    space: str
+    space_config: dict[str, Any]
+    state: dict[str, torch.Tensor]
+
+
+def backbone_source(run_dir: str | Path) -> BackboneSource:
+    """The backbone tensors of a supernet run or of a search run's supernet."""
+    from nas.supernet.loading import supernet_dir_of, supernet_location
+
+    run = RunDir.open(run_dir)
+    config = run.read_config()
+    supernet_dir = supernet_dir_of(run, config)
+    if supernet_dir is None:
+        raise UserError(f"--backbone {run_dir}: that search used no supernet (a table search); pass a supernet run")
+    if supernet_dir != run.path:
+        return backbone_source(supernet_dir)
+    state = load_checkpoint(supernet_location(run.path, config))["model"]
+    if config.get("task", "classification") != "classification":  # a detector: its backbone part
+        state = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
+    return BackboneSource(run.path, config.get("space", "?"), config.get("space_config", {}), state)
+
+
+def searched_backbone(run_dir: str | Path) -> tuple[int, ...] | None:
+    """The backbone choices of the best architecture of a search run whose space searches a
+    backbone (`detnas`, alone or with `neck=nasfpn`); None for any other run."""
+    from nas.registry import SPACES
+
+    run = RunDir.open(run_dir)
+    config = run.read_config()
+    if config.get("kind") != "search" or config.get("space") != "detnas":
+        return None
+    source = backbone_source(run.path)
+    records = run.read_records(strict=False)
+    if not records:
+        raise UserError(f"--backbone {run_dir}: the search has not evaluated an architecture yet")
+    factory = SPACES.get("detnas")
+    space = factory(**factory.upgrade_config(source.space_config))
+    choices, _ = space.split(space.parse(ranked(records, run.objective())[0]["arch"]))
+    return tuple(choices)
+
+
+def load_backbone(supernet: nn.Module, run_dir: str | Path, space: SearchSpace) -> int:
+    """Copy a run's backbone tensors into `supernet.backbone`; returns how many tensors were set.
+    A fixed backbone (`space.backbone_arch`) gets its path out of the run's backbone supernet."""
     backbone = getattr(supernet, "backbone", None)
     if not isinstance(backbone, nn.Module):
         raise UserError("--backbone applies to detection spaces, whose supernet has a backbone (e.g. detnas)")
-    run_dir = Path(run_dir)
-    config = read_supernet_config(run_dir)
-    state = load_checkpoint(supernet_location(run_dir, config))["model"]
-    target = backbone.state_dict()
-    missing = [k for k in target if k not in state]
-    wrong = [k for k in target if k in state and state[k].shape != target[k].shape]
+    source = backbone_source(run_dir)
+    fixed = getattr(space, "backbone_arch", None)
+    target = space.backbone_supernet() if fixed is not None else backbone
+    wanted = target.state_dict()
+    missing = [k for k in wanted if k not in source.state]
+    wrong = [k for k in wanted if k in source.state and source.state[k].shape != wanted[k].shape]
     if missing or wrong:
-        what = (f"lacks {missing[0]}" if missing else
-                f"has {wrong[0]} of shape {tuple(state[wrong[0]].shape)}, not {tuple(target[wrong[0]].shape)}")
-        raise UserError(f"--backbone {run_dir} ({config.get('space')} {config.get('space_config')}) does not fit this "
-                        f"backbone: it {what}; train it with the same stage_repeats, stage_widths, "
-                        f"stem_channels, width and sharing")
+        what = (f"lacks {missing[0]}" if missing else f"has {wrong[0]} of shape "
+                f"{tuple(source.state[wrong[0]].shape)}, not {tuple(wanted[wrong[0]].shape)}")
+        raise UserError(f"--backbone {run_dir} ({source.space} {source.space_config}) does not fit this "
+                        f"backbone: it {what}; train it with the same layout (stage_repeats, stage_widths, "
+                        f"stem_channels), width and sharing")
     with torch.no_grad():
-        for key, value in target.items():
-            value.copy_(state[key])
-    return len(target)
+        for key, value in wanted.items():
+            value.copy_(source.state[key])
+        if fixed is not None:
+            path = target.path_state(fixed)
+            for key, value in backbone.state_dict().items():
+                value.copy_(path[key])
+    return len(backbone.state_dict())
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
     open_supernet_run(out, supernet_run_config(space_name, space.config(), data_cfg, train_cfg))
     supernet = space.supernet(torch.Generator().manual_seed(train_cfg.seed))
     if train_cfg.backbone:  # a resumed run then loads its checkpoint over it
-        load_backbone(supernet, train_cfg.backbone)
+        load_backbone(supernet, train_cfg.backbone, space)
     trainer = SupernetTrainer(space, supernet, data, train_cfg, out, device, task=task)
     bar = tqdm(total=trainer.total_steps, desc="supernet", unit="step", disable=quiet, dynamic_ncols=True)
 
