@@ -9,6 +9,7 @@ resizing, class names: the task's `preprocessing`). `load_exported` rebuilds the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,60 @@ def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metri
     write_json_atomic(arch_path, {**arch.to_dict(), "hash": arch.hash,
                                   "describe": [f"{label}={option}" for label, option in space.describe(arch)]})
     return arch_path
+
+
+def check_output_file(path: str | Path, overwrite: bool, flag: str = "--out") -> Path:
+    """`path` is a file this command may write (checked before any work): not a directory, in a
+    writable directory, and not an existing file unless `overwrite`."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory; give a file name, e.g. {path / 'best.pt'}")
+    if path.exists() and not overwrite:
+        raise UserError(f"{flag} {path} already exists; add --overwrite to replace it, or choose another name")
+    parent = next((p for p in path.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {parent} is not writable; choose another place")
+    return path
+
+
+def export_onnx(path: str | Path, model: nn.Module, preprocessing: dict[str, Any], seed: int = 0) -> float:
+    """Write `model` as ONNX (batch size dynamic) and run it with onnxruntime on a random batch:
+    returns the largest absolute difference from PyTorch's outputs (refused above 1e-3)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise UserError("--format onnx needs the onnx and onnxruntime packages: pip install onnx onnxruntime") from None
+    import io
+    import warnings
+
+    import numpy as np
+
+    size, channels = int(preprocessing["input_size"]), int(preprocessing.get("channels", 3))
+    x = torch.randn(2, channels, size, size, generator=torch.Generator().manual_seed(seed))
+    model = model.eval()
+    with torch.no_grad():
+        out = model(x)
+    expected = [out] if isinstance(out, torch.Tensor) else list(out)
+    fields = getattr(type(out), "_fields", None)  # a detector's named outputs
+    names = list(fields) if fields else ["logits"] if len(expected) == 1 else [f"output_{i}" for i in
+                                                                                range(len(expected))]
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["images"], output_names=names,
+                          dynamic_axes={"images": {0: "batch"}, **{n: {0: "batch"} for n in names if n != "anchors"}},
+                          opset_version=17)
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": x.numpy()})
+    error = max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected))
+    if error > 1e-3:
+        raise UserError(f"the ONNX export differs from PyTorch by {error:.2e}; not written")
+    from nas.archive import write_bytes_atomic
+
+    write_bytes_atomic(path, buffer.getvalue())
+    return error
 
 
 def load_exported(path: str | Path) -> tuple[nn.Module, Arch, dict[str, Any]]:

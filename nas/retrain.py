@@ -76,7 +76,7 @@ def open_or_create(out: Path, job: RetrainJob | None, resume: bool) -> tuple[Run
     if resume:
         if not (out / "config.json").is_file():
             raise UserError(f"--resume: {out} holds no retraining run; drop --resume to start one there")
-        run = RunDir.open(out)
+        run = RunDir.open(out).lock()
         saved = RetrainJob.from_config(run.read_config())
         if job is not None and job.config() != saved.config():
             raise UserError(f"{out} was started with other architectures or settings; repeat only --out with "

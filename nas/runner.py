@@ -97,9 +97,10 @@ def load_strategy(strategy: Strategy, run: RunDir) -> bool:
     try:
         strategy.load_state_dict(saved["state"])
         if saved.get("tensors"):
-            import torch
+            from nas.archive.atomic import load_torch
 
-            strategy.load_tensors(torch.load(run.path / saved["tensors"], weights_only=True))
+            strategy.load_tensors(load_torch(run.path / saved["tensors"], "strategy tensors",
+                                             "restore the run's strategy_tensors file or start a new run"))
     except UserError:
         raise
     except Exception as err:  # a damaged state file surfaces as many error types; one message
@@ -136,6 +137,8 @@ class SearchLoop:
         cache = {r["arch_hash"]: r for r in self.records}
         wall_offset = max((r.get("wall_s", 0.0) for r in self.records), default=0.0)
         started = time.perf_counter()
+        if self.run is not None:
+            self._reconcile(cache, lambda: wall_offset + time.perf_counter() - started)
         in_flight: set[int] = set()
         queue: deque[Trial] = deque(self.strategy.pending())  # asked before a crash, never told
         while True:
@@ -171,6 +174,46 @@ class SearchLoop:
                     self.on_record(record, True)
         return self.records
 
+    def _reconcile(self, cache: dict[str, dict[str, Any]], wall: Callable[[], float]) -> None:
+        """Make a resumed run's archive agree with its strategy state: a record of another space is
+        refused; a told result whose record disagrees with what was told is refused; a told result
+        whose record is missing (a truncated or emptied evaluations.jsonl) is evaluated again and
+        recorded, without telling the strategy twice."""
+        where = self.run.evaluations
+        for record in self.records:
+            if record["arch"]["space"] != self.space.name:
+                raise UserError(f"{where} holds an architecture of space {record['arch']['space']!r} (step "
+                                f"{record['step']}), but this run searches {self.space.name!r}; move that record "
+                                "out (it belongs to another run)")
+        missing: dict[int, Trial] = {}
+        metric = self.objective.metric
+        for trial, told in self.strategy.told():
+            record = cache.get(trial.arch.hash)
+            if record is None:
+                missing[trial.trial_id] = trial
+            elif metric in told and not _same(record["metrics"].get(metric), told[metric]):
+                raise UserError(f"{where}: the record of {trial.arch} says {metric}={record['metrics'].get(metric)}, "
+                                f"but the strategy was told {told[metric]}; the archive was edited or mixed from two "
+                                "runs: restore it, or start a new run")
+        for trial in missing.values():
+            self.executor.submit(trial)
+        while missing:
+            for trial, metrics in self.executor.wait():
+                missing.pop(trial.trial_id, None)
+                record = make_record(trial.arch, metrics, flops=self.space.flops(trial.arch),
+                                     params=self.space.params(trial.arch), step=trial.trial_id, wall_s=wall(),
+                                     objective=self.objective)
+                self.writer.append(record)
+                self.records.append(record)
+                cache[record["arch_hash"]] = record
+
     def _tell(self, trial: Trial, metrics: dict[str, float]) -> None:
         self.strategy.tell(trial.trial_id, {k: v for k, v in metrics.items() if k not in self.hidden_metrics})
         self._save_strategy()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal scores (a float written to JSON and read back is the same float; NaN equals NaN)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return a == b

@@ -23,7 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -116,7 +116,9 @@ class Predictor(ABC):
         return members[0] if len(members) == 1 else Ensemble(members)
 
     # ---- fit / predict -------------------------------------------------------------------------
-    def fit(self, archs: Sequence[Arch], scores: Sequence[float]) -> "Predictor":
+    def fit(self, archs: Sequence[Arch], scores: Sequence[float],
+            on_epoch: Callable[[int, int], None] | None = None) -> "Predictor":
+        """Train on (architecture, score) pairs; `on_epoch(done, total)` after each epoch (progress)."""
         scores = np.asarray(scores, dtype=np.float64)
         if len(archs) != len(scores) or len(archs) < 2:
             raise UserError(f"fit needs at least 2 architectures with one score each; got "
@@ -135,7 +137,7 @@ class Predictor(ABC):
         loss = loss_fn(cfg.loss)
         n = len(target)
         self.net.train()
-        for _ in range(cfg.epochs):
+        for epoch in range(cfg.epochs):
             order = torch.randperm(n, generator=generator)
             for start in range(0, n, cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
@@ -147,6 +149,8 @@ class Predictor(ABC):
                 sum(loss(row, target[idx]) for row in rows).backward()
                 optimizer.step()
             schedule.step()
+            if on_epoch is not None:
+                on_epoch(epoch + 1, cfg.epochs)
         self.net.eval()
         return self
 
@@ -178,12 +182,14 @@ class Predictor(ABC):
     def _load_weights(self, directory: Path, meta: dict) -> None:
         self.mean, self.std = float(meta["score_mean"]), float(meta["score_std"])
         self.net = self._build(torch.Generator().manual_seed(self.config.seed))
-        state = torch.load(directory / WEIGHTS_FILE, weights_only=True)
+        from nas.archive.atomic import load_torch
+
+        state = load_torch(directory / WEIGHTS_FILE, "predictor weights", "retrain the predictor")
         try:
             self.net.load_state_dict(state)
-        except RuntimeError as err:
-            raise UserError(f"predictor weights in {directory} do not fit its config ({err}); "
-                            "the directory was edited or mixed from two predictors") from None
+        except (RuntimeError, TypeError, AttributeError):  # torch's size-mismatch dump is many lines: name it
+            raise UserError(f"predictor weights {directory / WEIGHTS_FILE} do not fit its predictor.json "
+                            "(the directory was edited or mixed from two predictors); retrain the predictor") from None
         self.net.eval()
 
 

@@ -116,7 +116,7 @@ def test_evaluate_prints_metrics_as_json(run_dir, capsys):
     (arch_json([0] * (N_BLOCKS - 1) + [7]), "block_19"),
     (arch_json([0] * N_BLOCKS, space="nb201-or-other"), "belongs to space"),
     ('{"space": "shufflenet", "choices": "0000"}', "choices"),
-    ("no/such/arch.json", "neither JSON nor an existing file"),
+    ("no/such/arch.json", "neither an architecture nor an existing file"),
 ])
 def test_evaluate_rejects_bad_architectures(run_dir, arch, fragment, capsys):
     assert_user_error(cli(["evaluate", "--run", run_dir, "--arch", arch, *EVAL], capsys), fragment)

@@ -77,7 +77,7 @@ def test_spread_takes_evenly_spaced_quantiles():
 @needs_subset
 @pytest.mark.parametrize("argv, message", [
     (["retrain", "--arch", '{"space": "shufflenet", "choices": [9]}', *DATA_FLAGS, "--epochs", "1"], "choices"),
-    (["retrain", "--arch", "no_such_file.json", "--epochs", "1"], "neither JSON nor an existing file"),
+    (["retrain", "--arch", "no_such_file.json", "--epochs", "1"], "neither an architecture nor an existing file"),
     (["retrain", "--run", "/nonexistent/run", "--epochs", "1"], "does not exist"),
     (["rank-check", "--run", "/nonexistent/run", "--archs", "3", "--epochs", "1"], "does not exist"),
     (["rank-check", "--run", "/nonexistent/run", "--archs", "1", "--epochs", "1"], "at least 3"),

@@ -69,7 +69,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write `obj` as indented, key-sorted JSON (diff-friendly) to `path` atomically."""
     # Serialise first: a value that is not JSON-able fails before any file is touched.
-    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"  # strict JSON: no NaN/Infinity
     write_text_atomic(path, text)
 
 
@@ -78,3 +78,22 @@ def save_torch_atomic(obj: Any, path: str | os.PathLike) -> None:
     import torch
 
     _replace_via_temp(path, lambda f: torch.save(obj, f))
+
+
+def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: Any = "cpu") -> Any:
+    """`torch.load(path, weights_only=True)`, every failure one `UserError` line naming the file.
+
+    A missing, truncated or foreign file (a pickle that would run code included: weights_only
+    refuses it) all mean the same to a user, and torch's own advice for the last one (retry with
+    weights_only=False) must never be passed on."""
+    import torch
+
+    from nas.errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} is missing; {remedy}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged or foreign file
+        raise UserError(f"{what} {path} is corrupt or not a weights file ({type(err).__name__}); {remedy}") from None

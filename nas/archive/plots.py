@@ -71,6 +71,31 @@ def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, object
     save_figure(fig, path)
 
 
+def best_so_far(records: list[dict[str, Any]], objective: Objective) -> list[float]:
+    """The best objective value after each evaluation (NaN until a finite one)."""
+    best, running = [], -math.inf
+    for record in records:
+        value = objective.value(record["metrics"])
+        if not math.isnan(value):
+            running = max(running, objective.utility(value))
+        best.append(objective.utility(running) if math.isfinite(running) else math.nan)
+    return best
+
+
+def plot_compare(series: list[tuple[str, list[dict[str, Any]], Objective]], path: str | os.PathLike) -> None:
+    """Best objective so far vs evaluations of several runs (`(label, records, objective)`), one line each."""
+    fig, ax = new_figure()
+    for label, records, objective in series:
+        ax.step(range(1, len(records) + 1), best_so_far(records, objective), where="post", linewidth=2,
+                label=f"{label} ({len(records)})")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"Search progress of {len(series)} runs")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(_label(series[0][2]) + ", best so far")
+    ax.grid(True, alpha=0.3)
+    save_figure(fig, path)
+
+
 def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
     """Objective vs MFLOPs: all points, the Pareto front connected, the best starred."""
     fig, ax = new_figure()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import nas
+from nas.archive import lock
 from nas.archive.atomic import write_json_atomic
 from nas.archive.records import RecordWriter, read_records
 from nas.errors import UserError
@@ -92,17 +93,37 @@ class RunDir:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise UserError(f"{path} exists and is not a directory; choose another --out")
-        if path.is_dir() and any(path.iterdir()):
-            raise UserError(
-                f"{path} already exists and is not empty; use --resume {path} to continue that run, "
-                "or choose another --out"
-            )
-        path.mkdir(parents=True, exist_ok=True)
+        def refuse_if_taken() -> None:
+            if path.is_dir() and any(p.name != lock.LOCK_NAME for p in path.iterdir()):
+                raise UserError(f"{path} already exists and is not empty; use --resume {path} to continue that "
+                                "run, or choose another --out")
+
+        refuse_if_taken()
+        existed = path.is_dir()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create the run directory {path}: {err.strerror}; choose another --out") from None
+        run = cls(path).lock()
+        try:  # again under the lock: of two commands given one --out, the second stops here
+            refuse_if_taken()
+        except UserError:
+            lock.release(path)
+            (path / lock.LOCK_NAME).unlink(missing_ok=True)
+            raise
+        _started.append((path, existed))
         config = dict(config)
         config.setdefault("provenance", provenance())
-        run = cls(path)
-        write_json_atomic(run.config, config)
+        try:
+            write_json_atomic(run.config, config)
+        except OSError as err:
+            raise UserError(f"cannot write {run.config}: {err.strerror}; choose another --out") from None
         return run
+
+    def lock(self) -> "RunDir":
+        """Hold this run's writer lock for the rest of the command (`nas.archive.lock`)."""
+        lock.acquire(self.path)
+        return self
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "RunDir":
@@ -134,6 +155,34 @@ class RunDir:
 
     def record_writer(self) -> RecordWriter:
         return RecordWriter(self.evaluations, self.objective())
+
+
+# Run directories created by the current command, and whether the directory was there before (empty).
+_started: list[tuple[Path, bool]] = []
+_BOOKKEEPING = {"config.json", lock.LOCK_NAME}
+
+
+def discard_failed_starts() -> list[Path]:
+    """After a command failed: remove the run directories it created that hold nothing recorded
+    (only config.json), so the same command can simply be run again. Returns what was removed."""
+    removed = []
+    for path, existed in reversed(_started):
+        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+        if any(p.name not in _BOOKKEEPING for p in files):
+            continue  # something was recorded (a checkpoint, a record): keep it for --resume
+        lock.release(path)
+        for item in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            item.unlink() if item.is_file() else item.rmdir()
+        if not existed:
+            path.rmdir()
+        removed.append(path)
+    _started.clear()
+    return removed
+
+
+def forget_started() -> None:
+    """The command succeeded: its run directories stay."""
+    _started.clear()
 
 
 def _read_json_object(path: Path, *, what: str) -> dict[str, Any]:

@@ -35,37 +35,27 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def runs_table(root: str | os.PathLike) -> str:
-    """One row per run directory under `root`, oldest first; other directories are skipped."""
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"{root} is not a directory; pass the folder that holds your runs (default runs/)")
+    """One row per run under `root` (subfolders too, `nas.archive.listing`), damaged runs marked."""
+    from nas.archive.listing import list_runs
+
+    infos = list_runs(root)
+    if not infos:
+        return f"no runs under {root} (a run is a folder with a config.json, e.g. from `nas search`)"
     rows = []
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            run = RunDir.open(path)
-            config = run.read_config()
-        except UserError:
-            continue  # not a run (or an unreadable one): a listing should not fail on it
-        # Lenient: `nas runs` lists damaged runs too; `nas resume` is where damage must stop us.
-        try:
-            objective = Objective.of_run(config)
-        except UserError:
+    for info in infos:
+        if info["problem"]:
+            rows.append([info["run"], info["kind"], info["space"], info["strategy"], "-", "DAMAGED", "-", "-",
+                         info["problem"][:60]])
             continue
-        records = read_records(run.evaluations, strict=False, missing_ok=True, objective=objective)
-        best = ranked(records, objective)[0] if records else None
-        provenance = config.get("provenance") if isinstance(config.get("provenance"), dict) else {}
-        rows.append([
-            run.id,
-            _name(config.get("space")),
-            _name(config.get("strategy")),
-            len(records),
-            "-" if best is None else f"{objective.value(best['metrics']):.2f}",
-            f"{objective.metric} ({objective.direction})",
-            str(provenance.get("created", "-")),
-        ])
-    if not rows:
-        return f"no runs under {root}"
-    return format_table(["run", "space", "strategy", "evaluations", "best", "objective", "created"], rows)
+        progress = "-" if info["evaluations"] is None else (
+            f"{info['evaluations']}/{info['budget']}" if info["budget"] else str(info["evaluations"]))
+        status = "-" if info["finished"] is None else ("done" if info["finished"] else "stopped")
+        rows.append([info["run"], info["kind"], info["space"], info["strategy"], progress, status,
+                     "-" if info["best"] is None else f"{info['best']:.2f}",
+                     "-" if info["test"] is None else f"{info['test']:.2f}",
+                     info["objective"] or "-"])
+    return format_table(["run", "kind", "space", "strategy", "evaluated", "status", "best", "test", "objective"],
+                        rows)
 
 
 def _name(value: Any) -> str:

@@ -44,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="CPU cores to use; more than 1 runs the pairs as Ray tasks (default: all cores)")
     p.add_argument("--out", type=Path, default=None, help="report directory (default runs/bench-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.epilog = "example: nas bench --space nb201 --evaluator table --strategies random,evolution --budget 150 --seeds 10"
     p.set_defaults(handler=run)
 
 

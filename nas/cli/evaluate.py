@@ -9,7 +9,10 @@ from pathlib import Path
 from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
-from nas.supernet.loading import load_supernet_run, resolve_device
+from nas.archive import RunDir
+from nas.errors import UserError
+from nas.tasks import get_task
+from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,24 +27,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_evaluation_options(p)
     options.add_device_option(p)
     p.set_defaults(handler=run)
+    p.epilog = "examples: nas evaluate --run runs/sup --arch shufflenet:01230123012301230123;  nas evaluate --run runs/RUN --arch best.arch.json --json"
 
 
 def run(args: argparse.Namespace) -> int:
-    supernet_run = load_supernet_run(args.run)
+    run_dir = RunDir.open(args.run)
+    supernet_dir = supernet_dir_of(run_dir, run_dir.read_config())  # a search run: the supernet it used
+    if supernet_dir is None:
+        raise UserError(f"--run {args.run} searched without a supernet (a table search); pass a supernet run")
+    supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     arch = read_arch(args.arch, space)
     evaluator = SupernetEvaluator.from_run(supernet_run, options.evaluator_config(args), resolve_device(args.device))
     result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **evaluator.evaluate(arch),
               "flops": space.flops(arch), "params": space.params(arch)}
+    objective = get_task(supernet_run.data_config.task).objective
+    metric = objective.metric
     if args.inherited:
-        result["val_acc_inherited_bn"] = evaluator.evaluate_inherited(arch)["val_acc"]
+        result[f"{metric}_inherited_bn"] = evaluator.evaluate_inherited(arch)[metric]
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"architecture  {arch}  ({arch.hash})")
-    print(f"val_acc       {result['val_acc']:.2f}%  (BN recalibrated on {args.calibration_images} images)")
+    print(f"{metric:<13} {result[metric]:.2f}{objective.unit}  (BN recalibrated on {args.calibration_images} images)")
+    for key, value in result.items():
+        if key.startswith("val_") and key != metric and isinstance(value, float):
+            print(f"{key:<13} {value:.2f}")
     if args.inherited:
-        print(f"val_acc (inherited BN)  {result['val_acc_inherited_bn']:.2f}%")
+        print(f"{metric} (inherited BN)  {result[f'{metric}_inherited_bn']:.2f}{objective.unit}")
     print(f"flops         {result['flops'] / 1e6:.2f} M")
     print(f"params        {result['params'] / 1e6:.3f} M")
     return 0

@@ -10,7 +10,7 @@ from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
-from nas.export import export_model
+from nas.export import check_output_file, export_model, export_onnx
 from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
 from nas.tasks import get_task
 
@@ -21,12 +21,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "network with supernet weights and recalibrated BN statistics.")
     p.add_argument("--run", type=Path, required=True, help="a search run (or a supernet run with --arch)")
     p.add_argument("--arch", default=None, help="architecture JSON or file (default: the run's best)")
-    p.add_argument("--out", type=Path, required=True, help="output file, e.g. best.pt")
+    p.add_argument("--out", type=Path, required=True, help="output file, e.g. best.pt (or best.onnx)")
+    p.add_argument("--format", choices=("torch", "onnx"), default="torch",
+                   help="torch: weights, architecture and preprocessing for `nas.export.load_exported`; onnx: "
+                        "the network as ONNX, checked against PyTorch with onnxruntime (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    g = p.add_argument_group("BN recalibration (default: the search run's settings)")
+    g.add_argument("--calibration-images", type=options.positive_int, default=None,
+                   help="training images that recalibrate BN for the path")
+    g.add_argument("--eval-batch-size", type=options.positive_int, default=None)
     options.add_device_option(p)
     p.set_defaults(handler=run)
+    p.epilog = ("examples: nas export --run runs/RUN --out best.pt;  "
+                "nas export --run runs/RUN --arch best.arch.json --format onnx --out best.onnx")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_file(args.out, args.overwrite)  # before any work
     run_dir = RunDir.open(args.run)
     config = run_dir.read_config()
     supernet_dir = supernet_dir_of(run_dir, config)
@@ -45,11 +56,21 @@ def run(args: argparse.Namespace) -> int:
 
         best = ranked(records, run_dir.objective())[0]
         arch, metrics = space.parse(best["arch"]), best["metrics"]
-    settings = {k: v for k, v in config.get("evaluator", {}).items() if k != "kind"}
+    settings = {k: v for k, v in (config.get("evaluator") or {}).items() if k in EvaluatorConfig.__dataclass_fields__}
+    if args.calibration_images is not None:
+        settings["calibration_images"] = args.calibration_images
+    if args.eval_batch_size is not None:
+        settings["batch_size"] = args.eval_batch_size
     evaluator = SupernetEvaluator.from_run(supernet_run, EvaluatorConfig(**settings), resolve_device(args.device),
                                            seed=config.get("seed", 0))
-    model = evaluator.recalibrated_model(arch)
+    model = evaluator.recalibrated_model(arch).cpu()
     preprocessing = get_task(supernet_run.data_config.task).preprocessing(supernet_run.data)
+    if args.format == "onnx":
+        error = export_onnx(args.out, model, preprocessing)
+        print(f"exported {arch} to {args.out} as ONNX (onnxruntime matches PyTorch within {error:.1e}; input "
+              f"\"images\" N x {preprocessing.get('channels', 3)} x {preprocessing['input_size']}^2, preprocessing: "
+              f"{preprocessing.get('mean')} / {preprocessing.get('std')})")
+        return 0
     arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics,
                              preprocessing=preprocessing)
     print(f"exported {arch} to {args.out} (architecture: {arch_json})")

@@ -10,8 +10,23 @@ from typing import Sequence
 from nas import __version__
 from nas.errors import UserError
 
-COMMANDS = ("spaces", "train_supernet", "evaluate", "search", "runs", "export", "bench", "predictor", "retrain",
-            "rank_check")
+# command -> (module in nas.cli, one-line help). Only the command being run is imported, so
+# `nas --help` and `nas runs list` answer without importing torch (tests check the help matches).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "spaces": ("spaces", "list the search spaces"),
+    "strategies": ("components", "list the search strategies and their -o options"),
+    "evaluators": ("components", "list the evaluator kinds and their settings"),
+    "predictors": ("components", "list the performance predictors and their settings"),
+    "train-supernet": ("train_supernet", "train a weight-sharing supernet"),
+    "evaluate": ("evaluate", "score one architecture on a trained supernet"),
+    "search": ("search", "search a space (trains a supernet first unless --supernet)"),
+    "runs": ("runs", "list runs, show one, compare several"),
+    "export": ("export", "write the stand-alone net of a searched architecture"),
+    "bench": ("bench", "benchmark strategies on the NB201 table over many seeds"),
+    "predictor": ("predictor", "train and evaluate performance predictors on run archives"),
+    "retrain": ("retrain", "train architectures from scratch (Ray Tune, one trial each)"),
+    "rank-check": ("rank_check", "does the supernet rank architectures like stand-alone training?"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,29 +34,53 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nas", description="Neural architecture search: supernets, strategies, Ray.")
-    parser.add_argument("--version", action="version", version=f"nas {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `argv`, only the command it names is loaded in full (the others are stubs
+    that carry their help line). Without `argv`, every command is loaded (tests, docs)."""
     import importlib
 
-    for name in COMMANDS:
-        importlib.import_module(f"nas.cli.{name}").add_parser(sub)
+    parser = _Parser(prog="nas", description="Neural architecture search: supernets, strategies, Ray.",
+                     epilog="examples: nas search --space shufflenet --strategy evolution;  nas runs list;  "
+                            "nas <command> --help")
+    parser.add_argument("--version", action="version", version=f"nas {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, (module, help_text) in COMMANDS.items():
+        if chosen is not None and name != chosen:
+            sub.add_parser(name, help=help_text)
+        elif module == "components":
+            importlib.import_module("nas.cli.components").add_parser(sub, name)
+        else:
+            importlib.import_module(f"nas.cli.{module}").add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    from nas.archive import lock, run_dir
+
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        run_dir.forget_started()
+        return code
     except (UserError, ValueError) as err:
+        run_dir.discard_failed_starts()  # a failed start leaves no directory that blocks the retry
         if os.environ.get("NAS_DEBUG"):
             raise
-        print(f"nas {args.command}: error: {err}", file=sys.stderr)
+        print(f"nas {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"nas {args.command}: interrupted; everything recorded so far is on disk", file=sys.stderr)
         return 130
+    finally:
+        lock.release_all()
+
+
+def _one_line(err: BaseException) -> str:
+    """The error as one line (a library's multi-line message keeps its first line)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 if __name__ == "__main__":

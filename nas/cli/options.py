@@ -5,47 +5,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
+from nas.cli.types import (fraction_or_count, non_negative_float, non_negative_int,  # noqa: F401
+                           positive_float, positive_int)
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.data import DataConfig, DetectionDataConfig
 from nas.supernet.train import TrainConfig
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def _finite_float(text: str, *, zero_ok: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (0 <= value if zero_ok else 0 < value) or not value < float("inf"):  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be a {'finite number >= 0' if zero_ok else 'positive finite number'}, "
-                                         f"got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    return _finite_float(text, zero_ok=False)
-
-
-def non_negative_float(text: str) -> float:
-    return _finite_float(text, zero_ok=True)
-
-
-def fraction_or_count(text: str) -> int | float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    return int(value) if value >= 1 and value.is_integer() else value
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -40,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--val-images", type=options.positive_int, default=None,
                    help="score the supernet on the first N validation images (default: all)")
     options.add_device_option(p)
+    p.epilog = "example: nas rank-check --run runs/RUN --archs 8 --epochs 10"
     p.set_defaults(handler=run)
 
 

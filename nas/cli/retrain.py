@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nas.archive import RunDir, format_table, ranked
 from nas.cli import options
-from nas.cli.arch_input import arch_object, read_arch
+from nas.cli.arch_input import read_arch, space_named_by
 from nas.distributed.cluster import parse_workers
 from nas.errors import UserError
 from nas.data import data_config_from_dict
@@ -72,16 +72,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier (with --arch)")
     add_retrain_options(p)
     p.add_argument("--out", type=Path, required=True, help="run directory of the retraining")
+    p.epilog = "examples: nas retrain --run runs/RUN --top 3 --epochs 30 --out runs/retrain;  nas retrain --arch best.arch.json --out runs/one"
     p.set_defaults(handler=run)
 
 
 def job_from_archs(args: argparse.Namespace):
     from nas.retrain import RetrainJob
 
-    obj = arch_object(args.arch[0])
-    name = obj.get("space") if isinstance(obj, dict) else None
-    if not isinstance(name, str):
-        raise UserError(f"--arch {args.arch[0]!r} names no space; give {{\"space\": ..., \"choices\": [...]}}")
+    name = space_named_by(args.arch[0])
     data_cfg = options.data_config(args, SPACES.get(name).task)
     space = make_space(name, data_cfg.load(), options.space_options(args), get_task(data_cfg.task))
     archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once

@@ -1,42 +1,111 @@
-"""`nas runs list [ROOT]` and `nas runs show RUN_DIR`."""
+"""`nas runs list [ROOT]`, `nas runs show RUN`, `nas runs compare RUN... --out PNG`.
+
+Light on purpose: listing imports neither torch nor Ray, so it answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-
-from nas.archive import RunDir, runs_table, summarize, top_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("runs", help="list runs and show their best architectures",
-                       description="Inspect run directories.")
+    p = sub.add_parser("runs", help="list runs, show one, compare several",
+                       description="Inspect run directories (nothing is written to them).")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="a table of the runs under ROOT")
-    listing.add_argument("root", nargs="?", type=Path, default=Path("runs"), help="default: runs/")
+    listing = actions.add_parser("list", help="a table of the runs under ROOT (subfolders too)",
+                                 epilog="examples: nas runs list;  nas runs list runs/archived --json")
+    listing.add_argument("root", nargs="?", type=Path, default=Path("runs"), help="default: %(default)s/")
+    listing.add_argument("--json", action="store_true", help="one JSON object per run, as a list")
     listing.set_defaults(handler=run_list)
-    show = actions.add_parser("show", help="a run's config and best architectures")
+    show = actions.add_parser("show", help="a run's config, summary and best architectures",
+                              epilog="example: nas runs show runs/archived/nb201-table-rea --top 5")
     show.add_argument("run", type=Path, help="a run directory")
-    show.add_argument("--top", type=int, default=10)
+    show.add_argument("--top", type=int, default=10, help="rows of the table (default: %(default)s)")
+    show.add_argument("--json", action="store_true", help="config, summary and top rows as one JSON object")
     show.set_defaults(handler=run_show)
+    compare = actions.add_parser("compare", help="overlay the progress curves of search runs in one PNG",
+                                 epilog="example: nas runs compare runs/a runs/b --out compare.png")
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="search run directories")
+    compare.add_argument("--out", type=Path, default=Path("compare.png"), help="PNG to write (default: %(default)s)")
+    compare.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    compare.set_defaults(handler=run_compare)
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.json:
+        from nas.archive.listing import list_runs
+
+        print(json.dumps(list_runs(args.root), indent=2))
+        return 0
+    from nas.archive import runs_table
+
     print(runs_table(args.root))
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from nas.archive import RunDir, summarize, top_table
+    from nas.archive.summary import ranked
+
     run = RunDir.open(args.run)
     config = run.read_config()
     records = run.read_records(strict=False)
     objective = run.objective()
     summary = summarize(records, args.top, objective)
+    saved_summary = _saved_summary(run.summary)
+    if args.json:
+        print(json.dumps({"run": str(run.path), "config": config, "summary": saved_summary or summary,
+                          "top": ranked(records, objective)[:args.top]}, indent=2))
+        return 0
     print(f"run        {run.path}")
     print(f"kind       {config.get('kind', '-')}   space {config.get('space', '-')}   "
           f"strategy {config.get('strategy', '-')}   seed {config.get('seed', '-')}")
-    print(f"evaluated  {summary['evaluations']} records, {summary['unique_architectures']} architectures")
+    print(f"evaluated  {summary['evaluations']} records, {summary['unique_architectures']} architectures"
+          f"{'' if saved_summary else '  (no summary.json: the search has not ended)'}")
+    print("\nconfig.json")
+    print(_indented({k: v for k, v in config.items() if k != "provenance"}))
+    if saved_summary:
+        shown = {k: v for k, v in saved_summary.items() if k not in ("top", "best")}
+        print("\nsummary.json (without best/top, shown below)")
+        print(_indented(shown))
     if records:
         print()
         print(top_table(records, args.top, objective=objective))
     return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from nas.archive import RunDir
+    from nas.archive.plots import plot_compare
+    from nas.errors import UserError
+    from nas.export import check_output_file
+
+    check_output_file(args.out, args.overwrite)
+    series = []
+    objectives = set()
+    for path in args.runs:
+        run = RunDir.open(path)
+        if run.read_config().get("kind", "search") != "search":
+            raise UserError(f"{path} is not a search run; compare search runs (their progress curves)")
+        objective = run.objective()
+        objectives.add(objective.metric)
+        series.append((str(path), run.read_records(strict=False), objective))
+    if len(objectives) > 1:
+        raise UserError(f"the runs optimise different objectives ({', '.join(sorted(objectives))}); compare runs of one")
+    plot_compare(series, args.out)
+    print(f"wrote {args.out}: best-so-far {objectives.pop()} of {len(series)} runs")
+    return 0
+
+
+def _saved_summary(path: Path) -> dict | None:
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _indented(obj: object) -> str:
+    return "\n".join("  " + line for line in json.dumps(obj, indent=2, sort_keys=True).splitlines())

@@ -57,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", default=None, help="search space (default shufflenet; see `nas spaces`)")
     p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier")
     options.add_space_option_flag(p)
-    p.add_argument("--strategy", default=None, help="search strategy: random, evolution, ...")
+    p.add_argument("--strategy", default=None,
+                   help=f"search strategy: {', '.join(STRATEGIES.names())} (options: `nas strategies`)")
     p.add_argument("-o", "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option, repeatable (e.g. -o population=50 -o mode=regularized)")
     p.add_argument("--supernet", type=Path, default=None, help="use the supernet of this run directory")
@@ -71,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the whole run (default 0)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="cpu (default: minutes on 2 cores) or full (SPOS-scale, for a GPU)")
-    p.add_argument("--random-baseline", type=int, default=None,
+    p.add_argument("--random-baseline", type=options.non_negative_int, default=None,
                    help="also score N random architectures for comparison (median reported)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--resume", type=Path, default=None, help="continue a stopped search run")
@@ -85,7 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_data_options(p)
     options.add_training_options(p)
     g = p.add_argument_group("backbone pre-training (DetNAS step 1; detection spaces, without --backbone)")
-    g.add_argument("--pretrain-steps", type=int, default=None,
+    g.add_argument("--pretrain-steps", type=options.non_negative_int, default=None,
                    help="train the backbone as a classification supernet for N steps first, then start the "
                         "detector from it (0: start from scratch; default: the preset's)")
     g.add_argument("--pretrain-data", default=None, help="classification data of the pre-training (default cifar10)")
@@ -98,6 +99,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
     g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
     # Unset options fall back to the preset; explicit ones always win.
+    p.epilog = "examples: nas search --space shufflenet --strategy evolution;  nas search --space nb201 --evaluator table --strategy rl --budget 150;  nas search --resume runs/RUN --budget 200"
     p.set_defaults(handler=run, data=None, val_size=None, split_seed=None, batch_size=None, lr=None,
                    weight_decay=None, calibration_images=None, eval_batch_size=None, device=None)
 
@@ -159,8 +161,8 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     p = preset(preset_name, args.space)
     if args.strategy is None:
         raise UserError("--strategy is required for a new search (e.g. --strategy evolution)")
-    if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise UserError(f"--seed must be in [0, 2^63), got {args.seed}")
     seed = _pick(args.seed, 0)
     strategy_options = {**p["strategy_options"].get(args.strategy, {}), **dict(args.option)}
     # Check the strategy and its options now: a typo must fail before a run directory is created
@@ -271,7 +273,7 @@ _FIXED = {"space": ("space",), "strategy": ("strategy",), "seed": ("seed",), "pr
 
 
 def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
-    run = RunDir.open(args.resume)
+    run = RunDir.open(args.resume).lock()
     config = run.read_config()
     if config.get("kind") != "search":
         raise UserError(f"{args.resume} is not a search run (it is a {config.get('kind', 'unknown')} run); "
@@ -285,6 +287,8 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
             flag = "--" + option.replace("_", "-")
             raise UserError(f"{flag} {given} conflicts with the run's saved {option} {saved}; "
                             f"drop {flag} to resume, or start a new run with --out")
+    if not isinstance(config.get("strategy_options"), dict):
+        raise UserError(f"{run.config} lacks \"strategy_options\" (edited or damaged); restore it, or start a new run")
     saved_options = {k: str(v) for k, v in config["strategy_options"].items()}
     changed = [f"{k}={v}" for k, v in args.option if saved_options.get(k) != v]
     if changed:  # repeating a saved option is harmless; a new or different one would be ignored
@@ -295,8 +299,12 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
     changed = [f"{k}={v}" for k, v in args.space_option if config.get("space_options", {}).get(k) != v]
     if changed:
         raise UserError(f"space options (-S {' -S '.join(changed)}) cannot change on --resume; drop them")
-    if args.budget is not None:
-        config["budget"] = args.budget  # a resumed search may be given a larger budget
+    if args.budget is not None:  # a resumed search may be given a larger budget, never one below its records
+        recorded = len({r["arch_hash"] for r in run.read_records()})
+        if args.budget < recorded:
+            raise UserError(f"--budget {args.budget} is below the {recorded} architectures this run has already "
+                            f"evaluated; give --budget {recorded} or more (or drop it)")
+        config["budget"] = args.budget
     if args.force:
         config["force"] = True
     for key in ("workers", "gpus_per_worker", "address"):  # where it runs may change on resume

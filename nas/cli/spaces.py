@@ -10,6 +10,7 @@ from nas.registry import SPACES
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spaces", help="list the search spaces", description="List the registered search spaces.")
     p.set_defaults(handler=run)
+    p.epilog = "example: nas spaces"
 
 
 def run(args: argparse.Namespace) -> int:

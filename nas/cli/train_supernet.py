@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--sync-bn", action="store_true", help="synchronise BatchNorm statistics across GPU workers")
     g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
     p.set_defaults(handler=run)
+    p.epilog = "examples: nas train-supernet --space shufflenet --epochs 6 --out runs/sup;  nas train-supernet --space detnas --out runs/det"
 
 
 def run_distributed(args: argparse.Namespace, out: Path) -> dict:

@@ -8,6 +8,7 @@ the image readers in `images.py` get the same checks and messages.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,6 +53,9 @@ def _as_uint8_images(x: np.ndarray, where: str) -> np.ndarray:
         return x
     if x.dtype.kind not in "uif":
         raise UserError(f"{where}: images have dtype {x.dtype}; store uint8 (or float in [0, 1])")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise UserError(f"{where}: {int(np.size(x) - np.isfinite(x).sum())} pixel values are NaN or infinite; "
+                        "fix or drop those images")
     lo, hi = float(x.min()), float(x.max())
     if x.dtype.kind == "f" and hi <= 1.0 and lo >= 0.0:
         x = x * 255.0
@@ -82,8 +86,13 @@ def check_raw(classes: tuple[str, ...] | None, x_train: np.ndarray, y_train: np.
                         f"{x_test.shape[1:]}; both splits need the same size and channels")
     y_train = _as_labels(np.asarray(y_train), len(x_train), f"{source} y_train")
     y_test = _as_labels(np.asarray(y_test), len(x_test), f"{source} y_test")
-    if classes is None:
+    if classes is None:  # derived from the labels: every class 0..K-1 must have training images
         classes = tuple(str(i) for i in range(int(max(y_train.max(), y_test.max())) + 1))
+        unused = sorted(set(range(len(classes))) - set(np.unique(y_train).tolist()))
+        if y_train.min() >= 0 and unused:
+            raise UserError(f"{source} y_train: labels span [{y_train.min()}, {y_train.max()}], so there would be "
+                            f"{len(classes)} classes, but {len(unused)} of them (e.g. {unused[0]}) have no training "
+                            "image; number the classes 0..K-1, or store their names as `classes`")
     k = len(classes)
     for name, y in (("y_train", y_train), ("y_test", y_test)):
         if y.min() < 0 or y.max() >= k:
@@ -104,7 +113,7 @@ def read_npz(path: Path) -> RawSplits:
             classes = tuple(str(c) for c in f["classes"]) if "classes" in f.files else None
     except UserError:
         raise
-    except (OSError, ValueError) as e:  # not a zip, truncated, or object arrays (need pickle)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # empty, not a zip, truncated, object arrays
         raise UserError(f"{path}: cannot read as .npz ({e}); save it with numpy.savez "
                         "using plain numeric arrays") from e
     return check_raw(classes, **arrays, source=str(path))

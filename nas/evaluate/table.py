@@ -13,6 +13,7 @@ columns works, so other NB201 data (another data set, other epochs) can be broug
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -130,38 +131,43 @@ class TableEvaluator:
 def _read_table(path: Path, space: NB201Space) -> dict[Arch, Row]:
     hint = f"pass --table PATH to a CSV with columns {', '.join(COLUMNS)}"
     try:
-        handle = path.open(newline="")
+        handle = path.open(newline="", encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"NB201 table {path} not found; {hint} (or set NAS_DATA_DIR to the data "
                         "folder holding nb201/nb201_cifar10.csv)") from None
     except OSError as err:
         raise UserError(f"cannot read NB201 table {path}: {err.strerror}; {hint}") from None
     rows: dict[Arch, Row] = {}
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise UserError(f"NB201 table {path} is empty; {hint}")
-        header = [name.strip() for name in header]
-        missing = [c for c in COLUMNS if c not in header]
-        if missing:
-            raise UserError(f"NB201 table {path} lacks column(s) {', '.join(missing)}; {hint}")
-        idx, text, val, test12, test200 = (header.index(c) for c in COLUMNS)
-        for line, fields in enumerate(reader, start=2):
-            if not fields:
-                continue  # blank line
-            try:
-                arch = space.from_string(fields[text])
-                row = Row(int(fields[idx]), float(fields[val]), float(fields[test12]), float(fields[test200]))
-            except IndexError:
-                raise UserError(f"{path} line {line}: expected {len(header)} fields, got {len(fields)}") from None
-            except ValueError as err:  # InvalidArchitecture is a ValueError too
-                what = str(err) if isinstance(err, InvalidArchitecture) else f"not a number ({err})"
-                raise UserError(f"{path} line {line}: {what}") from None
-            if arch in rows:
-                raise UserError(f"{path} line {line}: architecture {fields[text]} appears twice; "
-                                "an NB201 table has one row per architecture")
-            rows[arch] = row
+    try:
+        with handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise UserError(f"NB201 table {path} is empty; {hint}")
+            header = [name.strip() for name in header]
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise UserError(f"NB201 table {path} lacks column(s) {', '.join(missing)}; {hint}")
+            idx, text, val, test12, test200 = (header.index(c) for c in COLUMNS)
+            for line, fields in enumerate(reader, start=2):
+                if not fields:
+                    continue  # blank line
+                try:
+                    arch = space.from_string(fields[text])
+                    row = Row(int(fields[idx]), float(fields[val]), float(fields[test12]), float(fields[test200]))
+                except IndexError:
+                    raise UserError(f"{path} line {line}: expected {len(header)} fields, got {len(fields)}") from None
+                except ValueError as err:  # InvalidArchitecture is a ValueError too
+                    what = str(err) if isinstance(err, InvalidArchitecture) else f"not a number ({err})"
+                    raise UserError(f"{path} line {line}: {what}") from None
+                if not all(math.isfinite(v) for v in row[1:]):
+                    raise UserError(f"{path} line {line}: accuracies must be finite numbers, got {fields}")
+                if arch in rows:
+                    raise UserError(f"{path} line {line}: architecture {fields[text]} appears twice; "
+                                    "an NB201 table has one row per architecture")
+                rows[arch] = row
+    except UnicodeDecodeError:
+        raise UserError(f"NB201 table {path} is not a text (UTF-8) CSV file; {hint}") from None
     if not rows:
         raise UserError(f"NB201 table {path} has no rows; {hint}")
     return rows

@@ -174,6 +174,10 @@ class Strategy(ABC):
         """Trials asked but not yet told (after a restore: the ones to evaluate again)."""
         return [Trial(i, a) for i, a in sorted(self._pending.items())]
 
+    def told(self) -> list[tuple[Trial, dict]]:
+        """(trial, metrics told) in the order they were told (a resume checks them against the archive)."""
+        return [(Trial(i, arch), metrics) for i, arch, metrics in self._history]
+
     @property
     def history(self) -> list[tuple[Arch, dict]]:
         """Told results in the order they were told."""

@@ -56,7 +56,7 @@ def open_supernet_run(out: Path, config: dict, hint: str = "") -> RunDir:
     """Create the run directory, or reopen it to resume when its saved settings equal `config`."""
     if not (out / "config.json").exists():
         return RunDir.create(out, config)
-    run = RunDir.open(out)
+    run = RunDir.open(out).lock()
     previous = run.read_config()
     previous.setdefault("task", "classification")  # runs written before tasks existed
     if isinstance(previous.get("train"), dict):  # settings added since have their defaults

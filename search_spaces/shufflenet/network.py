@@ -94,6 +94,15 @@ class Layout:
         return (*ends, len(self.blocks) - 1)
 
 
+def minimum_width(cfg: ShuffleNetConfig) -> float:
+    """The smallest width multiplier (in steps of 1/64) at which every stage widens the network."""
+    def widens(width: float) -> bool:
+        channels = [make_divisible(c * width) for c in (cfg.stem_channels, *cfg.stage_widths)]
+        return all(b > a for a, b in zip(channels, channels[1:]))
+
+    return next((k / 64 for k in range(1, 64 * 8) if widens(k / 64)), float("nan"))
+
+
 def make_layout(cfg: ShuffleNetConfig) -> Layout:
     stem_stride = cfg.stem_stride or (1 if cfg.small_input else 2)
     first_stride = cfg.first_stage_stride or (1 if cfg.small_input else 2)
@@ -102,7 +111,9 @@ def make_layout(cfg: ShuffleNetConfig) -> Layout:
     for stage, (repeats, width) in enumerate(zip(cfg.stage_repeats, cfg.stage_widths)):
         out = make_divisible(width * cfg.width)
         if out <= channels:
-            raise ValueError(f"stage {stage} must widen the network ({channels} -> {out} channels)")
+            raise ValueError(f"width {cfg.width} is too narrow: stage {stage} must widen the network ({channels} -> "
+                             f"{out} channels, rounded to multiples of 8); the smallest width of these stages is "
+                             f"{minimum_width(cfg)}")
         for i in range(repeats):
             stride = (first_stride if stage == 0 else 2) if i == 0 else 1
             blocks.append(BlockSpec(channels, out, stride, projection=(i == 0), stage=stage))
