@@ -45,10 +45,15 @@ def space_for_config(config: SearchConfig) -> SearchSpace:
     return evaluator_kind(config).search_space(config)
 
 
-def check_feasible(space: SearchSpace, config: SearchConfig) -> None:
-    """Raise InfeasibleConstraint now, rather than after a supernet has been trained."""
+def check_feasible(space: SearchSpace, config: SearchConfig) -> list[str]:
+    """Raise now, rather than after a run directory exists or a supernet has been trained: an
+    infeasible constraint, or a strategy that cannot be built (its options, a predictor directory
+    it loads). Returns the strategy's warnings about its settings."""
+    strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
+                             seed=config.seed, options=config.strategy_options, objective=config.objective)
     if config.constraint.limits():
         make_strategy("random", space, budget=1, constraint=config.constraint, seed=config.seed).ask(1)
+    return strategy.warnings()
 
 
 def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,

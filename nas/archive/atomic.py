@@ -86,6 +86,8 @@ def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: An
     A missing, truncated or foreign file (a pickle that would run code included: weights_only
     refuses it) all mean the same to a user, and torch's own advice for the last one (retry with
     weights_only=False) must never be passed on."""
+    import warnings
+
     import torch
 
     from nas.errors import UserError
@@ -94,6 +96,8 @@ def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: An
     if not path.is_file():
         raise UserError(f"{what} {path} is missing; {remedy}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on foreign pickles would add lines to the one-line error
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a damaged or foreign file
         raise UserError(f"{what} {path} is corrupt or not a weights file ({type(err).__name__}); {remedy}") from None

@@ -180,6 +180,8 @@ def read_records(
         if missing_ok:
             return []
         raise UserError(f"{path} does not exist; check the run directory path") from None
+    except OSError as err:  # a folder in its place, no permission
+        raise UserError(f"{path} cannot be read ({err.strerror}); restore the run's evaluation log") from None
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the empty string after the final newline is not a line

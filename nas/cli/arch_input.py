@@ -91,8 +91,13 @@ def _source(text: str, flag: str) -> tuple[str, str]:
     if stripped.startswith("{") or stripped.startswith("|") or _SHORT.match(stripped):
         return text, flag
     path = Path(text)
-    if not path.is_file():
-        raise UserError(f"{flag} {text!r} is neither an architecture nor an existing file")
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte: not a file name at all
+        exists = False
+    if not exists:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise UserError(f"{flag} {shown!r} is neither an architecture nor an existing file")
     if path.stat().st_size > _MAX_FILE_BYTES:
         raise UserError(f"{flag} {path}: {path.stat().st_size} bytes is too large for an architecture file")
     try:

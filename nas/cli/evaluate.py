@@ -12,7 +12,7 @@ from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive import RunDir
 from nas.errors import UserError
 from nas.tasks import get_task
-from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
+from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     supernet_dir = supernet_dir_of(run_dir, run_dir.read_config())  # a search run: the supernet it used
     if supernet_dir is None:
         raise UserError(f"--run {args.run} searched without a supernet (a table search); pass a supernet run")
+    arch = read_arch(args.arch, space_of_run(supernet_dir))  # a bad architecture fails before any loading
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
-    arch = read_arch(args.arch, space)
     evaluator = SupernetEvaluator.from_run(supernet_run, options.evaluator_config(args), resolve_device(args.device))
     result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **evaluator.evaluate(arch),
               "flops": space.flops(arch), "params": space.params(arch)}

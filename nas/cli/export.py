@@ -11,7 +11,7 @@ from nas.cli.arch_input import read_arch
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.export import check_output_file, export_model, export_onnx
-from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
+from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 from nas.tasks import get_task
 
 
@@ -43,11 +43,12 @@ def run(args: argparse.Namespace) -> int:
     supernet_dir = supernet_dir_of(run_dir, config)
     if supernet_dir is None:
         raise UserError(f"{args.run} has no supernet to export weights from")
+    given = read_arch(args.arch, space_of_run(supernet_dir)) if args.arch is not None else None  # fail early
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     metrics: dict = {}
-    if args.arch is not None:
-        arch = read_arch(args.arch, space)
+    if given is not None:
+        arch = given
     else:
         records = run_dir.read_records()
         if not records:

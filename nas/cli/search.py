@@ -167,9 +167,9 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     strategy_options = {**p["strategy_options"].get(args.strategy, {}), **dict(args.option)}
     # Check the strategy and its options now: a typo must fail before a run directory is created
     # (or a supernet trained), not leave a half-made run that blocks reusing --out.
-    build_config(STRATEGIES.get(args.strategy).Config, strategy_options, owner=f"strategy {args.strategy!r}")
+    typed = build_config(STRATEGIES.get(args.strategy).Config, strategy_options, owner=f"strategy {args.strategy!r}")
     config: dict[str, Any] = {"kind": "search", "preset": preset_name, "strategy": args.strategy,
-                              "strategy_options": strategy_options,
+                              "strategy_options": {k: getattr(typed, k) for k in strategy_options},  # typed
                               "budget": args.budget, "seed": seed,
                               "constraint": {"max_flops": args.max_flops, "max_params": args.max_params},
                               "random_baseline": _pick(args.random_baseline, p["random_baseline"]),
@@ -289,8 +289,19 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
                             f"drop {flag} to resume, or start a new run with --out")
     if not isinstance(config.get("strategy_options"), dict):
         raise UserError(f"{run.config} lacks \"strategy_options\" (edited or damaged); restore it, or start a new run")
-    saved_options = {k: str(v) for k, v in config["strategy_options"].items()}
-    changed = [f"{k}={v}" for k, v in args.option if saved_options.get(k) != v]
+    config_cls, owner = STRATEGIES.get(config.get("strategy", "")).Config, f"strategy {config.get('strategy')!r}"
+    saved = build_config(config_cls, config["strategy_options"], owner=owner)
+
+    def differs(key: str, value: str) -> bool:  # compared typed: "0.10" repeats a saved 0.1
+        if key not in config["strategy_options"]:
+            return True
+        try:
+            return getattr(build_config(config_cls, {**config["strategy_options"], key: value}, owner=owner),
+                           key) != getattr(saved, key)
+        except (UserError, ValueError):
+            return True
+
+    changed = [f"{k}={v}" for k, v in args.option if differs(k, v)]
     if changed:  # repeating a saved option is harmless; a new or different one would be ignored
         raise UserError(f"strategy options (-o {' -o '.join(changed)}) cannot change on --resume; "
                         "drop them, or start a new run with --out")
@@ -370,10 +381,12 @@ def run(args: argparse.Namespace) -> int:
         config = SearchConfig.from_dict(saved, where=str(run_dir.config))
         from nas.archive.atomic import write_json_atomic
 
+        restore = (run_dir.config.read_bytes(), _size(run_dir.evaluations))
         write_json_atomic(run_dir.config, config.to_dict())
     else:
         config = config_from_file(args) if args.config is not None else resolve_config(args)
-        check_feasible(space_for_config(config), config)  # before a run dir exists or a supernet trains
+        for warning in check_feasible(space_for_config(config), config):  # before a run dir or a supernet exists
+            print(f"warning: {warning}", file=sys.stderr)
         out = args.out or Path("runs") / new_run_id(config.space, config.strategy)
         run_dir = RunDir.create(out, config.to_dict())
     print(f"run directory: {run_dir.path}", file=sys.stderr)
@@ -381,11 +394,24 @@ def run(args: argparse.Namespace) -> int:
     baseline_bar = _BaselineBar(args.quiet)
     try:
         outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar)
+    except UserError:
+        if args.resume is not None and _size(run_dir.evaluations) == restore[1]:
+            from nas.archive.atomic import write_bytes_atomic
+
+            write_bytes_atomic(run_dir.config, restore[0])  # a refused resume leaves the run as it was
+        raise
     finally:
         baseline_bar.close()
         progress.close()
     report(outcome.summary, outcome.records, args.top, time.perf_counter() - started, run_dir)
     return 0
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _secondary(objective: Objective, metrics: dict[str, Any]) -> list[tuple[str, str]]:

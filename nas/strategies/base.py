@@ -170,6 +170,11 @@ class Strategy(ABC):
             return True
         return self._exhausted and not self._pending and not self._backlog()
 
+    def warnings(self) -> list[str]:
+        """Settings that run but probably not as meant (e.g. a budget too small to get past the
+        random start); the CLI prints them before a search."""
+        return []
+
     def pending(self) -> list[Trial]:
         """Trials asked but not yet told (after a restore: the ones to evaluate again)."""
         return [Trial(i, a) for i, a in sorted(self._pending.items())]

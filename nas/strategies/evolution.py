@@ -74,6 +74,17 @@ class Evolution(Strategy):
         self._queue: list[Arch] = []  # spos: built but not yet handed out
         self._population: list[tuple[Arch, float]] = []  # regularized: oldest first
 
+    def warnings(self) -> list[str]:
+        cfg = self.config
+        full = cfg.population + (cfg.generations - 1) * (cfg.mutations + cfg.crossovers)
+        if self.budget is not None and self.budget <= cfg.population:
+            needed = f"{full} for all {cfg.generations} generations" if cfg.mode == "spos" else \
+                f"more than {cfg.population}"
+            return [f"--budget {self.budget} is at or below the evolution population ({cfg.population}): every "
+                    f"architecture is random, so this is a random search; the settings need --budget {needed} "
+                    "(or lower -o population)"]
+        return []
+
     def default_budget(self) -> int:
         # Same in both modes, so switching mode compares the two at an equal cost.
         cfg = self.config

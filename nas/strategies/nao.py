@@ -151,6 +151,11 @@ class NAO(Strategy):
         self._queue: list[Arch] = []  # built but not yet handed out
         self._trainings = 0  # how often the model was trained: names the weights it must hold
         self._weights_at = 0
+        self._warm_start = None
+        if self.config.predictor:  # loaded now: a missing or damaged directory fails before a search starts
+            from predictors import load_predictor
+
+            self._warm_start = load_predictor(self.config.predictor, self.space)
 
     def default_budget(self) -> int:
         return self.config.population + (self.config.generations - 1) * self.config.candidates
@@ -197,9 +202,7 @@ class NAO(Strategy):
 
     def _pre_ranked(self) -> list[Arch]:
         """The `population` best of `pool` random new architectures by the saved predictor."""
-        from predictors import load_predictor
-
-        predictor = load_predictor(self.config.predictor, self.space)
+        predictor = self._warm_start
         pool: dict[str, Arch] = {}
         for _ in range(20 * self.config.pool):
             if len(pool) == self.config.pool:

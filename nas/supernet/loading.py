@@ -77,6 +77,16 @@ def supernet_dir_of(run: RunDir, config: dict[str, Any]) -> Path | None:
     return Path(supernet["run"]) if supernet.get("run") else run.path / "supernet"
 
 
+def space_of_run(run_dir: str | Path) -> SearchSpace:
+    """A supernet run's space from its config alone (no data, no weights): to check input early."""
+    config = read_supernet_config(run_dir)
+    try:
+        factory = SPACES.get(config["space"])
+        return factory(**factory.upgrade_config(config["space_config"]))
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{run_dir}/config.json lacks a valid space entry of a supernet run") from None
+
+
 def read_supernet_config(run_dir: str | Path) -> dict[str, Any]:
     config = RunDir.open(run_dir).read_config()
     if config.get("kind") != "supernet":
