@@ -72,6 +72,10 @@ class SearchConfig:
             raise UserError("a supernet search needs data and training settings, or a supernet run (--supernet)")
 
     # ---- JSON ------------------------------------------------------------------------------------
+    KEYS = ("kind", "preset", "strategy", "strategy_options", "budget", "seed", "constraint", "random_baseline",
+            "device", "workers", "force", "gpus_per_worker", "address", "evaluator", "space", "space_options",
+            "data", "train", "supernet", "objective", "task", "backbone_pretraining", "provenance")
+
     def to_dict(self) -> dict[str, Any]:
         """config.json's layout (unchanged since the first runs, plus objective and task)."""
         out = {"kind": "search", "preset": self.preset, "strategy": self.strategy,

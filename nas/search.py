@@ -17,7 +17,9 @@ from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
 from nas.run_config import SearchConfig
+from nas.archive.scalars import ScalarLog
 from nas.strategies import make_strategy
+from nas.strategies.base import Strategy
 from nas.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
 from nas.trust import check_learned, random_baseline
@@ -45,15 +47,34 @@ def space_for_config(config: SearchConfig) -> SearchSpace:
     return evaluator_kind(config).search_space(config)
 
 
-def check_feasible(space: SearchSpace, config: SearchConfig) -> list[str]:
+def check_feasible(space: SearchSpace, config: SearchConfig) -> Strategy:
     """Raise now, rather than after a run directory exists or a supernet has been trained: an
     infeasible constraint, or a strategy that cannot be built (its options, a predictor directory
-    it loads). Returns the strategy's warnings about its settings."""
+    it loads). Returns the strategy so built (its budget, its warnings about its settings)."""
     strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
                              seed=config.seed, options=config.strategy_options, objective=config.objective)
     if config.constraint.limits():
         make_strategy("random", space, budget=1, constraint=config.constraint, seed=config.seed).ask(1)
-    return strategy.warnings()
+    return strategy
+
+
+def plan(config: SearchConfig, budget: int | None) -> str:
+    """What a new search will do, in order (printed before it starts)."""
+    steps = []
+    if config.backbone_pretraining is not None:
+        steps.append(f"pre-train the backbone ({config.backbone_pretraining.train.get('steps')} steps)")
+    if config.train is not None:
+        length = f"{config.train.steps} steps" if config.train.steps else f"{config.train.epochs} epochs"
+        steps.append(f"train the supernet ({length})")
+    elif config.supernet_run:
+        steps.append(f"use the supernet of {config.supernet_run}")
+    baseline = config.random_baseline
+    if config.uses_supernet:
+        baseline = max(baseline, TRUST_PATHS)
+    if baseline:
+        steps.append(f"score {baseline} random architectures{' (trust check)' if config.uses_supernet else ''}")
+    steps.append(f"search {budget if budget is not None else 'until done'} architectures with {config.strategy}")
+    return " -> ".join(steps)
 
 
 def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
@@ -93,8 +114,21 @@ def execute(run: RunDir, *, quiet: bool = False,
             from nas.distributed.search import ray_executor
 
             executor = stack.enter_context(ray_executor(config.cluster, evaluator))
+        scalars = stack.enter_context(contextlib.closing(ScalarLog(run.path)))
+        best = [None]
+
+        def record_seen(record: dict[str, Any], new: bool) -> None:
+            if new:  # TensorBoard: each evaluation and the best so far, by evaluation count
+                value = objective.value(record["metrics"])
+                if best[0] is None or objective.better(value, best[0]):
+                    best[0] = value
+                scalars.add(f"search/{objective.metric}", value, record["step"])
+                scalars.add(f"search/best_{objective.metric}", best[0], record["step"])
+            if on_record is not None:
+                on_record(record, new)
+
         loop = SearchLoop(space, strategy, executor, run,
-                          hidden_metrics=evaluator.hidden_metrics, on_record=on_record)
+                          hidden_metrics=evaluator.hidden_metrics, on_record=record_seen)
         try:
             records = loop.run_to_end()
         finally:

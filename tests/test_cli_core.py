@@ -179,3 +179,43 @@ def test_entry_point_exit_status_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("nas evaluate: error:") and "does not exist" in proc.stderr
+
+
+# ---- export round trips ---------------------------------------------------------------------------------
+@needs_subset
+def test_export_evaluate_export_round_trip_and_onnx(run_dir, tmp_path, capsys):
+    """What `nas export` writes (`best.arch.json`, with hash and describe) is accepted back by
+    `--arch`, as is the short form the tables print; the ONNX export runs like the PyTorch net."""
+    import onnxruntime
+    import torch
+
+    from nas.export import load_exported
+
+    choices = [0, 1, 2, 3] * 5
+    first = tmp_path / "best.pt"
+    code, out, err = cli(["export", "--run", run_dir, "--arch", arch_json(choices), "--calibration-images", "64",
+                          "--out", first], capsys)
+    assert code == 0, err
+    arch_file = tmp_path / "best.arch.json"
+    assert {"hash", "describe"} <= json.loads(arch_file.read_text()).keys()
+    code, out, err = cli(["evaluate", "--run", run_dir, "--arch", arch_file, *EVAL, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["arch"]["choices"] == choices
+    short = "shufflenet:" + "".join(map(str, choices))
+    assert_user_error(cli(["export", "--run", run_dir, "--arch", short, "--out", first], capsys), "--overwrite")
+    code, _, err = cli(["export", "--run", run_dir, "--arch", short, "--calibration-images", "64", "--overwrite",
+                        "--out", first], capsys)
+    assert code == 0, err
+    model, arch, meta = load_exported(first)
+    assert list(arch.choices) == choices and meta["preprocessing"]["input_size"] == 32
+
+    onnx_file = tmp_path / "best.onnx"
+    code, out, err = cli(["export", "--run", run_dir, "--arch", arch_file, "--calibration-images", "64",
+                          "--format", "onnx", "--out", onnx_file], capsys)
+    assert code == 0, err and "onnxruntime matches" in out
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"images": x.numpy()})
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert logits.shape == (3, 10) and np.abs(logits - expected).max() < 1e-4

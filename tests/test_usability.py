@@ -198,3 +198,48 @@ def test_config_json_is_strict_json(finished):
     json.loads((finished / "config.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     os.environ.get("unused")  # noqa: keep imports used
     time.sleep(0)
+
+
+def test_train_supernet_takes_a_yaml_or_saved_config_and_flags_override_it(tmp_path, capsys):
+    settings = tmp_path / "supernet.yaml"
+    settings.write_text("space: shufflenet\nspace_options: {width: 0.25, stage_repeats: [1, 1, 1, 1]}\n"
+                        "data: {spec: cifar10-subset, val_size: 50, train_limit: 64}\ntrain: {steps: 1, batch_size: 16}\n")
+    first = tmp_path / "first"
+    assert main(["train-supernet", "--config", str(settings), "--lr", "0.05", "--quiet", "--out", str(first)]) == 0
+    saved = json.loads((first / "config.json").read_text())
+    assert saved["train"]["steps"] == 1 and saved["train"]["batch_size"] == 16 and saved["train"]["lr"] == 0.05
+    assert saved["space_config"]["stage_repeats"] == [1, 1, 1, 1] and saved["data"]["train_limit"] == 64
+    second = tmp_path / "second"  # a run's own config.json, with one setting changed on the command line
+    assert main(["train-supernet", "--config", str(first / "config.json"), "--steps", "2", "--quiet",
+                 "--out", str(second)]) == 0
+    again = json.loads((second / "config.json").read_text())
+    assert again["train"] == {**saved["train"], "steps": 2} and again["space_config"] == saved["space_config"]
+    settings.write_text("space: shufflenet\nlearning_rate: 0.1\n")
+    assert main(["train-supernet", "--config", str(settings), "--out", str(tmp_path / "third")]) == 2
+    assert "unknown key 'learning_rate'" in capsys.readouterr().err and not (tmp_path / "third").exists()
+
+
+def test_search_takes_a_yaml_config(tmp_path, capsys):
+    settings = tmp_path / "search.yaml"
+    settings.write_text("space: nb201\nstrategy: random\nbudget: 3\nevaluator: {kind: table}\nsupernet: null\n")
+    assert main(["search", "--config", str(settings), "--quiet", "--out", str(tmp_path / "run")]) == 0
+    assert len(_records(tmp_path / "run")) == 3
+    settings.write_text("space: nb201\nstrategy: random\nbudgett: 3\n")
+    assert main(["search", "--config", str(settings), "--quiet", "--out", str(tmp_path / "bad")]) == 2
+    assert "unknown key 'budgett'" in capsys.readouterr().err
+
+
+def test_resume_names_the_run_directory_in_every_command():
+    from argparse import Namespace
+
+    from nas.cli.retrain import resume_into_out
+    from nas.errors import UserError
+
+    args = Namespace(resume="runs/retrain", out=None)
+    resume_into_out(args)
+    assert args.out == Path("runs/retrain") and args.resume is True
+    bare = Namespace(resume=True, out=Path("runs/x"))
+    resume_into_out(bare)
+    assert bare.out == Path("runs/x") and bare.resume is True
+    with pytest.raises(UserError, match="different runs"):
+        resume_into_out(Namespace(resume="runs/a", out=Path("runs/b")))

@@ -70,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nas {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # the disk said no (read-only run directory, disk full): what was recorded stays
+        if os.environ.get("NAS_DEBUG"):
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        print(f"nas {args.command}: error: cannot write{where}: {err.strerror or err}; everything recorded before "
+              "is on disk (fix the permissions or space, then --resume)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"nas {args.command}: interrupted; everything recorded so far is on disk", file=sys.stderr)
         return 130

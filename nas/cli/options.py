@@ -73,8 +73,9 @@ def space_option(text: str) -> tuple[str, object]:
         return key.strip(), value.strip()
 
 
-def add_space_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--space", required=required, default=None if required else "shufflenet",
+def add_space_options(parser: argparse.ArgumentParser, required: bool | None = True) -> None:
+    """`required=None`: no default and not required (a --config file may name the space)."""
+    parser.add_argument("--space", required=bool(required), default="shufflenet" if required is False else None,
                         help="search space (see `nas spaces`)")
     parser.add_argument("--width", type=positive_float, default=None, help="width multiplier of the space")
     add_space_option_flag(parser)
@@ -97,12 +98,16 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     length = g.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 10)")
     length.add_argument("--steps", type=positive_int, default=None, help="steps instead of epochs")
-    g.add_argument("--batch-size", type=positive_int, default=TrainConfig.batch_size)
-    g.add_argument("--lr", type=positive_float, default=TrainConfig.lr)
-    g.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    # Defaults are None so that a flag given on the command line is known to be given (it then
+    # overrides --config); `train_config` fills in TrainConfig's defaults, which the help states.
+    g.add_argument("--batch-size", type=positive_int, default=None, help=f"default {TrainConfig.batch_size}")
+    g.add_argument("--lr", type=positive_float, default=None, help=f"peak learning rate (default {TrainConfig.lr})")
+    g.add_argument("--weight-decay", type=non_negative_float, default=None,
+                   help=f"default {TrainConfig.weight_decay}")
     g.add_argument("--warmup-epochs", type=non_negative_float, default=None,
                    help="linear learning-rate warm-up before the cosine decay (default 0)")
-    g.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
+    g.add_argument("--checkpoint-every", type=non_negative_int, default=None,
+                   help="also checkpoint every N steps (default 0: each epoch only)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
     g.add_argument("--backbone", default=None, metavar="RUN",
                    help="detection: initialise the backbone from this run: a classification supernet "
@@ -111,14 +116,28 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                         "from a DetNAS search, its best backbone as the fixed backbone")
 
 
-def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
+_TRAIN_FLAGS = ("epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "checkpoint_every")
+
+
+def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) -> TrainConfig:
+    """TrainConfig from `base` (a --config file's "train"), then TrainConfig's defaults, with the
+    flags given on the command line on top."""
+    values = {f.name: f.default for f in fields(TrainConfig)}
+    values.update({k: v for k, v in (base or {}).items() if k in values})
+    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k, None) is not None}
+    if given.get("epochs") is not None:
+        values["steps"] = None
+    if given.get("steps") is not None:
+        values["epochs"] = TrainConfig.epochs
+    values.update(given, seed=seed)
+    if args.no_augment:
+        values["augment"] = False
+    if getattr(args, "backbone", None):
+        values["backbone"] = backbone_run(args)
     try:
-        return TrainConfig(epochs=args.epochs or TrainConfig.epochs, steps=args.steps,
-                           batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                           seed=seed, checkpoint_every=args.checkpoint_every, augment=not args.no_augment,
-                           warmup_epochs=args.warmup_epochs or 0.0, backbone=backbone_run(args))
-    except ValueError as err:
-        raise UserError(str(err)) from None
+        return TrainConfig(**values)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"training settings: {err}") from None
 
 
 def backbone_run(args: argparse.Namespace) -> str | None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from nas.cli import options
-from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, train_config
+from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.rank_check import MIN_ARCHS, rank_check
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "supernet (recalibrated and inherited BN) and retrain them stand-alone on Ray "
                                    "Tune; report Kendall tau and Spearman rho (rank_check.json, rank_check.png).")
     p.add_argument("--run", type=Path, required=True, help="a search run or a supernet run")
-    p.add_argument("--archs", type=at_least_3, default=5, help=f"architectures to compare (>= {MIN_ARCHS}, default 5)")
+    p.add_argument("--count", "--archs", dest="archs", type=at_least_3, default=5,
+                   help=f"how many architectures to compare (>= {MIN_ARCHS}, default 5; --archs is the old name)")
     p.add_argument("--out", type=Path, default=None, help="where to write (default RUN/rank_check)")
     p.add_argument("--against-table", action="store_true",
                    help="nb201 supernets: rank against the NAS-Bench-201 table instead of retraining "
@@ -40,13 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--val-images", type=options.positive_int, default=None,
                    help="score the supernet on the first N validation images (default: all)")
     options.add_device_option(p)
-    p.epilog = "example: nas rank-check --run runs/RUN --archs 8 --epochs 10"
+    p.epilog = "example: nas rank-check --run runs/RUN --count 8 --epochs 10"
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.run.exists():
         raise UserError(f"--run {args.run} does not exist; pass a search or supernet run directory")
+    resume_into_out(args)
     out = args.out or args.run / "rank_check"
     if args.against_table:
         return run_against_table(args, out)

@@ -33,8 +33,18 @@ def add_retrain_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus-per-worker", type=float, default=None,
                    help="GPUs per trial (default: 1 when the cluster has GPUs, else 0)")
     g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out: finished trials are kept, the others go on")
+    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
+                   help="continue the run in DIR (as `nas search --resume DIR`; bare --resume: the run in "
+                        "--out): finished trials are kept, the others go on")
+
+
+def resume_into_out(args: argparse.Namespace) -> None:
+    """`--resume DIR` means `--out DIR --resume` (one meaning of --resume across commands)."""
+    if isinstance(args.resume, str):
+        if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
+            raise UserError(f"--resume {args.resume} and --out {args.out} name different runs; give one of them")
+        args.out, args.resume = Path(args.resume), True
+    args.resume = bool(args.resume)
 
 
 def train_config(args: argparse.Namespace, epochs: int | None) -> TrainConfig:
@@ -71,7 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_data_options(p)
     p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier (with --arch)")
     add_retrain_options(p)
-    p.add_argument("--out", type=Path, required=True, help="run directory of the retraining")
+    p.add_argument("--out", type=Path, default=None, help="run directory of the retraining (required)")
     p.epilog = "examples: nas retrain --run runs/RUN --top 3 --epochs 30 --out runs/retrain;  nas retrain --arch best.arch.json --out runs/one"
     p.set_defaults(handler=run)
 
@@ -106,6 +116,9 @@ def job_from_run(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from nas.retrain import RetrainJob, retrain
 
+    resume_into_out(args)
+    if args.out is None:
+        raise UserError("--out DIR is required: the run directory of the retraining (or --resume DIR)")
     if args.resume:
         if args.arch or args.run:
             raise UserError("--resume continues the saved architectures; drop --arch/--run")

@@ -21,7 +21,7 @@ from nas_common.objective import Objective
 from nas.presets import PRESETS, preset
 from nas.registry import SPACES, STRATEGIES
 from nas.run_config import SearchConfig
-from nas.search import check_feasible, evaluator_kind, execute, space_for_config
+from nas.search import check_feasible, evaluator_kind, execute, plan, space_for_config
 from nas.strategies.factory import build_config
 from nas.data import DataConfig
 from nas.supernet.backbone import backbone_source, searched_backbone
@@ -77,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--resume", type=Path, default=None, help="continue a stopped search run")
     p.add_argument("--config", type=Path, default=None,
-                   help="start from this search config (JSON, e.g. another run's config.json); --budget, "
+                   help="start from this search config (JSON or YAML, e.g. another run's config.json); --budget, "
                         "--seed, --strategy/-o, --device and the Ray flags may override it")
     p.add_argument("--top", type=options.positive_int, default=10, help="rows of the final table")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -126,16 +126,9 @@ _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "
 def config_from_file(args: argparse.Namespace) -> SearchConfig:
     """`--config FILE`: a search config as JSON (a run's config.json, or written by hand); the
     budget, seed, strategy and its options, device and cluster flags may override it."""
-    import json
+    from nas.cli.config_file import read_config_file
 
-    try:
-        saved = json.loads(args.config.read_text())
-    except FileNotFoundError:
-        raise UserError(f"--config {args.config}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"--config {args.config} is not a readable JSON file ({err})") from None
-    if not isinstance(saved, dict):
-        raise UserError(f"--config {args.config} must hold a JSON object of search settings")
+    saved = read_config_file(args.config, SearchConfig.KEYS, "search")
     given = [name for name in _DEFINED_BY_FILE if getattr(args, name, None) not in (None, [], False)]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -213,7 +206,7 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
         train = TrainConfig(epochs=_pick(args.epochs, p["epochs"]), steps=args.steps,
                             batch_size=_pick(args.batch_size, p["batch_size"]), lr=_pick(args.lr, p["lr"]),
                             weight_decay=_pick(args.weight_decay, TrainConfig.weight_decay), seed=seed,
-                            checkpoint_every=args.checkpoint_every, augment=not args.no_augment,
+                            checkpoint_every=_pick(args.checkpoint_every, 0), augment=not args.no_augment,
                             warmup_epochs=_pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)),
                             backbone=options.backbone_run(args))
     except ValueError as err:
@@ -385,8 +378,11 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(run_dir.config, config.to_dict())
     else:
         config = config_from_file(args) if args.config is not None else resolve_config(args)
-        for warning in check_feasible(space_for_config(config), config):  # before a run dir or a supernet exists
+        strategy = check_feasible(space_for_config(config), config)  # before a run dir or a supernet exists
+        for warning in strategy.warnings():
             print(f"warning: {warning}", file=sys.stderr)
+        if not args.quiet:
+            print(f"plan: {plan(config, strategy.budget)}", file=sys.stderr)
         out = args.out or Path("runs") / new_run_id(config.space, config.strategy)
         run_dir = RunDir.create(out, config.to_dict())
     print(f"run directory: {run_dir.path}", file=sys.stderr)

@@ -11,6 +11,8 @@ Needs a connected Ray (`cluster.connect`).
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, Callable
 import torch
 from ray import tune
 
+from nas.archive.scalars import ScalarLog
 from nas.standalone import StandaloneTrainer
 from nas.data import data_config_from_dict
 from nas.supernet.loading import make_space
@@ -72,6 +75,30 @@ def trial_dirname(trial: Any) -> str:
     return f"arch_{Arch.from_json(trial.config['arch']).hash}"
 
 
+class EpochProgress(tune.Callback):
+    """One line per trial per epoch on stderr (instead of Ray Tune's status tables), and the
+    trial's figures as TensorBoard scalars in `<run>/tensorboard/<arch hash>/`."""
+
+    def __init__(self, run_dir: Path, epochs: int, metric: str) -> None:
+        self.run_dir, self.epochs, self.metric = run_dir, epochs, metric
+        self.logs: dict[str, ScalarLog] = {}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        name = trial_dirname(trial)
+        epoch = int(result.get("epoch", result.get("training_iteration", 0)))
+        value = result.get(self.metric)
+        shown = f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+        print(f"retrain {name}: epoch {epoch}/{self.epochs}  {self.metric} {shown}  "
+              f"train_loss {result.get('train_loss', float('nan')):.3f}", file=sys.stderr, flush=True)
+        log = self.logs.setdefault(name, ScalarLog(self.run_dir, name))
+        log.add_all("retrain", {k: v for k, v in result.items() if k.split("_")[0] in ("train", "val", "test")},
+                    epoch)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        for log in self.logs.values():
+            log.close()
+
+
 def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers: int, gpus_per_worker: float,
                resume: bool = False, max_failures: int = 1,
                trainable: Callable[[dict[str, Any]], None] = retrain_trial) -> list[TrialOutcome]:
@@ -82,8 +109,14 @@ def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers
     `max_failures` times from its last checkpoint before it is reported as failed.
     `trainable` is replaceable for tests (fault injection); it must behave like `retrain_trial`.
     """
+    # Ray Tune's own reporting (status tables, a TensorBoard hint into /tmp/ray) is replaced by
+    # EpochProgress; the variables are read when the experiment starts.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     storage = Path(storage).resolve()
     path = storage / EXPERIMENT
+    metric = get_task(data_config_from_dict(job["data"]).task).objective.metric
+    progress = EpochProgress(storage.parent, int(job["train"].get("epochs") or 0), metric)
     resources = tune.with_resources(trainable, {"cpu": 1, "gpu": gpus_per_worker})
     if resume and tune.Tuner.can_restore(str(path)):
         # The grid, resources per trial and concurrency are those saved with the experiment.
@@ -95,10 +128,9 @@ def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers
                          "threads": 1, "gpu": gpus_per_worker > 0},
             tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_dirname_creator=trial_dirname,
                                         trial_name_creator=trial_dirname),
-            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(storage), verbose=0,
+            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(storage), verbose=0, callbacks=[progress],
                                       failure_config=tune.FailureConfig(max_failures=max_failures),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
-    metric = get_task(data_config_from_dict(job["data"]).task).objective.metric
     return [_outcome(result, metric) for result in tuner.fit()]
 
 

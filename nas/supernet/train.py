@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nas.archive.scalars import ScalarLog
 from nas.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from nas.tasks.base import Task, TrainingLoss
@@ -201,6 +202,7 @@ class SupernetTrainer:
         spe = self.loader.steps_per_epoch
         window: list[dict[str, float]] = []
         started = time.perf_counter()
+        scalars: ScalarLog | None = None  # TensorBoard view of training.jsonl, opened at the first epoch
         while self.step < self.total_steps:
             metrics = self.combine(self.step, self.train_step(self.step))
             if not math.isfinite(metrics["loss"]):
@@ -220,7 +222,12 @@ class SupernetTrainer:
                     if self.rank == 0:
                         with open(log_path, "a") as f:
                             f.write(json.dumps(summary) + "\n")
+                        scalars = scalars or ScalarLog(self.out_dir)
+                        scalars.add_all("supernet", {k: v for k, v in summary.items() if k not in ("step", "epoch")},
+                                        self.step)
                     window = []
+        if scalars is not None:
+            scalars.close()
         return read_training_log(log_path)[-1] if log_path.exists() else {}
 
 
