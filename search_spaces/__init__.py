@@ -6,5 +6,6 @@ from search_spaces.protocol import Decision, Membership, SearchSpace
 from search_spaces import nb201  # noqa: F401  (registers "nb201")
 from search_spaces import shufflenet  # noqa: F401  (registers "shufflenet")
 from search_spaces import detnas  # noqa: F401  (registers "detnas" and "nasfpn")
+from search_spaces import mbconv  # noqa: F401  (registers "mbconv")
 
 __all__ = ["Arch", "Decision", "Membership", "SearchSpace"]

@@ -243,3 +243,20 @@ def test_resume_names_the_run_directory_in_every_command():
     assert bare.out == Path("runs/x") and bare.resume is True
     with pytest.raises(UserError, match="different runs"):
         resume_into_out(Namespace(resume="runs/a", out=Path("runs/b")))
+
+
+def test_every_flag_of_every_command_has_help_text():
+    import argparse
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*path, name])
+            elif action.option_strings and not action.help:
+                missing.append(f"nas {' '.join(path)} {action.option_strings[0]}")
+
+    walk(build_parser(), [])
+    assert not missing, missing

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("BN recalibration (default: the search run's settings)")
     g.add_argument("--calibration-images", type=options.positive_int, default=None,
                    help="training images that recalibrate BN for the path")
-    g.add_argument("--eval-batch-size", type=options.positive_int, default=None)
+    g.add_argument("--eval-batch-size", type=options.positive_int, default=None,
+                   help="images per forward pass while recalibrating (default: the run's)")
     options.add_device_option(p)
     p.set_defaults(handler=run)
     p.epilog = ("examples: nas export --run runs/RUN --out best.pt;  "

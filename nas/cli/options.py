@@ -29,7 +29,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--test-data", default=None,
                    help="detection: a second COCO json / VOC set used only to report the chosen architecture")
     g.add_argument("--image-size", type=positive_int, default=None,
-                   help="detection: square network input; images are letterboxed to it (default 256)")
+                   help="detection: square network input, images letterboxed to it (default 256); "
+                        "classification image folders/ZIPs: resize every image to NxN (default: the first's size)")
 
 
 # What each data flag sets in a data config; a config type takes the fields it has.
@@ -153,7 +154,8 @@ def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
                    help="training images used to recalibrate BN per path (SPOS: 25600)")
     g.add_argument("--val-images", type=positive_int, default=None,
                    help="score on the first N validation images (default: all)")
-    g.add_argument("--eval-batch-size", type=positive_int, default=EvaluatorConfig.batch_size)
+    g.add_argument("--eval-batch-size", type=positive_int, default=EvaluatorConfig.batch_size,
+                   help="images per forward pass while recalibrating and scoring (default: %(default)s)")
 
 
 def evaluator_config(args: argparse.Namespace) -> EvaluatorConfig:

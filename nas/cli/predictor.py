@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     train = actions.add_parser("train", help="train a predictor; reports rank correlation on a held-out part")
     train.add_argument("--space", required=True, help="space of the runs (each run is checked)")
-    train.add_argument("--runs", type=Path, nargs="+", required=True, metavar="RUN_DIR")
+    train.add_argument("--runs", type=Path, nargs="+", required=True, metavar="RUN_DIR",
+                       help="search runs whose evaluations the predictor learns from")
     train.add_argument("--model", default="mlp", help="mlp, lstm, gcn or paths (the last two: cell spaces); "
                        "see `nas predictors` (default: %(default)s)")
     train.add_argument("--loss", choices=("mse", "rank"), default="mse", help="default: %(default)s")

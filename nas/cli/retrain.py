@@ -21,9 +21,12 @@ def add_retrain_options(p: argparse.ArgumentParser) -> None:
     """Training recipe, where the trials run, and the run directory (shared with `nas rank-check`)."""
     g = p.add_argument_group("stand-alone training")
     g.add_argument("--epochs", type=options.positive_int, default=None, help="epochs per architecture")
-    g.add_argument("--batch-size", type=options.positive_int, default=TrainConfig.batch_size)
-    g.add_argument("--lr", type=options.positive_float, default=TrainConfig.lr)
-    g.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    g.add_argument("--batch-size", type=options.positive_int, default=TrainConfig.batch_size,
+                   help="default: %(default)s")
+    g.add_argument("--lr", type=options.positive_float, default=TrainConfig.lr,
+                   help="peak learning rate, cosine decay (default: %(default)s)")
+    g.add_argument("--weight-decay", type=options.non_negative_float, default=TrainConfig.weight_decay,
+                   help="default: %(default)s")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches, augmentation")
     g.add_argument("--test", action="store_true", help="also score the test split once at the end (reported apart)")

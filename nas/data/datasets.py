@@ -197,7 +197,9 @@ class DataConfig:
     val_size: int | float = 0.1
     split_seed: int = 0
     train_limit: int | None = None
+    image_size: int | None = None  # image folders and ZIPs: resize every image to this square size
     task: ClassVar[str] = "classification"
 
     def load(self) -> ImageData:
-        return load_data(self.spec, val_size=self.val_size, seed=self.split_seed, train_limit=self.train_limit)
+        return load_data(self.spec, val_size=self.val_size, seed=self.split_seed, train_limit=self.train_limit,
+                         image_size=self.image_size)

@@ -9,6 +9,7 @@ import torch
 from tqdm import tqdm
 
 from nas.archive.run_dir import RunDir
+from nas.data import data_config_from_dict
 from nas.errors import UserError
 from nas.registry import SPACES
 from nas.data import DataConfig, DetectionDataConfig
@@ -61,6 +62,11 @@ def open_supernet_run(out: Path, config: dict, hint: str = "") -> RunDir:
     previous.setdefault("task", "classification")  # runs written before tasks existed
     if isinstance(previous.get("train"), dict):  # settings added since have their defaults
         previous["train"] = {**asdict(TrainConfig()), **previous["train"]}
+    if isinstance(previous.get("data"), dict):
+        try:
+            previous["data"] = asdict(data_config_from_dict(previous["data"]))
+        except UserError:
+            pass  # malformed: the comparison below refuses it
     if isinstance(previous.get("space_config"), dict) and previous.get("space") in SPACES:
         previous["space_config"] = SPACES.get(previous["space"]).upgrade_config(previous["space_config"])
     if {k: previous.get(k) for k in config} != config:

@@ -1,0 +1,3 @@
+from search_spaces.mbconv.space import MBConvSpace
+
+__all__ = ["MBConvSpace"]
