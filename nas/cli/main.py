@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predictor": ("predictor", "train and evaluate performance predictors on run archives"),
     "retrain": ("retrain", "train architectures from scratch (Ray Tune, one trial each)"),
     "rank-check": ("rank_check", "does the supernet rank architectures like stand-alone training?"),
+    "lut": ("lut", "build and check latency lookup tables of this machine"),
 }
 
 

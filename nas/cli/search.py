@@ -69,6 +69,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=options.positive_int, default=None, help="architectures to evaluate")
     p.add_argument("--max-flops", type=si_count, default=None, help="constraint, e.g. 300M")
     p.add_argument("--max-params", type=si_count, default=None, help="constraint, e.g. 3.4M")
+    p.add_argument("--max-latency", type=latency, default=None, metavar="TIME",
+                   help="constraint on the latency predicted by --lut, e.g. 12ms or 800us")
+    p.add_argument("--lut", type=Path, default=None, metavar="FILE",
+                   help="latency table of this machine (`nas lut build`), for --max-latency")
     p.add_argument("--seed", type=int, default=None, help="seed of the whole run (default 0)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="cpu (default: minutes on 2 cores) or full (SPOS-scale, for a GPU)")
@@ -104,6 +108,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    weight_decay=None, calibration_images=None, eval_batch_size=None, device=None)
 
 
+def latency(text: str) -> int:
+    from nas.latency import parse_latency
+
+    try:
+        return parse_latency(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _pick(value: Any, fallback: Any) -> Any:
     return fallback if value is None else value
 
@@ -117,6 +130,7 @@ def resolve_config(args: argparse.Namespace) -> SearchConfig:
 
 # Flags that define what a --config FILE search is: set them in the file, not on the command line.
 _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "table", "max_flops", "max_params",
+                    "max_latency", "lut",
                     "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
                     "test_data", "image_size", "backbone", "pretrain_steps", "pretrain_data", "epochs",
                     "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
@@ -164,7 +178,9 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {"kind": "search", "preset": preset_name, "strategy": args.strategy,
                               "strategy_options": {k: getattr(typed, k) for k in strategy_options},  # typed
                               "budget": args.budget, "seed": seed,
-                              "constraint": {"max_flops": args.max_flops, "max_params": args.max_params},
+                              "constraint": {"max_flops": args.max_flops, "max_params": args.max_params,
+                                             "max_latency_us": args.max_latency,
+                                             "latency_table": str(args.lut.resolve()) if args.lut else None},
                               "random_baseline": _pick(args.random_baseline, p["random_baseline"]),
                               "device": _pick(args.device, "auto"), "workers": _pick(args.workers, 1),
                               "force": bool(args.force),
@@ -262,6 +278,7 @@ def _pretraining(args: argparse.Namespace, space: str, p: dict[str, Any], seed: 
 # Options that define a run: on --resume they must be absent or equal to the saved value.
 _FIXED = {"space": ("space",), "strategy": ("strategy",), "seed": ("seed",), "preset": ("preset",),
           "max_flops": ("constraint", "max_flops"), "max_params": ("constraint", "max_params"),
+          "max_latency": ("constraint", "max_latency_us"),
           "data": ("data", "spec"), "width": ("space_options", "width")}
 
 
@@ -300,6 +317,8 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
                         "drop them, or start a new run with --out")
     if args.supernet is not None:
         raise UserError("--supernet cannot change on --resume; drop it")
+    if args.lut is not None:
+        raise UserError("--lut cannot change on --resume; drop it")
     changed = [f"{k}={v}" for k, v in args.space_option if config.get("space_options", {}).get(k) != v]
     if changed:
         raise UserError(f"space options (-S {' -S '.join(changed)}) cannot change on --resume; drop them")

@@ -48,24 +48,46 @@ def _si(n: float) -> str:
 
 @dataclass(frozen=True)
 class Constraint:
-    """Resource limits an architecture must meet; one API for every strategy (later: latency)."""
+    """Resource limits an architecture must meet; one API for every strategy. Each limit
+    `max_<q>` is checked against `space.<q>(arch)` (flops, params, latency_us)."""
 
     max_flops: int | None = None
     max_params: int | None = None
+    max_latency_us: int | None = None
+    latency_table: str | None = None  # a `nas lut build` file: predicts latency_us for max_latency_us
 
     def __post_init__(self) -> None:
         for key, value in asdict(self).items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value <= 0):
+            if key.startswith("max_") and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, Integral) or value <= 0):
                 raise UserError(f"{key} must be a positive integer or unset; got {value!r}")
+        if self.max_latency_us is not None and not self.latency_table:
+            raise UserError("a latency limit needs a latency table of this machine (`nas lut build`, then --lut FILE)")
 
     def limits(self) -> dict[str, int]:
         """The active limits by measured quantity, e.g. {"flops": 300_000_000}."""
-        return {key[len("max_"):]: int(v) for key, v in asdict(self).items() if v is not None}
+        return {key[len("max_"):]: int(v) for key, v in asdict(self).items() if key.startswith("max_") and v is not None}
+
+    def costs(self, space: SearchSpace, arch: Arch) -> dict[str, int]:
+        """The constrained quantities of `arch`: `space.flops`, `space.params`, and the latency the
+        table predicts (`nas.latency`)."""
+        out = {}
+        for key in self.limits():
+            if key == "latency_us":
+                from nas.latency import table_for
+
+                out[key] = int(round(table_for(self.latency_table, space).predict_us(space, arch)))
+            else:
+                out[key] = int(getattr(space, key)(arch))
+        return out
 
     def check(self, costs: dict[str, int]) -> str | None:
         """Why `costs` (e.g. {"flops": ...}) break the limits, or None when they satisfy them."""
+        def show(key: str, value: float) -> str:
+            return f"{value / 1000:.2f} ms" if key == "latency_us" else _si(value)
+
         problems = [
-            f"{key} {_si(costs[key])} > max {_si(limit)}"
+            f"{key.removesuffix('_us')} {show(key, costs[key])} > max {show(key, limit)}"
             for key, limit in self.limits().items()
             if costs[key] > limit
         ]
@@ -73,7 +95,7 @@ class Constraint:
 
     def violation(self, space: SearchSpace, arch: Arch) -> str | None:
         """E.g. "flops 12.3M > max 10.0M"; None when `arch` satisfies the constraint."""
-        return self.check({key: getattr(space, key)(arch) for key in self.limits()})
+        return self.check(self.costs(space, arch))
 
 
 class Strategy(ABC):
@@ -201,7 +223,7 @@ class Strategy(ABC):
     def _cost(self, arch: Arch) -> dict[str, int]:
         key = arch.hash
         if key not in self._costs:
-            self._costs[key] = {q: int(getattr(self.space, q)(arch)) for q in self.constraint.limits()}
+            self._costs[key] = self.constraint.costs(self.space, arch)
         return self._costs[key]
 
     def _propose(

@@ -81,36 +81,46 @@ class MBConvSpace(SearchSpace):
     def supernet(self, generator: torch.Generator | None = None) -> MBConvSupernet:
         return MBConvSupernet(self, generator)
 
-    # ---- costs: fixed parts + one measured entry per (block position, kernel, expansion, SE) -------
+    # ---- costs: fixed parts + one entry per (block position, kernel, expansion, SE) ----------------
+    def parts(self, batch: int = 1) -> tuple[list[tuple[torch.nn.Module, torch.Tensor]],
+                                             list[list[tuple[torch.nn.Module, torch.Tensor]]]]:
+        """The network cut where costs add up: fixed modules (resize, stem, first block, head) and,
+        per searchable block position, one module per entry of COMBINATIONS, each with its input.
+        FLOPs/params tables and the latency lookup table (`nas.latency`) are measured on these."""
+        cfg, layout = self.cfg, self.layout
+        x = torch.zeros(batch, cfg.in_channels, cfg.input_size, cfg.input_size)
+        fixed = []
+        for module in (Resize(cfg.image_size), Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride),
+                       MBConv(layout.first, layout.first_kernel, 1, True)):
+            fixed.append((module.eval(), x))
+            with torch.no_grad():
+                x = module(x)
+        options = []
+        for spec in layout.blocks:
+            options.append([(MBConv(spec, KERNELS[k], EXPANSIONS[e], bool(s)).eval(), x) for k, e, s in COMBINATIONS])
+            x = torch.zeros(batch, spec.out_channels, *_out_size(x.shape[-2:], spec.stride))
+        fixed.append((Head(layout.blocks[-1].out_channels, layout.head_channels, cfg.num_classes, cfg.dropout).eval(), x))
+        return fixed, options
+
+    def part_keys(self, arch: Arch) -> list[tuple[int, int]]:
+        """(block position, index into COMBINATIONS) of every block `arch` runs."""
+        blocks, depths = self.split(self.validate(arch).choices)
+        index = {c: j for j, c in enumerate(COMBINATIONS)}
+        return [(i, index[blocks[i]]) for i in active_blocks(self.layout, depths)]
+
     @cached_property
     def _cost_table(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-        cfg, layout = self.cfg, self.layout
-        fixed = {"flops": 0, "params": 0}
-        x = Resize(cfg.image_size)(torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size))
-        for module in (Stem(cfg.in_channels, layout.stem_channels, layout.stem_stride),
-                       MBConv(layout.first, layout.first_kernel, 1, True)):
-            fixed["flops"] += measure_flops(module, x)
-            fixed["params"] += count_params(module)
-            with torch.no_grad():
-                x = module.eval()(x)
-        flops = np.zeros((len(layout.blocks), len(COMBINATIONS)), dtype=np.int64)
-        params = np.zeros_like(flops)
-        for b, spec in enumerate(layout.blocks):
-            for j, (k, e, s) in enumerate(COMBINATIONS):
-                unit = MBConv(spec, KERNELS[k], EXPANSIONS[e], bool(s))
-                flops[b, j], params[b, j] = measure_flops(unit, x), count_params(unit)
-            x = torch.zeros(1, spec.out_channels, *_out_size(x.shape[-2:], spec.stride))
-        head = Head(layout.blocks[-1].out_channels, layout.head_channels, cfg.num_classes, cfg.dropout)
-        fixed["flops"] += measure_flops(head, x)
-        fixed["params"] += count_params(head)
+        fixed_parts, option_parts = self.parts()
+        fixed = {"flops": sum(measure_flops(m, x) for m, x in fixed_parts),
+                 "params": sum(count_params(m) for m, _ in fixed_parts)}
+        flops = np.array([[measure_flops(m, x) for m, x in row] for row in option_parts], dtype=np.int64)
+        params = np.array([[count_params(m) for m, _ in row] for row in option_parts], dtype=np.int64)
         return fixed, flops, params
 
     def _cost(self, arch: Arch, quantity: str) -> int:
         fixed, flops, params = self._cost_table
         table = flops if quantity == "flops" else params
-        blocks, depths = self.split(self.validate(arch).choices)
-        index = {c: j for j, c in enumerate(COMBINATIONS)}
-        return int(fixed[quantity] + sum(table[i, index[blocks[i]]] for i in active_blocks(self.layout, depths)))
+        return int(fixed[quantity] + sum(table[i, j] for i, j in self.part_keys(arch)))
 
     def flops(self, arch: Arch) -> int:
         return self._cost(arch, "flops")

@@ -1,0 +1,178 @@
+"""Latency lookup tables (MnasNet, Tan et al. 2019; ProxylessNAS; FBNet): the latency of an
+architecture predicted as the sum of its parts' latencies, each measured once on this machine.
+
+A space that supports it cuts its network where costs add up (`space.parts()`: fixed modules and,
+per position, one module per option, each with its input) and names the parts an architecture
+runs (`space.part_keys(arch)`). Each part is timed alone: eval mode, no gradients, a fixed number
+of threads, warm-up runs, then the median of repeats. The table is saved with the space options it
+was measured for and the machine, so it is refused for another configuration, and a space given
+`latency_table=FILE` answers `latency_us(arch)`, which `--max-latency` constrains like FLOPs.
+`check_table` measures whole networks against the table's sums (the error to report).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nas.errors import UserError
+
+FORMAT = "nas-latency-lut/1"
+OPTION = "latency_table"  # the space option naming the table file
+
+
+@dataclass
+class LatencyTable:
+    space: str
+    space_config: dict[str, Any]
+    batch_size: int
+    threads: int
+    warmup: int
+    repeats: int
+    machine: dict[str, Any]
+    fixed_us: float
+    options_us: list[list[float]]  # per position, per option: median microseconds
+
+    def predict_us(self, space: Any, arch: Any) -> float:
+        return self.fixed_us + sum(self.options_us[i][j] for i, j in space.part_keys(arch))
+
+    def save(self, path: str | os.PathLike) -> None:
+        from nas.archive.atomic import write_json_atomic
+
+        write_json_atomic(path, {"format": FORMAT, **asdict(self)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "LatencyTable":
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UserError(f"latency table {path} not found; build one with `nas lut build --space SPACE --out "
+                            f"{path}`") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise UserError(f"latency table {path} is unreadable ({type(err).__name__}); build it again") from None
+        if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
+            raise UserError(f"{path} is not a latency table ({FORMAT}); build one with `nas lut build`")
+        try:
+            return cls(**data)
+        except TypeError:
+            raise UserError(f"latency table {path} is incomplete; build it again") from None
+
+    def check_fits(self, space: Any, path: Any) -> None:
+        """Refuse a table measured for another space or other options (the latency would be wrong)."""
+        mine = {k: v for k, v in space.config().items() if k != OPTION}
+        theirs = {k: v for k, v in self.space_config.items() if k != OPTION}
+        if self.space != space.name or mine != theirs:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise UserError(f"latency table {path} was measured for {self.space} with other options "
+                            f"({', '.join(diff) or 'the space'} differ); build one for these options")
+
+
+_loaded: dict[tuple[str, str, str], LatencyTable] = {}
+
+
+def table_for(path: str, space: Any) -> LatencyTable:
+    """The table at `path`, checked to fit `space` (loaded once per space configuration)."""
+    key = (str(path), space.name, json.dumps(space.config(), sort_keys=True, default=str))
+    if key not in _loaded:
+        table = LatencyTable.load(path)
+        table.check_fits(space, path)
+        _loaded[key] = table
+    return _loaded[key]
+
+
+def time_us(module: torch.nn.Module, x: torch.Tensor, warmup: int, repeats: int) -> float:
+    """Median wall time of `module(x)` in microseconds (eval, no gradients)."""
+    module.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            start = time.perf_counter()
+            module(x)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+class _Threads:
+    def __init__(self, threads: int) -> None:
+        self.threads, self.saved = threads, torch.get_num_threads()
+
+    def __enter__(self) -> None:
+        torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.saved)
+
+
+def build_table(space: Any, *, batch_size: int = 1, threads: int = 1, warmup: int = 5, repeats: int = 20,
+                on_part: Any = None) -> LatencyTable:
+    """Time every part of `space` (`space.parts`); `on_part()` after each (progress)."""
+    if not hasattr(space, "parts"):
+        raise UserError(f"space {space.name!r} has no latency parts; latency tables exist for: mbconv")
+    fixed, options = space.parts(batch_size)
+    with _Threads(threads):
+        fixed_us = 0.0
+        for module, x in fixed:
+            fixed_us += time_us(module, x, warmup, repeats)
+            if on_part:
+                on_part()
+        table = []
+        for row in options:
+            measured = []
+            for module, x in row:
+                measured.append(time_us(module, x, warmup, repeats))
+                if on_part:
+                    on_part()
+            table.append(measured)
+    machine = {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+               "torch": torch.__version__, "python": platform.python_version()}
+    return LatencyTable(space.name, {k: v for k, v in space.config().items() if k != OPTION}, batch_size, threads,
+                        warmup, repeats, machine, fixed_us, table)
+
+
+def measure_us(space: Any, arch: Any, table: LatencyTable) -> float:
+    """The whole stand-alone network's latency, measured the way the table's parts were."""
+    net, cfg = space.build(arch), space.config()
+    x = torch.zeros(table.batch_size, cfg.get("in_channels", 3), cfg["input_size"], cfg["input_size"])
+    with _Threads(table.threads):
+        return time_us(net, x, table.warmup, table.repeats)
+
+
+def check_table(space: Any, table: LatencyTable, count: int, seed: int = 0,
+                on_arch: Any = None) -> list[tuple[Any, float, float]]:
+    """(architecture, predicted us, measured us) for `count` random architectures."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        arch = space.canonical(space.sample(rng))
+        rows.append((arch, table.predict_us(space, arch), measure_us(space, arch, table)))
+        if on_arch:
+            on_arch(rows[-1])
+    return rows
+
+
+def parse_latency(text: str) -> int:
+    """'12ms', '800us', '0.5s' (or a bare number of milliseconds) -> microseconds."""
+    value = text.strip().lower()
+    for unit, scale in (("ms", 1e3), ("us", 1.0), ("s", 1e6)):
+        if value.endswith(unit):
+            number, factor = value[: -len(unit)], scale
+            break
+    else:
+        number, factor = value, 1e3
+    try:
+        micro = float(number) * factor
+    except ValueError:
+        raise ValueError(f"{text!r} is not a latency; e.g. 12ms, 800us") from None
+    if not np.isfinite(micro) or micro < 1:
+        raise ValueError(f"latency must be a positive finite time, got {text!r}")
+    return int(round(micro))
