@@ -260,3 +260,10 @@ def test_every_flag_of_every_command_has_help_text():
 
     walk(build_parser(), [])
     assert not missing, missing
+
+
+def test_a_search_writes_tensorboard_scalars(finished):
+    from tensorboardX.event_file_writer import EventFileWriter  # noqa: F401  (installed with Ray)
+
+    events = list((finished / "tensorboard").glob("events.out.tfevents*"))
+    assert events and events[0].stat().st_size > 100

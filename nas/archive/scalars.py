@@ -13,15 +13,21 @@ FOLDER = "tensorboard"
 
 
 class ScalarLog:
+    """Opened at the first scalar: a command that records nothing leaves no file behind."""
+
     def __init__(self, run_dir: str | os.PathLike, name: str = "") -> None:
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError:  # optional at import time
-            self.writer = None
-            return
-        self.writer = SummaryWriter(str(Path(run_dir) / FOLDER / name), flush_secs=10)
+        self.folder = Path(run_dir) / FOLDER / name
+        self.writer = None
+        self.available = True
 
     def add(self, tag: str, value: float, step: int) -> None:
+        if self.writer is None and self.available:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:  # optional at import time
+                self.available = False
+                return
+            self.writer = SummaryWriter(str(self.folder), flush_secs=10)
         if self.writer is not None:
             self.writer.add_scalar(tag, float(value), int(step))
 
