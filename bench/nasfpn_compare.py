@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from nas.data import DetectionDataConfig
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
@@ -37,7 +36,6 @@ from nas.runner import LocalExecutor, SearchLoop
 from nas.standalone import StandaloneTrainer
 from nas.strategies import make_strategy
 from nas.strategies.base import Constraint
-from nas.supernet.backbone import searched_backbone
 from nas.supernet.loading import load_supernet_run, make_space, resolve_device
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig

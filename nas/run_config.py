@@ -80,12 +80,13 @@ class SearchConfig:
         """config.json's layout (unchanged since the first runs, plus objective and task)."""
         out = {"kind": "search", "preset": self.preset, "strategy": self.strategy,
                "strategy_options": dict(self.strategy_options), "budget": self.budget, "seed": self.seed,
-               "constraint": asdict(self.constraint), "random_baseline": self.random_baseline,
+               "constraint": _unset_dropped(asdict(self.constraint), ("max_latency_us", "latency_table")),
+               "random_baseline": self.random_baseline,
                "device": self.device, "workers": self.cluster.workers, "force": self.force,
                "gpus_per_worker": self.cluster.gpus_per_worker, "address": self.cluster.address,
                "evaluator": {"kind": self.evaluator.kind, **self.evaluator.settings},
                "space": self.space, "space_options": dict(self.space_options),
-               "data": asdict(self.data) if self.data else None,
+               "data": _unset_dropped(asdict(self.data), ("image_size",)) if self.data else None,
                "train": _train_dict(self.train) if self.train else None,
                "supernet": {"run": self.supernet_run} if self.uses_supernet else None,
                "objective": self.objective.to_dict(), "task": self.task}
@@ -142,3 +143,9 @@ def _train_dict(train: TrainConfig) -> dict[str, Any]:
 
 
 SEARCH_FIELDS = tuple(f.name for f in fields(SearchConfig))
+
+
+def _unset_dropped(values: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    """Settings added after runs were archived are written only when set: a config written before
+    them reads back and writes back unchanged."""
+    return {k: v for k, v in values.items() if not (k in optional and v is None)}

@@ -67,6 +67,6 @@ def test_config_file_conflicts_and_damage_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert run_main(["search", "--config", bad, "--out", tmp_path / "y"])[0] == 2
-    assert "not a readable JSON file" in capsys.readouterr().err
+    assert "not valid JSON" in capsys.readouterr().err
     assert run_main(["search", "--config", tmp_path / "missing.json", "--out", tmp_path / "z"])[0] == 2
     assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()

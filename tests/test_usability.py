@@ -5,11 +5,9 @@ lazy imports, strategy warnings, and the component listings."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -196,8 +194,6 @@ def test_strategy_options_are_stored_with_their_types(finished):
 
 def test_config_json_is_strict_json(finished):
     json.loads((finished / "config.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
-    os.environ.get("unused")  # noqa: keep imports used
-    time.sleep(0)
 
 
 def test_train_supernet_takes_a_yaml_or_saved_config_and_flags_override_it(tmp_path, capsys):
@@ -263,7 +259,5 @@ def test_every_flag_of_every_command_has_help_text():
 
 
 def test_a_search_writes_tensorboard_scalars(finished):
-    from tensorboardX.event_file_writer import EventFileWriter  # noqa: F401  (installed with Ray)
-
     events = list((finished / "tensorboard").glob("events.out.tfevents*"))
     assert events and events[0].stat().st_size > 100

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from nas.archive.records import read_records
-from nas.archive.run_dir import RunDir
 from nas.archive.summary import ranked
-from nas.errors import InvalidArchitecture, UserError
+from nas.errors import InvalidArchitecture
 from nas_common.objective import VAL_ACC, Objective
 
 
@@ -56,13 +53,6 @@ def runs_table(root: str | os.PathLike) -> str:
                      info["objective"] or "-"])
     return format_table(["run", "kind", "space", "strategy", "evaluated", "status", "best", "test", "objective"],
                         rows)
-
-
-def _name(value: Any) -> str:
-    # The config may hold a component as its name or as its resolved config with a "name" key.
-    if isinstance(value, dict):
-        value = value.get("name")
-    return "-" if value is None else str(value)
 
 
 def top_table(

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import torch
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from nas.archive.scalars import ScalarLog
 from nas.standalone import StandaloneTrainer
@@ -110,9 +111,11 @@ def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers
     `trainable` is replaceable for tests (fault injection); it must behave like `retrain_trial`.
     """
     # Ray Tune's own reporting (status tables, a TensorBoard hint into /tmp/ray) is replaced by
-    # EpochProgress; the variables are read when the experiment starts.
+    # EpochProgress (which writes the TensorBoard scalars into the run); its JSON/CSV per-trial
+    # logs stay (result.json, progress.csv). The variables are read when the experiment starts.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")  # one per epoch is meant
     storage = Path(storage).resolve()
     path = storage / EXPERIMENT
     metric = get_task(data_config_from_dict(job["data"]).task).objective.metric
@@ -128,7 +131,8 @@ def run_trials(storage: Path, job: dict[str, Any], archs: list[Arch], *, workers
                          "threads": 1, "gpu": gpus_per_worker > 0},
             tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_dirname_creator=trial_dirname,
                                         trial_name_creator=trial_dirname),
-            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(storage), verbose=0, callbacks=[progress],
+            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(storage), verbose=0,
+                                      callbacks=[progress, JsonLoggerCallback(), CSVLoggerCallback()],
                                       failure_config=tune.FailureConfig(max_failures=max_failures),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
     return [_outcome(result, metric) for result in tuner.fit()]
