@@ -41,9 +41,16 @@ class LatencyTable:
     machine: dict[str, Any]
     fixed_us: float
     options_us: list[list[float]]  # per position, per option: median microseconds
+    # measured / summed latency of a few whole networks (the glue between parts: memory traffic,
+    # dispatch), median; predictions are scaled by it
+    correction: float = 1.0
+
+    def parts_us(self, space: Any, arch: Any) -> float:
+        """The plain sum of the parts' latencies."""
+        return self.fixed_us + sum(self.options_us[i][j] for i, j in space.part_keys(arch))
 
     def predict_us(self, space: Any, arch: Any) -> float:
-        return self.fixed_us + sum(self.options_us[i][j] for i, j in space.part_keys(arch))
+        return self.correction * self.parts_us(space, arch)
 
     def save(self, path: str | os.PathLike) -> None:
         from nas.archive.atomic import write_json_atomic
@@ -113,9 +120,13 @@ class _Threads:
         torch.set_num_threads(self.saved)
 
 
+CALIBRATION_SEED = 12_345  # whole networks timed for the correction (`check_table` uses other seeds)
+
+
 def build_table(space: Any, *, batch_size: int = 1, threads: int = 1, warmup: int = 5, repeats: int = 20,
-                on_part: Any = None) -> LatencyTable:
-    """Time every part of `space` (`space.parts`); `on_part()` after each (progress)."""
+                calibration: int = 5, on_part: Any = None) -> LatencyTable:
+    """Time every part of `space` (`space.parts`), then `calibration` whole random networks for the
+    correction factor; `on_part()` after each part (progress)."""
     if not hasattr(space, "parts"):
         raise UserError(f"space {space.name!r} has no latency parts; latency tables exist for: mbconv")
     fixed, options = space.parts(batch_size)
@@ -135,8 +146,16 @@ def build_table(space: Any, *, batch_size: int = 1, threads: int = 1, warmup: in
             table.append(measured)
     machine = {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "torch": torch.__version__, "python": platform.python_version()}
-    return LatencyTable(space.name, {k: v for k, v in space.config().items() if k != OPTION}, batch_size, threads,
-                        warmup, repeats, machine, fixed_us, table)
+    result = LatencyTable(space.name, {k: v for k, v in space.config().items() if k != OPTION}, batch_size,
+                          threads, warmup, repeats, machine, fixed_us, table)
+    if calibration:
+        rng = np.random.default_rng(CALIBRATION_SEED)
+        ratios = []
+        for _ in range(calibration):
+            arch = space.canonical(space.sample(rng))
+            ratios.append(measure_us(space, arch, result) / result.parts_us(space, arch))
+        result.correction = float(statistics.median(ratios))
+    return result
 
 
 def measure_us(space: Any, arch: Any, table: LatencyTable) -> float:

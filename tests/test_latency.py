@@ -21,7 +21,7 @@ SMALL = {"width": 0.25, "input_size": 16, "num_classes": 5, "depth": 0.5}
 @pytest.fixture(scope="module")
 def table_file(tmp_path_factory):
     space = MBConvSpace(**SMALL)
-    table = build_table(space, warmup=1, repeats=2)
+    table = build_table(space, warmup=1, repeats=2, calibration=2)
     path = tmp_path_factory.mktemp("lut") / "lut.json"
     table.save(path)
     return path
@@ -42,9 +42,10 @@ def test_the_table_adds_the_parts_an_architecture_runs(table_file):
     assert table.fixed_us > 0 and all(v > 0 for row in table.options_us for v in row)
     arch = space.sample(np.random.default_rng(0))
     expected = table.fixed_us + sum(table.options_us[i][j] for i, j in space.part_keys(arch))
-    assert table.predict_us(space, arch) == pytest.approx(expected)
+    assert 0.2 < table.correction < 5
+    assert table.predict_us(space, arch) == pytest.approx(table.correction * expected)
     shallow = space.canonical(arch)
-    assert table.predict_us(space, shallow) == pytest.approx(expected)  # skipped blocks cost nothing
+    assert table.predict_us(space, shallow) == pytest.approx(table.correction * expected)  # skipped: free
     with pytest.raises(UserError, match="width"):
         table_for(str(table_file), MBConvSpace(**{**SMALL, "width": 0.5}))
 

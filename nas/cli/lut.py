@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--threads", type=positive_int, default=1, help="torch threads (default: %(default)s)")
     build.add_argument("--warmup", type=positive_int, default=5, help="untimed runs per part (default: %(default)s)")
     build.add_argument("--repeats", type=positive_int, default=20, help="timed runs per part, median (default: %(default)s)")
+    build.add_argument("--calibration", type=int, default=5,
+                       help="whole random networks timed to correct the sum of parts (default: %(default)s; 0: none)")
     build.add_argument("--out", type=Path, required=True, help="table file to write (JSON)")
     build.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     build.set_defaults(handler=run_build)
@@ -66,12 +68,13 @@ def run_build(args: argparse.Namespace) -> int:
     with tqdm(total=len(fixed) + sum(len(r) for r in rows), desc="lut", unit="part", file=sys.stderr,
               dynamic_ncols=True) as bar:
         table = build_table(space, batch_size=args.batch_size, threads=args.threads, warmup=args.warmup,
-                            repeats=args.repeats, on_part=lambda: bar.update(1))
+                            repeats=args.repeats, calibration=args.calibration, on_part=lambda: bar.update(1))
     table.save(args.out)
     smallest = table.fixed_us + sum(min(r) for r in table.options_us)
     print(f"wrote {args.out}: {len(table.options_us)} positions x {len(table.options_us[0])} options; fixed parts "
           f"{table.fixed_us / 1000:.2f} ms; {args.threads} thread(s), batch {args.batch_size}")
-    print(f"every block at its fastest option: {smallest / 1000:.2f} ms (blocks beyond a stage's depth cost nothing)")
+    print(f"every block at its fastest option: {smallest / 1000:.2f} ms (blocks beyond a stage's depth cost nothing); "
+          f"whole networks take {table.correction:.3f} x the sum of their parts (predictions are scaled by it)")
     return 0
 
 
