@@ -86,9 +86,9 @@ def main() -> None:
     if args.backbone is not None:
         from argparse import Namespace
 
-        from nas.cli.search import _fixed_backbone_options
+        from nas.cli.search_config import fixed_backbone_options
 
-        options.update(_fixed_backbone_options(Namespace(backbone=str(args.backbone), width=None), "nasfpn"))
+        options.update(fixed_backbone_options(Namespace(backbone=str(args.backbone), width=None), "nasfpn"))
         print(f"fixed backbone from DetNAS run {args.backbone}: {options}")
     supernet_dir = args.supernet
     if supernet_dir is None:

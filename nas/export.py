@@ -9,7 +9,6 @@ resizing, class names: the task's `preprocessing`). `load_exported` rebuilds the
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +38,6 @@ def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metri
     write_json_atomic(arch_path, {**arch.to_dict(), "hash": arch.hash,
                                   "describe": [f"{label}={option}" for label, option in space.describe(arch)]})
     return arch_path
-
-
-def check_output_file(path: str | Path, overwrite: bool, flag: str = "--out") -> Path:
-    """`path` is a file this command may write (checked before any work): not a directory, in a
-    writable directory, and not an existing file unless `overwrite`."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{flag} {path} is a directory; give a file name, e.g. {path / 'best.pt'}")
-    if path.exists() and not overwrite:
-        raise UserError(f"{flag} {path} already exists; add --overwrite to replace it, or choose another name")
-    parent = next((p for p in path.parents if p.exists()), Path("."))
-    if not parent.is_dir():
-        raise UserError(f"{flag} {path}: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: {parent} is not writable; choose another place")
-    return path
 
 
 def export_onnx(path: str | Path, model: nn.Module, preprocessing: dict[str, Any], seed: int = 0) -> float:

@@ -5,8 +5,8 @@ A space that supports it cuts its network where costs add up (`space.parts()`: f
 per position, one module per option, each with its input) and names the parts an architecture
 runs (`space.part_keys(arch)`). Each part is timed alone: eval mode, no gradients, a fixed number
 of threads, warm-up runs, then the median of repeats. The table is saved with the space options it
-was measured for and the machine, so it is refused for another configuration, and a space given
-`latency_table=FILE` answers `latency_us(arch)`, which `--max-latency` constrains like FLOPs.
+was measured for and the machine, so it is refused for another configuration; a `Constraint` with
+`max_latency_us` and the table's path limits the predicted latency like FLOPs (`--max-latency`).
 `check_table` measures whole networks against the table's sums (the error to report).
 """
 
@@ -27,7 +27,6 @@ import torch
 from nas.errors import UserError
 
 FORMAT = "nas-latency-lut/1"
-OPTION = "latency_table"  # the space option naming the table file
 
 
 @dataclass
@@ -75,8 +74,7 @@ class LatencyTable:
 
     def check_fits(self, space: Any, path: Any) -> None:
         """Refuse a table measured for another space or other options (the latency would be wrong)."""
-        mine = {k: v for k, v in space.config().items() if k != OPTION}
-        theirs = {k: v for k, v in self.space_config.items() if k != OPTION}
+        mine, theirs = space.config(), self.space_config
         if self.space != space.name or mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise UserError(f"latency table {path} was measured for {self.space} with other options "
@@ -146,7 +144,7 @@ def build_table(space: Any, *, batch_size: int = 1, threads: int = 1, warmup: in
             table.append(measured)
     machine = {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "torch": torch.__version__, "python": platform.python_version()}
-    result = LatencyTable(space.name, {k: v for k, v in space.config().items() if k != OPTION}, batch_size,
+    result = LatencyTable(space.name, space.config(), batch_size,
                           threads, warmup, repeats, machine, fixed_us, table)
     if calibration:
         rng = np.random.default_rng(CALIBRATION_SEED)

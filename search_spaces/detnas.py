@@ -99,6 +99,7 @@ class DetNASSpace(SearchSpace):
     description = "DetNAS: RetinaNet detector (FPN, focal loss) with a searched ShuffleNetV2 choice-block backbone"
     task = "detection"
     cost_note = "backbone as a 224x224 ImageNet classifier, as DetNAS counts"
+    fixed_backbone = False  # the backbone is searched (nasfpn: one fixed backbone_arch)
 
     def __init__(self, **options: Any) -> None:
         try:
@@ -217,6 +218,7 @@ class NASFPNSpace(DetNASSpace):
     description = "NAS-FPN: RetinaNet whose feature pyramid is searched as merging cells, fixed ShuffleNetV2 backbone"
     cost_note = "the whole detector at its input size"
     classification_backbone = None  # the backbone is fixed: no backbone pre-training in search
+    fixed_backbone = True  # `--backbone DETNAS_RUN` sets backbone_arch to that search's best
 
     def __init__(self, backbone_arch: Sequence[int] | None = None, **options: Any) -> None:
         options = {**options, "neck": "nasfpn"}

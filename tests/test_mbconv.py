@@ -111,11 +111,17 @@ def test_multipliers_scale_like_efficientnet():
         arch = b0(space)
         net = space.build(arch)
         assert net(x).shape == (2, 10)
-    ratio = scaled.flops(b0(scaled)) / base.flops(b0(base))
-    # alpha * beta^2 * gamma^2 = 1.92, but ceil() on stages of 1-4 blocks adds 8 blocks to 13 (x1.6, not
-    # x1.2), as in EfficientNet's own round_repeats: the measured ratio is larger.
-    assert 1.92 < ratio < 3.0
-
+    # Compound scaling's premise: FLOPs factor into the three dimensions. The compound member's FLOPs
+    # ratio is the product of the single-dimension ones (each measured with its own rounding: ceil
+    # on 1-4 blocks per stage, multiples of 8, strided sizes), and each dimension adds FLOPs.
+    base_flops = base.flops(b0(base))
+    single = {}
+    for key, value in (("depth", 1.2), ("width", 1.1), ("resolution", 1.15)):
+        space = MBConvSpace(input_size=32, num_classes=10, **{key: value})
+        single[key] = space.flops(b0(space)) / base_flops
+        assert single[key] > 1.05, key
+    compound = scaled.flops(b0(scaled)) / base_flops
+    assert compound == pytest.approx(single["depth"] * single["width"] * single["resolution"], rel=0.03)
 
 @pytest.mark.parametrize("strategy, options", [
     ("random", {}), ("evolution", {"population": 6, "topk": 3, "mutations": 3, "crossovers": 3}),

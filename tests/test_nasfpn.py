@@ -115,7 +115,7 @@ def test_fixed_backbone_starts_from_the_best_backbone_of_a_detnas_search(tmp_pat
 
     from nas.archive import RunDir
     from nas.archive.records import make_record
-    from nas.cli.search import _fixed_backbone_options
+    from nas.cli.search_config import fixed_backbone_options
     from nas.data import DetectionDataConfig
     from nas.supernet.backbone import load_backbone, searched_backbone
     from nas.supernet.checkpoint import CHECKPOINT_NAME, save_checkpoint
@@ -144,9 +144,9 @@ def test_fixed_backbone_starts_from_the_best_backbone_of_a_detnas_search(tmp_pat
 
     assert searched_backbone(search.path) == best
     assert searched_backbone(supernet_dir) is None  # a supernet run names no backbone
-    adopted = _fixed_backbone_options(Namespace(backbone=str(search.path), width=None), "nasfpn")
+    adopted = fixed_backbone_options(Namespace(backbone=str(search.path), width=None), "nasfpn")
     assert adopted == {"layout": "cpu", "width": 0.25, "sharing": detnas.cfg.sharing, "backbone_arch": list(best)}
-    assert "width" not in _fixed_backbone_options(Namespace(backbone=str(search.path), width=0.5), "nasfpn")
+    assert "width" not in fixed_backbone_options(Namespace(backbone=str(search.path), width=0.5), "nasfpn")
 
     space = NASFPNSpace(**SMALL, backbone_arch=best)
     neck_search = space.supernet(torch.Generator().manual_seed(1))

@@ -18,10 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 TABLE = ["search", "--space", "nb201", "--evaluator", "table", "--quiet"]
 
 
+EVOLUTION = ("-o", "population=4", "-o", "topk=2", "-o", "mutations=2", "-o", "crossovers=2")
+
+
 def _search(out: Path, *extra: str, strategy: str = "evolution", budget: int = 8) -> int:
-    return main([*TABLE, "--strategy", strategy, "--budget", str(budget), "-o", "population=4", "-o", "topk=2",
-                 "-o", "mutations=2", "-o", "crossovers=2", *extra, "--out", str(out)]) if strategy == "evolution" \
-        else main([*TABLE, "--strategy", strategy, "--budget", str(budget), *extra, "--out", str(out)])
+    options = EVOLUTION if strategy == "evolution" else ()
+    return main([*TABLE, "--strategy", strategy, "--budget", str(budget), *options, *extra, "--out", str(out)])
 
 
 def _records(run: Path) -> list[dict]:

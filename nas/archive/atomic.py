@@ -101,3 +101,21 @@ def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: An
             return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a damaged or foreign file
         raise UserError(f"{what} {path} is corrupt or not a weights file ({type(err).__name__}); {remedy}") from None
+
+
+def check_output_file(path: str | Path, overwrite: bool, flag: str = "--out") -> Path:
+    """`path` is a file this command may write (checked before any work): not a directory, in a
+    writable directory, and not an existing file unless `overwrite`."""
+    from nas.errors import UserError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory; give a file name, e.g. {path / 'best.pt'}")
+    if path.exists() and not overwrite:
+        raise UserError(f"{flag} {path} already exists; add --overwrite to replace it, or choose another name")
+    parent = next((p for p in path.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {parent} is not writable; choose another place")
+    return path

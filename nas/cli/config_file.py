@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from nas.errors import UserError
 
 
-def read_config_file(path: Path, allowed: Iterable[str] | None, what: str) -> dict[str, Any]:
+def read_config_file(path: Path, allowed: Iterable[str], what: str) -> dict[str, Any]:
     """The mapping in `path` (.yaml/.yml read as YAML, anything else as JSON), checked against `allowed` keys."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -31,7 +31,7 @@ def read_config_file(path: Path, allowed: Iterable[str] | None, what: str) -> di
                         f"({first})") from None
     if not isinstance(data, dict):
         raise UserError(f"--config {path} must hold a mapping of {what} settings")
-    unknown = sorted(set(data) - set(allowed)) if allowed is not None else []  # None: the caller checks
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise UserError(f"--config {path}: unknown key {unknown[0]!r} for {what} settings; valid keys: "
                         f"{', '.join(sorted(allowed))}")

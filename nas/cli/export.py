@@ -10,7 +10,8 @@ from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
-from nas.export import check_output_file, export_model, export_onnx
+from nas.archive.atomic import check_output_file
+from nas.export import export_model, export_onnx
 from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 from nas.tasks import get_task
 

@@ -54,7 +54,7 @@ def run_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from nas.cli.options import space_option
-    from nas.export import check_output_file
+    from nas.archive.atomic import check_output_file
     from nas.latency import build_table
 
     check_output_file(args.out, args.overwrite)

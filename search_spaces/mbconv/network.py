@@ -31,6 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from search_spaces.arch import Arch
+from search_spaces.blocks.conv import ConvNormAct
+from search_spaces.blocks.se import SqueezeExcite
 from search_spaces.nested_kernel import NestedKernel
 from search_spaces.shufflenet.network import make_divisible
 from search_spaces.weight_sharing import choices_of, init_weights, load_path_weights
@@ -150,19 +152,6 @@ def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     return x * keep / (1.0 - rate)
 
 
-class SqueezeExcite(nn.Module):
-    """SiLU bottleneck of `reduced` channels, sigmoid gate (EfficientNet's SE)."""
-
-    def __init__(self, channels: int, reduced: int) -> None:
-        super().__init__()
-        self.reduce = nn.Conv2d(channels, reduced, 1)
-        self.expand = nn.Conv2d(reduced, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = F.silu(self.reduce(x.mean((2, 3), keepdim=True)))
-        return x * torch.sigmoid(self.expand(s))
-
-
 class MBConv(nn.Module):
     """Inverted residual: [1x1 expand, BN, SiLU], kxk depthwise, BN, SiLU, [SE], 1x1 project, BN,
     residual with stochastic depth when the shape is kept."""
@@ -170,12 +159,10 @@ class MBConv(nn.Module):
     def __init__(self, spec: BlockSpec, kernel: int, expansion: int, se: bool) -> None:
         super().__init__()
         mid = spec.in_channels * expansion
-        self.expand = nn.Sequential(nn.Conv2d(spec.in_channels, mid, 1, bias=False), _bn(mid), nn.SiLU()) \
-            if expansion != 1 else None
-        self.dw = nn.Sequential(nn.Conv2d(mid, mid, kernel, spec.stride, kernel // 2, groups=mid, bias=False),
-                                _bn(mid), nn.SiLU())
-        self.se = SqueezeExcite(mid, se_channels(spec)) if se else None
-        self.project = nn.Sequential(nn.Conv2d(mid, spec.out_channels, 1, bias=False), _bn(spec.out_channels))
+        self.expand = ConvNormAct(spec.in_channels, mid, 1, norm=_bn, act=nn.SiLU) if expansion != 1 else None
+        self.dw = ConvNormAct(mid, mid, kernel, spec.stride, groups=mid, norm=_bn, act=nn.SiLU)
+        self.se = SqueezeExcite(mid, se_channels(spec), act=nn.SiLU) if se else None
+        self.project = ConvNormAct(mid, spec.out_channels, 1, norm=_bn, act=None)
         self.residual = spec.stride == 1 and spec.in_channels == spec.out_channels
         self.drop_rate = spec.drop_rate
 
@@ -192,15 +179,15 @@ def se_channels(spec: BlockSpec) -> int:
     return max(1, int(spec.in_channels * SE_RATIO))
 
 
-class Stem(nn.Sequential):
+class Stem(ConvNormAct):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), _bn(cout), nn.SiLU())
+        super().__init__(cin, cout, 3, stride, norm=_bn, act=nn.SiLU)
 
 
 class Head(nn.Module):
     def __init__(self, cin: int, channels: int, num_classes: int, dropout: float) -> None:
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(cin, channels, 1, bias=False), _bn(channels), nn.SiLU())
+        self.conv = ConvNormAct(cin, channels, 1, norm=_bn, act=nn.SiLU)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
 
@@ -292,7 +279,7 @@ class SuperMBConv(nn.Module):
         self.expand_bn = _sbn(mid)
         self.dw = NestedKernel(mid, mid, KERNELS, groups=mid)
         self.dw_bn = _sbn(mid)
-        self.se = SqueezeExcite(mid, se_channels(spec))
+        self.se = SqueezeExcite(mid, se_channels(spec), act=nn.SiLU)  # its tensors; the forward slices them
         self.project_conv = nn.Conv2d(mid, spec.out_channels, 1, bias=False)
         self.project_bn = _bn(spec.out_channels)
         self.residual = spec.stride == 1 and spec.in_channels == spec.out_channels

@@ -1,0 +1,94 @@
+"""What `nas search` shows: the progress bars while it runs and the report at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tqdm import tqdm
+
+from nas.archive import RunDir, top_table
+from nas.registry import SPACES
+from nas.trust import describe
+from nas_common.objective import Objective
+
+
+class SearchProgress:
+    """Search progress bar, opened at the first result (after any supernet training bar)."""
+
+    def __init__(self, total: int | None, done: int, quiet: bool, objective: Objective) -> None:
+        self.objective = objective
+        self.best: float | None = None
+        self.total, self.done, self.quiet = total, done, quiet
+        self.bar: tqdm | None = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __call__(self, record: dict[str, Any], new: bool) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=self.total, initial=self.done, desc="search", unit="arch",
+                            disable=self.quiet, dynamic_ncols=True)
+        value = self.objective.value(record["metrics"])
+        if self.best is None or self.objective.better(value, self.best):
+            self.best = value
+        if new:
+            self.bar.update(1)
+        self.bar.set_postfix(best=self.objective.format(self.best))
+
+
+class BaselineBar:
+    """Progress of the random architectures scored before the search (the supernet trust check)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc="random archs", unit="arch", disable=self.quiet, dynamic_ncols=True)
+        self.bar.update(1)
+        if done == total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _secondary(objective: Objective, metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Further figures of the best architecture next to its objective (detection: AP50, AP75)."""
+    prefix = objective.metric.split("_")[0] + "_"
+    return [(k, f"{metrics[k]:.2f}") for k in (f"{prefix}AP50", f"{prefix}AP75") if k in metrics]
+
+
+def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, seconds: float, run: RunDir) -> None:
+    best = summary["best"]
+    objective = run.objective()
+    name, value = objective.metric, objective.format(objective.value(best["metrics"]))
+    print(top_table(records, top, objective=objective))
+    print()
+    print(f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})")
+    if f"best_inherited_bn_{name}" in summary:
+        print(f"{name:<19} {value}  (per-path BN recalibrated; "
+              f"with inherited BN: {objective.format(summary[f'best_inherited_bn_{name}'])})")
+    else:
+        print(f"{name:<19} {value}")
+    if "test_acc" in best["metrics"]:
+        print(f"test_acc (reported) {best['metrics']['test_acc']:.2f}%  (never shown to the strategy)")
+    for metric, text in _secondary(objective, best["metrics"]):
+        print(f"{metric:<19} {text}")
+    test_metric = "test_" + name.removeprefix("val_")
+    if test_metric in summary.get("best_test", {}):
+        test = summary["best_test"]
+        extra = ", ".join(f"{k.removeprefix('test_')} {v:.2f}" for k, v in test.items()
+                          if k in ("test_AP50", "test_AP75"))
+        print(f"{test_metric + ' (test)':<19} {objective.format(test[test_metric])}"
+              f"{f'  ({extra})' if extra else ''}  (supernet weights; the search never saw the test split)")
+    note = SPACES.get(best["arch"]["space"]).cost_note if best["arch"]["space"] in SPACES else ""
+    print(f"flops / params      {best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M{f'  ({note})' if note else ''}")
+    if "random_baseline" in summary:
+        rb = summary["random_baseline"]
+        print(f"random archs        {describe(rb, rb.get('chance'), objective.unit)}")
+    print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
+    print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")
