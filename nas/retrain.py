@@ -70,20 +70,22 @@ class RetrainJob:
                    bool(config.get("test", False)), {k: v for k, v in config.items() if k not in known})
 
 
-def open_or_create(out: Path, job: RetrainJob | None, resume: bool) -> tuple[RunDir, RetrainJob]:
-    """A new run in `out` for `job`, or (`resume`) the run already there with its saved job."""
+def open_or_create(out: Path, job: Any, resume: bool, from_config: Any = None, what: str = "retraining") -> tuple[RunDir, Any]:
+    """A new run in `out` for `job`, or (`resume`) the run already there with its saved job
+    (`from_config` reads it back: `RetrainJob.from_config` unless another kind of run is meant)."""
     out = Path(out)
+    from_config = from_config or RetrainJob.from_config
     if resume:
         if not (out / "config.json").is_file():
-            raise UserError(f"--resume: {out} holds no retraining run; drop --resume to start one there")
+            raise UserError(f"--resume: {out} holds no {what} run; drop --resume to start one there")
         run = RunDir.open(out).lock()
-        saved = RetrainJob.from_config(run.read_config())
+        saved = from_config(run.read_config())
         if job is not None and job.config() != saved.config():
             raise UserError(f"{out} was started with other architectures or settings; repeat only --out with "
                             "--resume, or choose another --out")
         return run, saved
     if job is None:
-        raise UserError("nothing to retrain: give --arch or --run, or --resume an existing run")
+        raise UserError("nothing to run: give the architectures, or --resume an existing run")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out} already exists and is not empty; add --resume to continue the run there, "
                         "or choose another --out")

@@ -53,9 +53,9 @@ def records(run: Path) -> list[dict]:
     return read_jsonl(run / "retrain.jsonl")
 
 
-def reports(run: Path) -> dict[str, int]:
+def reports(run: Path, experiment: str = "retrain") -> dict[str, int]:
     """Results each trial reported so far, by trial folder (one line of result.json per epoch)."""
-    return {p.parent.name: len(p.read_text().splitlines()) for p in (run / "tune" / "retrain").glob("*/result.json")}
+    return {p.parent.name: len(p.read_text().splitlines()) for p in (run / "tune" / experiment).glob("*/result.json")}
 
 
 # ---- correlation and selection, no Ray ------------------------------------------------------------
@@ -125,7 +125,7 @@ def test_failed_trial_is_retried_by_resume_and_finished_one_is_not(ray_local, tw
     marker, bad = tmp_path / "failed_once", two_archs[1].to_json()
 
     def flaky(config):  # fails the second architecture the first time it is tried
-        if config["arch"] == bad and not marker.exists():
+        if config["trial"]["arch"] == bad and not marker.exists():
             marker.touch()
             raise RuntimeError("injected failure")
         retrain_trial(config)
@@ -139,6 +139,54 @@ def test_failed_trial_is_retried_by_resume_and_finished_one_is_not(ray_local, tw
     got = retrain(out, None, resume=True, workers=2, trainable=flaky)
     assert sorted(r["arch_hash"] for r in got) == sorted(a.hash for a in two_archs)
     assert reports(out)[f"arch_{two_archs[0].hash}"] == done
+
+
+@needs_subset
+def test_scale_grid_family_and_ablation_as_trials_resumed_after_a_failure(ray_local, tmp_path):
+    """`nas scale` end to end at a tiny size: the base and two candidates (step 1), the winner's
+    phi = 1 reused, depth/width/resolution alone at its FLOPs (step 2). One ablation trial fails
+    the first time; `--resume` trains only it, and the summary has every member."""
+    from nas.distributed.tune import TrialSpec, retrain_trial
+    from nas.scale import ScaleJob, scale
+    from search_spaces.mbconv import MBConvSpace
+
+    base_options = {"width": 0.25, "depth": 0.5}
+    space = make_space("mbconv", DATA.load(), base_options)
+    arch = space.canonical(space.sample(np.random.default_rng(0)))
+    data = DataConfig("cifar10-subset", val_size=64, train_limit=64)  # the trials' bookkeeping is tested, not accuracy
+    job = ScaleJob("mbconv", space.config(), arch, data, TrainConfig(epochs=1, batch_size=32),
+                   ((1.2, 1.1, 1.15), (1.05, 1.4, 1.0)), max_phi=1)
+    marker = tmp_path / "failed_once"
+
+    def flaky(config):
+        if TrialSpec.from_config(config).name == "width_phi1" and not marker.exists():
+            marker.touch()
+            raise RuntimeError("injected failure")
+        retrain_trial(config)
+
+    flaky.__name__ = "retrain_trial"  # Tune restores an experiment only with a trainable of the same name
+    out = tmp_path / "scale"
+    with pytest.raises(UserError, match="1 of 3 scaling trials failed: width_phi1.*--resume"):
+        scale(out, job, workers=2, max_failures=0, trainable=flaky)
+    grid_reports = reports(out, "scale_grid")
+    assert grid_reports == {"base": 1, "grid_a1.05_b1.4_g1": 1, "grid_a1.2_b1.1_g1.15": 1}
+
+    code, text = run_main(["scale", "--resume", out, "--workers", "2"])
+    assert code == 0, text
+    assert reports(out, "scale_grid") == grid_reports  # step 1 was not trained again
+    assert reports(out, "scale_family")["width_phi1"] == 1
+    summary = json.loads((out / "scale.json").read_text())
+    assert summary["winner"]["name"] in ("grid_a1.05_b1.4_g1", "grid_a1.2_b1.1_g1.15")
+    assert [e["phi"] for e in summary["family"]] == [0, 1]
+    assert sorted(e["kind"] for e in summary["ablation"]) == ["depth", "resolution", "width"]
+    for entry in summary["grid"] + summary["family"][1:] + summary["ablation"]:
+        assert 0.9 <= entry["flops_vs_base"] / 2 <= 1.1  # phi = 1: twice the base's FLOPs
+        assert MBConvSpace(**entry["options"]).contains(Arch.from_dict(entry["arch"]))
+        assert 0 <= entry["metrics"]["val_acc"] <= 100 and len(entry["metrics"]["val_acc_per_epoch"]) == 1
+    assert (out / "scale.png").stat().st_size > 0
+    assert "winner: alpha=" in text and "width_phi1" in text
+    code, shown = run_main(["runs", "show", out])
+    assert code == 0 and "compound_phi1" in shown
 
 
 @needs_subset

@@ -153,3 +153,32 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> None:
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=dpi)
     write_bytes_atomic(path, buffer.getvalue())
+
+
+def plot_scaling(summary: dict[str, Any], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
+    """A compound-scaling run (`nas scale`): objective vs FLOPs of the compound family and, below it
+    in the legend, each dimension scaled alone (EfficientNet's Figures 3 and 8); grid candidates as
+    faint points."""
+    fig, ax = new_figure()
+
+    def line(entries: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+        entries = sorted(entries, key=lambda e: e["flops"])
+        return [e["flops"] / 1e6 for e in entries], [objective.value(e["metrics"]) for e in entries]
+
+    base = summary["base"]
+    ax.plot(*line(summary["family"]), "-o", linewidth=2.2, color="tab:red",
+            label="compound (a={:g}, b={:g}, g={:g})".format(*summary["winner"]["coefficients"]))
+    colours = {"depth": "tab:blue", "width": "tab:green", "resolution": "tab:purple"}
+    for dim in summary["dims"]:
+        entries = [e for e in summary["ablation"] if e["kind"] == dim]
+        if entries:
+            ax.plot(*line([base] + entries), "--s", markersize=4, color=colours[dim], label=f"{dim} only")
+    grid = summary["grid"]
+    if grid:
+        ax.scatter(*line(grid), s=18, alpha=0.4, color="grey", label="grid candidates (phi 1)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"Scaling {summary['space']}: {_label(objective).split(',')[0]} vs FLOPs")
+    ax.set_xlabel("FLOPs (millions)")
+    ax.set_ylabel(_label(objective))
+    ax.grid(True, alpha=0.3)
+    save_figure(fig, path)

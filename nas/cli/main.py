@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retrain": ("retrain", "train architectures from scratch (Ray Tune, one trial each)"),
     "rank-check": ("rank_check", "does the supernet rank architectures like stand-alone training?"),
     "lut": ("lut", "build and check latency lookup tables of this machine"),
+    "scale": ("scale", "compound scaling (EfficientNet) of an architecture, trained on Ray Tune"),
 }
 
 

@@ -64,11 +64,15 @@ def cluster_options(args: argparse.Namespace) -> dict:
     return {"workers": args.workers, "gpus_per_worker": args.gpus_per_worker, "address": args.address}
 
 
-def check_resume(args: argparse.Namespace, out: Path) -> None:
+def check_resume(args: argparse.Namespace, out: Path, kind: str = "retrain") -> None:
     """On --resume the saved grid and recipe are used; options that would change them are refused."""
     if not (out / "config.json").is_file():
         raise UserError(f"--resume: {out} holds no run to continue; drop --resume to start one")
-    saved = RunDir.open(out).read_config().get("train", {}).get("epochs")
+    config = RunDir.open(out).read_config()
+    if config.get("kind") != kind:
+        what = {"retrain": "a retraining run", "scale": "a scaling run"}.get(kind, f"a {kind} run")
+        raise UserError(f"--resume: {out} is not {what} (kind {config.get('kind', 'search')!r})")
+    saved = (config.get("train") or {}).get("epochs")
     if args.epochs is not None and args.epochs != saved:
         raise UserError(f"--epochs {args.epochs} conflicts with the run's saved {saved}; drop --epochs to resume")
 

@@ -51,6 +51,8 @@ def run_show(args: argparse.Namespace) -> int:
 
     run = RunDir.open(args.run)
     config = run.read_config()
+    if config.get("kind") == "scale" and not args.json:
+        return _show_scale(run.path, config)
     records = run.read_records(strict=False)
     objective = run.objective()
     summary = summarize(records, args.top, objective)
@@ -96,6 +98,21 @@ def run_compare(args: argparse.Namespace) -> int:
         raise UserError(f"the runs optimise different objectives ({', '.join(sorted(objectives))}); compare runs of one")
     plot_compare(series, args.out)
     print(f"wrote {args.out}: best-so-far {objectives.pop()} of {len(series)} runs")
+    return 0
+
+
+def _show_scale(path: Path, config: dict) -> int:
+    """A scaling run: its tables from scale.json (or how far it got)."""
+    from nas.cli.scale import format_summary
+
+    print(f"run        {path}")
+    print(f"kind       scale   space {config.get('space', '-')}   phi 1..{config.get('max_phi', '-')}   "
+          f"candidates {len(config.get('candidates') or [])}")
+    summary = _saved_summary(path / "scale.json")
+    if summary is None:
+        print(f"(no scale.json yet: the run has not ended; continue it with nas scale --resume {path})")
+    else:
+        print(format_summary(summary))
     return 0
 
 

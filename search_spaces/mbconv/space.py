@@ -30,6 +30,7 @@ class MBConvSpace(SearchSpace):
 
     name = "mbconv"
     description = "MnasNet/EfficientNet-B0 MBConv+SE: kernel x expansion x SE per block, depth per stage"
+    multipliers = ("depth", "width", "resolution")  # space options that compound scaling (`nas scale`) varies
 
     def __init__(self, **options: Any) -> None:
         try:

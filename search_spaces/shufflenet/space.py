@@ -21,6 +21,7 @@ from search_spaces.shufflenet.network import (
 class ShuffleNetSpace(TabulatedCost, SearchSpace):
     name = "shufflenet"
     description = "SPOS/DetNAS ShuffleNetV2 choice blocks: 20 blocks x {shuffle 3x3/5x5/7x7, xception}"
+    multipliers = ("width",)  # space options that `nas scale` varies (its depth and input size are fixed)
 
     def __init__(self, **options: Any) -> None:
         try:
