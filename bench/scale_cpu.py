@@ -13,7 +13,7 @@ scaling beats width/depth/resolution alone by 1.0-2.5 points top-1.
 Headline: compound_minus_best_single_test_acc = compound test accuracy minus the best single-
 dimension scaling's, at the family's largest phi (same FLOPs within a few percent); the wall time
 against the 15-minute target is printed the line before.
-Run: python bench/scale_cpu.py [--epochs 4] [--train-limit 4000] [--candidates 3] [--phi 2]
+Run: python bench/scale_cpu.py [--epochs 3] [--train-limit 1500] [--candidates 3] [--phi 2]
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def b0_pattern(width: float, depth: float) -> Arch:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--train-limit", type=int, default=4000)
-    p.add_argument("--val-size", type=int, default=1000)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--train-limit", type=int, default=1500)
+    p.add_argument("--val-size", type=int, default=500)
     p.add_argument("--candidates", type=int, default=3)
     p.add_argument("--phi", type=int, default=2)
     p.add_argument("--width", type=float, default=0.25)

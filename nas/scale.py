@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas.archive import RunDir
 from nas.archive.atomic import write_json_atomic
 from nas.data import DataConfig, data_config_from_dict
 from nas.errors import UserError
@@ -28,6 +27,7 @@ from nas_common.objective import Objective
 from search_spaces.arch import Arch
 
 SUMMARY = "scale.json"
+COSTS = "scaled_costs.json"  # every scaled network counted: a resumed run does not count them again
 PLOT = "scale.png"
 GRID, FAMILY = "scale_grid", "scale_family"
 
@@ -103,11 +103,12 @@ def check_candidates(candidates: list[tuple[float, float, float]], dims: tuple[s
                             f"{tolerance:.0%} of {target:g}")
 
 
-def make_family(job: ScaleJob) -> Family:
+def make_family(job: ScaleJob, known: dict[str, Any] | None = None) -> Family:
     from nas.supernet.loading import make_space
 
     data, task = job.data.load(), get_task(job.data.task)
-    return Family(lambda options: make_space(job.space, data, options, task), job.space_options, job.base_arch)
+    return Family(lambda options: make_space(job.space, data, options, task), job.space_options, job.base_arch,
+                  known)
 
 
 def plan(job: ScaleJob, family: Family | None = None) -> tuple[Family, list[Member]]:
@@ -135,7 +136,8 @@ def scale(out: Path, job: ScaleJob | None, *, resume: bool = False, workers: int
 
     check_request(workers, gpus_per_worker, address)
     run, job = open_or_create(out, job, resume, ScaleJob.from_config, "scaling")
-    family, step1 = plan(job)
+    known = read_json(run.path / COSTS) if resume else None
+    family, step1 = plan(job, make_family(job, known))
     metric = job.objective.metric
 
     def train(members: list[Member], experiment: str) -> dict[str, dict[str, Any]]:
@@ -156,6 +158,7 @@ def scale(out: Path, job: ScaleJob | None, *, resume: bool = False, workers: int
         grid = step1[1:]
         winner = max(grid, key=lambda m: (job.objective.utility(results[m.name][metric]), -grid.index(m)))
         compound, ablation = plan_family(job, family, winner)
+        write_json_atomic(run.path / COSTS, family.realised())
         results["compound_phi1"] = results[winner.name]
         to_train = compound[1:] + ablation
         if to_train:
@@ -186,3 +189,14 @@ def summarise(job: ScaleJob, base: Member, grid: list[Member], winner: Member, c
             "winner": {"name": winner.name, "coefficients": list(winner.coefficients),
                        "product": round(product(*winner.coefficients), 4)},
             "family": [entry(base)] + [entry(m) for m in compound], "ablation": [entry(m) for m in ablation]}
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A saved cost cache, or None when absent or unreadable (then the costs are counted again)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

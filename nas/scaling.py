@@ -159,7 +159,7 @@ class Family:
     options with other multipliers); FLOPs are counted on built networks and cached per options."""
 
     def __init__(self, make_space: Callable[[dict[str, Any]], Any], base_options: dict[str, Any],
-                 base_arch: Arch) -> None:
+                 base_arch: Arch, known: dict[str, Any] | None = None) -> None:
         self.make_space, self.base_options = make_space, dict(base_options)
         self.base_space = make_space(self.base_options)
         self.base_arch = self.base_space.validate(base_arch)
@@ -167,7 +167,18 @@ class Family:
         if not self.dims:
             raise ValueError(f"space {self.base_space.name!r} has no width/depth/resolution multiplier to scale")
         self.base_flops, self.base_params = realised_cost(self.base_space, self.base_arch)
-        self._costs: dict[str, tuple[dict[str, Any], Arch, int, int]] = {}
+        # options -> (space config, arch, flops, params); `known` is a saved `realised()` (a resumed run)
+        try:
+            self._costs: dict[str, tuple[dict[str, Any], Arch, int, int]] = {
+                key: (dict(v["options"]), Arch.from_dict(v["arch"]), int(v["flops"]), int(v["params"]))
+                for key, v in (known or {}).items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self._costs = {}  # a damaged cache is only a lost shortcut: count again
+
+    def realised(self) -> dict[str, Any]:
+        """Every scaled network counted so far, as JSON (to skip counting them again on resume)."""
+        return {key: {"options": o, "arch": a.to_dict(), "flops": f, "params": p}
+                for key, (o, a, f, p) in self._costs.items()}
 
     def _realise(self, relative: dict[str, float]) -> tuple[dict[str, Any], Arch, int, int]:
         options = dict(self.base_options)
@@ -201,7 +212,7 @@ class Family:
             options, arch, flops, params = self._realise(relative)
         return Member(name, kind, phi, tuple(coefficients), relative, nominal, options, arch, flops, params, target)
 
-    def _match(self, relative: dict[str, float], dim: str, target: float, steps: int = 24) -> float:
+    def _match(self, relative: dict[str, float], dim: str, target: float, steps: int = 16) -> float:
         """The value of `dim` (others fixed) whose realised FLOPs are closest to `target`: bracket by
         factors of 1.25, then bisect (FLOPs never fall as one multiplier grows)."""
         def flops(value: float) -> int:
@@ -217,7 +228,7 @@ class Family:
         for _ in range(steps):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if flops(mid) < target else (lo, mid)
-            if abs(flops(hi) / target - 1) < 0.002:
+            if abs(flops(hi) / target - 1) < 0.005:
                 break
         # The shortest value with the best FLOPs: 1.28125 rather than 1.2812500001 (a rounded value
         # can cross a step: 40.5 px rounds to 40, so each is counted again).

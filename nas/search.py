@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
+from nas.strategies.darts import darts_of
 from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
@@ -102,11 +103,25 @@ def execute(run: RunDir, *, quiet: bool = False,
             on_baseline: Callable[[int, int], None] | None = None) -> SearchOutcome:
     config = SearchConfig.from_dict(run.read_config(), where=str(run.config))
     device = resolve_device(config.device)
+    darts = darts_of(config.strategy, config.strategy_options)
+    if darts is not None and not evaluator_kind(config).uses_supernet:  # a table scores what DARTS finds
+        from nas.darts.trainer import darts_training
+        from nas.supernet.pipeline import train_into
+
+        train_into(run.path / "supernet", config.space, config.space_options, config.data, config.train, device,
+                   quiet, **darts_training(darts))
     space, evaluator = evaluator_kind(config).for_search(run.path, config, device, quiet)
     baseline = trusted_baseline(run, config, space, evaluator, on_baseline)
     objective = config.objective
     strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
                              seed=config.seed, options=config.strategy_options, objective=objective)
+    alphas = None
+    if darts is not None:
+        from nas.darts.alphas import plot_alphas, read_alphas
+
+        alphas = read_alphas(run.path / "supernet")
+        strategy.use_alphas(alphas["logits"])
+        plot_alphas(alphas, run.path / "alphas.png")
     load_strategy(strategy, run)
     with contextlib.ExitStack() as stack:
         executor = LocalExecutor(evaluator)
@@ -144,6 +159,10 @@ def execute(run: RunDir, *, quiet: bool = False,
         test = evaluator.test_metrics(best)  # reported only: the search never saw the test split
         if test:
             summary["best_test"] = test
+    if alphas is not None:
+        from nas.darts.alphas import darts_summary
+
+        summary["darts"] = darts_summary(space, alphas)
     write_json_atomic(run.summary, summary)
     plot_progress(records, run.progress_plot, objective)
     plot_pareto(records, run.pareto_plot, objective)

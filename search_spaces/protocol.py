@@ -221,6 +221,22 @@ class MultiScaleSupernet(Supernet, Protocol):
 @runtime_checkable
 class MixedForward(Protocol):
     """A supernet with DARTS's continuous relaxation: `weights[d, o]` weighs option o of decision d
-    (a softmax of architecture parameters); one-hot weights give the single-path forward."""
+    (a softmax of architecture parameters); one-hot weights give the single-path forward.
+    `aux_skip` adds that weight times the input to every mixed op (DARTS-'s auxiliary skip)."""
 
-    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor: ...
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor, aux_skip: float = 0.0) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Differentiable(Protocol):
+    """A space DARTS can search (`nas search --strategy darts`): its supernet is `MixedForward`
+    with weights of `alpha_shape` (softmax over the last axis, whose options `alpha_ops` names),
+    and `discretise(alphas)` is the architecture the alphas choose."""
+
+    alpha_shape: tuple[int, ...]
+    alpha_ops: tuple[str, ...]
+
+    def discretise(self, alphas: Any) -> Arch: ...
+
+    def one_hot(self, arch: Arch) -> Any:
+        """Weights of `alpha_shape` under which the mixed forward is `arch`'s single path."""

@@ -27,6 +27,7 @@ SMALL_OPTIONS: tuple[dict[str, Any], ...] = (
     {"layout": "cpu", "width": 0.25, "input_size": 64},  # detnas
     {"width": 0.25, "input_size": 16},
     {"width": 0.25},
+    {"channels": 4, "layers": 3, "input_size": 16},  # darts, binary cells
     {"input_size": 16},
     {},
 )

@@ -63,7 +63,7 @@ def test_variants_group_options_and_apply_harness_defaults():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("no_such", "unknown strategy 'no_such'; valid .*: evolution, .*random, rl"),
+    ("no_such", "unknown strategy 'no_such'; valid .*: darts, evolution, .*random, rl"),
     ("evolution:population", "is not KEY=VALUE"),
     ("evolution:", "is not KEY=VALUE"),
     ("population=3,random", "comes before any strategy"),

@@ -97,10 +97,19 @@ def test_mutate_and_crossover_stay_inside(space):
     archs = samples(space, 10)
     for a, b in zip(archs, archs[1:]):
         assert space.contains(space.mutate(a, rng, 0.2))
+        state = rng.bit_generator.state
         child = space.crossover(a, b, rng)
         assert space.contains(child)
-        # each decision comes from one of the parents
-        assert all(c in (x, y) for c, x, y in zip(child.choices, a.choices, b.choices))
+        if type(space).crossover is SearchSpace.crossover:
+            # each decision comes from one of the parents, before the canonical form (which may
+            # renumber equivalent parts: DARTS cells' nodes) is taken
+            replay = np.random.default_rng()
+            replay.bit_generator.state = state
+            take_a = replay.random(len(space.decisions)) < 0.5
+            mixed = Arch(space.name, tuple(x if t else y for x, y, t in zip(a.choices, b.choices, take_a)))
+            assert child == space.canonical(mixed)
+        else:
+            assert all(c in (x, y) for c, x, y in zip(child.choices, a.choices, b.choices))
 
 
 def test_mutate_probability_extremes(space):
@@ -205,5 +214,9 @@ def test_build_runs_forward_and_backward(space):
 def test_flops_and_params_match_measurement(space):
     for arch in samples(space, 2, seed=11):
         net, x = space.cost_probe(arch)
-        assert space.flops(arch) == measure_flops(net, x)
+        if hasattr(space, "bops"):  # binary ops: their multiply-adds are BOPs, counted at 1/64
+            assert space.float_flops(arch) + 2 * space.bops(arch) == measure_flops(net, x)
+            assert space.flops(arch) == space.float_flops(arch) + round(2 * space.bops(arch) / 64)
+        else:
+            assert space.flops(arch) == measure_flops(net, x)
         assert space.params(arch) == count_params(net)

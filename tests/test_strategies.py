@@ -214,7 +214,8 @@ def test_options_are_parsed_from_strings_and_checked():
 
 
 # ---- contract over every registered strategy --------------------------------------------------------
-@pytest.mark.parametrize("name", STRATEGIES.names())
+# Gradient-based strategies (darts) propose what their trained alphas choose: tests/test_darts.py.
+@pytest.mark.parametrize("name", [n for n in STRATEGIES.names() if not getattr(STRATEGIES.get(n), "trains_supernet", None)])
 def test_strategy_contract(name):
     space = ToySpace()
     constraint = Constraint(max_flops=20_000)

@@ -79,9 +79,7 @@ def test_optional_forwards_agree_with_the_single_path(space):
             for a, b in zip(features, reference):
                 torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
         if isinstance(supernet, MixedForward):
-            options = [d.num_options for d in space.decisions]
-            weights = torch.zeros(len(options), max(options))
-            weights[torch.arange(len(options)), torch.tensor(arch.choices)] = 1.0
+            weights = torch.as_tensor(space.one_hot(arch), dtype=torch.float32)
             torch.testing.assert_close(supernet.forward_mixed(x, weights), supernet(x, arch), rtol=1e-5, atol=1e-5)
 
 

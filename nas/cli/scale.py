@@ -152,7 +152,7 @@ def format_summary(summary: dict) -> str:
     def rows(entries):
         out = []
         for e in entries:
-            m, mult = e["metrics"], e["multipliers"]
+            m = e["metrics"]
             size = e["options"].get("input_size")
             px = f"{round(size * e['options'].get('resolution', 1.0))}" if size else "-"
             out.append([e["name"], e["phi"], *(shown(e, d) for d in ("depth", "width", "resolution")),

@@ -93,19 +93,30 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     config["evaluator"] = {"kind": "supernet", "calibration_images": pick(args.calibration_images, p["calibration_images"]),
                            "batch_size": pick(args.eval_batch_size, 256),
                            "val_images": pick(args.val_images, p["val_images"])}
+    trains = getattr(STRATEGIES.get(args.strategy), "trains_supernet", None)
+    if trains and args.supernet is not None:
+        raise UserError(f"--strategy {args.strategy} trains its own supernet; drop --supernet")
+    if trains:  # DARTS's recipe where the user gives none (lr 0.025, wd 3e-4, batch 64, half for the alphas)
+        p = {**p, **STRATEGIES.get(args.strategy).train_defaults,
+             "data": {**p["data"], "val_size": STRATEGIES.get(args.strategy).train_defaults["val_size"]}}
     if args.evaluator == "table" or args.table is not None:
-        return _table_search(args, config)
+        return _table_search(args, config, p, seed, trains)
     if args.supernet is not None:
         return _referenced_supernet(args, config)
     return _supernet_trained_here(args, config, p, seed)
 
 
-def _table_search(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+def _table_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,
+                  trains: str | None) -> dict[str, Any]:
     if args.supernet is not None:
         raise UserError("--supernet and --evaluator table exclude each other; pick one")
+    table = {"kind": "table", "table": str(args.table.resolve()) if args.table else None}
+    if trains:  # DARTS trains a supernet even when the table scores what it finds
+        config = _supernet_trained_here(args, {**config, "space": pick(args.space, "nb201")}, p, seed)
+        config.update(supernet=None, evaluator=table, random_baseline=pick(args.random_baseline, 0))
+        return config
     config.update(space=pick(args.space, "nb201"), space_options={}, data=None, train=None,
-                  supernet=None, random_baseline=pick(args.random_baseline, 0),
-                  evaluator={"kind": "table", "table": str(args.table.resolve()) if args.table else None})
+                  supernet=None, random_baseline=pick(args.random_baseline, 0), evaluator=table)
     return config
 
 
@@ -126,13 +137,14 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
     try:
         train = TrainConfig(epochs=pick(args.epochs, p["epochs"]), steps=args.steps,
                             batch_size=pick(args.batch_size, p["batch_size"]), lr=pick(args.lr, p["lr"]),
-                            weight_decay=pick(args.weight_decay, TrainConfig.weight_decay), seed=seed,
+                            weight_decay=pick(args.weight_decay, p.get("weight_decay", TrainConfig.weight_decay)),
+                            seed=seed,
                             checkpoint_every=pick(args.checkpoint_every, 0), augment=not args.no_augment,
                             warmup_epochs=pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)),
                             backbone=options.backbone_run(args))
     except ValueError as err:
         raise UserError(str(err)) from None
-    space = pick(args.space, "shufflenet")
+    space = pick(args.space, config.get("space") or "shufflenet")
     data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     space_options = {**p["space_options"].get(space, {}), "width": pick(args.width, p["width"]),
                      **fixed_backbone_options(args, space), **dict(args.space_option)}

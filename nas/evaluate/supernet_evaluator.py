@@ -175,7 +175,12 @@ class SupernetEvaluator:
                 backbone = config.backbone_pretraining.run(Path(run_path) / "backbone", cls.search_space(config),
                                                            device, quiet)
                 train = replace(train, backbone=str(backbone.resolve()))
-            train_into(supernet_dir, config.space, config.space_options, config.data, train, device, quiet)
+            from nas.darts.trainer import darts_training
+            from nas.strategies.darts import darts_of
+
+            darts = darts_of(config.strategy, config.strategy_options)
+            train_into(supernet_dir, config.space, config.space_options, config.data, train, device, quiet,
+                       **(darts_training(darts) if darts is not None else {}))
         run = load_supernet_run(supernet_dir)
         return run.space, cls.from_run(run, config.evaluator.typed(), device, seed=config.seed,
                                        device_name=config.device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -20,23 +21,27 @@ from nas.supernet.train import SupernetTrainer, TrainConfig
 
 
 def supernet_run_config(space_name: str, space_config: dict, data: DataConfig | DetectionDataConfig,
-                        train: TrainConfig) -> dict:
+                        train: TrainConfig, extra: dict | None = None) -> dict:
     return {"kind": "supernet", "space": space_name, "space_config": space_config,
-            "data": asdict(data), "train": asdict(train), "task": data.task}
+            "data": asdict(data), "train": asdict(train), "task": data.task, **(extra or {})}
 
 
 def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfig | DetectionDataConfig,
-               train_cfg: TrainConfig, device: torch.device, quiet: bool = False) -> dict:
-    """Train (or resume training) a supernet in `out`; returns the last epoch's log entry."""
+               train_cfg: TrainConfig, device: torch.device, quiet: bool = False,
+               trainer: Callable[..., SupernetTrainer] = SupernetTrainer, extra: dict | None = None,
+               label: str = "supernet") -> dict:
+    """Train (or resume training) a supernet in `out`; returns the last epoch's log entry.
+    `trainer` replaces the single-path trainer (DARTS's bilevel loop: `nas.darts.trainer`), and
+    `extra` settings join the run's config so a resume checks them too."""
     task = get_task(data_cfg.task)
     data = data_cfg.load()
     space = make_space(space_name, data, space_opts, task)
-    open_supernet_run(out, supernet_run_config(space_name, space.config(), data_cfg, train_cfg))
+    open_supernet_run(out, supernet_run_config(space_name, space.config(), data_cfg, train_cfg, extra))
     supernet = space.supernet(torch.Generator().manual_seed(train_cfg.seed))
     if train_cfg.backbone:  # a resumed run then loads its checkpoint over it
         load_backbone(supernet, train_cfg.backbone, space)
-    trainer = SupernetTrainer(space, supernet, data, train_cfg, out, device, task=task)
-    bar = tqdm(total=trainer.total_steps, desc="supernet", unit="step", disable=quiet, dynamic_ncols=True)
+    trainer = trainer(space, supernet, data, train_cfg, out, device, task=task)
+    bar = tqdm(total=trainer.total_steps, desc=label, unit="step", disable=quiet, dynamic_ncols=True)
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
         bar.update(1)

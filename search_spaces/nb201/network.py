@@ -85,8 +85,11 @@ class SearchCell(nn.Module):
     def forward(self, x: torch.Tensor, choices: Sequence[int]) -> torch.Tensor:
         return CELL.walk([x], lambda e, node: self.edges[e](node, choices[e]))
 
-    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """`weights`: (6 edges, 5 ops), e.g. a softmax of DARTS architecture parameters."""
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor, aux_skip: float = 0.0) -> torch.Tensor:
+        """`weights`: (6 edges, 5 ops), e.g. a softmax of DARTS architecture parameters. `aux_skip`:
+        DARTS-'s auxiliary skip connection beside every mixed op, with that fixed weight."""
+        if aux_skip:
+            return CELL.walk([x], lambda e, node: self.edges[e].forward_mixed(node, weights[e]) + aux_skip * node)
         return CELL.walk([x], lambda e, node: self.edges[e].forward_mixed(node, weights[e]))
 
 
@@ -143,12 +146,12 @@ class NB201Supernet(nn.Module):
             x = layer(x, choices) if isinstance(layer, SearchCell) else layer(x)
         return self.head(x)
 
-    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor, aux_skip: float = 0.0) -> torch.Tensor:
         if weights.shape != (len(EDGES), len(OPS)):
             raise ValueError(f"need ({len(EDGES)}, {len(OPS)}) edge weights, got shape {tuple(weights.shape)}")
         x = self.stem(x)
         for layer in self.cells:
-            x = layer.forward_mixed(x, weights) if isinstance(layer, SearchCell) else layer(x)
+            x = layer.forward_mixed(x, weights, aux_skip) if isinstance(layer, SearchCell) else layer(x)
         return self.head(x)
 
     def path_state(self, arch: Arch | Sequence[int]) -> dict[str, torch.Tensor]:

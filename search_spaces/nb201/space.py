@@ -39,6 +39,27 @@ class NB201Space(TabulatedCost, SearchSpace):
     def decisions(self) -> tuple[Decision, ...]:
         return tuple(Decision(f"edge_{dst}<-{src}", OPS) for dst, src in EDGES)
 
+    # ---- DARTS (nas.darts): one logit per (edge, op), shared by every cell ----------------------
+    @property
+    def alpha_shape(self) -> tuple[int, int]:
+        return (len(EDGES), len(OPS))
+
+    alpha_ops = OPS  # what the last axis of the alphas means (skip counting, plots)
+
+    def discretise(self, alphas: Any) -> Arch:
+        """The op of largest weight on each edge (NB201's DARTS baseline)."""
+        import numpy as np
+
+        alphas = np.asarray(alphas, dtype=float)
+        if alphas.shape != self.alpha_shape:
+            raise ValueError(f"need alphas of shape {self.alpha_shape}, got {alphas.shape}")
+        return Arch(self.name, tuple(int(i) for i in alphas.argmax(axis=1)))
+
+    def one_hot(self, arch: Arch) -> Any:
+        import numpy as np
+
+        return np.eye(len(OPS))[list(self.validate(arch).choices)]
+
     def config(self) -> dict[str, Any]:
         return config_dict(self.cfg)
 

@@ -1,0 +1,143 @@
+"""DARTS as a strategy: gradient-based search does not ask and tell its way through candidates,
+so the training happens before the search loop (`nas.search` trains the run's supernet in mixed
+mode with `nas.darts.trainer`, the options of this strategy) and the strategy is handed the
+learned alphas (`use_alphas`). It then asks for one architecture, the discretised alphas
+(`space.discretise`: argmax per decision; top-2 inputs per node in DARTS cells), which the run's
+evaluator scores and the archive records like any other. No data, supernet or Ray here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nas.errors import UserError
+from nas.registry import STRATEGIES
+from nas.strategies.base import Strategy
+from search_spaces.arch import Arch
+
+
+GUARDS = ("none", "darts-", "robust")
+
+
+@dataclass(frozen=True)
+class DartsConfig:
+    """order: 1 (first-order: alphas follow the validation gradient at the current weights) or 2
+    (one-step unrolled weights, finite-difference Hessian-vector product). arch_*: Adam on the
+    architecture logits (DARTS: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3). guard: "darts-"
+    adds an auxiliary skip connection beside every mixed op, weighted by aux_skip decayed linearly
+    to 0 over training (DARTS-, Chu et al. ICLR 2021), so skip connections stop winning by
+    helping gradients flow rather than by being good ops; "robust" is RobustDARTS's early stop
+    (DARTS-ES, Zela et al. ICLR 2020): at each epoch end the dominant eigenvalue of the validation
+    loss's Hessian w.r.t. the alphas is estimated (power iteration on a fixed batch); when its mean
+    over the last es_window epochs exceeds es_factor x the mean of the window before, training
+    stops and the alphas of es_window epochs earlier are kept. "none" is plain DARTS."""
+
+    order: int = 1
+    arch_lr: float = 3e-4
+    arch_beta1: float = 0.5
+    arch_beta2: float = 0.999
+    arch_weight_decay: float = 1e-3
+    guard: str = "none"
+    aux_skip: float = 1.0
+    init_scale: float = 1e-3  # alphas start at init_scale * N(0, 1), as DARTS does
+    es_window: int = 5
+    es_factor: float = 1.3
+
+    def __post_init__(self) -> None:
+        if self.order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2, got {self.order}")
+        if self.guard not in GUARDS:
+            raise ValueError(f"guard must be one of {', '.join(GUARDS)}; got {self.guard!r}")
+        for key in ("arch_lr", "arch_weight_decay", "aux_skip", "init_scale"):
+            value = getattr(self, key)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{key} must be a finite number >= 0, got {value}")
+        if not (0 <= self.arch_beta1 < 1 and 0 <= self.arch_beta2 < 1):
+            raise ValueError("arch_beta1 and arch_beta2 must be in [0, 1)")
+        if self.es_window < 1 or not (math.isfinite(self.es_factor) and self.es_factor > 1):
+            raise ValueError("es_window must be >= 1 and es_factor a finite number > 1")
+
+    def aux_skip_at(self, step: int, total: int) -> float:
+        """DARTS-'s auxiliary skip weight at `step`: aux_skip decayed linearly to 0 (0 unguarded)."""
+        if self.guard != "darts-":
+            return 0.0
+        return self.aux_skip * max(0.0, 1.0 - step / max(total, 1))
+
+
+def early_stop(eigenvalues: list[float], window: int, factor: float) -> bool:
+    """RobustDARTS's criterion on the per-epoch dominant eigenvalues so far: the mean of the last
+    `window` over the mean of the `window` before it exceeds `factor`."""
+    if len(eigenvalues) < 2 * window:
+        return False
+    now = sum(eigenvalues[-window:]) / window
+    before = sum(eigenvalues[-2 * window:-window]) / window
+    return before > 0 and now / before > factor
+
+
+# Weight training as DARTS trains the supernet (SGD lr 0.025 cosine, weight decay 3e-4, batch 64,
+# half of the training images for the alphas): defaults of `nas search --strategy darts`.
+TRAIN_DEFAULTS = {"lr": 0.025, "weight_decay": 3e-4, "batch_size": 64, "val_size": 0.5}
+
+
+@STRATEGIES.register("darts")
+class DartsStrategy(Strategy):
+    """DARTS: the architecture its alphas choose, after the supernet is trained by DARTS's bilevel
+    loop (nas.darts; -o guard=darts- or robust against skip collapse, -o order=2 unrolled)."""
+
+    name = "darts"
+    Config = DartsConfig
+    trains_supernet = "darts"  # nas.search: train the supernet with DARTS before the search loop
+    train_defaults = TRAIN_DEFAULTS
+
+    def __init__(self, space: Any, **kwargs: Any) -> None:
+        if not hasattr(space, "discretise") or not hasattr(space, "alpha_shape"):
+            raise UserError(f"--strategy darts needs a space with a mixed forward (nb201, darts, binary); "
+                            f"{space.name!r} has none")
+        super().__init__(space, **kwargs)
+        self._alphas: np.ndarray | None = None
+
+    def default_budget(self) -> int:
+        return 1
+
+    def use_alphas(self, logits: Any) -> None:
+        alphas = np.asarray(logits, dtype=float)
+        if alphas.shape != tuple(self.space.alpha_shape) or not np.isfinite(alphas).all():
+            raise UserError(f"DARTS alphas of shape {alphas.shape} do not fit space {self.space.name} "
+                            f"{tuple(self.space.alpha_shape)} (or are not finite)")
+        self._alphas = alphas
+
+    def discretised(self) -> Arch:
+        if self._alphas is None:
+            raise RuntimeError("the darts strategy proposes after its supernet is trained (use_alphas)")
+        return self.space.validate(self.space.discretise(self._alphas))
+
+    def _ask(self, n: int) -> list[Arch]:
+        arch = self.discretised()
+        if arch.hash in self._seen:
+            return []
+        violation = self.constraint.violation(self.space, arch) if self.constraint.limits() else None
+        if violation:
+            raise UserError(f"the architecture DARTS found breaks the constraint ({violation}); DARTS does not "
+                            "search under resource limits: drop them or use evolution/rl")
+        self._seen.add(arch.hash)
+        return [arch]
+
+    def _state(self) -> dict:
+        return {"alphas": None if self._alphas is None else self._alphas.tolist()}
+
+    def _load_state(self, state: dict) -> None:
+        if state.get("alphas") is not None:
+            self._alphas = np.asarray(state["alphas"], dtype=float)
+
+
+def darts_of(strategy: str, options: dict) -> DartsConfig | None:
+    """The DARTS settings of a search whose strategy trains its supernet by DARTS, else None."""
+    from nas.strategies.factory import build_config
+
+    if getattr(STRATEGIES.get(strategy), "trains_supernet", None) != "darts":
+        return None
+    return build_config(DartsConfig, options, owner=f"strategy {strategy!r}")

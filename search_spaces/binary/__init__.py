@@ -1,0 +1,3 @@
+from search_spaces.binary.space import BinarySpace
+
+__all__ = ["BinarySpace"]

@@ -1,0 +1,256 @@
+"""DARTS: the mixed forward with one-hot weights is the single path; first- and second-order alpha
+updates find the op that carries the label on a toy problem; the second-order gradient matches a
+direct computation; DARTS-'s auxiliary skip decays to 0; a DARTS search on NB201 ends as a normal
+run record (table-scored), writes its alphas and plot, and a killed run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nas.darts.alphas import skip_count
+from nas.strategies.darts import DartsConfig
+from nas.darts.trainer import DartsTrainer
+from nas.data.datasets import ImageData
+from nas.errors import UserError
+from nas.supernet.train import TrainConfig
+from search_spaces.arch import Arch
+from search_spaces.nb201.space import NB201Space
+from tests.conftest import needs_subset, read_jsonl, run_main
+
+TOY_OPS = ("none", "skip_connect", "informative")
+
+
+class ToySupernet(nn.Module):
+    """One decision of three ops on pooled channels: `none` gives 0, `skip_connect` channel 1 (noise),
+    `informative` channel 0, whose mean decides the label. A linear head reads the mixed feature."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(1, 2)
+        self.scale = nn.Parameter(torch.ones(3))
+
+    def forward_mixed(self, x, weights, aux_skip: float = 0.0):
+        pooled = x.mean(dim=(2, 3))
+        options = [torch.zeros_like(pooled[:, :1]), pooled[:, 1:2] * self.scale[1], pooled[:, :1] * self.scale[2]]
+        feature = sum(w * o for w, o in zip(weights[0], options)) + aux_skip * pooled[:, 1:2]
+        return self.head(feature)
+
+    def forward(self, x, arch):
+        return self.forward_mixed(x, torch.eye(3)[list(arch.choices)])
+
+
+class ToySpace:
+    name = "toy"
+    alpha_shape = (1, 3)
+    alpha_ops = TOY_OPS
+
+    def discretise(self, alphas):
+        return Arch("toy", (int(np.argmax(alphas[0])),))
+
+    def config(self):
+        return {}
+
+
+def toy_data(n: int = 512, seed: int = 0) -> ImageData:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(2 * n, 4, 4, 3), dtype=np.uint8)
+    y = (x[..., 0].mean(axis=(1, 2)) > 127.5).astype(np.int64)
+    return ImageData("toy", ("low", "high"), x[:n], y[:n], x[n:], y[n:], x[:8], y[:8], (0.5, 0.5, 0.5),
+                     (0.29, 0.29, 0.29))
+
+
+def toy_trainer(tmp_path, order: int, steps: int = 60, **darts) -> DartsTrainer:
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=steps, batch_size=64, lr=0.05, weight_decay=0.0, label_smoothing=0.0, augment=False)
+    return DartsTrainer(ToySpace(), ToySupernet(), toy_data(), cfg, tmp_path,
+                        darts=DartsConfig(order=order, arch_lr=0.05, arch_weight_decay=0.0, **darts))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_alpha_updates_find_the_op_that_carries_the_label(tmp_path, order):
+    trainer = toy_trainer(tmp_path, order)
+    trainer.run()
+    weights = trainer.weights().detach()[0]
+    assert int(weights.argmax()) == TOY_OPS.index("informative"), weights
+    assert float(weights[2]) > 0.5
+    saved = json.loads((tmp_path / "alphas.json").read_text())
+    assert saved["ops"] == list(TOY_OPS) and len(saved["epochs"]) >= 1
+
+
+def test_second_order_gradient_equals_the_unrolled_derivative(tmp_path):
+    """d/dalpha L_val(w - xi grad_w L_train(w, alpha), alpha), by autograd through the virtual step,
+    against the trainer's finite-difference formula."""
+    trainer = toy_trainer(tmp_path, 2)
+    val, train, xi = trainer.val_loader.batch(0), trainer.loader.batch(0), 0.1
+    got = trainer.unrolled_gradient(val, train, xi, 0.0)
+
+    wrapper = _MixedCall(trainer.supernet)
+    names = [f"net.{n}" for n, _ in trainer.supernet.named_parameters()]
+    params = list(trainer.supernet.parameters())
+    alphas = trainer.alphas.detach().clone().requires_grad_(True)
+
+    def loss(state, batch):
+        x, y = batch
+        out = torch.func.functional_call(wrapper, dict(zip(names, state)), (x, torch.softmax(alphas, -1)))
+        return trainer.loss_fn(out, y)[0]
+
+    grads = torch.autograd.grad(loss(params, train), params, create_graph=True)
+    unrolled = [p - xi * g for p, g in zip(params, grads)]  # the toy recipe has no weight decay
+    want, = torch.autograd.grad(loss(unrolled, val), [alphas])
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-2), (got, want)
+    first, = torch.autograd.grad(loss(params, val), [alphas])
+    assert not torch.allclose(want, first, atol=1e-6)  # the implicit term matters here
+
+
+class _MixedCall(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, weights):
+        return self.net.forward_mixed(x, weights)
+
+
+def test_darts_minus_auxiliary_skip_decays_to_zero_and_plain_darts_has_none():
+    guarded, plain = DartsConfig(guard="darts-"), DartsConfig()
+    assert guarded.aux_skip_at(0, 100) == 1.0 and guarded.aux_skip_at(50, 100) == 0.5
+    assert guarded.aux_skip_at(100, 100) == 0.0 and plain.aux_skip_at(0, 100) == 0.0
+    with pytest.raises(ValueError):
+        DartsConfig(guard="magic")
+
+
+def test_nb201_mixed_forward_with_one_hot_weights_is_the_single_path_and_aux_skip_adds_the_input():
+    space = NB201Space(channels=4, cells_per_stage=1)
+    net = space.supernet(torch.Generator().manual_seed(0)).eval()
+    arch = space.sample(np.random.default_rng(1))
+    x = torch.randn(2, 3, 16, 16)
+    one_hot = torch.eye(5)[list(arch.choices)]
+    with torch.no_grad():
+        assert torch.allclose(net.forward_mixed(x, one_hot), net(x, arch), atol=1e-5)
+        assert not torch.allclose(net.forward_mixed(x, one_hot, aux_skip=0.5), net(x, arch), atol=1e-3)
+    assert space.discretise(one_hot.numpy() * 3) == arch
+    assert skip_count(space.alpha_ops, torch.eye(5)[[1, 1, 0, 2, 1, 3]].numpy()) == 3
+
+
+DARTS_NB201 = ["search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table", "-S", "channels=4",
+               "-S", "cells_per_stage=1", "--data", "cifar10-subset", "--val-size", "96", "--train-limit", "96",
+               "--epochs", "2", "--batch-size", "32", "--quiet"]
+
+
+@needs_subset
+def test_darts_search_on_nb201_is_a_table_scored_run_with_alphas(tmp_path):
+    out = tmp_path / "darts"
+    code, text = run_main([*DARTS_NB201, "-o", "guard=darts-", "--out", out])
+    assert code == 0, text
+    records = read_jsonl(out / "evaluations.jsonl")
+    assert len(records) == 1 and 0 < records[0]["metrics"]["val_acc"] <= 100
+    space = NB201Space()
+    alphas = json.loads((out / "supernet" / "alphas.json").read_text())
+    assert [e["epoch"] for e in alphas["epochs"]] == [1, 2] and alphas["epochs"][0]["aux_skip"] == 0.5
+    assert Arch.from_dict(records[0]["arch"]) == space.discretise(np.asarray(alphas["logits"]))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["darts"]["skip_connections"] == skip_count(space.alpha_ops, alphas["logits"])
+    assert "test_acc" in summary["best"]["metrics"]  # the table's 200-epoch figure, reported apart
+    assert records[0]["flops"] == space.flops(Arch.from_dict(records[0]["arch"]))  # the benchmark net's cost
+    assert (out / "alphas.png").stat().st_size > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["lr"] == 0.025 and config["train"]["weight_decay"] == 3e-4  # DARTS's recipe
+
+
+@needs_subset
+def test_a_killed_darts_run_resumes_to_the_same_alphas(tmp_path, monkeypatch):
+    whole = tmp_path / "whole"
+    assert run_main([*DARTS_NB201, "-o", "order=2", "--out", whole])[0] == 0
+    original = DartsTrainer.train_step
+
+    def dies_in_epoch_two(self, step):
+        if step == self.loader.steps_per_epoch + 1:  # the epoch-1 checkpoint exists, epoch 2 has begun
+            raise KeyboardInterrupt
+        return original(self, step)
+
+    killed = tmp_path / "killed"
+    monkeypatch.setattr(DartsTrainer, "train_step", dies_in_epoch_two)
+    assert run_main([*DARTS_NB201, "-o", "order=2", "--out", killed])[0] == 130  # as after Ctrl-C
+    assert not (killed / "evaluations.jsonl").exists()
+    monkeypatch.setattr(DartsTrainer, "train_step", original)
+    assert run_main(["search", "--resume", killed, "--quiet"])[0] == 0
+    a = json.loads((whole / "supernet" / "alphas.json").read_text())
+    b = json.loads((killed / "supernet" / "alphas.json").read_text())
+    assert a["logits"] == b["logits"] and a["epochs"] == b["epochs"]
+    assert read_jsonl(whole / "evaluations.jsonl")[0]["arch"] == read_jsonl(killed / "evaluations.jsonl")[0]["arch"]
+
+
+def test_darts_refuses_a_space_without_a_mixed_forward_and_a_supernet_flag():
+    code = None
+    with pytest.raises(UserError, match="mixed forward"):
+        from nas.strategies import make_strategy
+        from search_spaces.mbconv import MBConvSpace
+
+        make_strategy("darts", MBConvSpace(input_size=32, num_classes=10), budget=1, seed=0)
+    assert code is None
+
+
+def test_dominant_eigenvalue_matches_the_exact_hessian(tmp_path):
+    trainer = toy_trainer(tmp_path, 1, guard="robust")
+    trainer.run()  # away from the uniform start, where the curvature is small
+    got = trainer.dominant_eigenvalue(iterations=60)
+    batch = trainer.val_loader.batch(0)
+    hessian = torch.autograd.functional.hessian(lambda a: trainer._loss(batch, torch.softmax(a, -1), 0.0),
+                                                trainer.alphas.detach().clone()).reshape(3, 3)
+    eigenvalues = torch.linalg.eigvalsh(hessian)
+    assert got == pytest.approx(float(eigenvalues[eigenvalues.abs().argmax()]), rel=1e-3, abs=1e-6)
+
+
+def test_early_stop_rule_compares_window_means():
+    from nas.strategies.darts import early_stop
+
+    assert not early_stop([1.0, 1.0, 1.0, 1.0], 2, 1.3)
+    assert early_stop([1.0, 1.0, 1.5, 1.5], 2, 1.3)
+    assert not early_stop([1.0, 1.0, 1.2, 1.2], 2, 1.3) and not early_stop([1.0, 9.0], 2, 1.3)
+
+
+def test_robust_guard_stops_and_keeps_the_alphas_of_a_window_before(tmp_path, monkeypatch):
+    """A constructed case: the curvature doubles at epoch 3; with a 2-epoch window training stops
+    at the end of epoch 4 and keeps epoch 2's alphas; a resumed run trains no further."""
+    series = {1: 1.0, 2: 1.0, 3: 2.0, 4: 2.0, 5: 2.0, 6: 2.0, 7: 2.0, 8: 2.0}
+    monkeypatch.setattr(DartsTrainer, "dominant_eigenvalue", lambda self, iterations=20: series[len(self.history) + 1])
+    trainer = toy_trainer(tmp_path, 1, steps=64, guard="robust", es_window=2)  # 8 steps an epoch
+    trainer.run()
+    assert trainer.stopped_early and trainer.step == 32 and len(trainer.history) == 4
+    assert trainer.alphas.detach().tolist() == trainer.history[1]["logits"]
+    assert trainer.history[-1]["early_stop"] == {"kept_epoch": 2}
+    saved = json.loads((tmp_path / "alphas.json").read_text())
+    assert saved["logits"] == trainer.history[1]["logits"]
+    again = toy_trainer(tmp_path, 1, steps=64, guard="robust", es_window=2)
+    again.run()
+    assert again.step == 32 and again.alphas.detach().tolist() == trainer.history[1]["logits"]
+
+
+def test_darts_strategy_proposes_the_discretised_alphas_once_and_keeps_them_in_its_state():
+    from nas.strategies import Constraint, make_strategy
+
+    space = NB201Space()
+    strategy = make_strategy("darts", space, budget=None, seed=0)
+    with pytest.raises(RuntimeError, match="after its supernet is trained"):
+        strategy.ask(1)
+    logits = np.random.default_rng(0).normal(size=space.alpha_shape)
+    strategy.use_alphas(logits)
+    trial, = strategy.ask(3)
+    assert trial.arch == space.discretise(logits) and strategy.ask(1) == []
+    strategy.tell(trial.trial_id, {"val_acc": 50.0})
+    assert strategy.done()
+    resumed = make_strategy("darts", space, budget=None, seed=0)
+    resumed.load_state_dict(json.loads(json.dumps(strategy.state_dict())))
+    assert resumed.discretised() == trial.arch and resumed.ask(1) == []
+    with pytest.raises(UserError, match="do not fit"):
+        strategy.use_alphas(np.zeros((2, 2)))
+    tight = make_strategy("darts", space, budget=None, seed=0, constraint=Constraint(max_flops=1000))
+    tight.use_alphas(logits)
+    with pytest.raises(UserError, match="breaks the constraint"):
+        tight.ask(1)
