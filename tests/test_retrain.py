@@ -212,3 +212,27 @@ def test_rank_check_end_to_end(ray_local, tmp_path):
         assert all(v is None or (math.isfinite(v) and -1 <= v <= 1) for v in pair.values())  # None: constant
     assert (out / "rank_check.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(records(out)) == 3
+
+
+@needs_subset
+def test_darts_seeds_as_trials_then_resume_finishes_nothing_twice(ray_local, tmp_path):
+    """`nas search --seeds 2`: two DARTS searches (seeds 3 and 4) as Tune trials, one run directory
+    each, a table over the seeds; `--resume` of the group re-runs nothing."""
+    out = tmp_path / "group"
+    code, text = run_main(["search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table", "-S",
+                           "channels=4", "-S", "cells_per_stage=1", *DATA_FLAGS[:2], "--val-size", "64",
+                           "--train-limit", "64", "--epochs", "1", "--batch-size", "32", "--seed", "3", "--seeds", "2",
+                           "--workers", "2", "--quiet", "--out", out])
+    assert code == 0, text
+    summary = json.loads((out / "seeds_summary.json").read_text())
+    assert sorted(summary["runs"]) == ["seed-3", "seed-4"] and summary["skip_connections"]["n"] == 2
+    for name in ("seed-3", "seed-4"):
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["seed"] == int(name[-1]) and config["workers"] == 1
+        assert len(read_jsonl(out / name / "evaluations.jsonl")) == 1
+        assert summary["runs"][name]["test_acc"] == read_jsonl(out / name / "evaluations.jsonl")[0]["metrics"]["test_acc"]
+    assert "mean ± std" in text
+    before = {p: p.stat().st_mtime for p in out.glob("seed-*/supernet/supernet.pt")}
+    code, again = run_main(["search", "--resume", out, "--workers", "2"])
+    assert code == 0 and json.loads((out / "seeds_summary.json").read_text())["runs"].keys() == summary["runs"].keys()
+    assert {p: p.stat().st_mtime for p in out.glob("seed-*/supernet/supernet.pt")} == before  # nothing retrained

@@ -64,6 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lut", type=Path, default=None, metavar="FILE",
                    help="latency table of this machine (`nas lut build`), for --max-latency")
     p.add_argument("--seed", type=int, default=None, help="seed of the whole run (default 0)")
+    p.add_argument("--seeds", type=options.positive_int, default=1, metavar="N",
+                   help="N searches with seeds --seed .. --seed+N-1, as parallel Ray Tune trials (--workers at a "
+                        "time), one run directory each under --out, and a table over the seeds")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="cpu (default: minutes on 2 cores) or full (SPOS-scale, for a GPU)")
     p.add_argument("--random-baseline", type=options.non_negative_int, default=None,
@@ -107,7 +110,33 @@ def latency(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def run_seeds(args: argparse.Namespace) -> int:
+    """`--seeds N` (or `--resume` of a group): every seed's search as a Ray Tune trial."""
+    from nas.run_config import Cluster
+    from nas.seeds import create_group, format_summary, open_group, run_group
+
+    cluster = Cluster(pick(args.workers, "auto"), args.gpus_per_worker, args.address)
+    if args.resume is not None:
+        if args.seeds != 1 or args.out is not None or args.config is not None:
+            raise UserError("--resume continues the group with its saved runs; drop --seeds, --out and --config")
+        out, runs = args.resume, open_group(args.resume)
+    else:
+        config = config_from_file(args) if args.config is not None else resolve_config(args)
+        check_feasible(space_for_config(config), config)
+        out = args.out or Path("runs") / new_run_id(config.space, f"{config.strategy}-seeds")
+        runs = create_group(out, config, args.seeds)
+    print(f"group directory: {out} ({len(runs)} seeds)", file=sys.stderr)
+    summary = run_group(out, runs, cluster)
+    print(format_summary(summary))
+    print(f"{len(runs)} seeds: {out}/seeds_summary.json")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    from nas.seeds import is_group
+
+    if args.seeds > 1 or (args.resume is not None and is_group(args.resume)):
+        return run_seeds(args)
     started = time.perf_counter()
     check_request(pick(args.workers, 1), args.gpus_per_worker, args.address)  # before any run dir exists
     if args.resume is not None:
