@@ -66,7 +66,7 @@ def run_group(out: Path, runs: list[Path], cluster: Cluster) -> dict[str, Any]:
     check_request(cluster.workers, cluster.gpus_per_worker, cluster.address)
     with connect(cluster.address):
         count, gpus = resolve_workers(cluster.workers, cluster.gpus_per_worker)
-        results = run_seed_searches(out, runs, workers=count, gpus_per_worker=gpus)
+        results = run_seed_searches(out, runs, search_run, workers=count, gpus_per_worker=gpus)
     objective = RunDir.open(runs[0]).objective()
     summary = summarise(results, objective.metric)
     write_json_atomic(Path(out) / SUMMARY, summary)
@@ -76,6 +76,20 @@ def run_group(out: Path, runs: list[Path], cluster: Cluster) -> dict[str, Any]:
         raise UserError(f"{len(failed)} of {len(runs)} seeds failed ({name}: {error}); "
                         f"rerun with --resume {out} to finish them")
     return summary
+
+
+def search_run(path: str) -> dict[str, float]:
+    """Run (or finish) the search in `path`; its best figures (what a seed's trial reports)."""
+    from nas.search import execute
+
+    outcome = execute(RunDir.open(path).lock(), quiet=True)
+    best = outcome.summary["best"]
+    report = {k: float(v) for k, v in best["metrics"].items() if isinstance(v, (int, float))}
+    darts = outcome.summary.get("darts") or {}
+    if "skip_connections" in darts:
+        report["skip_connections"] = int(darts["skip_connections"])
+    return {**report, "flops": int(best["flops"]), "params": int(best["params"]),
+            "evaluations": int(outcome.summary["evaluations"])}
 
 
 def summarise(results: dict[str, dict[str, Any]], metric: str) -> dict[str, Any]:

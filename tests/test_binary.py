@@ -65,11 +65,11 @@ def test_bops_are_counted_apart_and_flops_charge_them_at_one_64th():
 @pytest.mark.parametrize("strategy", ["evolution", "darts"])
 def test_the_binary_space_is_searched_single_path_and_by_darts(tmp_path, strategy):
     out = tmp_path / strategy
-    extra = ["-o", "population=4", "-o", "topk=2", "-o", "mutations=2", "-o", "crossovers=2", "--budget", "6"] \
+    extra = ["-o", "population=2", "-o", "topk=2", "-o", "mutations=1", "-o", "crossovers=1", "--budget", "3"] \
         if strategy == "evolution" else []
     code, text = run_main(["search", "--space", "binary", "--strategy", strategy, *extra, "-S", "channels=4",
-                           "-S", "layers=3", "--data", "cifar10-subset", "--val-size", "64", "--train-limit", "64",
-                           "--epochs", "1", "--batch-size", "32", "--calibration-images", "64", "--val-images", "64",
+                           "-S", "layers=3", "--data", "cifar10-subset", "--val-size", "32", "--train-limit", "32",
+                           "--epochs", "1", "--batch-size", "32", "--calibration-images", "32", "--val-images", "32",
                            "--force", "--random-baseline", "0", "--quiet", "--out", out])
     assert code == 0, text
     records = read_jsonl(out / "evaluations.jsonl")

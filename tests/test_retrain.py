@@ -142,31 +142,31 @@ def test_failed_trial_is_retried_by_resume_and_finished_one_is_not(ray_local, tw
 
 
 @needs_subset
-def test_scale_grid_family_and_ablation_as_trials_resumed_after_a_failure(ray_local, tmp_path):
+def test_scale_grid_and_family_as_trials_resumed_after_a_failure(ray_local, tmp_path):
     """`nas scale` end to end at a tiny size: the base and one candidate (step 1), the winner's
-    phi = 1 reused, depth/width/resolution alone at its FLOPs (step 2). One ablation trial fails
-    the first time; `--resume` trains only it, and the summary has every member."""
+    phi = 1 reused and phi = 2 trained (step 2). The phi = 2 trial fails the first time;
+    `--resume` trains only it, and the summary has every member. (The single-dimension ablation
+    is planned the same way: tests/test_scaling.py.)"""
     from nas.distributed.tune import TrialSpec, retrain_trial
     from nas.scale import ScaleJob, scale
     from search_spaces.mbconv import MBConvSpace
 
-    base_options = {"width": 0.25, "depth": 0.5}
-    space = make_space("mbconv", DATA.load(), base_options)
+    space = make_space("mbconv", DATA.load(), {"width": 0.25, "depth": 0.5})
     arch = space.canonical(space.sample(np.random.default_rng(0)))
     data = DataConfig("cifar10-subset", val_size=64, train_limit=64)  # the trials' bookkeeping is tested, not accuracy
     job = ScaleJob("mbconv", space.config(), arch, data, TrainConfig(epochs=1, batch_size=32),
-                   ((1.2, 1.1, 1.15),), max_phi=1)
+                   ((1.2, 1.1, 1.15),), max_phi=2, ablation=False)
     marker = tmp_path / "failed_once"
 
     def flaky(config):
-        if TrialSpec.from_config(config).name == "width_phi1" and not marker.exists():
+        if TrialSpec.from_config(config).name == "compound_phi2" and not marker.exists():
             marker.touch()
             raise RuntimeError("injected failure")
         retrain_trial(config)
 
     flaky.__name__ = "retrain_trial"  # Tune restores an experiment only with a trainable of the same name
     out = tmp_path / "scale"
-    with pytest.raises(UserError, match="1 of 3 scaling trials failed: width_phi1.*--resume"):
+    with pytest.raises(UserError, match="1 of 1 scaling trials failed: compound_phi2.*--resume"):
         scale(out, job, workers=2, max_failures=0, trainable=flaky)
     grid_reports = reports(out, "scale_grid")
     assert grid_reports == {"base": 1, "grid_a1.2_b1.1_g1.15": 1}
@@ -174,17 +174,16 @@ def test_scale_grid_family_and_ablation_as_trials_resumed_after_a_failure(ray_lo
     code, text = run_main(["scale", "--resume", out, "--workers", "2"])
     assert code == 0, text
     assert reports(out, "scale_grid") == grid_reports  # step 1 was not trained again
-    assert reports(out, "scale_family")["width_phi1"] == 1
+    assert reports(out, "scale_family") == {"compound_phi2": 1}
     summary = json.loads((out / "scale.json").read_text())
-    assert summary["winner"]["name"] == "grid_a1.2_b1.1_g1.15"
-    assert [e["phi"] for e in summary["family"]] == [0, 1]
-    assert sorted(e["kind"] for e in summary["ablation"]) == ["depth", "resolution", "width"]
-    for entry in summary["grid"] + summary["family"][1:] + summary["ablation"]:
-        assert 0.9 <= entry["flops_vs_base"] / 2 <= 1.1  # phi = 1: twice the base's FLOPs
+    assert summary["winner"]["name"] == "grid_a1.2_b1.1_g1.15" and summary["ablation"] == []
+    assert [e["phi"] for e in summary["family"]] == [0, 1, 2]
+    for entry in summary["grid"] + summary["family"][1:]:
+        assert 0.9 <= entry["flops_vs_base"] / 2 ** entry["phi"] <= 1.1  # FLOPs double per phi
         assert MBConvSpace(**entry["options"]).contains(Arch.from_dict(entry["arch"]))
         assert 0 <= entry["metrics"]["val_acc"] <= 100 and len(entry["metrics"]["val_acc_per_epoch"]) == 1
     assert (out / "scale.png").stat().st_size > 0
-    assert "winner: alpha=" in text and "width_phi1" in text
+    assert "winner: alpha=" in text and "compound_phi2" in text
     code, shown = run_main(["runs", "show", out])
     assert code == 0 and "compound_phi1" in shown
 
@@ -216,14 +215,30 @@ def test_rank_check_end_to_end(ray_local, tmp_path):
 
 @needs_subset
 def test_darts_seeds_as_trials_then_resume_finishes_nothing_twice(ray_local, tmp_path):
-    """`nas search --seeds 2`: two DARTS searches (seeds 3 and 4) as Tune trials, one run directory
-    each, a table over the seeds; `--resume` of the group re-runs nothing."""
+    """`nas search --seeds 2`: two DARTS- searches on NB201 (seeds 3 and 4) as Tune trials, each a
+    normal run scored by the table with its alphas, plot and DARTS's recipe; a table over the
+    seeds; `--resume` of the group re-runs nothing."""
+    from nas.darts.alphas import skip_count
+    from search_spaces.nb201.space import NB201Space
+
     out = tmp_path / "group"
-    code, text = run_main(["search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table", "-S",
-                           "channels=4", "-S", "cells_per_stage=1", *DATA_FLAGS[:2], "--val-size", "64",
-                           "--train-limit", "64", "--epochs", "1", "--batch-size", "32", "--seed", "3", "--seeds", "2",
+    code, text = run_main(["search", "--space", "nb201", "--strategy", "darts", "-o", "guard=darts-", "--evaluator",
+                           "table", "-S", "channels=4", "-S", "cells_per_stage=1", *DATA_FLAGS[:2], "--val-size", "64",
+                           "--train-limit", "64", "--epochs", "2", "--batch-size", "32", "--seed", "3", "--seeds", "2",
                            "--workers", "2", "--quiet", "--out", out])
     assert code == 0, text
+    space = NB201Space()
+    run = out / "seed-3"
+    record, = read_jsonl(run / "evaluations.jsonl")
+    alphas = json.loads((run / "supernet" / "alphas.json").read_text())
+    assert [e["epoch"] for e in alphas["epochs"]] == [1, 2] and alphas["epochs"][0]["aux_skip"] == 0.5
+    assert Arch.from_dict(record["arch"]) == space.discretise(np.asarray(alphas["logits"]))
+    assert record["flops"] == space.flops(Arch.from_dict(record["arch"]))  # the benchmark net's cost
+    run_summary = json.loads((run / "summary.json").read_text())
+    assert run_summary["darts"]["skip_connections"] == skip_count(space.alpha_ops, alphas["logits"])
+    assert "test_acc" in run_summary["best"]["metrics"] and (run / "alphas.png").stat().st_size > 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["lr"] == 0.025 and config["train"]["weight_decay"] == 3e-4  # DARTS's recipe
     summary = json.loads((out / "seeds_summary.json").read_text())
     assert sorted(summary["runs"]) == ["seed-3", "seed-4"] and summary["skip_connections"]["n"] == 2
     for name in ("seed-3", "seed-4"):
