@@ -195,7 +195,7 @@ def test_killed_actor_loses_and_duplicates_nothing(ray_local, tmp_path):
 
 
 # ---- data-parallel supernet training (Ray Train) ----------------------------------------------------
-TRAIN_STEPS = 40
+TRAIN_STEPS = 20
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,7 @@ def trained_on_two(ray_local, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp") / "supernet"
     argv = ["train-supernet", "--space", "shufflenet", "--width", "0.25", "--data", "cifar10-subset",
             "--val-size", "300", "--train-limit", "320", "--steps", str(TRAIN_STEPS), "--batch-size", "32",
-            "--lr", "0.1", "--no-augment", "--checkpoint-every", "20", "--device", "cpu", "--workers", "2",
+            "--lr", "0.1", "--no-augment", "--checkpoint-every", "10", "--device", "cpu", "--workers", "2",
             "--quiet", "--out", out]
     code, printed = run_main(argv)
     assert code == 0, printed

@@ -153,6 +153,9 @@ def train_distributed(out: Path, space_name: str, space_opts: dict, data_cfg: Da
     config = supernet_run_config(space_name, space.config(), data_cfg, train_cfg)
     config["distributed"] = {"workers": workers, "sync_bn": sync_bn}
     open_supernet_run(out, config, hint=", --workers included,")
+    finished = _finished(out)
+    if finished is not None:  # resuming a finished training: nothing to do, no workers to start
+        return finished
     loop_config = {"out": str(out), "train": asdict(train_cfg), "data": asdict(data_cfg), "space": space_name,
                    "space_options": space_opts, "use_gpu": use_gpu, "sync_bn": sync_bn, "threads_per_worker": 1}
     trainer = TorchTrainer(
@@ -162,3 +165,17 @@ def train_distributed(out: Path, space_name: str, space_opts: dict, data_cfg: Da
         run_config=RunConfig(name="supernet", storage_path=str(out / "ray_train")))
     result = trainer.fit()
     return dict(result.metrics or {})
+
+
+def _finished(out: Path) -> dict[str, Any] | None:
+    """The last epoch's metrics when the run's checkpoint has reached its last step, else None."""
+    from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from nas.supernet.train import read_training_log
+
+    if not (out / CHECKPOINT_NAME).is_file():
+        return None
+    state = load_checkpoint(out / CHECKPOINT_NAME)
+    if int(state.get("step", 0)) < int(state.get("total_steps", 1 << 62)):
+        return None
+    log = out / "training.jsonl"
+    return read_training_log(log)[-1] if log.is_file() else {}

@@ -225,9 +225,9 @@ class CellSpace(SearchSpace):
         return {**fixed, "bops": 0}, tables, list(supernet.reduction)
 
     def _cost(self, arch: Arch, quantity: str) -> int:
+        cells = self.cells(self.validate(arch).choices)  # before the table: a bad arch fails fast
         fixed, tables, reduction = self._cost_table
         table = tables[quantity]
-        cells = self.cells(self.validate(arch).choices)
         total = fixed[quantity]
         for i, red in enumerate(reduction):
             for j, node in enumerate(cells[int(red)]):

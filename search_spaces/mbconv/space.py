@@ -119,9 +119,10 @@ class MBConvSpace(SearchSpace):
         return fixed, flops, params
 
     def _cost(self, arch: Arch, quantity: str) -> int:
+        keys = self.part_keys(arch)  # validates first: a bad arch fails before the table is measured
         fixed, flops, params = self._cost_table
         table = flops if quantity == "flops" else params
-        return int(fixed[quantity] + sum(table[i, j] for i, j in self.part_keys(arch)))
+        return int(fixed[quantity] + sum(table[i, j] for i, j in keys))
 
     def flops(self, arch: Arch) -> int:
         return self._cost(arch, "flops")
