@@ -12,7 +12,7 @@ Reference (full scale, 600 epochs, 20 cells, 36 channels): BNAS-A 92.70% CIFAR-1
 weights and activations; float DARTS cells reach ~97%. Here the setting is tiny, so the figures
 say how this platform's binary cells train, not what the paper's do.
 Headline: binary_minus_float_test_acc (negative: the price of 1-bit ops at this size).
-Run: python bench/binary_cells.py [--channels 16] [--layers 5] [--epochs 10] [--train-limit 5000]
+Run: python bench/binary_cells.py [--channels 8] [--layers 5] [--epochs 5] [--train-limit 2000]
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def train(space, arch: Arch, data, epochs: int, seed: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--channels", type=int, default=8)
     p.add_argument("--layers", type=int, default=5)
-    p.add_argument("--search-epochs", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--train-limit", type=int, default=5000)
+    p.add_argument("--search-epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--train-limit", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(2)
