@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from search_spaces.darts.ops import Zero
+from search_spaces.darts import ops as darts_ops
 
 OPS: tuple[str, ...] = ("zeroise", "max_pool_3x3", "avg_pool_3x3", "bin_conv_3x3", "bin_conv_5x5",
                         "bin_dil_conv_3x3", "bin_dil_conv_5x5")
@@ -65,12 +65,11 @@ class BinaryConvOp(nn.Sequential):
 
 
 def make_op(name: str, channels: int, stride: int) -> nn.Module:
+    """Zeroise and the pools are DARTS's own ops; the convolutions are binary."""
     if name == "zeroise":
-        return Zero(stride)
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride, padding=1)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride, padding=1, count_include_pad=False)
+        return darts_ops.make_op("none", channels, stride)
+    if name in ("max_pool_3x3", "avg_pool_3x3"):
+        return darts_ops.make_op(name, channels, stride)
     if name.startswith("bin_conv_"):
         return BinaryConvOp(channels, int(name[-1]), stride)
     if name.startswith("bin_dil_conv_"):
