@@ -35,7 +35,8 @@ def search(out: Path, seed: int, guard: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, "-m", "nas", "search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table",
            "-o", f"guard={guard}", "-o", f"order={args.order}", "-o", f"arch_lr={args.arch_lr}",
            "-S", f"channels={args.channels}",
-           "-S", f"cells_per_stage={args.cells}", "--data", "cifar10", "--train-limit", str(args.train_limit),
+           "-S", f"cells_per_stage={args.cells}", "--data", "cifar10", "--image-size", str(args.image_size),
+           "--train-limit", str(args.train_limit), "-o", f"es_window={args.es_window}",
            "--val-size", "0.5", "--epochs", str(args.epochs), "--seed", str(seed), "--quiet", "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
@@ -59,9 +60,15 @@ def main() -> None:
     # DARTS takes ~20k alpha steps (50 epochs x 391); this setting ~500. Adam moves a logit by about
     # lr per step whatever the gradient's scale, so the alphas' lr is raised 20x to travel as far.
     p.add_argument("--arch-lr", type=float, default=6e-3)
+    p.add_argument("--image-size", type=int, default=16)
+    p.add_argument("--guards", default="none,darts-", help="comma-separated: none, darts-, robust")
+    p.add_argument("--es-window", type=int, default=2, help="RobustDARTS's window in epochs (5 of DARTS's 50)")
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="nas-darts-bench-"))
-    jobs = [(seed, guard) for seed in range(args.seeds) for guard in ("none", "darts-")]
+    guards = args.guards.split(",")
+    if not set(guards) <= {"none", "darts-", "robust"}:
+        sys.exit(f"--guards: choose among none, darts-, robust; got {args.guards}")
+    jobs = [(seed, guard) for seed in range(args.seeds) for guard in guards]
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda job: search(root / f"{job[1]}-{job[0]}", job[0], job[1], args), jobs))
@@ -72,14 +79,16 @@ def main() -> None:
     for r in results:
         cell = space.to_string(space.parse({"space": "nb201", "choices": r["arch"]}))
         print(f"{r['seed']:>4} {r['guard']:>7} {r['test_acc']:>8.2f} {r['skips']:>5} {r['seconds'] / 60:>5.1f}  {cell}")
-    by = {g: [r for r in results if r["guard"] == g] for g in ("none", "darts-")}
+    by = {g: [r for r in results if r["guard"] == g] for g in guards}
     for guard, rows in by.items():
         accs = [r["test_acc"] for r in rows]
         print(f"{guard:>7}: test {statistics.mean(accs):.2f} +- {statistics.pstdev(accs):.2f}, "
               f"skip edges {statistics.mean(r['skips'] for r in rows):.1f} of 6")
     print(f"wall {(time.perf_counter() - start) / 60:.1f} min for {len(jobs)} searches (target <= 20)")
-    diffs = [g["test_acc"] - n["test_acc"] for n, g in zip(by["none"], by["darts-"])]
-    print(f"guarded_minus_plain_test_acc={statistics.mean(diffs):.2f}")
+    if "none" in by and len(by) > 1:
+        guarded = [g for g in guards if g != "none"][0]
+        diffs = [g["test_acc"] - n["test_acc"] for n, g in zip(by["none"], by[guarded])]
+        print(f"guarded_minus_plain_test_acc={statistics.mean(diffs):.2f}")
 
 
 if __name__ == "__main__":

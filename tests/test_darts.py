@@ -139,6 +139,31 @@ def test_nb201_mixed_forward_with_one_hot_weights_is_the_single_path_and_aux_ski
     assert skip_count(space.alpha_ops, torch.eye(5)[[1, 1, 0, 2, 1, 3]].numpy()) == 3
 
 
+@pytest.mark.parametrize("affine", [False, True])
+def test_search_cells_norms_are_affine_free_unless_asked_and_the_rest_still_trains(tmp_path, affine):
+    """DARTS's search cells (reference code: affine=False): the cells' BN scale/shift stay at 1/0
+    through training, the stem's BN and the convolutions learn; `affine=true` trains them all."""
+    space = NB201Space(channels=4, cells_per_stage=1)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    data = toy_data(64)
+    data = ImageData("toy", tuple("abcdefghij"), data.x_train, data.y_train % 10, data.x_val, data.y_val % 10,
+                     data.x_test, data.y_test % 10, data.mean, data.std)
+    cfg = TrainConfig(steps=2, batch_size=16, lr=0.1, augment=False)
+    trainer = DartsTrainer(space, supernet, data, cfg, tmp_path, darts=DartsConfig(affine=affine))
+    trainer.run()
+    cell_norms = [m for cell in supernet.cells if hasattr(cell, "forward_mixed")
+                  for m in cell.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(cell_norms) == 3 * 6 * 2  # 3 cells (one per stage), two conv ops on each of 6 edges
+    moved = [not (torch.equal(m.weight, torch.ones_like(m.weight)) and torch.equal(m.bias, torch.zeros_like(m.bias)))
+             for m in cell_norms]
+    assert all(moved) if affine else not any(moved)
+    assert not torch.equal(supernet.stem[1].bias, torch.zeros_like(supernet.stem[1].bias))  # the stem's BN learns
+    arch = space.sample(np.random.default_rng(0))
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():  # a path of an affine-free supernet still extracts to an equal stand-alone net
+        assert torch.allclose(supernet.eval()(x, arch), supernet.extract(arch).eval()(x), atol=1e-5)
+
+
 DARTS_NB201 = ["search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table", "-S", "channels=4",
                "-S", "cells_per_stage=1", "--data", "cifar10-subset", "--val-size", "96", "--train-limit", "96",
                "--epochs", "2", "--batch-size", "32", "--quiet"]

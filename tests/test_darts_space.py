@@ -65,3 +65,32 @@ def test_discretise_keeps_the_two_strongest_edges_per_node_ignoring_none():
     assert SPACE.one_hot(arch).sum() == 16 and SPACE.discretise(SPACE.one_hot(arch) * 10) == arch
     assert len(EDGES) == 14
 
+
+
+def test_auxiliary_head_adds_its_weighted_loss_in_training_only_and_costs_nothing():
+    """DARTS's retraining aid: after the second reduction cell, 0.4 x its cross-entropy; eval mode
+    (inference, cost counting, export) sees the plain net, and the supernet's paths extract without it."""
+    import torch
+
+    from nas.tasks.classification import Classification
+    from search_spaces.blocks.auxiliary import AuxiliaryLogits
+
+    aux_space = DartsSpace(channels=4, layers=3, input_size=16, auxiliary_weight=0.4)
+    arch = SPACE.from_genotype(DARTS_V2)
+    net, plain = aux_space.build(arch, torch.Generator().manual_seed(0)), SPACE.build(arch)
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+    out = net.train()(x)
+    assert isinstance(out, AuxiliaryLogits) and out.aux_logits.shape == (4, 10) and out.weight == 0.4
+    loss, metrics = Classification().training_loss()(out, y)
+    ce = torch.nn.functional.cross_entropy
+    assert torch.allclose(loss, ce(out.logits, y) + 0.4 * ce(out.aux_logits, y))
+    assert float(metrics["aux_loss"]) == pytest.approx(float(ce(out.aux_logits, y).detach()))
+    loss.backward()
+    assert net.auxiliary[-1].weight.grad is not None and net.cells[0].preprocess0[1].weight.grad.abs().sum() > 0
+    assert isinstance(net.eval()(x), torch.Tensor)
+    assert aux_space.flops(arch) == SPACE.flops(arch) and aux_space.params(arch) == SPACE.params(arch)
+    plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("auxiliary.")})
+    with torch.no_grad():
+        assert torch.equal(net(x), plain.eval()(x))  # the head changes nothing at inference
+    supernet = aux_space.supernet(torch.Generator().manual_seed(0)).eval()
+    assert not hasattr(supernet.extract(arch), "auxiliary")

@@ -31,6 +31,8 @@ class DartsTrainer(SupernetTrainer):
     darts: DartsConfig = field(default_factory=DartsConfig)
 
     def __post_init__(self) -> None:
+        if not self.darts.affine:
+            fix_cell_norms(self.supernet)
         super().__post_init__()
         shape = tuple(self.space.alpha_shape)
         generator = torch.Generator().manual_seed(self.cfg.seed + 0xDA)
@@ -183,6 +185,24 @@ class DartsTrainer(SupernetTrainer):
         super().checkpoint(summary, epoch_end)
         if epoch_end and self.rank == 0:
             write_alphas(self.out_dir / ALPHAS_NAME, self.space, self.alphas, self.history)
+
+
+def fix_cell_norms(supernet: torch.nn.Module) -> int:
+    """DARTS's affine-free search cells on any supernet: every BatchNorm inside a search cell (a
+    module with `forward_mixed` below the supernet itself) gets scale 1 and shift 0, frozen. The
+    state-dict keys stay, so `path_state`/`extract` still give stand-alone nets (whose BN then
+    starts as the identity affine map). Returns how many norms were fixed."""
+    fixed = 0
+    cells = [m for m in supernet.modules() if m is not supernet and hasattr(m, "forward_mixed")]
+    for norm in {id(n): n for cell in cells for n in cell.modules() if isinstance(n, torch.nn.BatchNorm2d)}.values():
+        if norm.affine:
+            with torch.no_grad():
+                norm.weight.fill_(1.0)
+                norm.bias.zero_()
+            norm.weight.requires_grad_(False)
+            norm.bias.requires_grad_(False)
+            fixed += 1
+    return fixed
 
 
 def write_alphas(path, space, alphas: torch.Tensor, history: list[dict[str, Any]]) -> None:

@@ -34,7 +34,10 @@ class DartsConfig:
     (DARTS-ES, Zela et al. ICLR 2020): at each epoch end the dominant eigenvalue of the validation
     loss's Hessian w.r.t. the alphas is estimated (power iteration on a fixed batch); when its mean
     over the last es_window epochs exceeds es_factor x the mean of the window before, training
-    stops and the alphas of es_window epochs earlier are kept. "none" is plain DARTS."""
+    stops and the alphas of es_window epochs earlier are kept. "none" is plain DARTS.
+    affine: False (as DARTS's and NB201's search code) fixes every BatchNorm inside the search
+    cells at scale 1 and shift 0, so an op cannot rescale its own output and the alphas alone
+    weigh it; True trains those scales and shifts like any weight."""
 
     order: int = 1
     arch_lr: float = 3e-4
@@ -46,8 +49,11 @@ class DartsConfig:
     init_scale: float = 1e-3  # alphas start at init_scale * N(0, 1), as DARTS does
     es_window: int = 5
     es_factor: float = 1.3
+    affine: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.affine, bool):
+            raise ValueError(f"affine must be true or false, got {self.affine!r}")
         if self.order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {self.order}")
         if self.guard not in GUARDS:

@@ -12,6 +12,7 @@ from nas.data import ImageData, TrainLoader, calibration_images, eval_batches
 from nas.tasks.base import Forward, TrainingLoss
 from nas_common.objective import Objective
 from nas_common.registry import TASKS
+from search_spaces.blocks.auxiliary import AuxiliaryLogits
 
 
 @TASKS.register("classification")
@@ -44,9 +45,18 @@ class Classification:
     def training_loss(self, label_smoothing: float = 0.0) -> TrainingLoss:
         criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
 
-        def loss(logits: torch.Tensor, y: torch.Tensor):
-            logits = logits.float()
-            return criterion(logits, y), {"acc": 100.0 * (logits.detach().argmax(1) == y).float().mean()}
+        def loss(out: torch.Tensor | AuxiliaryLogits, y: torch.Tensor):
+            aux = None
+            if isinstance(out, AuxiliaryLogits):  # a net with an auxiliary head, in training
+                out, aux = out.logits, out
+            logits = out.float()
+            total = criterion(logits, y)
+            metrics = {"acc": 100.0 * (logits.detach().argmax(1) == y).float().mean()}
+            if aux is not None:
+                aux_loss = criterion(aux.aux_logits.float(), y)
+                total = total + aux.weight * aux_loss
+                metrics["aux_loss"] = aux_loss.detach()
+            return total, metrics
 
         return loss
 

@@ -16,12 +16,14 @@ The op set is a parameter (`OpSet`), so the binary-operation cells reuse all of 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import nn
 
+from search_spaces.blocks.auxiliary import AuxiliaryHead, AuxiliaryLogits
 from search_spaces.blocks.cell import CellGraph
 from search_spaces.blocks.mixed import MixedOp
 from search_spaces.darts import ops as darts_ops
@@ -59,7 +61,10 @@ DARTS_OPS = OpSet(darts_ops.OPS, darts_ops.make_op)
 @dataclass(frozen=True)
 class DartsConfig:
     """DARTS's CIFAR settings are C = 16, 8 cells for search and C = 36, 20 cells for evaluation.
-    `width` scales C (rounded to an even count, at least 2)."""
+    `width` scales C (rounded to an even count, at least 2). `auxiliary_weight` > 0 (DARTS's
+    retraining: 0.4) gives the stand-alone net an auxiliary classifier after the second reduction
+    cell, whose loss is added with that weight in training; the supernet never has one, and costs
+    leave it out (inference drops it, as DARTS's reported sizes do)."""
 
     channels: int = 16
     layers: int = 8
@@ -68,8 +73,11 @@ class DartsConfig:
     in_channels: int = 3
     num_classes: int = 10
     width: float = 1.0
+    auxiliary_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.auxiliary_weight < float("inf"):
+            raise ValueError(f"auxiliary_weight must be a finite number >= 0, got {self.auxiliary_weight}")
         for key in ("channels", "layers", "stem_multiplier", "input_size", "in_channels", "num_classes"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -198,13 +206,21 @@ class DartsNetwork(nn.Module):
                                    for c_pp, c_p, c, reduction, reduction_prev in layout)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_out, cfg.num_classes)
+        self.auxiliary_weight = cfg.auxiliary_weight
+        self.auxiliary_after = cfg.reductions()[1]  # the cell whose output the auxiliary head reads
+        if self.auxiliary_weight:
+            self.auxiliary = AuxiliaryHead(NODES * layout[self.auxiliary_after][2], cfg.num_classes)
         init_weights(self, generator)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxiliaryLogits:
         s0 = s1 = self.stem(x)
-        for cell in self.cells:
+        aux = None
+        for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1)
-        return self.classifier(self.pool(s1).flatten(1))
+            if i == self.auxiliary_after and self.auxiliary_weight and self.training:
+                aux = self.auxiliary(s1)
+        logits = self.classifier(self.pool(s1).flatten(1))
+        return logits if aux is None else AuxiliaryLogits(logits, aux, self.auxiliary_weight)
 
 
 class DartsSupernet(nn.Module):
@@ -248,4 +264,7 @@ class DartsSupernet(nn.Module):
         return state
 
     def extract(self, arch) -> DartsNetwork:
-        return load_path_weights(self, DartsNetwork(self.cfg, self._cells(arch), self.opset), arch)
+        """The stand-alone net of `arch` with this supernet's weights (no auxiliary head: the
+        supernet has none to give it)."""
+        cfg = dataclasses.replace(self.cfg, auxiliary_weight=0.0)
+        return load_path_weights(self, DartsNetwork(cfg, self._cells(arch), self.opset), arch)
