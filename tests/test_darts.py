@@ -7,6 +7,7 @@ tests/test_retrain.py.)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -162,6 +163,15 @@ def test_search_cells_norms_are_affine_free_unless_asked_and_the_rest_still_trai
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():  # a path of an affine-free supernet still extracts to an equal stand-alone net
         assert torch.allclose(supernet.eval()(x, arch), supernet.extract(arch).eval()(x), atol=1e-5)
+    if not affine:  # a checkpoint written before the option (no "affine" in it) finishes as it began: affine
+        state = torch.load(trainer.checkpoint_path, weights_only=True)
+        del state["darts"]["affine"]
+        torch.save(state, trainer.checkpoint_path)
+        resumed = DartsTrainer(space, space.supernet(), data, dataclasses.replace(cfg, steps=4), tmp_path,
+                               darts=DartsConfig())
+        resumed.run()
+        norm = [m for m in resumed.supernet.cells[0].modules() if isinstance(m, nn.BatchNorm2d)][0]
+        assert not torch.equal(norm.bias, torch.zeros_like(norm.bias))
 
 
 DARTS_NB201 = ["search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table", "-S", "channels=4",

@@ -63,6 +63,10 @@ class DartsTrainer(SupernetTrainer):
 
             raise UserError(f"{self.checkpoint_path} is a single-path supernet's checkpoint, not a DARTS one; "
                             "choose another --out")
+        if "affine" not in state.get("darts", {}) and not self.darts.affine:
+            # Started before cell BNs were affine-free by default: finish it as it began.
+            for p in self.supernet.parameters():
+                p.requires_grad_(True)
         self.supernet.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         with torch.no_grad():
@@ -187,12 +191,11 @@ class DartsTrainer(SupernetTrainer):
             write_alphas(self.out_dir / ALPHAS_NAME, self.space, self.alphas, self.history)
 
 
-def fix_cell_norms(supernet: torch.nn.Module) -> int:
+def fix_cell_norms(supernet: torch.nn.Module) -> None:
     """DARTS's affine-free search cells on any supernet: every BatchNorm inside a search cell (a
     module with `forward_mixed` below the supernet itself) gets scale 1 and shift 0, frozen. The
     state-dict keys stay, so `path_state`/`extract` still give stand-alone nets (whose BN then
-    starts as the identity affine map). Returns how many norms were fixed."""
-    fixed = 0
+    starts as the identity affine map)."""
     cells = [m for m in supernet.modules() if m is not supernet and hasattr(m, "forward_mixed")]
     for norm in {id(n): n for cell in cells for n in cell.modules() if isinstance(n, torch.nn.BatchNorm2d)}.values():
         if norm.affine:
@@ -201,8 +204,6 @@ def fix_cell_norms(supernet: torch.nn.Module) -> int:
                 norm.bias.zero_()
             norm.weight.requires_grad_(False)
             norm.bias.requires_grad_(False)
-            fixed += 1
-    return fixed
 
 
 def write_alphas(path, space, alphas: torch.Tensor, history: list[dict[str, Any]]) -> None:

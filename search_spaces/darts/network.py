@@ -94,6 +94,10 @@ class DartsConfig:
         """The first cells' channel count: channels x width, even."""
         return max(2, 2 * round(self.channels * self.width / 2))
 
+    def without_auxiliary(self) -> "DartsConfig":
+        """The inference net's config: the auxiliary head is training-only."""
+        return dataclasses.replace(self, auxiliary_weight=0.0)
+
     def reductions(self) -> tuple[int, ...]:
         return (self.layers // 3, 2 * self.layers // 3)
 
@@ -266,5 +270,4 @@ class DartsSupernet(nn.Module):
     def extract(self, arch) -> DartsNetwork:
         """The stand-alone net of `arch` with this supernet's weights (no auxiliary head: the
         supernet has none to give it)."""
-        cfg = dataclasses.replace(self.cfg, auxiliary_weight=0.0)
-        return load_path_weights(self, DartsNetwork(cfg, self._cells(arch), self.opset), arch)
+        return load_path_weights(self, DartsNetwork(self.cfg.without_auxiliary(), self._cells(arch), self.opset), arch)

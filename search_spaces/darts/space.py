@@ -13,8 +13,6 @@ renumberings. `to_genotype` / `from_genotype` convert to and from DARTS's `Genot
 
 from __future__ import annotations
 
-import dataclasses
-
 import itertools
 from functools import cached_property
 from typing import Any, Sequence
@@ -211,8 +209,7 @@ class CellSpace(SearchSpace):
                 node = cell.edges[edge_index(2, 0)].candidates[0](torch.zeros(inputs[i])).shape  # `none`: the node's shape
                 shapes.update({(i, e): inputs[i] if source < 2 else node for e, (_, source) in enumerate(EDGES)})
         nothing = tuple(((0, 0), (1, 0)) for _ in range(NODES))  # every op `none`: what no choice changes
-        inference = dataclasses.replace(self.cfg, auxiliary_weight=0.0)  # the auxiliary head is training-only
-        empty = DartsNetwork(inference, (nothing, nothing), self.opset).eval()
+        empty = DartsNetwork(self.cfg.without_auxiliary(), (nothing, nothing), self.opset).eval()
         x = torch.zeros(1, self.cfg.in_channels, size, size)
         fixed = {"flops": measure_flops(empty, x), "params": count_params(empty)}
         shape_of = (len(supernet.cells), len(EDGES), len(self.opset.names))
