@@ -1,5 +1,5 @@
-"""The registries of spaces, strategies, evaluators and predictors (defined in `nas_common.registry`)."""
+"""The registries of spaces, strategies, evaluators, predictors and zero-cost proxies (defined in `nas_common.registry`)."""
 
-from nas_common.registry import EVALUATORS, PREDICTORS, SPACES, STRATEGIES, TASKS, Registry, UnknownName
+from nas_common.registry import EVALUATORS, PREDICTORS, PROXIES, SPACES, STRATEGIES, TASKS, Registry, UnknownName
 
-__all__ = ["EVALUATORS", "PREDICTORS", "Registry", "SPACES", "STRATEGIES", "TASKS", "UnknownName"]
+__all__ = ["EVALUATORS", "PREDICTORS", "PROXIES", "Registry", "SPACES", "STRATEGIES", "TASKS", "UnknownName"]

@@ -67,3 +67,4 @@ STRATEGIES: Registry = Registry("strategy", "strategies", providers=("nas.strate
 PREDICTORS: Registry = Registry("predictor", "predictors", providers=("predictors",))
 EVALUATORS: Registry = Registry("evaluator", "evaluators", providers=("nas.evaluate",))
 TASKS: Registry = Registry("task", "tasks", providers=("nas.tasks",))
+PROXIES: Registry = Registry("zero-cost proxy", "proxies", providers=("nas.proxies",))

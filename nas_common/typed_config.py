@@ -29,6 +29,11 @@ def build_config(config_cls: type, options: dict[str, Any], *, owner: str) -> An
 
 
 def _convert(value: Any, kind: type, key: str, owner: str, default: Any) -> Any:
+    args = typing.get_args(kind)
+    if type(None) in args and len(args) == 2:  # `T | None`: unset stays None, a value is a T
+        if value is None:
+            return None
+        kind = next(a for a in args if a is not type(None))
     text = value.strip() if isinstance(value, str) else None
     if kind is bool:
         if isinstance(value, bool):

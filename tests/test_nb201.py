@@ -237,3 +237,64 @@ def test_missing_or_duplicate_table_raises_user_error(tmp_path):
     row = (1, EXAMPLE, 50.0, 51.0, 52.0)
     with pytest.raises(UserError, match="appears twice"):
         TableEvaluator(write_csv(tmp_path / "t.csv", COLUMNS, [row, row]))
+
+
+# ---- isomorphism: NB201's unique cells --------------------------------------------------------------
+def _tied(space, arch, seed=0):
+    """The stand-alone net of `arch` with every conv 1x1 of a cell sharing one weight and every
+    conv 3x3 another (what "the same function" means between two cells); stem, reductions and
+    head are those of one reference net, whatever the cell."""
+    from search_spaces.nb201.ops import ReLUConvBN
+
+    net = space.build(arch).eval()
+    reference = space.build(Arch("nb201", (0,) * 6), generator=torch.Generator().manual_seed(seed)).state_dict()
+    net.load_state_dict({k: v for k, v in reference.items() if ".edges." not in k}, strict=False)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for cell in net.cells:
+            c = next(iter(cell.parameters()), torch.zeros(1)).shape[0]  # the stage's channels (any conv's)
+            shared = {k: torch.randn(c, c, k, k, generator=g) * 0.3 for k in (1, 3)}  # drawn whatever the cell
+            for op in getattr(cell, "edges", []):  # reduction blocks keep the reference's weights
+                if isinstance(op, ReLUConvBN):
+                    op[1].weight.copy_(shared[op[1].kernel_size[0]])
+    return net
+
+
+def test_isomorphic_cells_compute_the_same_function_and_share_one_representative():
+    space = NB201Space(channels=4, cells_per_stage=1)
+    assert len(space.unique_archs()) == 6466  # NB201's count of unique cells among 15,625
+    rng = np.random.default_rng(0)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    by_key = {}
+    for _ in range(400):
+        arch = space.sample(rng)
+        by_key.setdefault(space.unique_key(arch), []).append(arch)
+    pairs = [(group[0], other) for group in by_key.values() for other in group[1:] if other != group[0]]
+    assert len(pairs) >= 20
+    for a, b in pairs[:20]:
+        assert space.representative(a) == space.representative(b)
+        assert torch.allclose(_tied(space, a)(x), _tied(space, b)(x), atol=1e-5)
+    # different classes differ: a conv 3x3 cell is not a skip cell
+    conv, skip = Arch("nb201", (0, 0, 0, 3, 0, 0)), Arch("nb201", (0, 0, 0, 1, 0, 0))
+    assert space.unique_key(conv) != space.unique_key(skip)
+    assert not torch.allclose(_tied(space, conv)(x), _tied(space, skip)(x), atol=1e-5)
+    # node 3 = conv3x3(node 2) where node 2 = x by either skip route: one class, represented by
+    # its lowest index (node 1 = 0 + ..., which no other edge reads)
+    same = [Arch("nb201", c) for c in ((1, 0, 1, 0, 0, 3), (1, 1, 0, 0, 0, 3), (0, 1, 0, 0, 0, 3))]
+    assert {space.representative(a) for a in same} == {Arch("nb201", (0, 1, 0, 0, 0, 3))}
+
+
+def test_unique_sampling_draws_class_representatives_uniformly():
+    space = NB201Space(channels=4, cells_per_stage=1, sampling="unique")
+    reps = set(space.unique_archs())
+    rng = np.random.default_rng(1)
+    drawn = [space.sample(rng) for _ in range(3000)]
+    assert all(a in reps for a in drawn)
+    # uniform over classes: cells with a 'none' edge make up far more of the raw space than of the classes
+    raw = NB201Space(channels=4, cells_per_stage=1)
+    none_share = lambda archs: np.mean([0 in a.choices for a in archs])  # noqa: E731
+    assert none_share(drawn) == pytest.approx(none_share(list(reps)), abs=0.03)
+    assert none_share([raw.sample(rng) for _ in range(3000)]) > none_share(drawn) + 0.05
+    assert space.config()["sampling"] == "unique" and "sampling" not in raw.config()
+    with pytest.raises(ValueError, match="sampling"):
+        NB201Space(sampling="bogus")

@@ -15,7 +15,7 @@ from nas.cli.search_report import BaselineBar, SearchProgress, report
 from nas.distributed.cluster import check_request, parse_workers
 from nas.errors import UserError
 from nas.presets import PRESETS
-from nas.registry import STRATEGIES
+from nas.registry import EVALUATORS, STRATEGIES
 from nas.run_config import SearchConfig
 from nas.search import check_feasible, execute, plan, space_for_config
 
@@ -52,8 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option, repeatable (e.g. -o population=50 -o mode=regularized)")
     p.add_argument("--supernet", type=Path, default=None, help="use the supernet of this run directory")
-    p.add_argument("--evaluator", choices=("supernet", "table"), default=None,
-                   help="supernet (default) or table: look accuracies up in a benchmark table (nb201)")
+    p.add_argument("--evaluator", choices=EVALUATORS.names(), default=None,
+                   help="supernet (default: a trained supernet, BN recalibrated per path), table (look "
+                        "accuracies up in a benchmark table: nb201) or zc (a zero-cost proxy of the untrained "
+                        "network, no training); settings with -E, listed by `nas evaluators`")
+    p.add_argument("-E", "--evaluator-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="evaluator setting, repeatable (e.g. --evaluator zc -E proxy=naswot -E report=synflow,jacov)")
     p.add_argument("--table", type=Path, default=None,
                    help="benchmark table for --evaluator table (default: the bundled NB201 CIFAR-10 table)")
     p.add_argument("--budget", type=options.positive_int, default=None, help="architectures to evaluate")

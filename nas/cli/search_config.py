@@ -34,8 +34,8 @@ def resolve_config(args: argparse.Namespace) -> SearchConfig:
 
 
 # Flags that define what a --config FILE search is: set them in the file, not on the command line.
-_DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "table", "max_flops", "max_params",
-                    "max_latency", "lut",
+_DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "evaluator_option", "table",
+                    "max_flops", "max_params", "max_latency", "lut",
                     "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
                     "test_data", "image_size", "backbone", "pretrain_steps", "pretrain_data", "epochs",
                     "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
@@ -100,10 +100,44 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         p = {**p, **STRATEGIES.get(args.strategy).train_defaults,
              "data": {**p["data"], "val_size": STRATEGIES.get(args.strategy).train_defaults["val_size"]}}
     if args.evaluator == "table" or args.table is not None:
-        return _table_search(args, config, p, seed, trains)
-    if args.supernet is not None:
-        return _referenced_supernet(args, config)
-    return _supernet_trained_here(args, config, p, seed)
+        resolved = _table_search(args, config, p, seed, trains)
+    elif args.evaluator == "zc":
+        resolved = _zero_cost_search(args, config, p, trains)
+    elif args.supernet is not None:
+        resolved = _referenced_supernet(args, config)
+    else:
+        resolved = _supernet_trained_here(args, config, p, seed)
+    return _with_evaluator_options(resolved, args.evaluator_option)
+
+
+def _with_evaluator_options(config: dict[str, Any], given: list[tuple[str, str]]) -> dict[str, Any]:
+    """`-E KEY=VALUE` on top of the evaluator's settings, checked (and typed) by its kind's Config."""
+    from nas.registry import EVALUATORS
+    from nas_common.typed_config import build_config
+
+    settings = dict(config["evaluator"])
+    kind = settings.pop("kind")
+    settings.update(dict(given))
+    typed = build_config(EVALUATORS.get(kind).Config, settings, owner=f"evaluator {kind!r}")
+    config["evaluator"] = {"kind": kind, **asdict(typed)}
+    return config
+
+
+def _zero_cost_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any],
+                      trains: str | None) -> dict[str, Any]:
+    """A training-free search: the space at its own defaults (plus -S/--width; the preset's widths
+    exist to make supernet training affordable) and the data its proxies' batch comes from."""
+    if trains:
+        raise UserError(f"--strategy {args.strategy} trains a supernet; --evaluator zc trains nothing: "
+                        "use a sampling strategy (random, evolution, rl, nao, seminas)")
+    if args.supernet is not None or args.table is not None:
+        raise UserError("--evaluator zc scores untrained networks; drop --supernet/--table")
+    space = pick(args.space, "shufflenet")
+    data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
+    space_options = {**({"width": args.width} if args.width is not None else {}), **dict(args.space_option)}
+    config.update(space=space, space_options=space_options, data=asdict(data), task=data.task, train=None,
+                  supernet=None, random_baseline=pick(args.random_baseline, 0), evaluator={"kind": "zc"})
+    return config
 
 
 def _table_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,

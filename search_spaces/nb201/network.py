@@ -39,6 +39,9 @@ class NB201Config:
     num_classes: int = 10
     width: float = 1.0
     sharing: str = "independent"  # supernet only: or "nested" (conv 1x1 = centre of conv 3x3)
+    # `sample`: "uniform" over the 15,625 cells, or "unique": uniform over the 6,466 classes of
+    # cells that compute the same function (NB201's isomorphism), drawing each class's representative.
+    sampling: str = "uniform"
 
     def __post_init__(self) -> None:
         for key in ("channels", "cells_per_stage", "input_size", "in_channels", "num_classes"):
@@ -49,6 +52,8 @@ class NB201Config:
             raise ValueError(f"width must be a positive finite number, got {self.width}")
         if self.sharing not in ("independent", "nested"):
             raise ValueError(f"sharing must be independent or nested, got {self.sharing!r}")
+        if self.sampling not in ("uniform", "unique"):
+            raise ValueError(f"sampling must be uniform or unique, got {self.sampling!r}")
 
     @property
     def stage_channels(self) -> tuple[int, int, int]:

@@ -132,7 +132,8 @@ class ClassifierHead(nn.Module):
     def __init__(self, in_channels: int, num_classes: int) -> None:
         super().__init__()
         self.bn = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU()  # a module, not torch.relu: activation hooks (the naswot proxy) see it
         self.fc = nn.Linear(in_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.bn(x)).mean((2, 3)))
+        return self.fc(self.relu(self.bn(x)).mean((2, 3)))

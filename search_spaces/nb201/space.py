@@ -10,12 +10,14 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import torch
 
 from nas_common.errors import InvalidArchitecture
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from search_spaces.cost import CostTable, TabulatedCost
+from search_spaces.nb201 import isomorphism
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, ResNetBasicBlock, Stem, make_op
 from search_spaces.protocol import Decision, SearchSpace, config_dict
@@ -61,13 +63,36 @@ class NB201Space(TabulatedCost, SearchSpace):
         return np.eye(len(OPS))[list(self.validate(arch).choices)]
 
     def config(self) -> dict[str, Any]:
-        return config_dict(self.cfg)
+        options = config_dict(self.cfg)
+        if options["sampling"] == "uniform":
+            del options["sampling"]  # added later: configs of uniform spaces keep their first layout
+        return options
+
+    # ---- isomorphism (search_spaces.nb201.isomorphism) -------------------------------------------
+    def unique_key(self, arch: Arch) -> str:
+        """NB201's key of the class of cells that compute the same function as `arch`."""
+        return isomorphism.unique_key(self.validate(arch).choices)
+
+    def representative(self, arch: Arch) -> Arch:
+        """The lowest-index cell computing the same function as `arch` (NB201's isomorphism)."""
+        return Arch(self.name, isomorphism.representative(self.validate(arch).choices))
+
+    def unique_archs(self) -> list[Arch]:
+        """One architecture per class of isomorphic cells: 6,466 of the 15,625."""
+        return [Arch(self.name, choices) for choices in isomorphism.representatives()]
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """Uniform over the cells, or (`sampling="unique"`) over the classes of isomorphic cells."""
+        if self.cfg.sampling == "unique":
+            classes = isomorphism.representatives()
+            return Arch(self.name, classes[int(rng.integers(len(classes)))])
+        return super().sample(rng)
 
     def canonical(self, arch: Arch) -> Arch:
         """Identity, on purpose. Many NB201 cells compute the same function (a `none` edge makes
         others dead, skip/none permutations, ...), but the NB201 tables index every one of the
         15,625 raw strings with its own trained accuracies, so merging them would change which
-        table row an architecture reads."""
+        table row an architecture reads. `representative` maps a cell to its class."""
         return arch
 
     # ---- the NB201 string ----------------------------------------------------------------------
