@@ -54,9 +54,47 @@ def check_feasible(space: SearchSpace, config: SearchConfig) -> Strategy:
     it loads). Returns the strategy so built (its budget, its warnings about its settings)."""
     strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
                              seed=config.seed, options=config.strategy_options, objective=config.objective)
+    if strategy.proxies_requested():
+        from nas.proxies import proxy_names
+
+        proxy_names(strategy.proxies_requested())  # an unknown proxy lists the valid ones
     if config.constraint.limits():
         make_strategy("random", space, budget=1, constraint=config.constraint, seed=config.seed).ask(1)
     return strategy
+
+
+def proxies_for_run(run: RunDir, config: SearchConfig, space: SearchSpace, proxies: tuple[str, ...], device: Any,
+                    quiet: bool = True) -> Callable:
+    """`score(archs, proxy)` for the zero-cost proxies a strategy asked for, on the run's space and a
+    fixed batch of the run's training data (a table search reads the table's CIFAR-10), each
+    architecture scored once and kept in the run directory."""
+    from nas.data import DataConfig
+    from nas.proxies import ProxyScorer, fixed_batch
+    from nas.proxies.cache import FILE, cached_proxy
+    from nas.tasks import get_task
+
+    data_config = config.data or DataConfig()
+    task = get_task(data_config.task)
+    data = task.load_data(data_config)
+    inputs, targets = fixed_batch(task, data, 128, config.seed)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if quiet or total < 2:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="zero-cost proxies", unit="arch", leave=False)
+        bar.update(1)
+        if done == total:
+            bar.close()
+            bar = None
+
+    scores = {p: cached_proxy(ProxyScorer(space, task, inputs, targets, [p], seed=config.seed, device=device), p,
+                              run.path / FILE, progress) for p in proxies}
+    return lambda archs, proxy: scores[proxy](archs)
 
 
 def plan(config: SearchConfig, budget: int | None) -> str:
@@ -74,6 +112,10 @@ def plan(config: SearchConfig, budget: int | None) -> str:
         baseline = max(baseline, TRUST_PATHS)
     if baseline:
         steps.append(f"score {baseline} random architectures{' (trust check)' if config.uses_supernet else ''}")
+    warmup = str(config.strategy_options.get("warmup") or "")
+    if warmup:
+        proxy, _, count = warmup.partition(":")
+        steps.append(f"score {count} random architectures with {proxy} (warm-up)")
     steps.append(f"search {budget if budget is not None else 'until done'} architectures with {config.strategy}")
     return " -> ".join(steps)
 
@@ -123,6 +165,8 @@ def execute(run: RunDir, *, quiet: bool = False,
         strategy.use_alphas(alphas["logits"])
         plot_alphas(alphas, run.path / "alphas.png")
     load_strategy(strategy, run)
+    if strategy.proxies_requested():
+        strategy.use_proxies(proxies_for_run(run, config, space, strategy.proxies_requested(), device, quiet))
     with contextlib.ExitStack() as stack:
         executor = LocalExecutor(evaluator)
         if uses_ray(config.cluster.workers, config.cluster.address):  # Ray is imported only then

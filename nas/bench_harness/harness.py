@@ -38,6 +38,7 @@ class BenchConfig:
     checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
     table: str | None = None
     space: str = "nb201"
+    proxies: str | None = None  # a proxy table (nas.bench_harness.proxy_table) for strategies that ask for proxies
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -61,7 +62,8 @@ class BenchConfig:
         return tuple(sorted({q for q in DEFAULT_CHECKPOINTS if q <= budget} | {budget}))
 
 
-def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: int) -> dict[str, Any]:
+def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: int,
+             proxies: Any = None) -> dict[str, Any]:
     """One search: `budget` queries of a fresh `variant` strategy seeded with `seed`.
 
     Returns the pair's record: every query's val acc (what the strategy saw), and per query count
@@ -69,6 +71,11 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
     the pick changed to the picked architecture's NB201 string.
     """
     strategy = make_strategy(variant.name, space, budget=budget, seed=seed, options=variant.options)
+    if strategy.proxies_requested():
+        if proxies is None:
+            raise UserError(f"strategy {variant.label!r} asks for zero-cost proxies "
+                            f"({', '.join(strategy.proxies_requested())}); give the benchmark a proxy table")
+        strategy.use_proxies(proxies)
     hidden = frozenset(getattr(evaluator, "hidden_metrics", frozenset())) | {"test_acc"}
     loop = SearchLoop(space, strategy, LocalExecutor(evaluator), None, hidden_metrics=hidden)
     records = loop.run_to_end()  # the search loop of `nas search`, with the archive in memory
@@ -81,20 +88,28 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
             "best_val": best_val, "pick_test_acc": pick_test, "picks": changes}
 
 
-def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], budget: int) -> list[dict[str, Any]]:
+def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], budget: int,
+              proxies: str | None = None) -> list[dict[str, Any]]:
     """The pairs of one strategy for several seeds, reading the table once (a Ray task's body)."""
     from nas.evaluate.table import TableEvaluator
 
     evaluator = TableEvaluator(table)
     v = Variant(variant["label"], variant["strategy"], variant["options"])
-    return [run_pair(evaluator.space, evaluator, v, seed, budget) for seed in seeds]
+    lookup = _proxies(evaluator.space, proxies)
+    return [run_pair(evaluator.space, evaluator, v, seed, budget, lookup) for seed in seeds]
 
 
-def _ray_chunk(table, variant, seeds, budget):
+def _proxies(space: Any, path: str | None):
+    from nas.bench_harness.proxy_table import proxy_lookup, read_proxy_table
+
+    return None if path is None else proxy_lookup(space, read_proxy_table(path), path)
+
+
+def _ray_chunk(table, variant, seeds, budget, proxies=None):
     import torch
 
     torch.set_num_threads(1)  # one core per task: intra-op threads would fight the other tasks
-    return run_chunk(table, variant, seeds, budget)
+    return run_chunk(table, variant, seeds, budget, proxies)
 
 
 def chunks(seeds: int, parts: int) -> list[list[int]]:
@@ -122,13 +137,15 @@ def run_benchmark(
     started = time.perf_counter()
     jobs = [(v, seeds) for v in variants for seeds in chunks(config.seeds, workers)]
     done: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    lookup = _proxies(evaluator.space, config.proxies)  # read here too: a bad table fails before Ray starts
     if workers == 1:
         for v, seeds in jobs:
-            done[(v.label, seeds[0])] = [run_pair(evaluator.space, evaluator, v, s, config.budget) for s in seeds]
+            done[(v.label, seeds[0])] = [run_pair(evaluator.space, evaluator, v, s, config.budget, lookup)
+                                         for s in seeds]
             if progress:
                 progress(v.label, seeds, time.perf_counter() - started)
     else:
-        _run_on_ray(jobs, table, config.budget, workers, done, progress, started)
+        _run_on_ray(jobs, table, config.budget, workers, done, progress, started, config.proxies)
     pairs = [pair for v, seeds in jobs for pair in done[(v.label, seeds[0])]]
     best_arch, best_test = evaluator.best("test_acc")
     return {
@@ -141,7 +158,7 @@ def run_benchmark(
     }
 
 
-def _run_on_ray(jobs, table, budget, workers, done, progress, started) -> None:
+def _run_on_ray(jobs, table, budget, workers, done, progress, started, proxies=None) -> None:
     from nas.distributed.tasks import map_tasks
 
     def finished(i: int, pairs: list[dict[str, Any]]) -> None:
@@ -150,4 +167,4 @@ def _run_on_ray(jobs, table, budget, workers, done, progress, started) -> None:
         if progress:
             progress(variant.label, seeds, time.perf_counter() - started)
 
-    map_tasks(_ray_chunk, [(table, v.to_dict(), seeds, budget) for v, seeds in jobs], workers, finished)
+    map_tasks(_ray_chunk, [(table, v.to_dict(), seeds, budget, proxies) for v, seeds in jobs], workers, finished)

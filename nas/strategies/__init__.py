@@ -4,6 +4,6 @@
 from nas.strategies.base import Constraint, InfeasibleConstraint, Strategy, Trial
 from nas.strategies.factory import build_config, make_strategy
 
-from nas.strategies import darts, evolution, nao, random_search, rl, seminas  # noqa: F401  (register them)
+from nas.strategies import darts, evolution, guided, nao, random_search, rl, seminas  # noqa: F401  (register them)
 
 __all__ = ["Constraint", "InfeasibleConstraint", "Strategy", "Trial", "build_config", "make_strategy"]

@@ -131,6 +131,7 @@ class Strategy(ABC):
         self._history: list[tuple[int, Arch, dict]] = []
         self._exhausted = False
         self._costs: dict[str, dict[str, int]] = {}  # measuring can be slow; pure, so never saved
+        self._proxy: Callable[[list[Arch], str], Any] | None = None  # cheap estimators (use_proxies)
 
     # ---- what a strategy supplies ------------------------------------------------------------
     @abstractmethod
@@ -150,6 +151,22 @@ class Strategy(ABC):
     def _backlog(self) -> int:
         """Architectures already proposed (so marked seen) but not yet handed out by `_ask`."""
         return 0
+
+    def proxies_requested(self) -> tuple[str, ...]:
+        """The zero-cost proxies this strategy's options ask for (e.g. `warmup=naswot:3000`), which
+        the search hands it with `use_proxies`; empty when it needs none."""
+        return ()
+
+    def use_proxies(self, score: Callable[[list[Arch], str], Any]) -> None:
+        """`score(archs, proxy)` -> that proxy's values (higher predicted better), for each of
+        `proxies_requested()`."""
+        self._proxy = score
+
+    def proxy_scores(self, archs: list[Arch], proxy: str) -> list[float]:
+        if self._proxy is None:
+            raise UserError(f"strategy {self.name!r} needs the scores of proxy {proxy!r}; run it through "
+                            "`nas search` (or give it a scoring function with use_proxies)")
+        return [float(v) for v in self._proxy(list(archs), proxy)]
 
     def default_budget(self) -> int | None:
         """Trials to run when the user gives no budget; None runs until the space is exhausted."""
@@ -290,13 +307,15 @@ class Strategy(ABC):
     def load_state_dict(self, state: dict) -> None:
         """Continue from `state`; this strategy must be built with the same space, options and
         constraint. Its own budget is kept, so a resumed search may be given a larger one."""
+        # Options added in later versions are missing from older states: they had the default.
+        saved_config = {**asdict(self.Config()), **state.get("config", {})}
         for key, ours in (
             ("strategy", self.name),
             ("space", self.space.name),
             ("config", asdict(self.config)),
             ("constraint", asdict(self.constraint)),
         ):
-            if state.get(key) != ours:
+            if (saved_config if key == "config" else state.get(key)) != ours:
                 raise UserError(
                     f"saved strategy state has {key} {state.get(key)!r}, not {ours!r}; "
                     f"resume with the saved {key}"

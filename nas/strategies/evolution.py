@@ -13,6 +13,9 @@ Architecture Search"). After `population` random architectures, each child mutat
 decision of the best of `sample_size` members drawn from the population, and the oldest member
 dies when a result arrives. Asynchronous: `ask(n)` breeds n children from the current population,
 so workers never wait for a generation.
+
+`warmup=PROXY:N` (both modes): the first population is the top of N random architectures by a
+zero-cost proxy instead of random architectures (Abdelfattah et al., ICLR 2021).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from nas.errors import UserError
 from nas.registry import STRATEGIES
 from nas.strategies.base import Strategy
+from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
 from search_spaces.arch import Arch
 
 MODES = ("spos", "regularized")
@@ -40,6 +44,8 @@ class EvolutionConfig:
     generations: int = 20
     mode: str = "spos"
     sample_size: int = 10  # regularized mode only: tournament size
+    # "PROXY:N": the first population is the proxy's top of N random architectures (nas.strategies.warmup)
+    warmup: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -47,6 +53,9 @@ class EvolutionConfig:
                 raise UserError(f"evolution option {message}")
 
         need(self.mode in MODES, f"mode={self.mode!r} is unknown; valid modes: {', '.join(MODES)}")
+        warmup = Warmup.parse(self.warmup, "evolution")
+        need(warmup is None or warmup.count >= self.population,
+             f"warmup={self.warmup!r} must score at least population={self.population} architectures")
         for key in ("population", "topk", "generations", "sample_size"):
             need(getattr(self, key) >= 1, f"{key}={getattr(self, key)} must be at least 1")
         for key in ("mutations", "crossovers"):
@@ -73,6 +82,24 @@ class Evolution(Strategy):
         self._generation = 0  # spos: generations built so far
         self._queue: list[Arch] = []  # spos: built but not yet handed out
         self._population: list[tuple[Arch, float]] = []  # regularized: oldest first
+        self._warmup = Warmup.parse(self.config.warmup, "evolution")
+        self._warm: list[Arch] | None = None  # the proxy's top architectures, once scored
+
+    def proxies_requested(self) -> tuple[str, ...]:
+        return (self._warmup.proxy,) if self._warmup else ()
+
+    def _initial(self) -> Arch | None:
+        """A member of the first population: the next of the proxy's top architectures (scored
+        once, on the first call) when warming up, else a random one."""
+        if self._warmup is not None:
+            if self._warm is None:
+                ranked = ranked_by_proxy(self, random_candidates(self, self._warmup.count), self._warmup.proxy)
+                self._warm = [arch for arch, _ in ranked[: self.config.population]]
+            while self._warm:
+                arch = self._propose(lambda: self._warm.pop(0), tries=1, strict=False)
+                if arch is not None:
+                    return arch
+        return self._sample()
 
     def warnings(self) -> list[str]:
         cfg = self.config
@@ -127,7 +154,7 @@ class Evolution(Strategy):
                     if child is not None:
                         children.append(child)
         while len(children) < size:
-            arch = self._sample()
+            arch = self._initial() if self._generation == 0 else self._sample()
             if arch is None:
                 break
             children.append(arch)
@@ -138,7 +165,7 @@ class Evolution(Strategy):
         archs: list[Arch] = []
         for _ in range(n):
             if self._next_id + len(archs) < self.config.population:
-                arch = self._sample()
+                arch = self._initial()
             elif not self._population:
                 break  # the random initial population is still being evaluated
             else:
@@ -166,12 +193,15 @@ class Evolution(Strategy):
             "generation": self._generation,
             "queue": [a.to_dict() for a in self._queue],
             "population": [[a.to_dict(), score] for a, score in self._population],
+            **({"warm": None if self._warm is None else [a.to_dict() for a in self._warm]} if self._warmup else {}),
         }
 
     def _load_state(self, state: dict) -> None:
         self._generation = state["generation"]
         self._queue = [self.space.parse(a) for a in state["queue"]]
         self._population = [(self.space.parse(a), float(score)) for a, score in state["population"]]
+        warm = state.get("warm")
+        self._warm = None if warm is None else [self.space.parse(a) for a in warm]
 
 
 def mutate_one(space, arch: Arch, rng: np.random.Generator) -> Arch:

@@ -9,6 +9,8 @@ its next input; the first input is a learned start token. Logits are squashed as
 so keeps it exploring. Training is REINFORCE with an exponential-moving-average baseline and an
 entropy bonus (or, with `algorithm="ppo"`, the clipped surrogate of Schulman et al. 2017, several
 epochs per batch), reward = objective utility / objective scale (val_acc / 100), Adam.
+`warmup=PROXY:N` first trains the controller on a zero-cost proxy's scores (Abdelfattah et al.,
+ICLR 2021; see `_warm_up`).
 
 Batches are on-policy: at most `batch_size` trials are collected or outstanding at once, so `ask`
 returns [] while the rest of a batch is being evaluated (like spos generations), and every batch is
@@ -37,6 +39,7 @@ from nas.errors import UserError
 from nas.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from nas.strategies.torch_state import check_weights, pack, unpack
+from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
 
 ALGORITHMS = ("reinforce", "ppo")
@@ -59,6 +62,9 @@ class RLConfig:
     algorithm: str = "reinforce"
     ppo_clip: float = 0.2
     ppo_epochs: int = 4
+    # "PROXY:N": before the search, N controller samples scored by the proxy train the policy
+    # (REINFORCE on the batch-standardised proxy scores; nas.strategies.warmup)
+    warmup: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -77,6 +83,7 @@ class RLConfig:
             need(getattr(self, key) >= 0, f"{key}={getattr(self, key)} must be at least 0")
         need(0 <= self.baseline_decay < 1, f"baseline_decay={self.baseline_decay} must be in [0, 1)")
         need(0 < self.ppo_clip < 1, f"ppo_clip={self.ppo_clip} must be in (0, 1)")
+        Warmup.parse(self.warmup, "rl")
 
 
 class Controller(nn.Module):
@@ -172,6 +179,28 @@ class RL(Strategy):
         self._baseline: float | None = None  # None until the first reward
         self._updates = 0
         self._weights_at = 0  # the update count the controller weights belong to (see load_tensors)
+        self._warmup = Warmup.parse(self.config.warmup, "rl")
+        self._warmed = self._warmup is None  # the proxy warm-up has run (its updates count in `updates`)
+
+    def proxies_requested(self) -> tuple[str, ...]:
+        return (self._warmup.proxy,) if self._warmup else ()
+
+    def _warm_up(self) -> None:
+        """Abdelfattah et al.'s RL warm-up: the controller learns from the proxy before it sees a
+        real reward. Each batch is sampled from the current policy and scored by the proxy; the
+        advantage is the score standardised within the batch (proxies have no common scale), so
+        the baseline and reward scale of the real search start untouched."""
+        cfg = self.config
+        for start in range(0, self._warmup.count, cfg.batch_size):
+            rows = self.controller.sample(min(cfg.batch_size, self._warmup.count - start), self._draw)
+            archs = [self.space.canonical(Arch(self.space.name, tuple(int(c) for c in r))) for r in rows]
+            scores = np.asarray(self.proxy_scores(archs, self._warmup.proxy), dtype=np.float64)
+            adv = torch.tensor((scores - scores.mean()) / (scores.std() or 1.0), dtype=torch.float32)
+            choices = torch.tensor([a.choices for a in archs], dtype=torch.long)
+            self._step(lambda logp, ent: -(adv * logp).mean() - cfg.entropy_weight * ent.mean(), choices)
+            self._updates += 1
+        self._weights_at = self._updates
+        self._warmed = True
 
     def default_budget(self) -> int:
         return 100 * self.config.batch_size  # 100 policy updates; 1000 trials, evolution's default too
@@ -191,6 +220,8 @@ class RL(Strategy):
 
     def _ask_controller(self, n: int) -> list[Arch]:
         self._check_weights()
+        if not self._warmed:
+            self._warm_up()
         # On-policy: never more than one batch collected or outstanding (see module docstring).
         n = min(n, self.config.batch_size - len(self._batch) - len(self._pending))
         drawn: list[Arch] = []  # sampled in chunks, used in order; the rest is dropped below
@@ -277,6 +308,7 @@ class RL(Strategy):
             "baseline": self._baseline,
             "updates": self._updates,
             "batch": [[list(c), r] for c, r in self._batch],
+            **({"warmed": self._warmed} if self._warmup else {}),
         }
 
     def _load_state(self, state: dict) -> None:
@@ -284,6 +316,7 @@ class RL(Strategy):
         self._baseline = state["baseline"]
         self._updates = int(state["updates"])
         self._batch = [(tuple(int(x) for x in c), float(r)) for c, r in state["batch"]]
+        self._warmed = bool(state.get("warmed", self._warmup is None))
         if self._updates == 0:
             # The controller is still its initial self: rebuild it, no tensors needed.
             self._build(self._init_seed)
