@@ -137,8 +137,9 @@ def _train_dict(train: TrainConfig) -> dict[str, Any]:
     """The training settings as saved; `backbone` only when set, so configs written before it
     existed read back and write out unchanged."""
     settings = asdict(train)
-    if settings.get("backbone") is None:
-        settings.pop("backbone", None)
+    for key in ("backbone", "init_from"):
+        if settings.get(key) is None:
+            settings.pop(key, None)
     return settings
 
 

@@ -8,7 +8,7 @@ parts); `load_path_weights` copies it into a stand-alone net.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -46,3 +46,17 @@ def load_path_weights(supernet: Any, net: nn.Module, arch: Arch | Sequence[int])
         state = {k: v.detach().clone() for k, v in supernet.path_state(arch).items()}
     net.load_state_dict(state)
     return net.to(next(supernet.parameters()).device)
+
+
+def freeze_affine_norms(modules: Iterable[nn.Module]) -> None:
+    """Every affine BatchNorm inside `modules` fixed at scale 1 and shift 0, frozen: the affine-free
+    BN of DARTS's and NB201's search cells. The state-dict keys stay, so `path_state`/`extract`
+    still give stand-alone nets (whose BN then starts as the identity affine map)."""
+    norms = {id(n): n for m in modules for n in m.modules() if isinstance(n, nn.modules.batchnorm._BatchNorm)}
+    for norm in norms.values():
+        if norm.affine:
+            with torch.no_grad():
+                norm.weight.fill_(1.0)
+                norm.bias.zero_()
+            norm.weight.requires_grad_(False)
+            norm.bias.requires_grad_(False)

@@ -298,3 +298,68 @@ def test_unique_sampling_draws_class_representatives_uniformly():
     assert space.config()["sampling"] == "unique" and "sampling" not in raw.config()
     with pytest.raises(ValueError, match="sampling"):
         NB201Space(sampling="bogus")
+
+
+def test_affine_free_supernet_freezes_cell_norms_and_still_extracts_exactly():
+    space = NB201Space(channels=4, cells_per_stage=1, affine=False)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    cell_norms = [m for layer in supernet.cells if hasattr(layer, "forward_mixed")
+                  for m in layer.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert cell_norms and all(not m.weight.requires_grad and torch.all(m.weight == 1) and torch.all(m.bias == 0)
+                              for m in cell_norms)
+    assert supernet.stem[1].weight.requires_grad  # outside the cells BN still learns
+    arch = Arch("nb201", (3, 2, 3, 1, 3, 2))
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    supernet(x, arch).sum().backward()
+    assert all(m.weight.grad is None for m in cell_norms)
+    supernet.eval()
+    assert torch.allclose(supernet.extract(arch).eval()(x), supernet(x, arch), atol=1e-6)
+    assert space.config()["affine"] is False and "affine" not in NB201Space().config()
+    with pytest.raises(ValueError, match="affine"):
+        NB201Space(affine="false")
+
+
+def test_few_shot_split_covers_every_architecture_once_and_extracts_exactly():
+    space = NB201Space(channels=4, cells_per_stage=1, few_shot=2)
+    supernet = space.supernet(torch.Generator().manual_seed(0)).eval()
+    assert len(supernet.subnets) == 5
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        arch = space.sample(rng)
+        owner = supernet.subnet(arch)
+        assert owner is supernet.subnets[arch.choices[2]]  # the one sub-supernet of its op on edge 2
+        out = supernet(x, arch)
+        assert torch.equal(out, owner(x, arch))
+        assert torch.allclose(supernet.extract(arch).eval()(x), out, atol=1e-6)
+        state = supernet.path_state(arch)
+        assert set(state) == set(space.build(arch).state_dict())
+        ids = {id(t) for t in state.values()}
+        others = [s for s in supernet.subnets if s is not owner]
+        assert not ids & {id(p) for s in others for p in s.state_dict(keep_vars=True).values()}
+    # every architecture is in exactly one split: the splits partition the edge's options
+    assert sorted({a.choices[2] for a in (space.sample(rng) for _ in range(200))}) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="few_shot"):
+        NB201Space(few_shot=6)
+
+
+def test_few_shot_supernet_starts_as_copies_of_the_one_shot_supernet(tmp_path):
+    from nas.supernet.checkpoint import CHECKPOINT_NAME, save_checkpoint
+    from nas.supernet.pipeline import load_initial_weights
+
+    one_shot = NB201Space(channels=4, cells_per_stage=1).supernet(torch.Generator().manual_seed(3))
+    run = tmp_path / "one-shot"
+    run.mkdir()
+    (run / "config.json").write_text('{"kind": "supernet", "space": "nb201"}')
+    save_checkpoint({"model": one_shot.state_dict(), "step": 1, "space": "nb201", "space_config": {}},
+                    run / CHECKPOINT_NAME)
+    few = NB201Space(channels=4, cells_per_stage=1, few_shot=0).supernet(torch.Generator().manual_seed(9))
+    load_initial_weights(few, str(run), "nb201")
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    one_shot.eval(), few.eval()
+    for op in range(5):
+        arch = Arch("nb201", (op, 3, 2, 1, 3, 4))
+        assert torch.allclose(few(x, arch), one_shot(x, arch), atol=1e-6)
+    wider = NB201Space(channels=8, cells_per_stage=1).supernet()
+    with pytest.raises(UserError, match="does not fit"):
+        load_initial_weights(wider, str(run), "nb201")

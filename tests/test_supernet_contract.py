@@ -23,6 +23,8 @@ def _variants():
         if "sharing" in space.config():  # the other weight-sharing scheme too
             other = {"nested": "independent", "independent": "nested"}[space.config()["sharing"]]
             yield pytest.param(type(space)(**{**space.config(), "sharing": other}), id=f"{name}-{other}")
+        if "few_shot" in type(space)(**space.config()).cfg.__dataclass_fields__:  # a few-shot split too
+            yield pytest.param(type(space)(**{**space.config(), "few_shot": 1}), id=f"{name}-few-shot")
 
 
 VARIANTS = list(_variants())

@@ -31,6 +31,7 @@ def test_spread_covers_the_table_range_in_order(table):
     archs = spread_over_table(table.rows(), space, 21)
     accs = [table.evaluate(a)["val_acc"] for a in archs]
     assert len({a.hash for a in archs}) == 21
+    assert all(space.representative(a) == a for a in archs)  # one per class of isomorphic cells
     assert accs == sorted(accs)
     all_accs = [row.val_acc for row in table.rows().values()]
     assert accs[0] == min(all_accs) and accs[-1] == max(all_accs)

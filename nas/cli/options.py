@@ -110,6 +110,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-every", type=non_negative_int, default=None,
                    help="also checkpoint every N steps (default 0: each epoch only)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    g.add_argument("--init-from", default=None, metavar="RUN",
+                   help="start from the weights of this supernet run (same space; continued training, or a "
+                        "few-shot split such as nb201 -S few_shot=0, whose every sub-supernet starts as a copy)")
     g.add_argument("--backbone", default=None, metavar="RUN",
                    help="detection: initialise the backbone from this run: a classification supernet "
                         "(`nas train-supernet --space shufflenet`, same layout; DetNAS step 1), a detection "
@@ -135,10 +138,19 @@ def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) 
         values["augment"] = False
     if getattr(args, "backbone", None):
         values["backbone"] = backbone_run(args)
+    if getattr(args, "init_from", None):
+        values["init_from"] = init_run(args)
     try:
         return TrainConfig(**values)
     except (TypeError, ValueError) as err:
         raise UserError(f"training settings: {err}") from None
+
+
+def init_run(args: argparse.Namespace) -> str | None:
+    """--init-from as an absolute path."""
+    from pathlib import Path
+
+    return str(Path(args.init_from).resolve()) if getattr(args, "init_from", None) else None
 
 
 def backbone_run(args: argparse.Namespace) -> str | None:

@@ -24,6 +24,7 @@ from nas.archive.atomic import write_json_atomic
 from nas.darts.alphas import ALPHAS_NAME
 from nas.strategies.darts import DartsConfig, early_stop
 from nas.supernet.train import SupernetTrainer, cosine_lr, sgd_step, to_device
+from search_spaces.weight_sharing import freeze_affine_norms
 
 
 @dataclass
@@ -193,17 +194,8 @@ class DartsTrainer(SupernetTrainer):
 
 def fix_cell_norms(supernet: torch.nn.Module) -> None:
     """DARTS's affine-free search cells on any supernet: every BatchNorm inside a search cell (a
-    module with `forward_mixed` below the supernet itself) gets scale 1 and shift 0, frozen. The
-    state-dict keys stay, so `path_state`/`extract` still give stand-alone nets (whose BN then
-    starts as the identity affine map)."""
-    cells = [m for m in supernet.modules() if m is not supernet and hasattr(m, "forward_mixed")]
-    for norm in {id(n): n for cell in cells for n in cell.modules() if isinstance(n, torch.nn.BatchNorm2d)}.values():
-        if norm.affine:
-            with torch.no_grad():
-                norm.weight.fill_(1.0)
-                norm.bias.zero_()
-            norm.weight.requires_grad_(False)
-            norm.bias.requires_grad_(False)
+    module with `forward_mixed` below the supernet itself) gets scale 1 and shift 0, frozen."""
+    freeze_affine_norms(m for m in supernet.modules() if m is not supernet and hasattr(m, "forward_mixed"))
 
 
 def write_alphas(path, space, alphas: torch.Tensor, history: list[dict[str, Any]]) -> None:

@@ -40,6 +40,8 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
     supernet = space.supernet(torch.Generator().manual_seed(train_cfg.seed))
     if train_cfg.backbone:  # a resumed run then loads its checkpoint over it
         load_backbone(supernet, train_cfg.backbone, space)
+    if train_cfg.init_from:
+        load_initial_weights(supernet, train_cfg.init_from, space_name)
     trainer = trainer(space, supernet, data, train_cfg, out, device, task=task)
     bar = tqdm(total=trainer.total_steps, desc=label, unit="step", disable=quiet, dynamic_ncols=True)
 
@@ -78,3 +80,27 @@ def open_supernet_run(out: Path, config: dict, hint: str = "") -> RunDir:
         raise UserError(f"{out} holds a run with other settings; choose another --out "
                         f"(or repeat the original options{hint} to resume it)")
     return run
+
+
+def load_initial_weights(supernet: torch.nn.Module, run_dir: str, space_name: str) -> None:
+    """Start `supernet` from the weights of the supernet run in `run_dir` (same space and options
+    apart from the split): loaded as they are, or copied into every sub-supernet of a few-shot
+    supernet (`load_one_shot`)."""
+    from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from nas.supernet.loading import read_supernet_config
+
+    source = read_supernet_config(run_dir)
+    if source.get("space") != space_name:
+        raise UserError(f"--init-from {run_dir} holds a {source.get('space')} supernet, not {space_name}")
+    path = Path(run_dir) / CHECKPOINT_NAME
+    if not path.exists():
+        raise UserError(f"--init-from {run_dir} has no {CHECKPOINT_NAME}; train that supernet first")
+    state = load_checkpoint(path)["model"]
+    try:
+        if hasattr(supernet, "load_one_shot"):
+            supernet.load_one_shot(state)
+        else:
+            supernet.load_state_dict(state)
+    except RuntimeError:
+        raise UserError(f"--init-from {run_dir}: its supernet does not fit this one (other width, cells or "
+                        "sharing); train from a run of the same space options") from None

@@ -43,6 +43,9 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between checkpoints; 0 = at each epoch end only
     warmup_epochs: float = 0.0  # linear warm-up to lr over these epochs, then cosine decay
     backbone: str | None = None  # a classification supernet run that initialises the backbone (DetNAS step 1)
+    # a supernet run of the same space whose weights start this one (continued training; a few-shot
+    # supernet copies them into every split: Zhao et al. 2021)
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size"):

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
-from search_spaces.weight_sharing import init_weights, load_path_weights
+from search_spaces.weight_sharing import freeze_affine_norms, init_weights, load_path_weights
 from search_spaces.nb201.ops import (CELL, EDGES, OPS, ClassifierHead, NestedMixedEdge, ResNetBasicBlock, Stem,
                                      make_op, mixed_edge)
 
@@ -42,6 +42,12 @@ class NB201Config:
     # `sample`: "uniform" over the 15,625 cells, or "unique": uniform over the 6,466 classes of
     # cells that compute the same function (NB201's isomorphism), drawing each class's representative.
     sampling: str = "uniform"
+    # supernet only: False fixes every BN inside the search cells at scale 1, shift 0 (the
+    # affine-free BN of NB201's and DARTS's search code); stand-alone nets always learn theirs.
+    affine: bool = True
+    # supernet only: >= 0 splits the supernet on that edge into one sub-supernet per op (few-shot
+    # NAS, `search_spaces.few_shot`); -1 keeps one supernet.
+    few_shot: int = -1
 
     def __post_init__(self) -> None:
         for key in ("channels", "cells_per_stage", "input_size", "in_channels", "num_classes"):
@@ -52,6 +58,10 @@ class NB201Config:
             raise ValueError(f"width must be a positive finite number, got {self.width}")
         if self.sharing not in ("independent", "nested"):
             raise ValueError(f"sharing must be independent or nested, got {self.sharing!r}")
+        if isinstance(self.few_shot, bool) or not isinstance(self.few_shot, int) or not -1 <= self.few_shot < len(EDGES):
+            raise ValueError(f"few_shot must be an edge index 0..{len(EDGES) - 1} or -1, got {self.few_shot!r}")
+        if not isinstance(self.affine, bool):
+            raise ValueError(f"affine must be true or false, got {self.affine!r}")
         if self.sampling not in ("uniform", "unique"):
             raise ValueError(f"sampling must be uniform or unique, got {self.sampling!r}")
 
@@ -143,6 +153,8 @@ class NB201Supernet(nn.Module):
         for m in self.modules():
             if isinstance(m, NestedMixedEdge):
                 m.finish_init()
+        if not cfg.affine:
+            freeze_affine_norms(layer for layer in self.cells if isinstance(layer, SearchCell))
 
     def forward(self, x: torch.Tensor, arch: Arch | Sequence[int]) -> torch.Tensor:
         choices = _choices(arch)

@@ -17,6 +17,7 @@ from nas_common.errors import InvalidArchitecture
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from search_spaces.cost import CostTable, TabulatedCost
+from search_spaces.few_shot import FewShotSupernet
 from search_spaces.nb201 import isomorphism
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, ResNetBasicBlock, Stem, make_op
@@ -64,8 +65,9 @@ class NB201Space(TabulatedCost, SearchSpace):
 
     def config(self) -> dict[str, Any]:
         options = config_dict(self.cfg)
-        if options["sampling"] == "uniform":
-            del options["sampling"]  # added later: configs of uniform spaces keep their first layout
+        for key, default in (("sampling", "uniform"), ("affine", True), ("few_shot", -1)):
+            if options[key] == default:
+                del options[key]  # added later: configs at the default keep their first layout
         return options
 
     # ---- isomorphism (search_spaces.nb201.isomorphism) -------------------------------------------
@@ -160,7 +162,9 @@ class NB201Space(TabulatedCost, SearchSpace):
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> NB201Network:
         return NB201Network(self.cfg, self.validate(arch), generator)
 
-    def supernet(self, generator: torch.Generator | None = None) -> NB201Supernet:
+    def supernet(self, generator: torch.Generator | None = None) -> NB201Supernet | FewShotSupernet:
+        if self.cfg.few_shot >= 0:
+            return FewShotSupernet(lambda: NB201Supernet(self.cfg, generator), self.cfg.few_shot, len(OPS))
         return NB201Supernet(self.cfg, generator)
 
     # ---- cost ----------------------------------------------------------------------------------
