@@ -137,7 +137,7 @@ def _train_dict(train: TrainConfig) -> dict[str, Any]:
     """The training settings as saved; `backbone` only when set, so configs written before it
     existed read back and write out unchanged."""
     settings = asdict(train)
-    for key in ("backbone", "init_from"):
+    for key in ("backbone", "init_from", "path_pool"):
         if settings.get(key) is None:
             settings.pop(key, None)
     return settings

@@ -97,6 +97,15 @@ def proxies_for_run(run: RunDir, config: SearchConfig, space: SearchSpace, proxi
     return lambda archs, proxy: scores[proxy](archs)
 
 
+def estimator_summary(space: SearchSpace, config: SearchConfig) -> dict[str, Any]:
+    """What ranked the search's architectures and how well it is known to rank on this space."""
+    from nas.evaluate.known import describe_estimator, known_ranking
+
+    estimator, label = evaluator_kind(config).estimator(config)
+    return {"id": estimator, "label": label, "known": known_ranking(space.name, estimator),
+            "text": describe_estimator(space.name, estimator, label)}
+
+
 def plan(config: SearchConfig, budget: int | None) -> str:
     """What a new search will do, in order (printed before it starts)."""
     steps = []
@@ -195,6 +204,7 @@ def execute(run: RunDir, *, quiet: bool = False,
     if not records:
         raise UserError("the search evaluated no architecture; check the budget and constraint")
     summary = summarize(records, objective=objective)
+    summary["estimator"] = estimator_summary(space, config)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": getattr(evaluator, "chance", None)}
     if evaluator_kind(config).uses_supernet:

@@ -160,3 +160,23 @@ def test_a_20_block_supernet_learns_only_with_nested_candidates(sharing, learns,
         assert last < first - 0.15, (first, last)
     else:
         assert last > first - 0.12, (first, last)
+
+
+def test_a_path_pool_trains_only_its_architectures(tmp_path):
+    import json as _json
+
+    from nas.supernet.train import path_for_step, read_path_pool
+    from nas.errors import UserError as _UserError
+    from search_spaces.nb201 import NB201Space
+
+    space = NB201Space(channels=4, cells_per_stage=1)
+    pool_file = tmp_path / "pool.json"
+    pool_file.write_text(_json.dumps([[3, 3, 3, 3, 3, 3], {"space": "nb201", "choices": [2, 2, 2, 2, 2, 2]}]))
+    pool = read_path_pool(str(pool_file), space)
+    drawn = [path_for_step(space, 0, step, pool) for step in range(40)]
+    assert set(drawn) == set(pool)  # both, and nothing else
+    assert drawn == [path_for_step(space, 0, step, pool) for step in range(40)]  # (seed, step) fixes it
+    for bad in ("[]", "{}", "[[9, 9, 9, 9, 9, 9]]", "not json"):
+        pool_file.write_text(bad)
+        with pytest.raises(_UserError, match="path pool"):
+            read_path_pool(str(pool_file), space)

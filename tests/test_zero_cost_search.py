@@ -60,6 +60,8 @@ def test_zc_search_records_the_proxy_its_reported_scores_and_cpu_seconds(referen
     assert all(set(m) == {"naswot"} for m in told)  # reported figures are never told to the strategy
     summary = json.loads((reference / "summary.json").read_text())
     assert summary["best"]["metrics"]["naswot"] == max(r["metrics"]["naswot"] for r in records)
+    assert summary["estimator"]["id"] == "zc:naswot"  # what ranked, and what is known of it
+    assert "zero-cost proxy naswot" in summary["estimator"]["text"]
 
 
 @needs_subset

@@ -110,6 +110,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-every", type=non_negative_int, default=None,
                    help="also checkpoint every N steps (default 0: each epoch only)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    g.add_argument("--path-pool", default=None, metavar="FILE",
+                   help="train only these architectures (a JSON list, e.g. the top 10%% of a first supernet's "
+                        "ranking), each step one of them uniformly; with --init-from: continued training")
     g.add_argument("--init-from", default=None, metavar="RUN",
                    help="start from the weights of this supernet run (same space; continued training, or a "
                         "few-shot split such as nb201 -S few_shot=0, whose every sub-supernet starts as a copy)")
@@ -140,6 +143,10 @@ def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) 
         values["backbone"] = backbone_run(args)
     if getattr(args, "init_from", None):
         values["init_from"] = init_run(args)
+    if getattr(args, "path_pool", None):
+        from pathlib import Path
+
+        values["path_pool"] = str(Path(args.path_pool).resolve())
     try:
         return TrainConfig(**values)
     except (TypeError, ValueError) as err:

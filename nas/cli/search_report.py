@@ -90,5 +90,7 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     if "random_baseline" in summary:
         rb = summary["random_baseline"]
         print(f"random archs        {describe(rb, rb.get('chance'), objective.unit)}")
+    if "estimator" in summary:
+        print(f"ranked by           {summary['estimator']['text']}")
     print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
     print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")

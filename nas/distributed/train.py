@@ -77,7 +77,7 @@ class RankTrainer(SupernetTrainer):
             return load_checkpoint(Path(folder) / CHECKPOINT_NAME)
 
     def combine(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
-        arch_hash = path_for_step(self.space, self.cfg.seed, step).hash
+        arch_hash = path_for_step(self.space, self.cfg.seed, step, self.pool).hash
         names = list(metrics)
         local = torch.tensor([path_digest(arch_hash), *(metrics[k] for k in names)], dtype=torch.float64)
         gathered = [torch.zeros_like(local) for _ in range(self.world_size)]
@@ -96,7 +96,8 @@ class RankTrainer(SupernetTrainer):
         """Every rank calls this (it is a barrier); rank 0 saves and attaches the checkpoint."""
         import ray.train
 
-        metrics = {**summary, "path_hash": path_for_step(self.space, self.cfg.seed, self.step - 1).hash}
+        last_path = path_for_step(self.space, self.cfg.seed, self.step - 1, self.pool)
+        metrics = {**summary, "path_hash": last_path.hash}
         if self.rank != 0:
             ray.train.report(metrics)
             return

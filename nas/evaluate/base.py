@@ -51,3 +51,6 @@ class EvaluatorKind(Protocol):
 
     @classmethod
     def objective_of(cls, config: "SearchConfig") -> Objective: ...  # what evaluate() returns as the signal
+
+    @classmethod
+    def estimator(cls, config: "SearchConfig") -> tuple[str, str]: ...  # (id in nas.evaluate.known, label)

@@ -151,6 +151,10 @@ class SupernetEvaluator:
         return get_task(config.task).objective
 
     @classmethod
+    def estimator(cls, config: "SearchConfig") -> tuple[str, str]:
+        return "supernet", "weight-sharing supernet, BN recalibrated per path"
+
+    @classmethod
     def search_space(cls, config: "SearchConfig") -> SearchSpace:
         """The space a supernet search searches, without training or loading a supernet."""
         from nas.supernet.loading import read_supernet_config

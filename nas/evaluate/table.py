@@ -76,6 +76,11 @@ class TableEvaluator:
         return VAL_ACC
 
     @classmethod
+    def estimator(cls, config) -> tuple[str, str]:
+        """(id in nas.evaluate.known, what a person reads) of what ranks a search's architectures."""
+        return "table", "benchmark table lookup (12-epoch validation accuracy)"
+
+    @classmethod
     def search_space(cls, config) -> NB201Space:
         # The table's figures are those of the benchmark's network (C = 16, N = 5): its costs are
         # reported, whatever smaller supernet a DARTS search trained (`space_options`).

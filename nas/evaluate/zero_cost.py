@@ -94,6 +94,11 @@ class ZeroCostEvaluator:
         return Objective(proxy_names(config.evaluator.typed().proxy)[0], "max", scale=1.0, unit="")
 
     @classmethod
+    def estimator(cls, config: "SearchConfig") -> tuple[str, str]:
+        proxy = proxy_names(config.evaluator.typed().proxy)[0]
+        return f"zc:{proxy}", f"zero-cost proxy {proxy} of the untrained network"
+
+    @classmethod
     def _parts(cls, space_name: str, space_options: dict[str, Any], data_dict: dict[str, Any]):
         data_config = data_config_from_dict(data_dict)
         task = get_task(data_config.task)

@@ -46,6 +46,9 @@ class TrainConfig:
     # a supernet run of the same space whose weights start this one (continued training; a few-shot
     # supernet copies them into every split: Zhao et al. 2021)
     init_from: str | None = None
+    # a JSON file listing architectures: each step trains one of them (uniformly) instead of a path
+    # of the whole space, e.g. the top 10% by a first supernet's scores (continued training)
+    path_pool: str | None = None
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size"):
@@ -62,9 +65,27 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
 
 
-def path_for_step(space: SearchSpace, seed: int, step: int) -> Arch:
-    """The path trained at `step`: a pure function of (seed, step), identical on every rank."""
-    return space.sample(np.random.default_rng([seed, step, 0x5EED]))
+def path_for_step(space: SearchSpace, seed: int, step: int, pool: list[Arch] | None = None) -> Arch:
+    """The path trained at `step`: a pure function of (seed, step), identical on every rank; drawn
+    from the space, or uniformly from `pool` when one is given."""
+    rng = np.random.default_rng([seed, step, 0x5EED])
+    return pool[int(rng.integers(len(pool)))] if pool else space.sample(rng)
+
+
+def read_path_pool(path: str, space: SearchSpace) -> list[Arch]:
+    """The architectures of a path-pool file: a JSON list of architectures (`{"space", "choices"}`
+    objects, or choice lists), each checked against the space."""
+    try:
+        items = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"path pool {path} is not a readable JSON list of architectures ({err})") from None
+    if not isinstance(items, list) or not items:
+        raise UserError(f"path pool {path} must be a non-empty JSON list of architectures")
+    try:
+        return [space.parse(item if isinstance(item, dict) else {"space": space.name, "choices": item})
+                for item in items]
+    except (UserError, ValueError, TypeError, KeyError) as err:
+        raise UserError(f"path pool {path}: {err}") from None
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int = 0) -> float:
@@ -157,6 +178,7 @@ class SupernetTrainer:
         self.warmup_steps = min(self.total_steps, round(self.cfg.warmup_epochs * self.loader.steps_per_epoch))
         self.step = 0
         self.loss_fn = self.task.training_loss(self.cfg.label_smoothing)
+        self.pool = read_path_pool(self.cfg.path_pool, self.space) if self.cfg.path_pool else None
 
     @property
     def checkpoint_path(self) -> Path:
@@ -178,7 +200,7 @@ class SupernetTrainer:
         return True
 
     def train_step(self, step: int) -> dict[str, float]:
-        arch = path_for_step(self.space, self.cfg.seed, step)
+        arch = path_for_step(self.space, self.cfg.seed, step, self.pool)
         return sgd_step(self.supernet, lambda x: self.supernet(x, arch), self.optimizer, self.loss_fn,
                         self.loader.batch(step), cosine_lr(self.cfg.lr, step, self.total_steps, self.warmup_steps),
                         self.device,

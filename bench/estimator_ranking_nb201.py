@@ -1,0 +1,204 @@
+"""How well does each estimator rank NAS-Bench-201 cells? Zero-cost proxies, counts, supernets and
+the combined estimator, against the table, on the same architectures.
+
+Architectures: `--archs` (default 1,000) cells drawn uniformly from NB201's 6,466 classes of
+isomorphic cells (seeded), so they spread over the table like the space itself; the cheap proxies
+(naswot, synflow, params, flops) are also ranked over all 6,466. For every estimator: Kendall tau,
+Spearman rho and precision at the top 5% against the 200-epoch test accuracy and the 12-epoch
+validation accuracy, and the CPU seconds it costs per architecture.
+
+- proxies: `nas.proxies` on NB201's own network (C=16, N=5), a fixed CIFAR-10 batch of 128, seed 0,
+  scored once and cached (bench/_zc_cache.py, Ray tasks on `--workers` cores);
+- supernets: `--supernet RUN` (repeatable): a trained nb201 supernet run, every architecture scored
+  with BN recalibrated per path, by validation accuracy and by -loss;
+- combined: `predictors.forest` (random forest on the encoding, the cell's path features and every
+  proxy score), fitted on `--labelled` (100) architectures and ranked on the rest, over `--splits`
+  random splits: with table labels (standing in for stand-alone trainings), and, per supernet,
+  with the supernet's scores as labels.
+
+Writes `--out`/estimators.json, table.md and ranking.png. Headline: the best CPU-budget estimator's
+Kendall tau against the 200-epoch test accuracy.
+Run: python bench/estimator_ranking_nb201.py [--archs 1000] [--supernet RUN ...] [--workers 2] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _zc_cache import proxy_table  # noqa: E402
+
+from nas.evaluate.table import TableEvaluator  # noqa: E402
+from search_spaces.nb201 import NB201Space  # noqa: E402
+
+PROXIES = ("params", "flops", "naswot", "jacov", "synflow", "snip", "grad_norm", "zico")
+CHEAP = ("params", "flops", "naswot", "synflow")  # scored on all 6,466 classes
+# Published Spearman rho on NB201 CIFAR-10, 1,000 random cells, batch 64 (NAS-Bench-Suite-Zero).
+PUBLISHED_RHO = {"naswot": 0.77, "jacov": 0.75, "synflow": 0.73, "params": 0.72, "snip": 0.58, "grad_norm": 0.58}
+TOP = 0.05
+
+
+def metrics(score, truth_test, truth_val) -> dict[str, float]:
+    score = np.asarray(score, dtype=float)
+    out = {}
+    for name, truth in (("test", np.asarray(truth_test)), ("val", np.asarray(truth_val))):
+        out[f"tau_{name}"] = float(stats.kendalltau(score, truth).statistic)
+        out[f"rho_{name}"] = float(stats.spearmanr(score, truth).statistic)
+        k = max(1, int(round(TOP * len(score))))
+        top_est = set(np.argsort(-score, kind="stable")[:k])
+        top_true = set(np.argsort(-truth, kind="stable")[:k])
+        out[f"p_top5_{name}"] = len(top_est & top_true) / k
+    return out
+
+
+def supernet_scores(run: str, archs, workers: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(accuracy, -loss, CPU s per arch) of every architecture on the supernet of `run`."""
+    import torch
+
+    from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
+    from nas.supernet.loading import load_supernet_run
+
+    torch.set_num_threads(workers)
+    loaded = load_supernet_run(run)
+    evaluator = SupernetEvaluator.from_run(loaded, EvaluatorConfig(256, val_images=2560), torch.device("cpu"))
+    acc, neg_loss = [], []
+    started = time.process_time()
+    for arch in archs:
+        m = evaluator.evaluate(arch)
+        acc.append(m["val_acc"])
+        neg_loss.append(-m["val_loss"])
+    return np.array(acc), np.array(neg_loss), (time.process_time() - started) / len(archs)
+
+
+def combined(space, archs, labels, extra, truth_test, truth_val, labelled: int, splits: int) -> dict[str, float]:
+    """Mean metrics over `splits` random splits of a forest fitted on `labelled` architectures
+    (their `labels`) and ranked on the others; fit seconds too."""
+    from predictors.forest import ForestEstimator
+
+    rows, fit_s = [], []
+    for seed in range(splits):
+        idx = np.random.default_rng(1000 + seed).permutation(len(archs))
+        train, test = idx[:labelled], idx[labelled:]
+        started = time.process_time()
+        forest = ForestEstimator(space, trees=300, seed=seed).fit(
+            [archs[i] for i in train], labels[train], None if extra is None else extra[train])
+        pred = forest.predict([archs[i] for i in test], None if extra is None else extra[test])
+        fit_s.append(time.process_time() - started)
+        rows.append(metrics(pred, truth_test[test], truth_val[test]))
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out["tau_test_std"] = float(np.std([r["tau_test"] for r in rows]))
+    out["fit_cpu_s"] = float(np.mean(fit_s))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", type=int, default=1000)
+    parser.add_argument("--supernet", action="append", default=[], metavar="RUN")
+    parser.add_argument("--labelled", type=int, default=100)
+    parser.add_argument("--splits", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/estimator-ranking"))
+    parser.add_argument("--write-known", type=Path, default=None, metavar="JSON",
+                        help="record the measured figures for search summaries (nas/evaluate/known_rankings.json)")
+    args = parser.parse_args()
+    space, rows = NB201Space(), TableEvaluator().rows()
+    classes = space.unique_archs()
+    order = np.random.default_rng(0).permutation(len(classes))  # the order bench/_zc_cache.py scores in
+    every = [classes[i] for i in order]
+    archs = every[: args.archs]
+    scores = proxy_table([a.choices for a in archs], PROXIES, workers=args.workers)
+    cheap = proxy_table([a.choices for a in every], ("naswot", "synflow"), workers=args.workers)
+    test = np.array([rows[a].test_acc for a in archs])
+    val = np.array([rows[a].val_acc for a in archs])
+    results: dict[str, dict[str, float]] = {}
+    for name in PROXIES:
+        values = np.array([scores[a.choices][name] for a in archs])
+        cpu = np.mean([scores[a.choices].get(f"{name}_cpu_s", 0.0) for a in archs])
+        results[name] = {**metrics(values, test, val), "cpu_s": float(cpu), "kind": "proxy"}
+    everyone = {"test": np.array([rows[a].test_acc for a in every]), "val": np.array([rows[a].val_acc for a in every])}
+    for name in CHEAP:
+        values = np.array([space.params(a) if name == "params" else space.flops(a) if name == "flops"
+                           else cheap[a.choices][name] for a in every])
+        results[f"{name} (all {len(every)})"] = {**metrics(values, everyone["test"], everyone["val"]),
+                                                 "cpu_s": results[name]["cpu_s"], "kind": "proxy"}
+    results[f"table 12-epoch validation (all {len(every)})"] = {
+        **metrics(everyone["val"], everyone["test"], everyone["val"]), "cpu_s": 0.0, "kind": "ground truth, short"}
+    extra = np.stack([[scores[a.choices][n] for n in PROXIES] for a in archs])
+    zc_cost = float(np.mean([scores[a.choices]["zc_cpu_s"] for a in archs]))
+    results["combined: forest, table labels"] = {
+        **combined(space, archs, test, extra, test, val, args.labelled, args.splits), "cpu_s": zc_cost,
+        "kind": f"combined ({args.labelled} labelled)"}
+    results["forest on encoding only, table labels"] = {
+        **combined(space, archs, test, None, test, val, args.labelled, args.splits), "cpu_s": 0.0,
+        "kind": f"combined ({args.labelled} labelled)"}
+    for run in args.supernet:
+        acc, neg_loss, cpu = supernet_scores(run, archs, args.workers)
+        label = Path(run).name
+        results[f"supernet {label}: acc"] = {**metrics(acc, test, val), "cpu_s": cpu, "kind": "supernet"}
+        results[f"supernet {label}: -loss"] = {**metrics(neg_loss, test, val), "cpu_s": cpu, "kind": "supernet"}
+        with_sn = np.c_[extra, neg_loss]
+        results[f"combined: forest + supernet {label}, table labels"] = {
+            **combined(space, archs, test, with_sn, test, val, args.labelled, args.splits), "cpu_s": zc_cost + cpu,
+            "kind": f"combined ({args.labelled} labelled)"}
+        results[f"combined: forest, supernet {label} labels"] = {
+            **combined(space, archs, neg_loss, extra, test, val, args.labelled, args.splits), "cpu_s": zc_cost + cpu,
+            "kind": "combined (supernet labels)"}
+    report(results, archs, args)
+    if args.write_known:
+        write_known(args.write_known, results, len(archs), len(every))
+
+
+def write_known(path: Path, results: dict[str, dict[str, float]], archs: int, every: int) -> None:
+    """Each proxy's figures (over all classes where measured there) as `zc:<proxy>` for nb201."""
+    known = json.loads(path.read_text()) if path.exists() else {}
+    nb201 = known.setdefault("nb201", {})
+    source = "bench/estimator_ranking_nb201.py"
+    for name in PROXIES:
+        full = results.get(f"{name} (all {every})")
+        r, count = (full, every) if full else (results[name], archs)
+        nb201[f"zc:{name}"] = {"kendall_tau": round(r["tau_test"], 3), "spearman_rho": round(r["rho_test"], 3),
+                               "truth": "the 200-epoch test accuracy", "archs": count, "source": source}
+    r = results[f"table 12-epoch validation (all {every})"]
+    nb201["table"] = {"kendall_tau": round(r["tau_test"], 3), "spearman_rho": round(r["rho_test"], 3),
+                      "truth": "the 200-epoch test accuracy", "archs": every, "source": source}
+    path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
+
+
+def report(results: dict[str, dict[str, float]], archs, args) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    header = "| estimator | kind | tau test | rho test | p@5% test | tau val12 | rho val12 | CPU s/arch | published rho |"
+    lines = [header, "|" + "---|" * 9]
+    for name, r in results.items():
+        published = PUBLISHED_RHO.get(name.split(" ")[0], "")
+        lines.append(f"| {name} | {r['kind']} | {r['tau_test']:.3f} | {r['rho_test']:.3f} | {r['p_top5_test']:.2f} | "
+                     f"{r['tau_val']:.3f} | {r['rho_val']:.3f} | {r['cpu_s']:.2f} | {published} |")
+    table = "\n".join(lines)
+    (args.out / "table.md").write_text(table + "\n")
+    (args.out / "estimators.json").write_text(json.dumps({"archs": len(archs), "results": results}, indent=1))
+    from nas.archive.plots import new_figure, save_figure
+
+    fig, ax = new_figure((8, 0.35 * len(results) + 1.5))
+    names = list(results)
+    ax.barh(range(len(names)), [results[n]["tau_test"] for n in names], color="tab:blue")
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("Kendall tau vs NB201 200-epoch test accuracy")
+    ax.set_title(f"estimators on {len(archs)} NB201 cells")
+    save_figure(fig, args.out / "ranking.png")
+    print(table)
+    affordable = {n: r for n, r in results.items() if "(all" not in n and not n.startswith("table")}
+    best = max(affordable, key=lambda n: affordable[n]["tau_test"])
+    print(f"best: {best}")
+    print(f"nb201_best_estimator_kendall_tau={affordable[best]['tau_test']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""How well each estimator is known to rank: figures measured by the benchmarks, never assumed.
+
+`known_rankings.json` (beside this module) holds, per space, the rank correlations of each
+estimator against ground truth as a benchmark measured them (`bench/estimator_ranking_nb201.py
+--write-known` for NB201: Kendall tau and Spearman rho against the 200-epoch test accuracy, on how
+many architectures, at what CPU cost). A search's summary and `nas rank-check` quote the figure of
+the estimator that ranked, or say that it was never measured on that space.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FILE = Path(__file__).with_name("known_rankings.json")
+
+
+def known_rankings() -> dict[str, dict[str, dict[str, Any]]]:
+    try:
+        return json.loads(FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def known_ranking(space: str, estimator: str) -> dict[str, Any] | None:
+    """The measured figures of `estimator` (e.g. "zc:naswot", "supernet", "table") on `space`."""
+    return known_rankings().get(space, {}).get(estimator)
+
+
+def describe_estimator(space: str, estimator: str, label: str) -> str:
+    """One line: what ranked, and how well it is known to rank on this space."""
+    known = known_ranking(space, estimator)
+    if known is None:
+        return f"{label}; its ranking quality on {space} was never measured"
+    return (f"{label}; known to rank {space} with Kendall tau {known['kendall_tau']:.2f} (Spearman "
+            f"{known['spearman_rho']:.2f}) against {known['truth']} over {known['archs']} architectures "
+            f"({known['source']})")
