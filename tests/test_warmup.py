@@ -149,3 +149,19 @@ def test_warmup_through_nas_search_keeps_proxy_scores_in_the_run(tmp_path):
     first = [r["arch_hash"] for r in records[:4]]
     assert all(h in by_hash for h in first)  # the population came from the warm-up
     assert sorted(by_hash.values(), reverse=True)[:4] == sorted((by_hash[h] for h in first), reverse=True)
+
+
+@pytest.mark.parametrize("name", ["nao", "seminas"])
+def test_nao_warmup_makes_generation_zero_the_proxys_top(name):
+    space = ToySpace()
+    options = {"population": 6, "candidates": 2, "epochs": 2, "warmup": "toyproxy:60"}
+    strategy = make_strategy(name, space, budget=8, seed=0, options=options)
+    assert strategy.proxies_requested() == ("toyproxy",)
+    strategy.use_proxies(toy_proxy(space))
+    first = [t.arch for t in strategy.ask(6)]
+    from nas.strategies.warmup import random_candidates
+
+    twin = make_strategy(name, space, budget=8, seed=0, options=options)
+    assert first == sorted(random_candidates(twin, 60), key=lambda a: -space.score(a))[:6]
+    with pytest.raises(UserError, match="give one"):
+        make_strategy(name, space, budget=8, seed=0, options={**options, "predictor": "/tmp/p"})

@@ -47,8 +47,9 @@ from torch import nn
 from nas.errors import UserError
 from nas.registry import STRATEGIES
 from nas.strategies.base import Strategy
-from nas.strategies.torch_state import check_weights, pack, unpack
 from nas.strategies.rl import _one_thread
+from nas.strategies.torch_state import check_weights, pack, unpack
+from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
 from predictors.base import init_weights
 from predictors.lstm import PerformanceHead, SequenceEncoder, tokens
 from search_spaces.arch import Arch
@@ -71,6 +72,7 @@ class NAOConfig:
     pool: int = 1000  # random architectures the saved predictor ranks for generation 0
     surrogate: str = ""  # a registered predictor (e.g. paths) that picks each later generation
     surrogate_pool: int = 200  # ascent proposals + random ones the surrogate picks `candidates` of
+    warmup: str = ""  # PROXY:N: generation 0 is the proxy's top of N random architectures (warmup.py)
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -81,6 +83,10 @@ class NAOConfig:
                     "ascent_steps", "generations", "pool"):
             need(getattr(self, key) >= 1, f"{key}={getattr(self, key)} must be at least 1")
         need(self.lr > 0 and self.step_size > 0, "lr and step_size must be positive")
+        warmup = Warmup.parse(self.warmup, self.__class__.__name__[:-6].lower())
+        need(warmup is None or warmup.count >= self.population,
+             f"warmup={self.warmup!r} must score at least population={self.population} architectures")
+        need(not (warmup and self.predictor), "warmup and predictor both choose generation 0; give one")
         need(0 < self.trade_off <= 1, f"trade_off={self.trade_off} must be in (0, 1]")
         need(not self.predictor or self.pool >= self.population,
              f"pool={self.pool} must be >= population={self.population} to pre-rank with a predictor")
@@ -160,6 +166,10 @@ class NAO(Strategy):
     def default_budget(self) -> int:
         return self.config.population + (self.config.generations - 1) * self.config.candidates
 
+    def proxies_requested(self) -> tuple[str, ...]:
+        warmup = Warmup.parse(self.config.warmup, self.name)
+        return (warmup.proxy,) if warmup else ()
+
     def _build(self) -> None:
         with torch.device("meta"):
             model = NAOModel([d.num_options for d in self.space.decisions], self.config.hidden)
@@ -186,7 +196,7 @@ class NAO(Strategy):
     def _next_generation(self) -> list[Arch]:
         cfg = self.config
         if self._generation == 0:
-            children = self._pre_ranked() if cfg.predictor else []
+            children = self._pre_ranked() if cfg.predictor else self._warmed() if cfg.warmup else []
             size = cfg.population
         else:
             self._check_weights()
@@ -199,6 +209,13 @@ class NAO(Strategy):
                 break
             children.append(arch)
         return children
+
+    def _warmed(self) -> list[Arch]:
+        """The `population` best of the warm-up's random architectures by the zero-cost proxy."""
+        warmup = Warmup.parse(self.config.warmup, self.name)
+        ranked = ranked_by_proxy(self, random_candidates(self, warmup.count), warmup.proxy)
+        chosen = [arch for arch, _ in ranked[: self.config.population]]
+        return [a for a in (self._propose(lambda a=a: a, 1, strict=False) for a in chosen) if a is not None]
 
     def _pre_ranked(self) -> list[Arch]:
         """The `population` best of `pool` random new architectures by the saved predictor."""
