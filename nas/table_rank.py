@@ -27,8 +27,12 @@ from search_spaces.arch import Arch
 
 # Scores (higher is better): supernet accuracy with recalibrated BN, minus its validation loss
 # (a finer signal than the accuracy of a few images; Ning et al. 2021), accuracy with inherited BN.
-SCORES = ("recalibrated", "recalibrated_neg_loss", "inherited")
-COLUMNS = (*SCORES, "table_val_12ep", "table_test_200ep")
+# The parameter count of the benchmark's network scores the same architectures as the baseline
+# every estimator must beat (Kendall tau ~0.6 on NB201).
+SCORES = ("recalibrated", "recalibrated_neg_loss", "inherited", "params")
+TRUTHS = ("table_val_12ep", "table_test_200ep")
+NAMES = {"recalibrated": "supernet acc, recalibrated BN", "recalibrated_neg_loss": "supernet -loss, recalibrated BN",
+         "inherited": "supernet acc, inherited BN", "params": "parameter count (baseline)"}
 TOP = 10
 
 
@@ -54,27 +58,35 @@ def top_overlap(a: list[float], b: list[float], n: int = TOP) -> int:
     return len(order(a) & order(b))
 
 
-def score_rows(archs: list[Arch], evaluator: Any, table: Any, on_arch: Any = None) -> list[dict[str, Any]]:
+def score_rows(archs: list[Arch], evaluator: Any, table: Any, on_arch: Any = None,
+               inherited: bool = True) -> list[dict[str, Any]]:
+    """Per architecture: the supernet's scores (`inherited`: also with the trained running
+    statistics), the benchmark network's parameter count and the table's accuracies."""
+    benchmark_net = table.space
     rows = []
     for arch in archs:
         truth = table.evaluate(arch)["val_acc"], table.reported(arch)["test_acc"]
         recalibrated = evaluator.evaluate(arch)
-        rows.append({"arch": arch.to_dict(), "arch_hash": arch.hash,
-                     "recalibrated": recalibrated["val_acc"],
-                     "recalibrated_neg_loss": -recalibrated["val_loss"],
-                     "inherited": evaluator.evaluate_inherited(arch)["val_acc"],
-                     "table_val_12ep": truth[0], "table_test_200ep": truth[1]})
+        row = {"arch": arch.to_dict(), "arch_hash": arch.hash,
+               "recalibrated": recalibrated["val_acc"], "recalibrated_neg_loss": -recalibrated["val_loss"]}
+        if inherited:
+            row["inherited"] = evaluator.evaluate_inherited(arch)["val_acc"]
+        rows.append({**row, "params": benchmark_net.params(arch), "table_val_12ep": truth[0],
+                     "table_test_200ep": truth[1]})
         if on_arch is not None:
             on_arch()
     return rows
 
 
+def scores_of(rows: list[dict[str, Any]]) -> list[str]:
+    return [s for s in SCORES if rows and s in rows[0]]
+
+
 def summarize_ranking(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    columns = {c: [r[c] for r in rows] for c in COLUMNS}
+    columns = {c: [r[c] for r in rows] for c in (*scores_of(rows), *TRUTHS)}
     correlations = rank_correlations(columns)
-    overlaps = {f"{s}_vs_{t}": top_overlap(columns[s], columns[t])
-                for s in SCORES for t in ("table_val_12ep", "table_test_200ep")}
-    return {"correlations": correlations, f"top{TOP}_overlap": overlaps}
+    overlaps = {f"{s}_vs_{t}": top_overlap(columns[s], columns[t]) for s in scores_of(rows) for t in TRUTHS}
+    return {"correlations": correlations, f"top{TOP}_overlap": overlaps, "scores": scores_of(rows)}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -82,13 +94,11 @@ def report(result: dict[str, Any]) -> str:
 
     corr, overlap = result["correlations"], result[f"top{TOP}_overlap"]
     lines = []
-    names = {"recalibrated": "supernet acc, recalibrated BN", "recalibrated_neg_loss": "supernet -loss, recalibrated BN",
-             "inherited": "supernet acc, inherited BN"}
-    for scored in SCORES:
-        for truth in ("table_val_12ep", "table_test_200ep"):
+    for scored in result["scores"]:
+        for truth in TRUTHS:
             pair = f"{scored}_vs_{truth}"
             values = corr[pair]
-            lines.append([names[scored], truth.replace("table_", "table ").replace("_", " "),
+            lines.append([NAMES[scored], truth.replace("table_", "table ").replace("_", " "),
                           _num(values["kendall_tau"]), _num(values["spearman_rho"]), f"{overlap[pair]}/{TOP}"])
     return format_table(["scores", "against", "kendall tau", "spearman rho", f"top-{TOP} overlap"], lines)
 
@@ -102,13 +112,13 @@ def plot(rows: list[dict[str, Any]], result: dict[str, Any], path: Path) -> None
 
     series = [([r["table_val_12ep"] for r in rows], [r[column] for r in rows], marker,
                f"{column} BN (Kendall tau {_num(result['correlations'][f'{column}_vs_table_val_12ep']['kendall_tau'])})")
-              for column, marker in (("recalibrated", "o"), ("inherited", "x"))]
+              for column, marker in (("recalibrated", "o"), ("inherited", "x")) if column in rows[0]]
     save_scatter(path, series, "NAS-Bench-201 12-epoch validation accuracy (%)", "supernet validation accuracy (%)",
                  f"supernet vs NAS-Bench-201, {len(rows)} architectures")
 
 
 def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any, *, seed: int = 0,
-                     table: str | None = None, on_arch: Any = None) -> dict[str, Any]:
+                     table: str | None = None, on_arch: Any = None, inherited: bool = True) -> dict[str, Any]:
     """Score `k` table architectures on the run's NB201 supernet; write `rank_check_table.json`
     and `rank_check_table.png` into `out`; return the result (with a printable `table`)."""
     from nas.evaluate.supernet_evaluator import SupernetEvaluator
@@ -122,7 +132,7 @@ def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any
     truth = TableEvaluator(table)
     archs = spread_over_table(truth.rows(), supernet.space, k)
     evaluator = SupernetEvaluator.from_run(supernet, eval_cfg, device, seed=seed)
-    rows = score_rows(archs, evaluator, truth, on_arch)
+    rows = score_rows(archs, evaluator, truth, on_arch, inherited)
     result = {"run": str(run_path), "supernet": str(supernet_dir), "table": str(truth.path), "archs": rows,
               **summarize_ranking(rows)}
     out = Path(out)

@@ -57,6 +57,7 @@ def test_against_table_end_to_end(tmp_path, capsys, one_thread):
                  "--val-images", "64", "--device", "cpu", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "kendall tau" in printed and "top-10 overlap" in printed
+    assert "parameter count (baseline)" in printed and "counting parameters on these architectures" in printed
     result = json.loads((out / "rank_check_table.json").read_text())
     assert len(result["archs"]) == 6
     row = result["archs"][0]

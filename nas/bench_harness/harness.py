@@ -71,11 +71,12 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
     the pick changed to the picked architecture's NB201 string.
     """
     strategy = make_strategy(variant.name, space, budget=budget, seed=seed, options=variant.options)
+    scored: set[tuple[str, str]] = set()  # (proxy, arch hash): what a real search would have computed
     if strategy.proxies_requested():
         if proxies is None:
             raise UserError(f"strategy {variant.label!r} asks for zero-cost proxies "
                             f"({', '.join(strategy.proxies_requested())}); give the benchmark a proxy table")
-        strategy.use_proxies(proxies)
+        strategy.use_proxies(counted(proxies, scored))
     hidden = frozenset(getattr(evaluator, "hidden_metrics", frozenset())) | {"test_acc"}
     loop = SearchLoop(space, strategy, LocalExecutor(evaluator), None, hidden_metrics=hidden)
     records = loop.run_to_end()  # the search loop of `nas search`, with the archive in memory
@@ -85,7 +86,17 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
     best_val, pick_test, picks = trajectory(val_accs, test_accs)
     changes = {str(q + 1): space.to_string(archs[i]) for q, i in enumerate(picks) if q == 0 or i != picks[q - 1]}
     return {"strategy": variant.label, "seed": seed, "queries": len(val_accs), "val_acc": val_accs,
-            "best_val": best_val, "pick_test_acc": pick_test, "picks": changes}
+            "best_val": best_val, "pick_test_acc": pick_test, "picks": changes, "proxy_scores": len(scored)}
+
+
+def counted(proxies: Any, scored: set[tuple[str, str]]) -> Any:
+    """`proxies` that also notes each (proxy, architecture) it is asked for."""
+
+    def score(archs, proxy):
+        scored.update((proxy, a.hash) for a in archs)
+        return proxies(archs, proxy)
+
+    return score
 
 
 def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], budget: int,

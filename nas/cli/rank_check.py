@@ -82,5 +82,13 @@ def run_against_table(args: argparse.Namespace, out: Path) -> int:
     finally:
         bar.close()
     print(result["report"])
+    from nas.evaluate.known import describe_estimator
+
+    tau = result["correlations"]["recalibrated_vs_table_test_200ep"]["kendall_tau"]
+    params = result["correlations"]["params_vs_table_test_200ep"]["kendall_tau"]
+    verdict = "ranks better than" if tau > params else "does NOT rank better than"
+    print(f"this supernet {verdict} counting parameters on these architectures (Kendall tau {tau:+.3f} vs "
+          f"{params:+.3f} against the 200-epoch test accuracy)")
+    print("for comparison: " + describe_estimator("nb201", "zc:naswot", "the zero-cost proxy naswot"))
     print(f"wrote {out}/rank_check_table.json and {out}/rank_check_table.png")
     return 0
