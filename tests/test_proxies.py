@@ -149,7 +149,7 @@ def test_unknown_proxy_lists_the_valid_ones():
 
 def _scorer(space, names, seed=0):
     x = tiny_input(space, batch=4, seed=3)
-    return ProxyScorer(space, CLASSIFICATION, x, torch.tensor([0, 1, 2, 3]) % 2, names, seed=seed)
+    return ProxyScorer(space, CLASSIFICATION, x, torch.tensor([0, 1, 0, 1]), names, seed=seed)
 
 
 def test_scores_are_seeded_and_do_not_depend_on_which_proxies_run_together():
@@ -174,3 +174,17 @@ def test_every_proxy_runs_on_every_classification_space(name):
     arch = space.sample(np.random.default_rng(0))
     scores = _scorer(space, PROXIES.names()).score(arch)
     assert all(math.isfinite(scores[n]) for n in PROXIES.names())
+
+
+@pytest.mark.parametrize("name", [n for n in SPACES.names() if SPACES.get(n).task == "detection"])
+def test_every_proxy_scores_a_whole_detector(name):
+    from nas.registry import TASKS
+
+    space = small_space(name)
+    size = space.config()["input_size"]
+    targets = [{"boxes": torch.tensor([[4.0, 4.0, size / 2, size / 2]]), "labels": torch.tensor([0])},
+               {"boxes": torch.tensor([[size / 4, 2.0, size - 2.0, size / 3]]), "labels": torch.tensor([0])}] * 2
+    x = tiny_input(space, batch=4)
+    arch = space.sample(np.random.default_rng(0))
+    scores = ProxyScorer(space, TASKS.get("detection")(), x, targets, PROXIES.names()).score(arch)
+    assert all(math.isfinite(scores[n]) and scores[n] != DEGENERATE for n in PROXIES.names())

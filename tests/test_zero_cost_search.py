@@ -90,7 +90,7 @@ def test_zc_search_resumes_after_kill_exactly(reference, tmp_path):
     (["-E", "proxy=bogus"], "unknown zero-cost proxy 'bogus'; valid proxies: flops, grad_norm"),
     (["-E", "proxy=naswot,synflow"], "name one proxy"),
     (["-E", "bogus=1"], "unknown option 'bogus' for evaluator 'zc'"),
-    (["-E", "batch_size=1"], "batch_size=1 must be at least 2"),
+    (["-E", "batch_size=3"], "batch_size=3 must be at least 4"),
     (["--strategy", "darts", "--budget", "1"], "--evaluator zc trains nothing"),
 ])
 def test_bad_zc_settings_are_one_line_before_any_run(options, message, tmp_path, capsys):

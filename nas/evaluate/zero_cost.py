@@ -50,8 +50,8 @@ class ZeroCostConfig:
             raise UserError(f"zc option proxy={self.proxy!r}: name one proxy (put the others in report=...)")
         if self.report:
             proxy_names(self.report)
-        if self.batch_size < 2:
-            raise UserError(f"zc option batch_size={self.batch_size} must be at least 2")
+        if self.batch_size < 4:  # zico splits it in two, and BatchNorm needs two images per split
+            raise UserError(f"zc option batch_size={self.batch_size} must be at least 4")
 
 
 @EVALUATORS.register("zc")

@@ -22,8 +22,8 @@ CHUNKS = 2
           "Li et al., ICLR 2023 (SLDGroup/ZiCo)")
 def zico(inp: ProxyInput) -> float:
     n = inp.inputs.shape[0]
-    if n < CHUNKS:
-        raise ValueError(f"zico needs a batch of at least {CHUNKS} images, got {n}")
+    if n < 2 * CHUNKS:  # two images per mini-batch at least: BatchNorm needs two values per channel
+        raise ValueError(f"zico needs a batch of at least {2 * CHUNKS} images, got {n}")
     layers = weighted_layers(inp.net)
     bounds = [round(i * n / CHUNKS) for i in range(CHUNKS + 1)]
     per_chunk = []
