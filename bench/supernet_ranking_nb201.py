@@ -60,6 +60,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--affine", choices=("true", "false"), default=None)
     parser.add_argument("--channels", type=int, default=None)
     parser.add_argument("--cells", type=int, default=None)
+    parser.add_argument("--few-shot", type=int, default=None, metavar="EDGE",
+                        help="split the supernet on this edge (one sub-supernet per op), with --init-from")
+    parser.add_argument("--init-from", default=None, metavar="RUN", help="start from this supernet run's weights")
+    parser.add_argument("--path-pool", default=None, metavar="FILE", help="train only these architectures")
     parser.add_argument("--val-images", type=int, default=None)
     parser.add_argument("--calibration", type=int, default=None)
     parser.add_argument("--train-limit", type=int, default=None)
@@ -73,13 +77,15 @@ def settings(args: argparse.Namespace) -> dict:
     preset = PRESETS[args.preset]
     space = {**preset["space"]}
     for key, value in (("sharing", args.sharing), ("channels", args.channels), ("cells_per_stage", args.cells),
-                       ("sampling", args.sampling), ("affine", None if args.affine is None else args.affine == "true")):
+                       ("sampling", args.sampling), ("affine", None if args.affine is None else args.affine == "true"),
+                       ("few_shot", args.few_shot)):
         if value is not None:
             space[key] = value
     train = {**preset["train"]}
     if args.steps is not None:
         train = {k: v for k, v in train.items() if k != "epochs"} | {"steps": args.steps}
-    for key, value in (("lr", args.lr), ("batch_size", args.batch_size)):
+    for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("init_from", args.init_from),
+                       ("path_pool", args.path_pool)):
         if value is not None:
             train[key] = value
     return {"space": space, "train": train,

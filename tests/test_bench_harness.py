@@ -204,3 +204,44 @@ def test_bad_input_exits_2_in_one_line(flags, message, tmp_path, capsys):
     assert code == 2
     assert message in io.err and io.err.count("\n") == 1, io.err
     assert not (tmp_path / "x").exists()
+
+
+# ---- proxy tables: strategies that ask for zero-cost proxies inside a benchmark ---------------------
+def _proxy_table(tmp_path, table):
+    """A proxy table of `params` for every class of cells (what bench/_zc_cache.py writes, free here)."""
+    space = table.space
+    path = tmp_path / "proxies.jsonl"
+    path.write_text("".join(json.dumps({"choices": list(a.choices), "scores": {"params": float(space.params(a))}})
+                            + "\n" for a in space.unique_archs()))
+    return path
+
+
+def test_proxy_table_lookups_by_class_and_counted(table, tmp_path):
+    from nas.bench_harness.proxy_table import proxy_lookup, read_proxy_table
+
+    path = _proxy_table(tmp_path, table)
+    lookup = proxy_lookup(table.space, read_proxy_table(path), str(path))
+    space = table.space
+    arch = space.from_string("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_3x3~2|")
+    assert lookup([arch], "params") == [float(space.params(space.representative(arch)))]
+    with pytest.raises(UserError, match="no 'naswot' score"):
+        lookup([arch], "naswot")
+    pair = run_pair(space, table, variant("evolution:warmup=params:200"), seed=0, budget=20, proxies=lookup)
+    assert pair["proxy_scores"] == 200  # what a real search would have computed
+    with pytest.raises(UserError, match="give the benchmark a proxy table"):
+        run_pair(space, table, variant("evolution:warmup=params:200"), seed=0, budget=20)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"choices": [0, 0, 0, 0, 0, 0]}\n{"x": 1}\n')
+    with pytest.raises(UserError, match="line 1 is not a proxy-table row"):
+        read_proxy_table(broken)
+
+
+def test_a_warm_population_beats_a_random_one(table, tmp_path):
+    """The first population (10 queries) of warmed-up evolution is the proxy's top of 1,000 cells:
+    its pick is far better on the 200-epoch test accuracy than a random population's."""
+    path = _proxy_table(tmp_path, table)
+    config = BenchConfig(strategies=("evolution,evolution:warmup=params:1000",), budget=10, seeds=8,
+                         checkpoints=(10,), proxies=str(path))
+    results = run_benchmark(config)
+    picked = {label: agg["checkpoints"]["10"]["test_acc_mean"] for label, agg in results["aggregates"].items()}
+    assert picked["evolution:warmup=params:1000"] > picked["evolution"] + 1.0
