@@ -180,3 +180,38 @@ def test_a_path_pool_trains_only_its_architectures(tmp_path):
         pool_file.write_text(bad)
         with pytest.raises(_UserError, match="path pool"):
             read_path_pool(str(pool_file), space)
+
+
+@pytest.mark.slow
+def test_few_shot_continued_training_from_a_one_shot_run_through_the_cli(tmp_path, one_thread):
+    """`nas train-supernet --init-from RUN -S few_shot=3 --path-pool FILE`: the split starts from
+    the one-shot weights, trains only the pool's cells, and both settings are in its config."""
+    import json as _json
+
+    from tests.conftest import needs_subset, run_main  # noqa: F401
+
+    from nas.data import data_root
+
+    if not (data_root() / "cifar10" / "cifar10_subset_5k_1k.npz").is_file():
+        pytest.skip("shared cifar10 subset not available")
+    tiny = ["--space", "nb201", "-S", "channels=4", "-S", "cells_per_stage=1", "--data", "cifar10-subset",
+            "--train-limit", "128", "--val-size", "64", "--batch-size", "16", "--device", "cpu", "--quiet"]
+    assert run_main(["train-supernet", *tiny, "--steps", "2", "--out", tmp_path / "one"])[0] == 0
+    pool = tmp_path / "pool.json"
+    pool.write_text(_json.dumps([[3, 3, 3, 3, 3, 3], [1, 2, 3, 4, 3, 2]]))
+    code, _ = run_main(["train-supernet", *tiny, "-S", "few_shot=3", "--steps", "3", "--init-from", tmp_path / "one",
+                        "--path-pool", pool, "--out", tmp_path / "few"])
+    assert code == 0
+    config = _json.loads((tmp_path / "few" / "config.json").read_text())
+    assert config["space_config"]["few_shot"] == 3
+    assert config["train"]["init_from"] == str((tmp_path / "one").resolve())
+    assert config["train"]["path_pool"] == str(pool.resolve())
+    one = load_checkpoint(tmp_path / "one" / "supernet.pt")["model"]
+    few = load_checkpoint(tmp_path / "few" / "supernet.pt")["model"]
+    # sub-supernets of ops the pool never takes on edge 3 (none, skip, 1x1 conv) kept the one-shot weights
+    for op in (0, 1, 2):
+        for key, value in one.items():
+            if "num_batches" not in key and "running" not in key:
+                assert torch.equal(few[f"subnets.{op}.{key}"], value), (op, key)
+    for op in (3, 4):  # the splits of conv 3x3 and pooling on edge 3 trained on
+        assert any(v.is_floating_point() and not torch.equal(few[f"subnets.{op}.{k}"], v) for k, v in one.items())
