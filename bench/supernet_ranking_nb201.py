@@ -67,6 +67,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--val-images", type=int, default=None)
     parser.add_argument("--calibration", type=int, default=None)
     parser.add_argument("--train-limit", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (paths, batches, initialisation)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write-known", type=Path, default=None, metavar="JSON",
                         help="record this variant's figure as the nb201 supernet's (nas/evaluate/known_rankings.json)")
@@ -100,12 +101,14 @@ def main() -> None:
     device = resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
-    key = hashlib.sha256(json.dumps([s["space"], s["train"], s["train_limit"]], sort_keys=True).encode()).hexdigest()
+    seed_key = [args.seed] if args.seed else []  # seed 0 keeps the keys of runs cached before --seed
+    key = hashlib.sha256(json.dumps([s["space"], s["train"], s["train_limit"], *seed_key],
+                                    sort_keys=True).encode()).hexdigest()
     run = Path(os.environ.get("NAS_CACHE_DIR", Path.home() / ".cache" / "nas")) / "supernet-ranking" / key[:16]
     started = time.perf_counter()
     cpu_started = time.process_time()
     last = train_into(run, "nb201", s["space"], DataConfig("cifar10", 0.1, 0, s["train_limit"]),
-                      TrainConfig(seed=0, **s["train"]), device, quiet=True)
+                      TrainConfig(seed=args.seed, **s["train"]), device, quiet=True)
     trained = time.perf_counter() - started
     trained_cpu = time.process_time() - cpu_started
     log = [json.loads(line) for line in (run / "training.jsonl").read_text().splitlines()]
@@ -116,7 +119,7 @@ def main() -> None:
     scored = time.perf_counter() - started - trained
     archs = result["archs"]
     corr = result["correlations"]
-    line = {"name": args.name, "space": s["space"], "train": s["train"], "train_limit": s["train_limit"],
+    line = {"name": args.name, "seed": args.seed, "space": s["space"], "train": s["train"], "train_limit": s["train_limit"],
             "calibration": s["calibration"], "val_images": s["val_images"], "archs": len(archs),
             "train_wall_s": round(train_seconds, 1), "score_wall_s": round(scored, 1),
             "last_loss": round(last.get("loss", float("nan")), 4), "last_acc": round(last.get("acc", float("nan")), 2),
