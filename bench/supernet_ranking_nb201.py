@@ -121,7 +121,8 @@ def main() -> None:
     corr = result["correlations"]
     line = {"name": args.name, "seed": args.seed, "space": s["space"], "train": s["train"], "train_limit": s["train_limit"],
             "calibration": s["calibration"], "val_images": s["val_images"], "archs": len(archs),
-            "train_wall_s": round(train_seconds, 1), "score_wall_s": round(scored, 1),
+            "train_wall_s": round(train_seconds, 1), "train_cpu_s_this_call": round(trained_cpu, 1),
+            "score_wall_s": round(scored, 1),
             "last_loss": round(last.get("loss", float("nan")), 4), "last_acc": round(last.get("acc", float("nan")), 2),
             **{f"tau_{score}_vs_{truth}": round(corr[f"{score}_vs_table_{truth}"]["kendall_tau"], 4)
                for score in ("recalibrated", "recalibrated_neg_loss", "params") for truth in ("test_200ep", "val_12ep")}}

@@ -105,4 +105,8 @@ def test_evaluators_listing_shows_zc_and_its_settings(capsys):
     code, out = run_main(["evaluators"])
     assert code == 0
     assert "zc:" in out and "proxy" in out and "naswot" in out
+    from nas.registry import PROXIES
+
+    listed = out.split("zc:")[1].splitlines()[0]
+    assert all(name in listed for name in PROXIES.names())  # the listing names every registered proxy
     assert EVALUATORS.get("zc").uses_supernet is False

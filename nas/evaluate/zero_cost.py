@@ -56,7 +56,8 @@ class ZeroCostConfig:
 
 @EVALUATORS.register("zc")
 class ZeroCostEvaluator:
-    """Zero-cost proxy of the untrained stand-alone network on one batch (no training; `-E proxy=NAME`)."""
+    """Zero-cost proxy of the untrained stand-alone network on one batch, no training (`-E proxy=NAME`:
+    params, flops, naswot, jacov, synflow, snip, grad_norm, zico)."""
 
     Config = ZeroCostConfig
     uses_supernet = False
