@@ -61,6 +61,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+# NAS-Bench-201 supernets are set up to rank (bench/supernet_ranking_nb201.py, README "Supernet
+# ranking"): nested convolutions, classes of isomorphic cells sampled uniformly, affine-free BN in
+# the search cells, scored on 2,560 validation images. On the CPU, C = 8 with one cell per stage
+# for 10,000 steps (about 16 minutes on 2 cores); `full` is NB201's own network (C = 16, 5 cells).
+_NB201_SUPERNET = {"sharing": "nested", "sampling": "unique", "affine": False}
+PRESETS["cpu"]["spaces"]["nb201"] = {
+    "width": 0.5, "train_limit": 20000, "epochs": 32, "batch_size": 64, "lr": 0.05,
+    "calibration_images": 256, "val_images": 2560, "random_baseline": 10,
+    "space_options": {"nb201": {**_NB201_SUPERNET, "cells_per_stage": 1}},
+    "strategy_options": PRESETS["cpu"]["strategy_options"],
+}
+PRESETS["full"]["spaces"]["nb201"] = {
+    "width": 1.0, "train_limit": None, "epochs": 100, "batch_size": 256, "lr": 0.1, "warmup_epochs": 2,
+    "calibration_images": 2048, "val_images": None, "random_baseline": 50,
+    "space_options": {"nb201": dict(_NB201_SUPERNET)}, "strategy_options": {},
+}
+
 # NAS-FPN searches the neck of the same detectors (fixed backbone): DetNAS's settings.
 for _settings in PRESETS.values():
     _detnas = _settings["spaces"]["detnas"]

@@ -363,3 +363,20 @@ def test_few_shot_supernet_starts_as_copies_of_the_one_shot_supernet(tmp_path):
     wider = NB201Space(channels=8, cells_per_stage=1).supernet()
     with pytest.raises(UserError, match="does not fit"):
         load_initial_weights(wider, str(run), "nb201")
+
+
+def test_nb201_supernet_searches_default_to_the_ranking_setup_and_darts_keeps_its_own():
+    from nas.cli.main import build_parser
+    from nas.cli.search_config import resolve_config
+
+    def resolved(*argv):
+        return resolve_config(build_parser(["search"]).parse_args(["search", "--space", "nb201", *argv]))
+
+    spos = resolved("--strategy", "evolution")
+    assert spos.space_options == {"sharing": "nested", "sampling": "unique", "affine": False, "cells_per_stage": 1,
+                                  "width": 0.5}
+    assert spos.train.epochs == 32 and spos.evaluator.settings["val_images"] == 2560
+    darts = resolved("--strategy", "darts")
+    assert darts.space_options == {"width": 0.25} and darts.train.lr == 0.025
+    mine = resolved("--strategy", "evolution", "-S", "sampling=uniform", "--width", "1.0")
+    assert mine.space_options["sampling"] == "uniform" and mine.space_options["width"] == 1.0  # flags win

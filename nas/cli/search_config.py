@@ -97,6 +97,7 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     if trains and args.supernet is not None:
         raise UserError(f"--strategy {args.strategy} trains its own supernet; drop --supernet")
     if trains:  # DARTS's recipe where the user gives none (lr 0.025, wd 3e-4, batch 64, half for the alphas)
+        p = preset(preset_name)  # not the single-path supernet's per-space settings (nb201's ranking setup)
         p = {**p, **STRATEGIES.get(args.strategy).train_defaults,
              "data": {**p["data"], "val_size": STRATEGIES.get(args.strategy).train_defaults["val_size"]}}
     if args.evaluator == "table" or args.table is not None:
