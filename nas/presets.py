@@ -65,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # ranking"): nested convolutions, classes of isomorphic cells sampled uniformly, affine-free BN in
 # the search cells, scored on 2,560 validation images. On the CPU, C = 8 with one cell per stage
 # for 10,000 steps (about 16 minutes on 2 cores); `full` is NB201's own network (C = 16, 5 cells).
-_NB201_SUPERNET = {"sharing": "nested", "sampling": "unique", "affine": False}
+_NB201_SUPERNET = {"sharing": "nested", "affine": False}
 PRESETS["cpu"]["spaces"]["nb201"] = {
     "width": 0.5, "train_limit": 20000, "epochs": 32, "batch_size": 64, "lr": 0.05,
     "calibration_images": 256, "val_images": 2560, "random_baseline": 10,

@@ -373,10 +373,9 @@ def test_nb201_supernet_searches_default_to_the_ranking_setup_and_darts_keeps_it
         return resolve_config(build_parser(["search"]).parse_args(["search", "--space", "nb201", *argv]))
 
     spos = resolved("--strategy", "evolution")
-    assert spos.space_options == {"sharing": "nested", "sampling": "unique", "affine": False, "cells_per_stage": 1,
-                                  "width": 0.5}
+    assert spos.space_options == {"sharing": "nested", "affine": False, "cells_per_stage": 1, "width": 0.5}
     assert spos.train.epochs == 32 and spos.evaluator.settings["val_images"] == 2560
     darts = resolved("--strategy", "darts")
     assert darts.space_options == {"width": 0.25} and darts.train.lr == 0.025
-    mine = resolved("--strategy", "evolution", "-S", "sampling=uniform", "--width", "1.0")
-    assert mine.space_options["sampling"] == "uniform" and mine.space_options["width"] == 1.0  # flags win
+    mine = resolved("--strategy", "evolution", "-S", "affine=true", "--width", "1.0")
+    assert mine.space_options["affine"] is True and mine.space_options["width"] == 1.0  # flags win
