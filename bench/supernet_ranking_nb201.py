@@ -6,7 +6,7 @@ cells, spread over the table's accuracy range) with BN recalibrated per path, by
 accuracy and by validation loss, and reports Kendall tau, Spearman rho and top-10 overlap against
 the table's 12-epoch validation accuracy and 200-epoch test accuracy, beside the parameter count
 on the same architectures (the baseline every estimator must beat). One change at a time is an
-ablation: `--sampling unique`, `--affine false`, `--steps`, `--channels`, `--cells`, `--sharing`,
+ablation: `--sampling unique`, `--affine true|false`, `--steps`, `--channels`, `--cells`, `--sharing`,
 `--val-images`; each result is appended to `--log` as one line.
 
 Trained supernets are kept under $NAS_CACHE_DIR/supernet-ranking/ (by their settings), so scoring
@@ -36,11 +36,15 @@ from nas.supernet.train import TrainConfig
 from nas.table_rank import table_rank_check
 
 PRESETS = {
-    # ~10 minutes on 2 CPU cores, training and scoring together (<= 20 asked).
-    "cpu": {"space": {"channels": 8, "cells_per_stage": 1, "sharing": "nested"}, "train_limit": 20000,
-            "train": {"steps": 5000, "batch_size": 64, "lr": 0.05}, "calibration": 256, "val_images": 2560},
-    # NB201's own network and SPOS-like training length.
-    "gpu": {"space": {"channels": 16, "cells_per_stage": 5, "sharing": "nested"}, "train_limit": None,
+    # The ablations' winner (bench/results-supernet-ranking.log): affine-free cells, 10,000 steps;
+    # ~10 minutes of training and 4 of scoring on 2 CPU cores (<= 20 asked). The ablations' baseline
+    # is `--affine true --steps 5000`.
+    "cpu": {"space": {"channels": 8, "cells_per_stage": 1, "sharing": "nested", "affine": False},
+            "train_limit": 20000, "train": {"steps": 10000, "batch_size": 64, "lr": 0.05},
+            "calibration": 256, "val_images": 2560},
+    # NB201's own network and SPOS-like training length (nas search's full preset).
+    "gpu": {"space": {"channels": 16, "cells_per_stage": 5, "sharing": "nested", "affine": False},
+            "train_limit": None,
             "train": {"epochs": 100, "batch_size": 256, "lr": 0.1}, "calibration": 2048, "val_images": None},
 }
 
@@ -64,6 +68,8 @@ def parse_args() -> argparse.Namespace:
                         help="split the supernet on this edge (one sub-supernet per op), with --init-from")
     parser.add_argument("--init-from", default=None, metavar="RUN", help="start from this supernet run's weights")
     parser.add_argument("--path-pool", default=None, metavar="FILE", help="train only these architectures")
+    parser.add_argument("--average-last", type=float, default=None, metavar="FRACTION",
+                        help="end on the average of the epoch-end weights of this last fraction of training")
     parser.add_argument("--val-images", type=int, default=None)
     parser.add_argument("--calibration", type=int, default=None)
     parser.add_argument("--train-limit", type=int, default=None)
@@ -82,11 +88,13 @@ def settings(args: argparse.Namespace) -> dict:
                        ("few_shot", args.few_shot)):
         if value is not None:
             space[key] = value
+    if space.get("affine") is True:
+        del space["affine"]  # the space's default: keeps the cache keys of runs made before the option
     train = {**preset["train"]}
     if args.steps is not None:
         train = {k: v for k, v in train.items() if k != "epochs"} | {"steps": args.steps}
     for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("init_from", args.init_from),
-                       ("path_pool", args.path_pool)):
+                       ("path_pool", args.path_pool), ("average_last", args.average_last)):
         if value is not None:
             train[key] = value
     return {"space": space, "train": train,

@@ -215,3 +215,36 @@ def test_few_shot_continued_training_from_a_one_shot_run_through_the_cli(tmp_pat
                 assert torch.equal(few[f"subnets.{op}.{key}"], value), (op, key)
     for op in (3, 4):  # the splits of conv 3x3 and pooling on edge 3 trained on
         assert any(v.is_floating_point() and not torch.equal(few[f"subnets.{op}.{k}"], v) for k, v in one.items())
+
+
+def test_average_last_ends_on_the_mean_of_the_averaged_epoch_ends(tmp_path):
+    """`average_last=0.5` over 3 epochs of 3 steps: the epoch ends at steps 6 and 9 lie in the last
+    half, so the supernet ends on the mean of those two weight sets; training itself is unchanged,
+    and the average travels in the checkpoint (a resume keeps it)."""
+    from conftest import SUBSET
+    from nas.data import load_data
+
+    if not SUBSET.is_file():
+        pytest.skip("shared cifar10 subset not available")
+    data = load_data("cifar10-subset", val_size=64, train_limit=96)  # 3 steps of 32 per epoch
+    for run in ("plain", "avg"):
+        (tmp_path / run).mkdir()
+    plain = _trainer(data, tmp_path / "plain", steps=9)
+    at_epoch_end = {}
+    plain.checkpoint = lambda summary, epoch_end: at_epoch_end.update({plain.step: snapshot(plain.supernet)})
+    plain.run()
+    assert sorted(at_epoch_end) == [3, 6, 9]
+
+    averaged = _trainer(data, tmp_path / "avg", steps=9, average_last=0.5)
+    averaged.run()
+    final = snapshot(averaged.supernet)
+    weights = [k for k, v in final.items() if v.is_floating_point() and "running" not in k]
+    assert weights
+    for key in weights:
+        expected = (at_epoch_end[6][key] + at_epoch_end[9][key]) / 2
+        torch.testing.assert_close(final[key], expected, rtol=1e-5, atol=1e-6)
+    assert not state_equal(final, at_epoch_end[9])
+    saved = load_checkpoint(averaged.checkpoint_path)
+    assert saved["averaged"] == 2
+    with pytest.raises(ValueError, match="average_last"):
+        TrainConfig(average_last=1.0)

@@ -109,6 +109,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                    help="linear learning-rate warm-up before the cosine decay (default 0)")
     g.add_argument("--checkpoint-every", type=non_negative_int, default=None,
                    help="also checkpoint every N steps (default 0: each epoch only)")
+    g.add_argument("--average-last", type=non_negative_float, default=None, metavar="FRACTION",
+                   help="end on the average of the weights saved at the epoch ends of this last fraction of "
+                        "training (checkpoint averaging; default 0: off)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
     g.add_argument("--path-pool", default=None, metavar="FILE",
                    help="train only these architectures (a JSON list, e.g. the top 10%% of a first supernet's "
@@ -123,7 +126,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                         "from a DetNAS search, its best backbone as the fixed backbone")
 
 
-_TRAIN_FLAGS = ("epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "checkpoint_every")
+_TRAIN_FLAGS = ("epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "checkpoint_every",
+                "average_last")
 
 
 def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) -> TrainConfig:

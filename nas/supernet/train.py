@@ -49,6 +49,10 @@ class TrainConfig:
     # a JSON file listing architectures: each step trains one of them (uniformly) instead of a path
     # of the whole space, e.g. the top 10% by a first supernet's scores (continued training)
     path_pool: str | None = None
+    # average the weights saved at the epoch ends of the last fraction of training, and end on the
+    # average (checkpoint averaging, as in SWA: Izmailov et al. 2018); 0 = off. BN statistics are
+    # recalibrated per path before any scoring, so only the learned weights matter.
+    average_last: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size"):
@@ -63,6 +67,8 @@ class TrainConfig:
             raise ValueError("need lr > 0, weight_decay >= 0 and 0 <= label_smoothing < 1")
         if not 0 <= self.warmup_epochs < math.inf:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.average_last < 1:
+            raise ValueError(f"average_last must be in [0, 1), got {self.average_last}")
 
 
 def path_for_step(space: SearchSpace, seed: int, step: int, pool: list[Arch] | None = None) -> Arch:
@@ -179,6 +185,8 @@ class SupernetTrainer:
         self.step = 0
         self.loss_fn = self.task.training_loss(self.cfg.label_smoothing)
         self.pool = read_path_pool(self.cfg.path_pool, self.space) if self.cfg.path_pool else None
+        self.average: dict[str, torch.Tensor] | None = None  # running mean of the epoch-end weights
+        self.averaged = 0
 
     @property
     def checkpoint_path(self) -> Path:
@@ -187,7 +195,8 @@ class SupernetTrainer:
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "step": self.step, "total_steps": self.total_steps, "space": self.space.name,
-                "space_config": self.space.config(), "train_config": asdict(self.cfg)}
+                "space_config": self.space.config(), "train_config": asdict(self.cfg),
+                **({"average": self.average, "averaged": self.averaged} if self.average is not None else {})}
 
     def resume(self) -> bool:
         """Continue from the run's checkpoint if there is one; True if resumed."""
@@ -197,7 +206,24 @@ class SupernetTrainer:
         self.supernet.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
+        if state.get("average") is not None:
+            self.average, self.averaged = state["average"], int(state["averaged"])
         return True
+
+    def accumulate_average(self) -> None:
+        """Fold the current weights into the average if this epoch end lies in the averaged tail;
+        at the last step, the supernet takes the average."""
+        if not self.cfg.average_last or self.step <= self.total_steps * (1 - self.cfg.average_last):
+            return
+        current = {k: v.detach() for k, v in self.supernet.state_dict().items() if v.is_floating_point()}
+        if self.average is None:
+            self.average, self.averaged = {k: v.clone() for k, v in current.items()}, 1
+        else:
+            self.averaged += 1
+            for key, value in current.items():
+                self.average[key].add_(value - self.average[key], alpha=1 / self.averaged)
+        if self.step == self.total_steps:
+            self.supernet.load_state_dict(self.average, strict=False)
 
     def train_step(self, step: int) -> dict[str, float]:
         arch = path_for_step(self.space, self.cfg.seed, step, self.pool)
@@ -242,6 +268,8 @@ class SupernetTrainer:
                 summary = {"step": self.step, "epoch": math.ceil(self.step / spe),
                            **{k: float(np.mean([m[k] for m in window])) for k in window[0]},
                            "seconds": time.perf_counter() - started}
+                if epoch_end:
+                    self.accumulate_average()
                 self.checkpoint(summary, epoch_end)
                 if epoch_end:
                     if self.rank == 0:
