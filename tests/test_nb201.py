@@ -379,3 +379,16 @@ def test_nb201_supernet_searches_default_to_the_ranking_setup_and_darts_keeps_it
     assert darts.space_options == {"width": 0.25} and darts.train.lr == 0.025
     mine = resolved("--strategy", "evolution", "-S", "affine=true", "--width", "1.0")
     assert mine.space_options["affine"] is True and mine.space_options["width"] == 1.0  # flags win
+
+
+def test_search_takes_the_continued_training_flags(tmp_path):
+    """`nas search --path-pool FILE --average-last F` reach the supernet's training config (they
+    were once accepted and ignored)."""
+    from nas.cli.main import build_parser
+    from nas.cli.search_config import resolve_config
+
+    pool = tmp_path / "pool.json"
+    pool.write_text("[[3, 3, 3, 3, 3, 3]]")
+    argv = ["search", "--space", "nb201", "--strategy", "random", "--path-pool", str(pool), "--average-last", "0.25"]
+    config = resolve_config(build_parser(["search"]).parse_args(argv))
+    assert config.train.path_pool == str(pool.resolve()) and config.train.average_last == 0.25

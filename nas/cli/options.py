@@ -148,13 +148,18 @@ def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) 
     if getattr(args, "init_from", None):
         values["init_from"] = init_run(args)
     if getattr(args, "path_pool", None):
-        from pathlib import Path
-
-        values["path_pool"] = str(Path(args.path_pool).resolve())
+        values["path_pool"] = path_pool_file(args)
     try:
         return TrainConfig(**values)
     except (TypeError, ValueError) as err:
         raise UserError(f"training settings: {err}") from None
+
+
+def path_pool_file(args: argparse.Namespace) -> str | None:
+    """--path-pool as an absolute path (the run's config must find it from anywhere)."""
+    from pathlib import Path
+
+    return str(Path(args.path_pool).resolve()) if getattr(args, "path_pool", None) else None
 
 
 def init_run(args: argparse.Namespace) -> str | None:
