@@ -41,6 +41,7 @@ class StandaloneTrainer:
         self.loss_fn = task.training_loss(cfg.label_smoothing)
         self.loader = task.train_loader(data, cfg.batch_size, cfg.seed, augment=cfg.augment, device=device)
         self.total_steps = cfg.epochs * self.loader.steps_per_epoch
+        self.warmup_steps = min(self.total_steps, round(cfg.warmup_epochs * self.loader.steps_per_epoch))
         self.epoch = 0  # epochs completed
 
     def train_epoch(self) -> dict[str, float]:
@@ -50,7 +51,8 @@ class StandaloneTrainer:
         metrics = []
         for step in range(self.epoch * spe, (self.epoch + 1) * spe):
             metrics.append(sgd_step(self.model, self.model, self.optimizer, self.loss_fn, self.loader.batch(step),
-                                    cosine_lr(self.cfg.lr, step, self.total_steps), self.device))
+                                    cosine_lr(self.cfg.lr, step, self.total_steps, self.warmup_steps), self.device,
+                                    grad_clip=self.cfg.grad_clip))
         self.epoch += 1
         return {f"train_{k}": float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
 

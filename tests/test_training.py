@@ -248,3 +248,46 @@ def test_average_last_ends_on_the_mean_of_the_averaged_epoch_ends(tmp_path):
     assert saved["averaged"] == 2
     with pytest.raises(ValueError, match="average_last"):
         TrainConfig(average_last=1.0)
+
+
+def test_grad_clip_bounds_the_step_and_leaves_small_gradients_alone():
+    """sgd_step(grad_clip=c): a gradient of global norm above c moves the weights by exactly lr * c
+    (plain SGD); one below c is untouched."""
+    from nas.supernet.train import sgd_step
+
+    def step(scale: float, clip: float) -> float:
+        model = torch.nn.Linear(3, 1, bias=False)
+        with torch.no_grad():
+            model.weight.copy_(torch.tensor([[1.0, -2.0, 0.5]]))
+        before = model.weight.detach().clone()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = lambda out, y: (scale * (out - y).pow(2).mean(), {})  # noqa: E731
+        batch = (torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[10.0]]))
+        sgd_step(model, model, optimizer, loss_fn, batch, 0.1, torch.device("cpu"), grad_clip=clip)
+        return float((model.weight.detach() - before).norm())
+
+    assert step(scale=100.0, clip=1.0) == pytest.approx(0.1 * 1.0, rel=1e-5)
+    unclipped = step(scale=1e-3, clip=0.0)
+    assert step(scale=1e-3, clip=1e6) == pytest.approx(unclipped, rel=1e-6) and unclipped < 0.1
+    with pytest.raises(ValueError, match="grad_clip"):
+        TrainConfig(grad_clip=-1.0)
+
+
+def test_detection_presets_warm_up_and_clip(tmp_path):
+    """The DetNAS and NAS-FPN presets warm the learning rate up and clip at 35 (mmdetection's
+    RetinaNet), and `--grad-clip` overrides; the first step's learning rate is the warm-up's."""
+    from nas.cli.main import build_parser
+    from nas.cli.search_config import resolve_config
+    from nas.presets import preset
+    from nas.supernet.train import cosine_lr
+
+    for name in ("cpu", "full"):
+        for space in ("detnas", "nasfpn"):
+            settings = preset(name, space)
+            assert settings["grad_clip"] == 35.0 and settings["warmup_epochs"] > 0
+    assert preset("cpu", "shufflenet").get("grad_clip", 0.0) == 0.0
+    parsed = build_parser(["search"]).parse_args(["search", "--space", "detnas", "--strategy", "random",
+                                                  "--grad-clip", "10"])
+    assert resolve_config(parsed).train.grad_clip == 10.0
+    assert cosine_lr(0.02, 0, 1000, warmup=100) == pytest.approx(0.02 / 100)
+    assert cosine_lr(0.02, 99, 1000, warmup=100) == pytest.approx(0.02)

@@ -109,6 +109,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                    help="linear learning-rate warm-up before the cosine decay (default 0)")
     g.add_argument("--checkpoint-every", type=non_negative_int, default=None,
                    help="also checkpoint every N steps (default 0: each epoch only)")
+    g.add_argument("--grad-clip", type=non_negative_float, default=None, metavar="NORM",
+                   help="clip each step's global gradient norm to NORM (default 0: off; detection presets 35)")
     g.add_argument("--average-last", type=non_negative_float, default=None, metavar="FRACTION",
                    help="end on the average of the weights saved at the epoch ends of this last fraction of "
                         "training (checkpoint averaging; default 0: off)")
@@ -127,7 +129,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 _TRAIN_FLAGS = ("epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "checkpoint_every",
-                "average_last")
+                "average_last", "grad_clip")
 
 
 def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) -> TrainConfig:

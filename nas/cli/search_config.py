@@ -37,8 +37,8 @@ def resolve_config(args: argparse.Namespace) -> SearchConfig:
 _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "evaluator_option", "table",
                     "max_flops", "max_params", "max_latency", "lut",
                     "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
-                    "test_data", "image_size", "backbone", "init_from", "path_pool", "average_last", "pretrain_steps", "pretrain_data", "epochs",
-                    "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
+                    "test_data", "image_size", "backbone", "init_from", "path_pool", "average_last", "grad_clip",
+                    "pretrain_steps", "pretrain_data", "epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
                     "val_images", "eval_batch_size")
 
 
@@ -177,6 +177,7 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
                             checkpoint_every=pick(args.checkpoint_every, 0), augment=not args.no_augment,
                             warmup_epochs=pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)),
                             average_last=pick(args.average_last, p.get("average_last", 0.0)),
+                            grad_clip=pick(args.grad_clip, p.get("grad_clip", 0.0)),
                             path_pool=options.path_pool_file(args),
                             backbone=options.backbone_run(args), init_from=options.init_run(args))
     except ValueError as err:

@@ -90,7 +90,7 @@ class DartsTrainer(SupernetTrainer):
         self.arch_step(self.val_loader.batch(step), train_batch, lr, skip)
         weights = self.weights().detach()
         metrics = sgd_step(self.supernet, lambda x: self.supernet.forward_mixed(x, weights, skip), self.optimizer,
-                           self.loss_fn, train_batch, lr, self.device, self.after_backward)
+                           self.loss_fn, train_batch, lr, self.device, self.after_backward, self.cfg.grad_clip)
         metrics["aux_skip"] = skip
         return metrics
 
