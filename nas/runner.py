@@ -22,6 +22,7 @@ from typing import Any, Callable, Protocol
 from nas.archive import RunDir, make_record, save_torch_atomic, write_json_atomic
 from nas.errors import UserError
 from nas.strategies.base import Strategy, Trial
+from nas.uncertainty import PER_IMAGE
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -36,6 +37,12 @@ class Evaluator(Protocol):
     def evaluate(self, arch: Arch) -> dict[str, float]: ...
 
     def reported(self, arch: Arch) -> dict[str, float]: ...
+
+
+def split_outcomes(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    """An evaluation's numbers, and its per-image outcomes as a record's extra field (if any)."""
+    numbers = {k: v for k, v in result.items() if k != PER_IMAGE}
+    return numbers, ({PER_IMAGE: result[PER_IMAGE]} if PER_IMAGE in result else {})
 
 
 def score(evaluator: Evaluator, arch: Arch) -> dict[str, float]:
@@ -161,10 +168,11 @@ class SearchLoop:
                 continue
             for trial, metrics in self.executor.wait():
                 in_flight.discard(trial.trial_id)
+                metrics, outcomes = split_outcomes(metrics)
                 record = make_record(trial.arch, metrics, flops=self.space.flops(trial.arch),
                                      params=self.space.params(trial.arch), step=trial.trial_id,
                                      wall_s=wall_offset + time.perf_counter() - started,
-                                     objective=self.objective)
+                                     objective=self.objective, **outcomes)
                 if self.writer is not None:
                     self.writer.append(record)
                 self.records.append(record)
@@ -200,9 +208,10 @@ class SearchLoop:
         while missing:
             for trial, metrics in self.executor.wait():
                 missing.pop(trial.trial_id, None)
+                metrics, outcomes = split_outcomes(metrics)
                 record = make_record(trial.arch, metrics, flops=self.space.flops(trial.arch),
                                      params=self.space.params(trial.arch), step=trial.trial_id, wall_s=wall(),
-                                     objective=self.objective)
+                                     objective=self.objective, **outcomes)
                 self.writer.append(record)
                 self.records.append(record)
                 cache[record["arch_hash"]] = record

@@ -23,7 +23,8 @@ from nas.strategies import make_strategy
 from nas.strategies.base import Strategy
 from nas.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
-from nas.trust import check_learned, random_baseline
+from nas.verdict import verdict
+from nas.trust import check_learned, check_separable, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -146,6 +147,10 @@ def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
     baseline = random_baseline(run.path, space, evaluator, config.constraint, count, config.seed,
                                objective=config.objective.metric, on_result=tick)
     check_learned(baseline, chance, run.path, force=config.force, unit=config.objective.unit)
+    sep = check_separable(baseline, run.path, force=config.force, unit=config.objective.unit,
+                          scale=config.objective.scale)
+    if sep is not None:
+        baseline = {**baseline, "separability": sep}
     return baseline
 
 
@@ -207,6 +212,10 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary["estimator"] = estimator_summary(space, config)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": getattr(evaluator, "chance", None)}
+    judged = verdict(records, baseline if baseline["count"] else None, objective.metric, objective.maximise,
+                     objective.unit, objective.scale)
+    if judged is not None:
+        summary["verdict"] = judged
     if evaluator_kind(config).uses_supernet:
         best = Arch.from_dict(summary["best"]["arch"])
         summary[f"best_inherited_bn_{objective.metric}"] = evaluator.evaluate_inherited(best)[objective.metric]

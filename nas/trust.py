@@ -4,7 +4,9 @@ A supernet that has not learned scores every path near chance; a search on it ra
 still reports a "best architecture". So before the search, K uniformly random architectures
 (under the run's constraint) are scored like any candidate; their distribution is kept in the run
 directory (`random_baseline.json`, reused on resume, copied into `summary.json`) and printed, and
-the search stops with a one-line error when their median is not clearly above chance.
+the search stops with a one-line error when their median is not clearly above chance, or when
+the validation set cannot tell them apart (their differences are mostly sampling noise:
+`nas.verdict.separability`), saying how many validation images the measured noise asks for.
 
 "Clearly above" = at least `MIN_GAIN` of the way from chance to a perfect score, e.g. 14.5% for 10
 classes (chance 10%) and 52.5% for 2 classes. `--force` searches anyway.
@@ -21,6 +23,8 @@ import numpy as np
 from nas.archive.atomic import write_json_atomic
 from nas.errors import UserError
 from nas.strategies import Constraint
+from nas.uncertainty import PER_IMAGE
+from nas.verdict import MIN_RELIABILITY, WANTED_RELIABILITY, describe_separability, separability
 
 MIN_GAIN = 0.05
 BASELINE_NAME = "random_baseline.json"
@@ -63,8 +67,13 @@ def random_baseline(run_path: Path, space, evaluator, constraint: Constraint, co
             pass  # recomputed below: the file is derived data, nothing recorded is lost
     evaluations = []
     for arch in sample_random(space, constraint, count, seed):
-        evaluations.append({"arch_hash": arch.hash, "choices": list(arch.choices),
-                            objective: evaluator.evaluate(arch)[objective]})
+        result = evaluator.evaluate(arch)
+        entry = {"arch_hash": arch.hash, "choices": list(arch.choices), objective: result[objective]}
+        if f"{objective}_se" in result:  # the noise of each score, for the separability check
+            entry[f"{objective}_se"] = result[f"{objective}_se"]
+        if PER_IMAGE in result:
+            entry[PER_IMAGE] = result[PER_IMAGE]
+        evaluations.append(entry)
         if on_result is not None:
             on_result()
     values = [e[objective] for e in evaluations]
@@ -102,3 +111,23 @@ def check_learned(baseline: dict[str, Any], chance: float | None, run_path: Path
             f"{median:.2f}{unit} {obj} (chance {chance:.2f}{unit}, needed >= {needed:.2f}{unit}), so a search would rank "
             f"noise; train it longer (--epochs) or with a lower --lr, or search anyway with "
             f"`nas search --resume {run_path} --force`")
+
+
+def check_separable(baseline: dict[str, Any], run_path: Path, force: bool, unit: str = "%",
+                    scale: float = 100.0) -> dict[str, Any] | None:
+    """Raise UserError when the validation set cannot tell the random architectures apart (most of
+    their differences are sampling noise; unless `force`); returns the measured separability (None
+    when the scores carry no noise estimate)."""
+    obj = baseline.get("objective", "val_acc")
+    sep = separability(baseline.get("evaluations", []), obj, scale)
+    if sep is None or force or sep["reliability"] >= MIN_RELIABILITY:
+        return sep
+    if sep["images_needed"]:
+        more = (f"score on about {sep['images_needed']:,} validation images (now {sep['images']:,}; "
+                f"--val-size, --val-images) for a reliability of {WANTED_RELIABILITY}")
+    else:
+        more = "no spread beyond noise at all: more validation images alone will not help"
+    raise UserError(
+        f"the validation set cannot tell architectures apart: {describe_separability(sep, unit)} "
+        f"(needed >= {MIN_RELIABILITY}), so a search would rank noise; {more}, or train the supernet longer "
+        f"(--epochs); or search anyway with `nas search --resume {run_path} --force`")

@@ -291,3 +291,29 @@ def test_bad_input_as_a_user_sees_it(argv, message, tmp_path):
     assert "Traceback" not in proc.stderr
     assert message in one_error_line(proc.stderr)
     assert proc.stdout == ""
+
+
+@needs_subset
+def test_scores_that_are_noise_stop_the_search_before_its_budget(searched, tmp_path, capsys, monkeypatch):
+    """A supernet whose random architectures are all 60% right, each on other images (their
+    differences are sampling noise only): the separability check refuses with exit 2 and says what
+    would help; nothing is spent."""
+    import numpy as np
+
+    from nas.evaluate.supernet_evaluator import SupernetEvaluator
+    from nas.uncertainty import PER_IMAGE, accuracy_se, pack_outcomes
+
+    def noise(self, arch):
+        hits = np.random.default_rng(int(arch.hash[:8], 16)).random(100) < 0.6
+        return {"val_acc": 100.0 * hits.mean(), "val_loss": 1.0, "val_acc_se": accuracy_se(hits),
+                PER_IMAGE: {"val_correct": pack_outcomes(hits)}}
+
+    monkeypatch.setattr(SupernetEvaluator, "evaluate", noise)
+    run, _ = searched
+    argv = [a for a in TINY_SEARCH if a not in ("--space", "shufflenet", "--force")]
+    out = tmp_path / "noise"
+    assert exit_status([*argv, "--supernet", run / "supernet", "--out", out]) == 2
+    message = one_error_line(capsys.readouterr().err.strip().splitlines()[-1])
+    assert "cannot tell architectures apart" in message and "reliability" in message
+    assert f"nas search --resume {out} --force" in message
+    assert not (out / "evaluations.jsonl").exists() or not records(out)

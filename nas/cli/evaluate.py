@@ -11,6 +11,7 @@ from nas.cli.arch_input import read_arch
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive import RunDir
 from nas.errors import UserError
+from nas.runner import split_outcomes
 from nas.tasks import get_task
 from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     evaluator = SupernetEvaluator.from_run(supernet_run, options.evaluator_config(args), resolve_device(args.device))
-    result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **evaluator.evaluate(arch),
+    result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **split_outcomes(evaluator.evaluate(arch))[0],
               "flops": space.flops(arch), "params": space.params(arch)}
     objective = get_task(supernet_run.data_config.task).objective
     metric = objective.metric
@@ -49,10 +50,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     print(f"architecture  {arch}  ({arch.hash})")
-    print(f"{metric:<13} {result[metric]:.2f}{objective.unit}  (BN recalibrated on {args.calibration_images} images)")
+    def with_se(key: str) -> str:
+        se = result.get(f"{key}_se")
+        return f"{result[key]:.2f}" + (f" ± {se:.2f}" if isinstance(se, float) else "")
+
+    print(f"{metric:<13} {with_se(metric)}{objective.unit}  (BN recalibrated on {args.calibration_images} images; "
+          "± one standard error over the validation images)")
     for key, value in result.items():
-        if key.startswith("val_") and key != metric and isinstance(value, float):
-            print(f"{key:<13} {value:.2f}")
+        if key.startswith("val_") and key != metric and not key.endswith("_se") and isinstance(value, float):
+            print(f"{key:<13} {with_se(key)}")
     if args.inherited:
         print(f"{metric} (inherited BN)  {result[f'{metric}_inherited_bn']:.2f}{objective.unit}")
     print(f"flops         {result['flops'] / 1e6:.2f} M")

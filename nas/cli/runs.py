@@ -66,6 +66,8 @@ def run_show(args: argparse.Namespace) -> int:
           f"strategy {config.get('strategy', '-')}   seed {config.get('seed', '-')}")
     print(f"evaluated  {summary['evaluations']} records, {summary['unique_architectures']} architectures"
           f"{'' if saved_summary else '  (no summary.json: the search has not ended)'}")
+    if saved_summary and isinstance(saved_summary.get("verdict"), dict):
+        print(f"verdict    {saved_summary['verdict'].get('text', '-')}")
     print("\nconfig.json")
     print(_indented({k: v for k, v in config.items() if k != "provenance"}))
     if saved_summary:

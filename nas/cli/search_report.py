@@ -9,6 +9,7 @@ from tqdm import tqdm
 from nas.archive import RunDir, top_table
 from nas.registry import SPACES
 from nas.trust import describe
+from nas.verdict import describe_separability
 from nas_common.objective import Objective
 
 
@@ -66,6 +67,8 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     best = summary["best"]
     objective = run.objective()
     name, value = objective.metric, objective.format(objective.value(best["metrics"]))
+    if isinstance(best["metrics"].get(f"{name}_se"), float):
+        value += f" ± {best['metrics'][f'{name}_se']:.2f}"  # one standard error over the validation images
     print(top_table(records, top, objective=objective))
     print()
     print(f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})")
@@ -90,6 +93,10 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     if "random_baseline" in summary:
         rb = summary["random_baseline"]
         print(f"random archs        {describe(rb, rb.get('chance'), objective.unit)}")
+        if rb.get("separability"):
+            print(f"separability        {describe_separability(rb['separability'], objective.unit)}")
+    if "verdict" in summary:
+        print(f"verdict             {summary['verdict']['text']}")
     if "estimator" in summary:
         print(f"ranked by           {summary['estimator']['text']}")
     print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")

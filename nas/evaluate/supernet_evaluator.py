@@ -74,16 +74,18 @@ class SupernetEvaluator:
         return iter(x.split(self.batch_size))
 
     def _accuracy(self, arch: Arch, batches: Iterable[tuple[torch.Tensor, Any]] | None = None,
-                  split: str = "val") -> dict[str, float]:
+                  split: str = "val", per_image: bool = False) -> dict[str, Any]:
         """The task's metrics of the path as the supernet's statistics stand (validation by default)."""
         self.supernet.eval()
         return self.task.evaluate(lambda x: self.supernet(x, arch), batches if batches is not None else self.val_batches,
-                                  self.device, split)
+                                  self.device, split, per_image=per_image)
 
-    def evaluate(self, arch: Arch) -> dict[str, float]:
-        """Validation accuracy (percent) of `arch` with recalibrated BN statistics."""
+    def evaluate(self, arch: Arch) -> dict[str, Any]:
+        """Validation metrics of `arch` with recalibrated BN statistics (accuracy in percent for
+        classification), their standard errors, and the per-image outcomes (`PER_IMAGE`) that
+        paired comparisons between architectures use."""
         with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
-            return self._accuracy(arch)
+            return self._accuracy(arch, per_image=True)
 
     def reported(self, arch: Arch) -> dict[str, float]:
         return {}

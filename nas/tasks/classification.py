@@ -10,6 +10,7 @@ from torch import nn
 
 from nas.data import ImageData, TrainLoader, calibration_images, eval_batches
 from nas.tasks.base import Forward, TrainingLoss
+from nas.uncertainty import PER_IMAGE, accuracy_se, mean_se, pack_outcomes
 from nas_common.objective import Objective
 from nas_common.registry import TASKS
 from search_spaces.blocks.auxiliary import AuxiliaryLogits
@@ -62,18 +63,24 @@ class Classification:
 
     @torch.no_grad()
     def evaluate(self, forward: Forward, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                 device: torch.device, split: str = "val") -> dict[str, float]:
-        """{"<split>_acc" (percent), "<split>_loss"} over all batches; NaN for an empty split."""
-        correct, loss, n = 0, 0.0, 0
+                 device: torch.device, split: str = "val", per_image: bool = False) -> dict[str, Any]:
+        """{"<split>_acc" (percent), "<split>_loss", and their standard errors "<split>_acc_se"
+        (binomial) and "<split>_loss_se"} over all batches; NaN for an empty split. `per_image`:
+        also the correctness of each image, packed (`nas.uncertainty.PER_IMAGE`)."""
+        correct, losses = [], []
         for x, y in batches:
             x, y = self.to_device((x, y), device)
             logits = forward(x).float()
-            loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
-            correct += (logits.argmax(1) == y).sum().item()
-            n += len(y)
-        if n == 0:
+            losses.append(nn.functional.cross_entropy(logits, y, reduction="none").cpu())
+            correct.append((logits.argmax(1) == y).cpu())
+        if not correct or sum(len(c) for c in correct) == 0:
             return {f"{split}_acc": math.nan, f"{split}_loss": math.nan}
-        return {f"{split}_acc": 100.0 * correct / n, f"{split}_loss": loss / n}
+        hits, loss = torch.cat(correct).numpy(), torch.cat(losses).double().numpy()
+        result: dict[str, Any] = {f"{split}_acc": 100.0 * float(hits.mean()), f"{split}_loss": float(loss.mean()),
+                                  f"{split}_acc_se": accuracy_se(hits), f"{split}_loss_se": mean_se(loss)}
+        if per_image:
+            result[PER_IMAGE] = {f"{split}_correct": pack_outcomes(hits)}
+        return result
 
     def preprocessing(self, data: ImageData) -> dict[str, Any]:
         """Saved with an exported net: how to turn an image into its input, and what outputs mean."""

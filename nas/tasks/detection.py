@@ -95,9 +95,12 @@ class Detection:
         return loss
 
     @torch.no_grad()
-    def evaluate(self, forward: Forward, batches: Iterable, device: torch.device, split: str = "val") -> dict[str, float]:
+    def evaluate(self, forward: Forward, batches: Iterable, device: torch.device, split: str = "val",
+                 per_image: bool = False) -> dict[str, float]:
         """COCO metrics (percent) of the detections on every image of `batches`:
-        {"<split>_mAP", "<split>_AP50", "<split>_AP75", "<split>_AP_small", ...}."""
+        {"<split>_mAP", "<split>_AP50", "<split>_AP75", "<split>_AP_small", ...}. (No standard
+        error or per-image outcomes yet: mAP needs a bootstrap over images; `per_image` is accepted
+        for the common signature.)"""
         images, truth, found = [], [], []
         for x, targets in batches:
             x = x.to(device)

@@ -1,0 +1,145 @@
+"""Scores with their noise: standard errors, per-image outcomes, paired differences, the
+separability check before a search and the verdict after it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nas.errors import UserError
+from nas.trust import check_separable
+from nas.uncertainty import (PER_IMAGE, accuracy_se, bootstrap_se, mean_se, pack_outcomes, paired_difference,
+                             unpack_outcomes)
+from nas.verdict import separability, verdict
+
+
+def entry(name: str, hits: np.ndarray) -> dict:
+    """A random-baseline entry as nas.trust writes it."""
+    return {"arch_hash": name, "choices": [], "val_acc": 100.0 * hits.mean(), "val_acc_se": accuracy_se(hits),
+            PER_IMAGE: {"val_correct": pack_outcomes(hits)}}
+
+
+def record(name: str, hits: np.ndarray) -> dict:
+    """A search record (metrics apart, per-image outcomes beside them)."""
+    e = entry(name, hits)
+    return {"arch_hash": name, "metrics": {"val_acc": e["val_acc"], "val_acc_se": e["val_acc_se"]},
+            PER_IMAGE: e[PER_IMAGE]}
+
+
+def test_accuracy_standard_error_is_the_binomial_formula():
+    hits = np.zeros(1000, dtype=bool)
+    hits[:300] = True
+    assert accuracy_se(hits) == pytest.approx(100 * math.sqrt(0.3 * 0.7 / 1000))
+    assert accuracy_se(np.ones(50, dtype=bool)) == 0.0
+    values = np.random.default_rng(0).normal(size=400)
+    assert mean_se(values) == pytest.approx(values.std(ddof=1) / 20)
+
+
+def test_classification_evaluate_reports_standard_errors_and_per_image_outcomes():
+    from nas.tasks.classification import CLASSIFICATION
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    labels = torch.tensor([0, 1, 1, 1, 0])  # the third is wrong: 80%
+    batches = [(logits[:3], labels[:3]), (logits[3:], labels[3:])]
+    m = CLASSIFICATION.evaluate(lambda x: x, batches, torch.device("cpu"), per_image=True)
+    assert m["val_acc"] == pytest.approx(80.0) and m["val_acc_se"] == pytest.approx(100 * math.sqrt(0.8 * 0.2 / 5))
+    losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none").double().numpy()
+    assert m["val_loss"] == pytest.approx(losses.mean()) and m["val_loss_se"] == pytest.approx(mean_se(losses))
+    assert unpack_outcomes(m[PER_IMAGE]["val_correct"]).tolist() == [True, True, False, True, True]
+    assert PER_IMAGE not in CLASSIFICATION.evaluate(lambda x: x, batches, torch.device("cpu"))
+
+
+def test_per_image_outcomes_pack_small_and_round_trip():
+    hits = np.random.default_rng(1).random(1000) < 0.6
+    text = pack_outcomes(hits)
+    assert len(text) <= 200  # 1,000 images in 173 characters (issue target: <= 1 KB)
+    assert np.array_equal(unpack_outcomes(text), hits)
+    for bad in ("1000:not base64!", "12:AAAA", "AAAA", "x:AA=="):
+        with pytest.raises(ValueError):
+            unpack_outcomes(bad)
+
+
+def test_paired_difference_with_itself_is_exactly_zero_and_pairing_shrinks_the_error():
+    rng = np.random.default_rng(2)
+    a = rng.random(2000) < 0.7
+    assert paired_difference(a, a) == (0.0, 0.0)
+    b = a.copy()
+    flip = rng.choice(2000, 60, replace=False)  # b differs from a on 3% of the images
+    b[flip] = ~b[flip]
+    diff, se = paired_difference(a, b)
+    unpaired = math.hypot(accuracy_se(a), accuracy_se(b))
+    assert diff == pytest.approx(100 * (a.mean() - b.mean())) and se < unpaired / 3
+
+
+def test_bootstrap_standard_error_shrinks_with_images_and_is_zero_for_a_constant_metric():
+    rng = np.random.default_rng(3)
+    values = rng.random(4000)
+    small = bootstrap_se(lambda idx: values[:100][idx].mean(), 100, draws=300)
+    large = bootstrap_se(lambda idx: values[idx].mean(), 4000, draws=300)
+    assert large < small / 4  # ~ 1 / sqrt(40) = 0.16
+    assert small == pytest.approx(values[:100].std() / 10, rel=0.25)
+    assert bootstrap_se(lambda idx: 100.0, 50) == 0.0  # a perfect detector: mAP 100 on every resample
+
+
+def _noise_only(count: int = 10, images: int = 200, p: float = 0.6) -> list[dict]:
+    rng = np.random.default_rng(4)
+    return [entry(f"a{i}", rng.random(images) < p) for i in range(count)]
+
+
+def _separated(count: int = 10, images: int = 200) -> list[dict]:
+    rng = np.random.default_rng(5)
+    base = rng.random(images)
+    return [entry(f"a{i}", base < 0.3 + 0.05 * i) for i in range(count)]  # nested: 30% ... 75%
+
+
+def test_separability_stops_a_search_whose_scores_are_noise_and_passes_a_separated_one(tmp_path):
+    noisy = {"objective": "val_acc", "evaluations": _noise_only()}
+    sep = separability(noisy["evaluations"], "val_acc")
+    assert sep["paired"] and sep["reliability"] < 0.5 and sep["images"] == 200
+    with pytest.raises(UserError, match="cannot tell architectures apart") as err:
+        check_separable(noisy, tmp_path, force=False)
+    assert f"nas search --resume {tmp_path} --force" in str(err.value) and "\n" not in str(err.value)
+    assert check_separable(noisy, tmp_path, force=True)["reliability"] < 0.5  # --force searches anyway
+    clear = {"objective": "val_acc", "evaluations": _separated()}
+    assert check_separable(clear, tmp_path, force=False)["reliability"] > 0.9
+    # without per-image outcomes, the standard errors alone still measure it
+    unpaired = [{k: v for k, v in e.items() if k != PER_IMAGE} for e in noisy["evaluations"]]
+    assert separability(unpaired, "val_acc")["paired"] is False
+    assert separability(unpaired, "val_acc")["reliability"] < 0.5
+    assert separability([{"val_acc": 50.0}] * 4, "val_acc") is None  # no noise estimate: no check
+
+
+def test_separability_advises_how_many_images_the_noise_asks_for(tmp_path):
+    """Noise variance falls as 1 / images: the advice is the count at which the measured spread
+    would be 80% signal; a borderline set (reliability < 0.5) is refused with that number."""
+    rng = np.random.default_rng(2)
+    truth = np.linspace(0.45, 0.65, 8)  # a 20-point spread of true accuracies, 60 images each
+    small = [entry(f"a{i}", rng.random(60) < t) for i, t in enumerate(truth)]
+    sep = separability(small, "val_acc")
+    signal = sep["rms_difference"] ** 2 - sep["rms_noise"] ** 2
+    assert sep["images"] == 60 and 0 < sep["reliability"] < 0.5
+    assert sep["images_needed"] == math.ceil(60 * sep["rms_noise"] ** 2 * 0.8 / (0.2 * signal)) > 60
+    with pytest.raises(UserError, match=f"about {sep['images_needed']:,} validation images"):
+        check_separable({"objective": "val_acc", "evaluations": small}, tmp_path, force=False)
+
+
+def test_verdict_tells_a_clear_winner_from_a_tie():
+    rng = np.random.default_rng(7)
+    u = rng.random(1000)
+    randoms = [entry(f"r{i}", u < 0.40 + 0.01 * i) for i in range(5)]  # 40-44%, median 42%
+    strong = [record("best", u < 0.70), record("second", u < 0.699), record("third", u < 0.60)]
+    v = verdict(strong, {"evaluations": randoms}, "val_acc")
+    assert v["best_vs_random_median"]["distinguishable"] and v["best_vs_random_median"]["paired"]
+    assert v["best_vs_random_median"]["difference"] == pytest.approx(28.0, abs=3)
+    assert [t["arch_hash"] for t in v["tied_with_best"]] == ["second"]
+    assert "distinguishable" in v["text"] and "1 of the next 2" in v["text"]
+    # nested outcomes are told apart even 0.5 points apart (the better one wins on every image that
+    # differs); a net that is right on other images, 1 point up, is not
+    v = rng.random(1000)
+    weak = [record("best", v < 0.43), record("other", u < 0.42)]
+    w = verdict(weak, {"evaluations": randoms}, "val_acc")
+    assert not w["best_vs_random_median"]["distinguishable"] and "NOT distinguishable" in w["text"]
+    assert verdict([{"arch_hash": "x", "metrics": {"val_acc": 50.0}}], None, "val_acc")["tied_with_best"] == []
