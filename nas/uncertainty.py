@@ -10,7 +10,10 @@ characters for 1,000 images (Ning et al. 2021 and NAS-Bench-Suite score on ~10 b
 supernet evaluation holds ~1,000-10,000 images, 0.2-1.7 KB).
 
 Detection's mAP is not a mean over images, so its standard error is a bootstrap over validation
-images (`bootstrap_se`): the metric recomputed on resampled image sets, seeded.
+images (`nas.tasks.coco_bootstrap`): the metric recomputed on resampled image sets, seeded, so every
+architecture is resampled alike; a record keeps its 200 resampled mAPs (`{"<split>_mAP_boot": text,
+"images": n}`, float16, 536 characters) and two architectures' paired difference has the standard
+deviation of the resample-by-resample differences as its standard error.
 """
 
 from __future__ import annotations
@@ -42,6 +45,25 @@ def unpack_outcomes(text: str) -> np.ndarray:
     if not sep or n < 0 or len(bits) != (n + 7) // 8:
         raise ValueError(f"per-image outcomes hold {len(bits) * 8} bits, not {count} images")
     return np.unpackbits(bits)[:n].astype(bool)
+
+
+def pack_values(values: np.ndarray | Sequence[float]) -> str:
+    """Numbers (e.g. the bootstrap resamples' mAP) as text: "<count>:<base64 of float16>"; float16
+    keeps 3 significant digits, plenty for a standard error."""
+    values = np.asarray(values, dtype=np.float16)
+    return f"{len(values)}:" + base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def unpack_values(text: str) -> np.ndarray:
+    count, sep, payload = str(text).partition(":")
+    try:
+        values = np.frombuffer(base64.b64decode(payload.encode("ascii"), validate=True), dtype=np.float16)
+        n = int(count)
+    except ValueError:
+        raise ValueError("packed values are not '<count>:<base64>'") from None
+    if not sep or len(values) != n:
+        raise ValueError(f"packed values hold {len(values)} numbers, not {count}")
+    return values.astype(float)
 
 
 def mean_se(values: np.ndarray | Sequence[float]) -> float:

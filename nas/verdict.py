@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from nas.uncertainty import PER_IMAGE, distinguishable, interval, paired_difference, unpack_outcomes
+from nas.uncertainty import (PER_IMAGE, distinguishable, interval, paired_difference, unpack_outcomes,
+                             unpack_values)
 
 MIN_RELIABILITY = 0.5  # below: more of the spread between architectures is noise than signal
 WANTED_RELIABILITY = 0.8  # what the advice on validation images aims at
@@ -29,7 +30,7 @@ TIE_CANDIDATES = 10  # how many of the top records are checked for a tie with th
 
 
 def outcomes(entry: Mapping[str, Any], metric: str) -> np.ndarray | None:
-    """Per-image correctness behind `metric` (e.g. val_acc -> per_image.val_correct), or None."""
+    """Per-image correctness behind an accuracy (val_acc -> per_image.val_correct), or None."""
     if not metric.endswith("_acc"):
         return None
     text = (entry.get(PER_IMAGE) or {}).get(metric[: -len("acc")] + "correct")
@@ -41,14 +42,31 @@ def outcomes(entry: Mapping[str, Any], metric: str) -> np.ndarray | None:
         return None  # a damaged field: the unpaired standard errors still serve
 
 
+def resampled(entry: Mapping[str, Any], metric: str) -> np.ndarray | None:
+    """The bootstrap resamples' values of `metric` (detection: per_image.val_mAP_boot), or None."""
+    text = (entry.get(PER_IMAGE) or {}).get(f"{metric}_boot")
+    if text is None:
+        return None
+    try:
+        return unpack_values(text)
+    except ValueError:
+        return None
+
+
 def difference(a: Mapping[str, Any], b: Mapping[str, Any], metric: str, values: tuple[float, float],
                scale: float = 100.0) -> tuple[float, float, bool]:
     """(a - b, its standard error, paired?) for two scored entries: paired over per-image outcomes
-    when both have them on the same images, else from the two standard errors (independent)."""
+    (accuracy) or over the same bootstrap resamples (mAP) when both have them, else from the two
+    standard errors as if independent."""
     oa, ob = outcomes(a, metric), outcomes(b, metric)
     if oa is not None and ob is not None and oa.shape == ob.shape:
         _, se = paired_difference(oa, ob, scale)
         return values[0] - values[1], se, True  # the recorded values: the same mean difference
+    ra, rb = resampled(a, metric), resampled(b, metric)
+    if ra is not None and rb is not None and ra.shape == rb.shape and len(ra) > 1:
+        both = np.isfinite(ra) & np.isfinite(rb)
+        if both.sum() > 1:
+            return values[0] - values[1], float(np.std((ra - rb)[both], ddof=1)), True
     sa, sb = _se(a, metric), _se(b, metric)
     return values[0] - values[1], math.sqrt(sa * sa + sb * sb), False
 
@@ -90,15 +108,21 @@ def separability(entries: Sequence[Mapping[str, Any]], metric: str, scale: float
 
 
 def _images(entries: Sequence[Mapping[str, Any]], metric: str) -> int | None:
+    """How many validation images the scores came from (for the advice on how many would do)."""
     for entry in entries:
         found = outcomes(entry, metric)
         if found is not None:
             return len(found)
+        count = (entry.get(PER_IMAGE) or {}).get("images")
+        if isinstance(count, int):
+            return count
     return None
 
 
 def describe_separability(sep: Mapping[str, Any], unit: str = "%") -> str:
     kind = "paired over the same images" if sep["paired"] else "from each score's standard error"
+    if sep.get("images"):
+        kind += f", {sep['images']:,} images"
     return (f"random architectures differ by {sep['rms_difference']:.2f}{unit} (rms over {sep['pairs']} pairs), "
             f"noise {sep['rms_noise']:.2f}{unit} ({kind}): reliability {sep['reliability']:.2f}")
 

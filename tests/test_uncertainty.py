@@ -143,3 +143,64 @@ def test_verdict_tells_a_clear_winner_from_a_tie():
     w = verdict(weak, {"evaluations": randoms}, "val_acc")
     assert not w["best_vs_random_median"]["distinguishable"] and "NOT distinguishable" in w["text"]
     assert verdict([{"arch_hash": "x", "metrics": {"val_acc": 50.0}}], None, "val_acc")["tied_with_best"] == []
+
+
+def _detections(count: int, seed: int = 0, perfect: bool = False):
+    """`count` 100-px images with 0-3 boxes of 3 classes; detections jittered (or exact) plus clutter."""
+    rng = np.random.default_rng(seed)
+    images = [{"id": i + 1, "width": 100, "height": 100} for i in range(count)]
+    truth, found = [], []
+    for im in images:
+        for _ in range(rng.integers(1, 4)):
+            x, y = rng.uniform(0, 70, 2)
+            w, h = rng.uniform(8, 30, 2)
+            box = {"image_id": im["id"], "category_id": int(rng.integers(1, 4)), "bbox": [x, y, x + w, y + h]}
+            truth.append(box)
+            if perfect:
+                found.append({**box, "score": 0.9})
+            elif rng.random() < 0.7:
+                j = rng.normal(0, 3, 4)
+                found.append({**box, "bbox": [x + j[0], y + j[1], x + w + j[2], y + h + j[3]],
+                              "score": float(rng.random())})
+        if not perfect:
+            x, y = rng.uniform(0, 70, 2)
+            found.append({"image_id": im["id"], "category_id": int(rng.integers(1, 4)),
+                          "bbox": [x, y, x + 15, y + 15], "score": float(rng.random())})
+    return images, truth, found
+
+
+def test_coco_bootstrap_reproduces_pycocotools_and_its_error_shrinks_with_images():
+    from nas.tasks.coco_bootstrap import matches_of, mean_ap
+    from nas.tasks.coco_eval import coco_evaluation, coco_metrics, coco_metrics_with_bootstrap
+
+    images, truth, found = _detections(40)
+    evaluation = coco_evaluation(images, truth, found, [1, 2, 3])
+    per_category, thresholds = matches_of(evaluation)
+    assert mean_ap(per_category, thresholds, range(40)) == pytest.approx(
+        coco_metrics(images, truth, found, [1, 2, 3])["mAP"], abs=1e-9)  # the images as given: pycocotools' mAP
+    few = coco_metrics_with_bootstrap(*_detections(25, seed=1), [1, 2, 3])[1]
+    many = coco_metrics_with_bootstrap(*_detections(400, seed=1), [1, 2, 3])[1]
+    assert len(few) == 200 and np.std(many, ddof=1) < np.std(few, ddof=1) / 2  # ~ 1 / sqrt(16)
+    perfect = coco_metrics_with_bootstrap(*_detections(30, seed=2, perfect=True), [1, 2, 3])[1]
+    assert np.allclose(perfect, 100.0) and np.std(perfect) == 0.0
+    again = coco_metrics_with_bootstrap(images, truth, found, [1, 2, 3])[1]
+    assert np.array_equal(again, coco_metrics_with_bootstrap(images, truth, found, [1, 2, 3])[1])  # seeded
+
+
+def test_detection_scores_pair_up_through_the_same_resamples():
+    from nas.tasks.coco_eval import coco_metrics_with_bootstrap
+    from nas.uncertainty import pack_values
+    from nas.verdict import difference
+
+    images, truth, found = _detections(60, seed=3)
+    worse = [d for i, d in enumerate(found) if i % 5]  # the same detector missing a fifth of its boxes
+
+    def scored(dets):
+        m, boot = coco_metrics_with_bootstrap(images, truth, dets, [1, 2, 3])
+        return {"val_mAP": m["mAP"], "val_mAP_se": float(np.std(boot, ddof=1)),
+                PER_IMAGE: {"val_mAP_boot": pack_values(boot), "images": 60}}
+
+    a, b = scored(found), scored(worse)
+    assert difference(a, a, "val_mAP", (a["val_mAP"], a["val_mAP"])) == (0.0, 0.0, True)
+    d, se, paired = difference(a, b, "val_mAP", (a["val_mAP"], b["val_mAP"]))
+    assert paired and d > 0 and se < math.hypot(a["val_mAP_se"], b["val_mAP_se"])

@@ -18,7 +18,9 @@ from nas.data.detection import DetectionData
 from nas.data.detection_batches import DetectionLoader
 from nas.errors import UserError
 from nas.tasks.base import Forward, TrainingLoss
-from nas.tasks.coco_eval import coco_metrics
+from nas.tasks.coco_bootstrap import BOOTSTRAP_DRAWS
+from nas.tasks.coco_eval import coco_metrics_with_bootstrap
+from nas.uncertainty import PER_IMAGE, pack_values
 from nas.tasks.detection_loss import IGNORED, match_anchors, sigmoid_focal_loss
 from nas_common.objective import Objective
 from nas_common.registry import TASKS
@@ -98,9 +100,9 @@ class Detection:
     def evaluate(self, forward: Forward, batches: Iterable, device: torch.device, split: str = "val",
                  per_image: bool = False) -> dict[str, float]:
         """COCO metrics (percent) of the detections on every image of `batches`:
-        {"<split>_mAP", "<split>_AP50", "<split>_AP75", "<split>_AP_small", ...}. (No standard
-        error or per-image outcomes yet: mAP needs a bootstrap over images; `per_image` is accepted
-        for the common signature.)"""
+        {"<split>_mAP", "<split>_AP50", "<split>_AP75", "<split>_AP_small", ...}, and "<split>_mAP_se",
+        the mAP's bootstrap standard error over the images (`nas.tasks.coco_bootstrap`); `per_image`:
+        also the resampled mAPs, which pair up between architectures scored on the same images."""
         images, truth, found = [], [], []
         for x, targets in batches:
             x = x.to(device)
@@ -116,8 +118,13 @@ class Detection:
                           for b, c, s in zip(result["boxes"].cpu(), result["labels"].cpu(), result["scores"].cpu())]
         categories = sorted({t["category_id"] for t in truth} | {d["category_id"] for d in found}) or [1]
         # pycocotools has no AP for an area range without objects (NaN): such figures are left out.
-        metrics = coco_metrics(images, truth, found, categories)
-        return {f"{split}_{k}": v for k, v in metrics.items() if not (math.isnan(v) and k != "mAP")}
+        metrics, resampled = coco_metrics_with_bootstrap(images, truth, found, categories, draws=BOOTSTRAP_DRAWS)
+        result: dict[str, Any] = {f"{split}_{k}": v for k, v in metrics.items() if not (math.isnan(v) and k != "mAP")}
+        finite = resampled[np.isfinite(resampled)] if resampled is not None else np.array([])
+        result[f"{split}_mAP_se"] = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
+        if per_image and len(finite) > 1:
+            result[PER_IMAGE] = {f"{split}_mAP_boot": pack_values(resampled), "images": len(images)}
+        return result
 
     def preprocessing(self, data: DetectionData) -> dict[str, Any]:
         """Saved with an exported detector: how to turn an image into its input, and the classes."""
