@@ -38,13 +38,15 @@ DEFAULT = ("random,evolution,evolution:warmup=naswot:3000,rl,rl:warmup=naswot:30
            "nao,nao:warmup=naswot:3000,seminas,seminas:warmup=naswot:3000")
 
 
-def write_proxy_table(path: Path, workers: int) -> None:
-    """NASWOT and synflow of every class of NB201 cells (cached), with params and flops."""
+def write_proxy_table(path: Path, workers: int, names: tuple[str, ...] = ("naswot", "synflow")) -> None:
+    """The data proxies `names` of every class of NB201 cells (cached; about 1 CPU s per class for
+    naswot), with params and flops (free)."""
     space = NB201Space()
     classes = space.unique_archs()
     order = np.random.default_rng(0).permutation(len(classes))  # the order bench/_zc_cache.py scores in
     archs = [classes[i] for i in order]
-    scores = proxy_table([a.choices for a in archs], ("naswot", "synflow"), workers=workers)
+    scores = (proxy_table([a.choices for a in archs], names, workers=workers) if names
+              else {a.choices: {} for a in archs})
     with path.open("w") as handle:
         for arch in archs:
             row = {k: v for k, v in scores[arch.choices].items() if not k.endswith("_cpu_s")}
@@ -70,11 +72,14 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--strategies", default=DEFAULT)
+    parser.add_argument("--data-proxies", default="naswot,synflow",
+                        help="data proxies to tabulate for the strategies (none: only params and flops, free)")
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "proxies.jsonl"
-        write_proxy_table(table, args.workers)
+        names = tuple(n for n in args.data_proxies.split(",") if n and n != "none")
+        write_proxy_table(table, args.workers, names)
         config = BenchConfig(strategies=(args.strategies,), budget=args.budget, seeds=args.seeds,
                              checkpoints=BenchConfig.default_checkpoints(args.budget), proxies=str(table))
         results = run_benchmark(config, workers=args.workers)

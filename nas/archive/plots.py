@@ -59,6 +59,13 @@ def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, object
     shown = [(x, a) for x, a in zip(xs, accs) if math.isfinite(a)]
     if shown:
         ax.scatter(*zip(*shown), s=10, alpha=0.25, color="tab:blue", label="each evaluation")
+    # the noise of each score (one standard error over the validation images), where recorded
+    errors = [(x, a, r["metrics"].get(f"{objective.metric}_se")) for x, a, r in zip(xs, accs, records)]
+    errors = [(x, a, e) for x, a, e in errors if math.isfinite(a) and isinstance(e, float) and math.isfinite(e)]
+    if errors:
+        ex, ey, ee = zip(*errors)
+        ax.errorbar(ex, ey, yerr=ee, fmt="none", ecolor="tab:blue", alpha=0.2, linewidth=1,
+                    label="± 1 standard error")
     if records:
         ax.step(xs, best, where="post", color="tab:red", linewidth=2, label="best so far")
         ax.legend(loc="lower right")
