@@ -188,7 +188,34 @@ def summarise(job: ScaleJob, base: Member, grid: list[Member], winner: Member, c
             "base": entry(base), "grid": [entry(m) for m in grid],
             "winner": {"name": winner.name, "coefficients": list(winner.coefficients),
                        "product": round(product(*winner.coefficients), 4)},
-            "family": [entry(base)] + [entry(m) for m in compound], "ablation": [entry(m) for m in ablation]}
+            "family": [entry(base)] + [entry(m) for m in compound], "ablation": [entry(m) for m in ablation],
+            "comparisons": compare_within_noise(compound, ablation, results, job.objective)}
+
+
+def compare_within_noise(compound: list[Member], ablation: list[Member], results: dict[str, dict[str, Any]],
+                         objective: Objective) -> list[dict[str, Any]]:
+    """Compound scaling against each single-dimension scaling at the same phi: the difference of
+    their validation scores with its standard error (independent trainings: the two errors add in
+    quadrature) and whether it is outside the noise (95%)."""
+    from nas.uncertainty import distinguishable, interval
+
+    metric, sign = objective.metric, 1.0 if objective.maximise else -1.0
+    out = []
+    by_phi = {m.phi: m for m in compound}
+    for single in ablation:
+        comp = by_phi.get(single.phi)
+        a, b = results.get(comp.name, {}) if comp else {}, results.get(single.name, {})
+        if metric not in a or metric not in b:
+            continue
+        diff = sign * (a[metric] - b[metric])
+        se = math.hypot(a.get(f"{metric}_se", math.nan), b.get(f"{metric}_se", math.nan))
+        low, high = interval(diff, se)
+        out.append({"phi": single.phi, "compound": comp.name, "single": single.name, "kind": single.kind,
+                    "difference": diff, "se": se, "ci95": [low, high],
+                    "verdict": ("compound better" if distinguishable(diff, se) and diff > 0 else
+                                f"{single.kind} alone better" if distinguishable(diff, se) else
+                                "inside noise" if math.isfinite(se) else "noise unknown")})
+    return out
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

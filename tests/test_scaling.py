@@ -114,3 +114,22 @@ def test_each_phi_doubles_the_flops_within_ten_percent_and_the_ablation_matches_
         assert member.flops == pytest.approx(compound[0].flops, rel=0.10)
         moved = [d for d, v in member.multipliers.items() if v != 1.0]
         assert moved == [member.kind]  # one dimension alone
+
+
+def test_compound_against_one_dimension_is_judged_against_the_noise():
+    """A difference inside 1.96 combined standard errors is reported as inside noise, not a win."""
+    from types import SimpleNamespace
+
+    from nas.scale import compare_within_noise
+    from nas_common.objective import Objective
+
+    compound = [SimpleNamespace(name="c1", phi=1, kind="compound"), SimpleNamespace(name="c2", phi=2, kind="compound")]
+    ablation = [SimpleNamespace(name="d2", phi=2, kind="depth"), SimpleNamespace(name="w2", phi=2, kind="width"),
+                SimpleNamespace(name="r2", phi=2, kind="resolution")]
+    results = {"c2": {"val_acc": 60.0, "val_acc_se": 1.5}, "d2": {"val_acc": 58.0, "val_acc_se": 1.5},
+               "w2": {"val_acc": 50.0, "val_acc_se": 1.5}, "r2": {"val_acc": 59.0}}
+    out = {c["kind"]: c for c in compare_within_noise(compound, ablation, results, Objective("val_acc"))}
+    assert out["depth"]["verdict"] == "inside noise" and out["depth"]["difference"] == pytest.approx(2.0)
+    assert out["depth"]["se"] == pytest.approx(1.5 * 2 ** 0.5)
+    assert out["width"]["verdict"] == "compound better"
+    assert out["resolution"]["verdict"] == "noise unknown"  # a result without a standard error

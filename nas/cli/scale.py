@@ -172,4 +172,9 @@ def format_summary(summary: dict) -> str:
              "* moved from its nominal value (alpha^phi, beta^phi, gamma^phi; alone: depth 2^phi, width or resolution "
              "2^(phi/2)) so "
              "the FLOPs land on 2^phi x base: channels round to 8, depths to blocks, inputs to pixels"]
+    comparisons = summary.get("comparisons") or []
+    if comparisons:
+        parts.append(f"compound vs one dimension at the same FLOPs ({metric}, 95% interval of the difference):")
+        parts += [f"  phi {c['phi']}: compound - {c['kind']} alone = {c['difference']:+.2f} ± {1.96 * c['se']:.2f}"
+                  f"{objective.unit}: {c['verdict']}" for c in comparisons]
     return "\n".join(parts)
