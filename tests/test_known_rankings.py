@@ -16,6 +16,13 @@ def test_an_estimator_is_described_with_its_measured_figure_or_as_unmeasured(tmp
     text = known.describe_estimator("nb201", "zc:naswot", "zero-cost proxy naswot")
     assert "Kendall tau 0.61" in text and "6466 architectures" in text and "bench/x.py" in text
     assert "never measured" in known.describe_estimator("shufflenet", "zc:naswot", "zero-cost proxy naswot")
+    assert "counting parameters" not in text
+    figures = json.loads(path.read_text())
+    figures["nb201"]["zc:params"] = {**figures["nb201"]["zc:naswot"], "kendall_tau": 0.58}
+    path.write_text(json.dumps(figures))
+    # beside any other estimator, the simplest one's figure on the same space
+    assert text + "; counting parameters: tau 0.58" == known.describe_estimator("nb201", "zc:naswot",
+                                                                                "zero-cost proxy naswot")
     path.write_text("{broken")
     assert known.known_ranking("nb201", "zc:naswot") is None
 

@@ -33,6 +33,10 @@ def describe_estimator(space: str, estimator: str, label: str) -> str:
     known = known_ranking(space, estimator)
     if known is None:
         return f"{label}; its ranking quality on {space} was never measured"
-    return (f"{label}; known to rank {space} with Kendall tau {known['kendall_tau']:.2f} (Spearman "
+    text = (f"{label}; known to rank {space} with Kendall tau {known['kendall_tau']:.2f} (Spearman "
             f"{known['spearman_rho']:.2f}) against {known['truth']} over {known['archs']} architectures "
             f"({known['source']})")
+    baseline = known_ranking(space, "zc:params")
+    if baseline is not None and estimator != "zc:params":  # the simplest estimator, to compare with
+        text += f"; counting parameters: tau {baseline['kendall_tau']:.2f}"
+    return text
