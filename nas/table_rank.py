@@ -22,7 +22,7 @@ import numpy as np
 
 from nas.archive import write_json_atomic
 from nas.errors import UserError
-from nas.rank_check import json_safe, rank_correlations, supernet_of
+from nas.rank_check import interval_text, json_safe, rank_correlations, supernet_of
 from search_spaces.arch import Arch
 
 # Scores (higher is better): supernet accuracy with recalibrated BN, minus its validation loss
@@ -99,8 +99,10 @@ def report(result: dict[str, Any]) -> str:
             pair = f"{scored}_vs_{truth}"
             values = corr[pair]
             lines.append([NAMES[scored], truth.replace("table_", "table ").replace("_", " "),
-                          _num(values["kendall_tau"]), _num(values["spearman_rho"]), f"{overlap[pair]}/{TOP}"])
-    return format_table(["scores", "against", "kendall tau", "spearman rho", f"top-{TOP} overlap"], lines)
+                          _num(values["kendall_tau"]), interval_text(values), _num(values["spearman_rho"]),
+                          f"{overlap[pair]}/{TOP}"])
+    return format_table(["scores", "against", "kendall tau", "95% interval", "spearman rho", f"top-{TOP} overlap"],
+                        lines)
 
 
 def _num(value: float | None) -> str:

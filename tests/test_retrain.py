@@ -61,8 +61,12 @@ def reports(run: Path, experiment: str = "retrain") -> dict[str, int]:
 # ---- correlation and selection, no Ray ------------------------------------------------------------
 def test_rank_correlations_on_hand_made_data():
     c = rank_correlations({"a": [1, 2, 3, 4], "b": [10, 20, 30, 40], "c": [4, 3, 2, 1], "d": [5, 5, 5, 5]})
-    assert c["a_vs_b"] == {"kendall_tau": pytest.approx(1.0), "spearman_rho": pytest.approx(1.0)}
-    assert c["a_vs_c"] == {"kendall_tau": pytest.approx(-1.0), "spearman_rho": pytest.approx(-1.0)}
+    point = ("kendall_tau", "spearman_rho")
+    assert {k: c["a_vs_b"][k] for k in point} == {"kendall_tau": pytest.approx(1.0), "spearman_rho": pytest.approx(1.0)}
+    assert {k: c["a_vs_c"][k] for k in point} == {"kendall_tau": pytest.approx(-1.0),
+                                                  "spearman_rho": pytest.approx(-1.0)}
+    # a perfect ranking stays perfect on every resample of its architectures
+    assert (c["a_vs_b"]["kendall_tau_low"], c["a_vs_b"]["kendall_tau_high"]) == (pytest.approx(1.0),) * 2
     assert all(math.isnan(v) for v in c["a_vs_d"].values())  # constant column: undefined, not 0
     partial = rank_correlations({"x": [1, 2, 3], "y": [1, 3, 2]})["x_vs_y"]
     assert partial["kendall_tau"] == pytest.approx(1 / 3) and partial["spearman_rho"] == pytest.approx(0.5)
@@ -207,7 +211,7 @@ def test_rank_check_end_to_end(ray_local, tmp_path):
     assert set(result["correlations"]) == {"recalibrated_vs_inherited", "recalibrated_vs_standalone",
                                            "inherited_vs_standalone"}
     for pair in result["correlations"].values():
-        assert set(pair) == {"kendall_tau", "spearman_rho"}
+        assert set(pair) == {"kendall_tau", "spearman_rho", "kendall_tau_low", "kendall_tau_high"}
         assert all(v is None or (math.isfinite(v) and -1 <= v <= 1) for v in pair.values())  # None: constant
     assert (out / "rank_check.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(records(out)) == 3
@@ -251,3 +255,14 @@ def test_darts_seeds_as_trials_then_resume_finishes_nothing_twice(ray_local, tmp
     code, again = run_main(["search", "--resume", out, "--workers", "2"])
     assert code == 0 and json.loads((out / "seeds_summary.json").read_text())["runs"].keys() == summary["runs"].keys()
     assert {p: p.stat().st_mtime for p in out.glob("seed-*/supernet/supernet.pt")} == before  # nothing retrained
+
+
+def test_tau_interval_narrows_with_more_architectures():
+    from nas.rank_check import tau_interval
+
+    rng = np.random.default_rng(0)
+    truth = rng.random(400)
+    noisy = truth + rng.normal(0, 0.3, 400)
+    few, many = tau_interval(truth[:50], noisy[:50]), tau_interval(truth, noisy)
+    assert few[0] < many[0] < many[1] < few[1]  # nested: 400 architectures pin tau down better
+    assert many[1] - many[0] < (few[1] - few[0]) / 2
