@@ -90,14 +90,15 @@ class SupernetEvaluator:
     def reported(self, arch: Arch) -> dict[str, float]:
         return {}
 
-    def test_metrics(self, arch: Arch) -> dict[str, float]:
+    def test_metrics(self, arch: Arch, per_image: bool = False) -> dict[str, Any]:
         """The task's metrics of `arch` (recalibrated) on the data's test split, which search never
-        sees: reported once for the chosen architecture. Empty when there is no test split."""
+        sees: reported once for the chosen architecture (`per_image`: with the outcomes that pair it
+        with another architecture's). Empty when there is no test split."""
         batches = list(self.test_batches()) if self.test_batches is not None else []
         if not batches:
             return {}
         with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
-            return self._accuracy(arch, batches, split="test")
+            return self._accuracy(arch, batches, split="test", per_image=per_image)
 
     def evaluate_inherited(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy with the supernet's running statistics as trained (for comparison)."""
