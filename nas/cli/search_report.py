@@ -67,8 +67,8 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     best = summary["best"]
     objective = run.objective()
     name, value = objective.metric, objective.format(objective.value(best["metrics"]))
-    if isinstance(best["metrics"].get(f"{name}_se"), float):
-        value += f" ± {best['metrics'][f'{name}_se']:.2f}"  # one standard error over the validation images
+    if isinstance(best["metrics"].get(f"{name}_se"), float):  # one standard error over the validation images
+        value = f"{objective.value(best['metrics']):.2f} ± {best['metrics'][f'{name}_se']:.2f}{objective.unit}"
     print(top_table(records, top, objective=objective))
     print()
     print(f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})")
