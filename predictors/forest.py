@@ -5,7 +5,9 @@ typically zero-cost proxy scores and costs.
 This is the combined estimator of NAS-Bench-Suite-Zero (White et al., NeurIPS 2022 Datasets &
 Benchmarks: a tree ensemble on the encoding plus 13 zero-cost scores, fitted on 100 architectures,
 Spearman 0.91 on NB201), with scikit-learn's `RandomForestRegressor`. Trees only compare a
-feature with thresholds, so proxies need no rescaling (synflow's 1e40 is as good as its log).
+feature with thresholds, so any monotone rescaling of a proxy gives the same forest; the extra
+columns pass through a signed log, because scikit-learn works in float32 and synflow reaches 1e40
+(and a degenerate score's floor is -1e30).
 The spread of the trees' predictions is an uncertainty the guided strategy can trade against the
 mean. Seeded; fits in tens of milliseconds on a hundred architectures.
 """
@@ -38,7 +40,7 @@ class ForestEstimator:
             columns.append(path_features(self.space, archs).numpy().astype(np.float64))
         if extra is not None:
             extra = np.asarray(extra, dtype=np.float64).reshape(len(archs), -1)
-            columns.append(extra)
+            columns.append(np.sign(extra) * np.log1p(np.abs(extra)))  # monotone, float32-safe
         return np.concatenate(columns, axis=1)
 
     def fit(self, archs: Sequence[Arch], scores: Sequence[float], extra: np.ndarray | None = None) -> "ForestEstimator":

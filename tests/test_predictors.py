@@ -170,3 +170,23 @@ def test_ensemble_trains_members_and_round_trips(tmp_path, one_thread):
     np.testing.assert_array_equal(load_predictor(tmp_path / "p").predict(test), predictor.predict(test))
     with pytest.raises(UserError, match="ensemble=0 must be at least 1"):
         make_predictor("paths", space, ensemble=0)
+
+
+def test_forest_ranks_from_proxy_columns_of_any_magnitude():
+    """The combined estimator fitted on 60 cells whose score follows a proxy that spans 1e-30 to
+    1e40 (synflow's range, with the degenerate floor -1e30) ranks held-out cells by it."""
+    from scipy import stats
+
+    from predictors.forest import ForestEstimator
+    from search_spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    rng = np.random.default_rng(0)
+    archs = list({space.sample(rng) for _ in range(200)})[:120]
+    truth = np.array([float(space.params(a)) for a in archs])
+    proxy = 10.0 ** (40 * (truth - truth.min()) / np.ptp(truth))  # 1 .. 1e40, monotone in the truth
+    proxy[0] = -1e30
+    forest = ForestEstimator(space, trees=50, seed=0).fit(archs[:60], truth[:60], proxy[:60, None])
+    predicted = forest.predict(archs[60:], proxy[60:, None])
+    assert np.isfinite(predicted).all()
+    assert stats.kendalltau(predicted, truth[60:]).statistic > 0.7
