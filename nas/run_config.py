@@ -140,6 +140,9 @@ def _train_dict(train: TrainConfig) -> dict[str, Any]:
     for key in ("backbone", "init_from", "path_pool"):
         if settings.get(key) is None:
             settings.pop(key, None)
+    for key in ("average_last", "grad_clip"):  # added later; 0 = off
+        if settings.get(key) == 0.0:
+            settings.pop(key, None)
     return settings
 
 

@@ -106,7 +106,8 @@ def test_search_report_names_best_architecture_and_baseline(searched):
     summary = json.loads((run / "summary.json").read_text())
     best = summary["best"]
     assert f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})" in report
-    assert f"val_acc             {best['metrics']['val_acc']:.2f}%" in report
+    assert (f"val_acc             {best['metrics']['val_acc']:.2f} ± {best['metrics']['val_acc_se']:.2f}%"
+            in report)  # with one standard error over the validation images
     assert f"{best['flops'] / 1e6:.2f} M / {best['params'] / 1e6:.3f} M" in report
     assert f"median val_acc {summary['random_baseline']['median_val_acc']:.2f}%" in report
     assert "chance 10.00%" in report

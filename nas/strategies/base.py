@@ -163,6 +163,9 @@ class Strategy(ABC):
         self._proxy = score
 
     def proxy_scores(self, archs: list[Arch], proxy: str) -> list[float]:
+        if self._proxy is None and proxy in ("params", "flops"):  # the space counts them: no data needed
+            count = self.space.params if proxy == "params" else self.space.flops
+            return [float(count(a)) for a in archs]
         if self._proxy is None:
             raise UserError(f"strategy {self.name!r} needs the scores of proxy {proxy!r}; run it through "
                             "`nas search` (or give it a scoring function with use_proxies)")
