@@ -28,22 +28,34 @@ PER_IMAGE = "per_image"  # the key of per-image outcomes in an evaluation's resu
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
+def _pack(count: int, payload: bytes) -> str:
+    return f"{count}:" + base64.b64encode(payload).decode("ascii")
+
+
+def _unpack(text: str, dtype: type) -> tuple[int, np.ndarray]:
+    """(count, the payload as `dtype`) of "<count>:<base64>"; ValueError for anything else."""
+    count, sep, payload = str(text).partition(":")
+    try:
+        n = int(count)
+        data = np.frombuffer(base64.b64decode(payload.encode("ascii"), validate=True), dtype=dtype)
+    except ValueError:
+        raise ValueError("packed text is not '<count>:<base64>'") from None
+    if not sep or n < 0:
+        raise ValueError("packed text is not '<count>:<base64>'")
+    return n, data
+
+
 def pack_outcomes(correct: np.ndarray | Sequence[bool]) -> str:
     """Per-image correctness (booleans) as text: "<count>:<base64 of the packed bits>"."""
     correct = np.asarray(correct, dtype=bool)
-    return f"{len(correct)}:" + base64.b64encode(np.packbits(correct).tobytes()).decode("ascii")
+    return _pack(len(correct), np.packbits(correct).tobytes())
 
 
 def unpack_outcomes(text: str) -> np.ndarray:
     """The booleans `pack_outcomes` packed; ValueError for text it did not write."""
-    count, sep, payload = str(text).partition(":")
-    try:
-        bits = np.frombuffer(base64.b64decode(payload.encode("ascii"), validate=True), dtype=np.uint8)
-        n = int(count)
-    except ValueError:
-        raise ValueError("per-image outcomes are not '<count>:<base64>'") from None
-    if not sep or n < 0 or len(bits) != (n + 7) // 8:
-        raise ValueError(f"per-image outcomes hold {len(bits) * 8} bits, not {count} images")
+    n, bits = _unpack(text, np.uint8)
+    if len(bits) != (n + 7) // 8:
+        raise ValueError(f"per-image outcomes hold {len(bits) * 8} bits, not {n} images")
     return np.unpackbits(bits)[:n].astype(bool)
 
 
@@ -51,18 +63,14 @@ def pack_values(values: np.ndarray | Sequence[float]) -> str:
     """Numbers (e.g. the bootstrap resamples' mAP) as text: "<count>:<base64 of float16>"; float16
     keeps 3 significant digits, plenty for a standard error."""
     values = np.asarray(values, dtype=np.float16)
-    return f"{len(values)}:" + base64.b64encode(values.tobytes()).decode("ascii")
+    return _pack(len(values), values.tobytes())
 
 
 def unpack_values(text: str) -> np.ndarray:
-    count, sep, payload = str(text).partition(":")
-    try:
-        values = np.frombuffer(base64.b64decode(payload.encode("ascii"), validate=True), dtype=np.float16)
-        n = int(count)
-    except ValueError:
-        raise ValueError("packed values are not '<count>:<base64>'") from None
-    if not sep or len(values) != n:
-        raise ValueError(f"packed values hold {len(values)} numbers, not {count}")
+    """The numbers `pack_values` packed; ValueError for text it did not write."""
+    n, values = _unpack(text, np.float16)
+    if len(values) != n:
+        raise ValueError(f"packed values hold {len(values)} numbers, not {n}")
     return values.astype(float)
 
 
