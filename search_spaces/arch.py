@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from nas_common.errors import InvalidArchitecture
@@ -52,7 +53,7 @@ class Arch:
             raise InvalidArchitecture(f"architecture is not valid JSON ({err.msg} at char {err.pos})") from None
         return cls.from_dict(obj)
 
-    @property
+    @cached_property  # strategies look it up for every candidate; the value never changes
     def hash(self) -> str:
         """Content hash, stable across runs, processes and machines (not Python's salted hash)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]

@@ -10,6 +10,7 @@ decisions (graph cells, for instance) override `check` and `canonical`.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -29,7 +30,7 @@ class Decision:
     label: str
     options: tuple[str, ...]
 
-    @property
+    @cached_property  # read in every membership check and encoding
     def num_options(self) -> int:
         return len(self.options)
 

@@ -26,8 +26,9 @@ from tests.conftest import needs_subset, read_jsonl, run_main
 
 ray = pytest.importorskip("ray")
 
-DATA = DataConfig("cifar10-subset", val_size=200, train_limit=256)
-DATA_FLAGS = ["--data", "cifar10-subset", "--val-size", "200", "--train-limit", "256"]
+# The trials' bookkeeping is tested, not accuracy: tiny splits keep Tune's overhead the cost.
+DATA = DataConfig("cifar10-subset", val_size=64, train_limit=64)
+DATA_FLAGS = ["--data", "cifar10-subset", "--val-size", "64", "--train-limit", "64"]
 TINY = ["--epochs", "1", "--batch-size", "32", "--workers", "2"]
 
 
@@ -157,8 +158,7 @@ def test_scale_grid_and_family_as_trials_resumed_after_a_failure(ray_local, tmp_
 
     space = make_space("mbconv", DATA.load(), {"width": 0.25, "depth": 0.5})
     arch = space.canonical(space.sample(np.random.default_rng(0)))
-    data = DataConfig("cifar10-subset", val_size=64, train_limit=64)  # the trials' bookkeeping is tested, not accuracy
-    job = ScaleJob("mbconv", space.config(), arch, data, TrainConfig(epochs=1, batch_size=32),
+    job = ScaleJob("mbconv", space.config(), arch, DATA, TrainConfig(epochs=1, batch_size=32),
                    ((1.2, 1.1, 1.15),), max_phi=2, ablation=False)
     marker = tmp_path / "failed_once"
 
@@ -198,7 +198,7 @@ def test_rank_check_end_to_end(ray_local, tmp_path):
     torch.set_num_threads(1)
     train_into(supernet, "shufflenet", {"width": 0.25}, DATA, TrainConfig(steps=4, batch_size=32),
                torch.device("cpu"), quiet=True)
-    code, text = run_main(["rank-check", "--run", supernet, "--archs", "3", *TINY, "--calibration-images", "64",
+    code, text = run_main(["rank-check", "--run", supernet, "--archs", "3", *TINY, "--calibration-images", "32",
                            "--device", "cpu", "--test"])
     assert code == 0, text
     assert "kendall tau" in text and "spearman rho" in text

@@ -214,15 +214,19 @@ def test_options_are_parsed_from_strings_and_checked():
 
 
 # ---- contract over every registered strategy --------------------------------------------------------
+# Smaller than the defaults where the defaults are sized for real searches, not for the contract.
+CONTRACT_OPTIONS = {"guided": {"warmup": "params:300", "trees": 20}}
+
 # Gradient-based strategies (darts) propose what their trained alphas choose: tests/test_darts.py.
 @pytest.mark.parametrize("name", [n for n in STRATEGIES.names() if not getattr(STRATEGIES.get(n), "trains_supernet", None)])
 def test_strategy_contract(name):
     space = ToySpace()
     constraint = Constraint(max_flops=20_000)
-    strategy = make_strategy(name, space, budget=60, constraint=constraint, seed=1)
+    options = CONTRACT_OPTIONS.get(name, {})
+    strategy = make_strategy(name, space, budget=60, constraint=constraint, seed=1, options=options)
     driver = Driver(strategy, space).run(steps=7)
     state = json.loads(json.dumps(strategy.state_dict()))
-    resumed = make_strategy(name, space, budget=60, constraint=constraint, seed=2)
+    resumed = make_strategy(name, space, budget=60, constraint=constraint, seed=2, options=options)
     resumed.load_state_dict(state)
     assert resumed.state_dict() == state
 

@@ -119,9 +119,9 @@ def test_guided_beats_random_at_the_same_budget():
         return strategy.top(1)[0][1]["val_acc"]
 
     random_best = [best("random", {}, s) for s in range(3)]
-    guided_best = [best("guided", {"init": 10, "trees": 20, "warmup": "", "features": "", "explore": 0.0}, s)
+    guided_best = [best("guided", {"init": 10, "trees": 10, "warmup": "", "features": "", "explore": 0.0}, s)
                    for s in range(3)]
-    warm_best = [best("guided", {"init": 5, "trees": 20, "warmup": "noisy:300", "features": "noisy"}, s)
+    warm_best = [best("guided", {"init": 5, "trees": 10, "warmup": "noisy:300", "features": "noisy"}, s)
                  for s in range(3)]
     assert np.mean(guided_best) > np.mean(random_best) + 10
     assert np.mean(warm_best) > np.mean(random_best) + 10

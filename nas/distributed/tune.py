@@ -158,7 +158,7 @@ def run_trials(storage: Path, job: dict[str, Any], trials: list[TrialSpec | Arch
             resources,
             param_space={"trial": tune.grid_search([t.to_config() for t in specs]), "job": job,
                          "threads": 1, "gpu": gpus_per_worker > 0},
-            tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_dirname_creator=trial_dirname,
+            tune_config=tune.TuneConfig(max_concurrent_trials=workers, trial_dirname_creator=trial_dirname, reuse_actors=True,
                                         trial_name_creator=trial_dirname),
             run_config=tune.RunConfig(name=experiment, storage_path=str(storage), verbose=0,
                                       callbacks=[progress, JsonLoggerCallback(), CSVLoggerCallback()],

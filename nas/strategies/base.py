@@ -12,7 +12,7 @@ online, `_on_tell` plus `_state`/`_load_state` for its own fields.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 
@@ -66,7 +66,8 @@ class Constraint:
 
     def limits(self) -> dict[str, int]:
         """The active limits by measured quantity, e.g. {"flops": 300_000_000}."""
-        return {key[len("max_"):]: int(v) for key, v in asdict(self).items() if key.startswith("max_") and v is not None}
+        return {f.name[len("max_"):]: int(getattr(self, f.name)) for f in fields(self)
+                if f.name.startswith("max_") and getattr(self, f.name) is not None}
 
     def costs(self, space: SearchSpace, arch: Arch) -> dict[str, int]:
         """The constrained quantities of `arch`: `space.flops`, `space.params`, and the latency the
