@@ -27,7 +27,7 @@ from torch import nn
 
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
-from search_spaces.blocks.detection import FPN, AnchoredHead
+from search_spaces.blocks.detection import FPN, HEAD_NORMS, AnchorConfig, AnchoredHead
 from search_spaces.blocks.merging import ATTENTION, Cell, MergingNeck, MergingSupernetNeck
 from search_spaces.composition import ComposedNet, ComposedSupernet
 from search_spaces.cost import count_params, measure_flops
@@ -62,6 +62,8 @@ class DetNASConfig:
     num_classes: int = 80
     neck_channels: int | None = None
     head_convs: int = 4
+    head_norm: str = "none"  # "gn": GroupNorm in the head's towers (RetinaNet-GN)
+    anchor_scale: float = 4.0  # anchor size in strides at each level (RetinaNet's 4: 32 px at stride 8)
     sharing: str = "nested"
     neck: str = "fpn"  # or "nasfpn": merging cells, searched with the backbone (NAS-FPN)
     neck_cells: int = 7  # nasfpn: merging cells per pyramid block
@@ -79,6 +81,8 @@ class DetNASConfig:
             raise ValueError("need num_classes >= 1, head_convs >= 0 and neck_channels >= 8")
         if self.sharing not in SHARING:
             raise ValueError(f"sharing must be one of {', '.join(SHARING)}, got {self.sharing!r}")
+        if self.head_norm not in HEAD_NORMS or not 0.5 <= self.anchor_scale <= 16:
+            raise ValueError(f"need head_norm in {', '.join(HEAD_NORMS)} and 0.5 <= anchor_scale <= 16")
         if self.neck not in NECKS or self.attention not in ATTENTION or self.neck_stacks < 1:
             raise ValueError(f"need neck in {', '.join(NECKS)}, attention in {', '.join(ATTENTION)}, neck_stacks >= 1")
 
@@ -122,6 +126,13 @@ class DetNASSpace(SearchSpace):
     def config(self) -> dict[str, Any]:
         return config_dict(self.cfg)
 
+    @classmethod
+    def upgrade_config(cls, saved: dict[str, Any]) -> dict[str, Any]:
+        """Runs saved before the head's norm and the anchors became options were trained with
+        RetinaNet's head (no norm) and anchors (4 strides): they keep them, whatever the data
+        would choose now."""
+        return {"head_norm": "none", "anchor_scale": 4.0, **saved}
+
     def split(self, arch: Arch | Sequence[int]) -> tuple[tuple[int, ...] | None, tuple[Cell, ...] | None]:
         """(backbone choices, neck cells) of an architecture; None for a part that is not searched."""
         choices = tuple(arch.choices if isinstance(arch, Arch) else arch)
@@ -135,7 +146,8 @@ class DetNASSpace(SearchSpace):
         return [self.layout.blocks[i].out_channels for i in self.layout.stage_ends]
 
     def _head(self, generator: torch.Generator | None) -> AnchoredHead:
-        return AnchoredHead(self.cfg.fpn_channels, self.cfg.num_classes, convs=self.cfg.head_convs, generator=generator)
+        return AnchoredHead(self.cfg.fpn_channels, self.cfg.num_classes, AnchorConfig.scaled(self.cfg.anchor_scale),
+                            convs=self.cfg.head_convs, generator=generator, norm=self.cfg.head_norm)
 
     def _neck(self, cells: Sequence[Cell] | None, generator: torch.Generator | None) -> nn.Module:
         cfg = self.cfg

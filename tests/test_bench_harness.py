@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import nas.bench_harness.harness as harness
-from nas.bench_harness import (BenchConfig, aggregate, markdown_table, parse_variants, run_benchmark, run_pair,
+from nas.bench_harness import (BenchConfig, aggregate, compare_to_baseline, markdown_table, parse_variants, run_benchmark, run_pair,
                                trajectory, write_report)
 from nas.cli.main import main
 from nas.errors import UserError
+from nas.uncertainty import Z95
 from nas.evaluate.table import TableEvaluator, default_table
 
 pytestmark = pytest.mark.skipif(not default_table().is_file(), reason="bundled NB201 table not available")
@@ -43,11 +44,22 @@ def test_aggregate_mean_and_population_std():
     ]
     stats = aggregate(pairs, [1, 3])
     a1 = stats["a"]["checkpoints"]["1"]
-    assert a1 == {"test_acc_mean": 12.0, "test_acc_std": 2.0, "best_val_mean": 2.0, "best_val_std": 1.0}
+    # standard error of the mean over 2 seeds: sample std (ddof 1) / sqrt(2) = 2 sqrt(2) / sqrt(2) = 2;
+    # one record's binomial noise on 10,000 images: 100 sqrt(p (1 - p) / 10^4), averaged over the picks
+    binomial = np.mean([100 * np.sqrt(p * (1 - p) / 10_000) for p in (0.10, 0.14)])
+    assert a1 == {"test_acc_mean": 12.0, "test_acc_std": 2.0, "test_acc_sem": pytest.approx(2.0),
+                  "test_acc_record_se": pytest.approx(binomial), "best_val_mean": 2.0, "best_val_std": 1.0}
     a3 = stats["a"]["checkpoints"]["3"]
-    assert a3 == {"test_acc_mean": 33.0, "test_acc_std": 3.0, "best_val_mean": 5.0, "best_val_std": 1.0}
+    assert (a3["test_acc_mean"], a3["test_acc_std"], a3["test_acc_sem"]) == (33.0, 3.0, pytest.approx(3.0))
+    assert (a3["best_val_mean"], a3["best_val_std"]) == (5.0, 1.0)
     assert stats["a"]["final"] == a3 and stats["a"]["seeds"] == 2
     assert stats["b"]["checkpoints"]["3"]["test_acc_std"] == 0.0
+    assert np.isnan(stats["b"]["final"]["test_acc_sem"])  # one seed: no spread to measure
+    versus = compare_to_baseline({"a": stats["a"], "c": stats["a"]}, "a")
+    assert versus == {"c": {"difference": 0.0, "se": pytest.approx(3 * np.sqrt(2)), "low": pytest.approx(-Z95 * 3 * np.sqrt(2)),
+                            "high": pytest.approx(Z95 * 3 * np.sqrt(2)), "distinguishable": False}}
+    far = {**stats["a"], "final": {**stats["a"]["final"], "test_acc_mean": 53.0}}
+    assert compare_to_baseline({"a": stats["a"], "far": far}, "a")["far"]["distinguishable"]
     with pytest.raises(ValueError, match="fewer than checkpoint 4"):
         aggregate(pairs, [4])
 
@@ -157,6 +169,13 @@ def test_end_to_end_in_process(tmp_path):
     table_md = (out / "table.md").read_text()
     assert table_md == markdown_table(results)
     assert "| `evolution` |" in table_md and "93.95 @100" in table_md and "test acc @30" in table_md
+    assert results["comparisons"]["baseline"] == "random" and "vs random @30" in table_md
+    evolution = results["comparisons"]["strategies"]["evolution"]
+    final = results["aggregates"]
+    assert evolution["difference"] == pytest.approx(final["evolution"]["final"]["test_acc_mean"]
+                                                    - final["random"]["final"]["test_acc_mean"])
+    assert ("beyond noise" if evolution["distinguishable"] else "within noise") in table_md
+    assert "(baseline)" in table_md and "One record's own sampling noise" in table_md
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

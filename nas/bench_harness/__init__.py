@@ -7,7 +7,7 @@ default setting.
 from nas.bench_harness.harness import BenchConfig, run_benchmark, run_pair
 from nas.bench_harness.references import REFERENCES, Reference
 from nas.bench_harness.report import markdown_table, plot_curves, write_report
-from nas.bench_harness.trajectory import aggregate, trajectory
+from nas.bench_harness.trajectory import aggregate, compare_to_baseline, trajectory
 from nas.bench_harness.variants import HARNESS_DEFAULTS, Variant, parse_variants
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Reference",
     "Variant",
     "aggregate",
+    "compare_to_baseline",
     "markdown_table",
     "parse_variants",
     "plot_curves",

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from nas.bench_harness.trajectory import aggregate, trajectory
+from nas.bench_harness.trajectory import aggregate, compare_to_baseline, trajectory
 from nas.bench_harness.variants import Variant, parse_variants
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop
@@ -159,11 +159,16 @@ def run_benchmark(
         _run_on_ray(jobs, table, config.budget, workers, done, progress, started, config.proxies)
     pairs = [pair for v, seeds in jobs for pair in done[(v.label, seeds[0])]]
     best_arch, best_test = evaluator.best("test_acc")
+    aggregates = aggregate(pairs, config.checkpoints)
+    labels = [v.label for v in variants]
+    baseline = "random" if "random" in labels else labels[0]
     return {
         "config": {**asdict(config), "strategies": [v.to_dict() for v in variants], "table": table,
                    "seeds": list(range(config.seeds)), "workers": workers},
         "optimum": {"test_acc": best_test, "arch": evaluator.space.to_string(best_arch)},
-        "aggregates": aggregate(pairs, config.checkpoints),
+        "aggregates": aggregates,
+        "comparisons": {"baseline": baseline, "at": config.budget,
+                        "strategies": compare_to_baseline(aggregates, baseline)},
         "pairs": pairs,
         "wall_s": time.perf_counter() - started,
     }

@@ -23,7 +23,10 @@ def markdown_table(results: dict[str, Any]) -> str:
     """Strategy, mean ± std test acc at each checkpoint, mean best val acc at the budget, published."""
     cfg = results["config"]
     checkpoints = cfg["checkpoints"]
-    head = ["strategy"] + [f"test acc @{q}" for q in checkpoints] + [f"best val @{cfg['budget']}", "published"]
+    comparisons = results.get("comparisons")  # absent in reports written before noise was measured
+    versus = f"vs {comparisons['baseline']} @{comparisons['at']}" if comparisons else None
+    head = (["strategy"] + [f"test acc @{q}" for q in checkpoints] + [f"best val @{cfg['budget']}"]
+            + ([versus] if versus else []) + ["published"])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for strategy in cfg["strategies"]:
         stats = results["aggregates"][strategy["label"]]
@@ -32,7 +35,10 @@ def markdown_table(results: dict[str, Any]) -> str:
             c = stats["checkpoints"][str(q)]
             cells.append(f"{c['test_acc_mean']:.2f} ± {c['test_acc_std']:.2f}")
         final = stats["final"]
-        cells += [f"{final['best_val_mean']:.2f} ± {final['best_val_std']:.2f}", _published(strategy)]
+        cells.append(f"{final['best_val_mean']:.2f} ± {final['best_val_std']:.2f}")
+        if versus:
+            cells.append(_versus(comparisons["strategies"].get(strategy["label"])))
+        cells.append(_published(strategy))
         lines.append("| " + " | ".join(cells) + " |")
     sources = sorted({r.source for refs in REFERENCES.values() for r in refs})
     lines += [
@@ -41,9 +47,28 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"validation accuracy among the first q queries; mean ± std over {len(cfg['seeds'])} seeds. "
         f"Best val: 12-epoch validation accuracy (%), the only signal the strategies see. "
         f"Table optimum: {results['optimum']['test_acc']:.2f}.",
+        *([_noise_note(results)] if versus else []),
         "Published (@q: at q queries; no @: a fixed search-time budget): " + "; ".join(sources) + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _versus(comparison: dict[str, Any] | None) -> str:
+    if comparison is None:
+        return "(baseline)"
+    verdict = "beyond noise" if comparison["distinguishable"] else "within noise"
+    return f"{comparison['difference']:+.2f} ± {comparison['se']:.2f} ({verdict})"
+
+
+def _noise_note(results: dict[str, Any]) -> str:
+    finals = [s["final"] for s in results["aggregates"].values() if "test_acc_record_se" in s["final"]]
+    record = max((f["test_acc_record_se"] for f in finals), default=float("nan"))
+    return (f"Noise: vs {results['comparisons']['baseline']} is the difference of the mean test acc at the "
+            f"budget ± its standard error over seeds (seed spread / sqrt(seeds), the two strategies' "
+            f"in quadrature; beyond noise: the 95% interval excludes 0). One record's own sampling noise "
+            f"(binomial, 10,000 test images) is ± {record:.2f} at most: two single architectures whose "
+            f"test accuracies differ by less than about {1.96 * 2 ** 0.5 * record:.2f} are not told apart by "
+            f"the table.")
 
 
 def plot_curves(results: dict[str, Any], path: str | Path) -> None:

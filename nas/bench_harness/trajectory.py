@@ -52,11 +52,48 @@ def aggregate(pairs: Sequence[dict[str, Any]], checkpoints: Sequence[int]) -> di
     return out
 
 
+# NB201's CIFAR-10 test split: every table accuracy is measured on these 10,000 images.
+TEST_IMAGES = 10_000
+
+
 def _mean_std(group: Sequence[dict[str, Any]], index: int) -> dict[str, float]:
+    """Mean and std over seeds, and the two noises a reader needs to judge a difference: the
+    standard error of the mean over seeds (`test_acc_sem`, the seed spread / sqrt(seeds)) and the
+    sampling noise of one record (`test_acc_record_se`: the binomial standard error of an accuracy
+    on the 10,000 test images, averaged over the picks)."""
     test = np.array([p["pick_test_acc"][index] for p in group], dtype=float)
     val = np.array([p["best_val"][index] for p in group], dtype=float)
-    return {"test_acc_mean": float(test.mean()), "test_acc_std": float(test.std()),
-            "best_val_mean": float(val.mean()), "best_val_std": float(val.std())}
+    sem = float(test.std(ddof=1) / np.sqrt(len(test))) if len(test) > 1 else float("nan")
+    p = np.clip(test / 100.0, 0.0, 1.0)
+    record_se = float(np.mean(100.0 * np.sqrt(p * (1 - p) / TEST_IMAGES)))
+    return {"test_acc_mean": float(test.mean()), "test_acc_std": float(test.std()), "test_acc_sem": sem,
+            "test_acc_record_se": record_se, "best_val_mean": float(val.mean()), "best_val_std": float(val.std())}
+
+
+def compare_to_baseline(aggregates: dict[str, dict[str, Any]], baseline: str, key: str = "final"
+                        ) -> dict[str, dict[str, Any]]:
+    """Each other strategy's mean test acc minus `baseline`'s at `key` ("final" or a checkpoint),
+    with the standard error of that difference over seeds and whether its 95% interval excludes 0.
+    Records are not paired across strategies (each seed searches its own way), so the two
+    standard errors of the mean add in quadrature."""
+    from nas.uncertainty import distinguishable, interval
+
+    def stats(label: str) -> dict[str, float]:
+        group = aggregates[label]
+        return group["final"] if key == "final" else group["checkpoints"][key]
+
+    base = stats(baseline)
+    out: dict[str, dict[str, Any]] = {}
+    for label in aggregates:
+        if label == baseline:
+            continue
+        mine = stats(label)
+        diff = mine["test_acc_mean"] - base["test_acc_mean"]
+        se = float(np.hypot(mine.get("test_acc_sem", float("nan")), base.get("test_acc_sem", float("nan"))))
+        low, high = interval(diff, se)
+        out[label] = {"difference": diff, "se": se, "low": low, "high": high,
+                      "distinguishable": bool(distinguishable(diff, se))}
+    return out
 
 
 def curve_stats(pairs: Sequence[dict[str, Any]], label: str) -> tuple[np.ndarray, np.ndarray]:

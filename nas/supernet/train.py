@@ -266,8 +266,13 @@ class SupernetTrainer:
         while self.step < self.total_steps:
             metrics = self.combine(self.step, self.train_step(self.step))
             if not math.isfinite(metrics["loss"]):
+                guards = [f"--lr {self.cfg.lr / 5:g} (now {self.cfg.lr:g})"]
+                if not self.cfg.warmup_epochs:
+                    guards.append("--warmup-epochs 1")
+                if not self.cfg.grad_clip:
+                    guards.append("--grad-clip 35")
                 raise UserError(f"training diverged: the loss is {metrics['loss']} at step {self.step}; "
-                                f"lower the learning rate (--lr {self.cfg.lr}) or add warm-up")
+                                f"try {', '.join(guards)}")
             self.step += 1
             window.append(metrics)
             if self.on_step:

@@ -32,6 +32,23 @@ def _to_device(targets: list[dict[str, torch.Tensor]], device: torch.device) -> 
     return [{k: v.to(device) for k, v in t.items()} for t in targets]
 
 
+def anchor_scale_for(data: DetectionData, quantile: float = 10.0) -> float:
+    """Anchors fitted to the training boxes: the smallest anchor (`scale` x stride 8) at the
+    `quantile`-th percentile of the boxes' sizes (sqrt(w h)) as the network sees them (letterboxed to
+    `image_size`), never larger than RetinaNet's 4 strides and never below 1, in quarter steps.
+
+    RetinaNet's 32-pixel smallest anchor suits COCO at 800 pixels; on small inputs with small
+    objects most boxes match no anchor at IoU 0.5 and train only through their single best one
+    (measured on the synthetic small-object set at 128 px: median random-backbone mAP 28.3 with 4
+    strides, 50.2 with 2). Raccoon's boxes (10th percentile 87 px at 256) keep RetinaNet's 4."""
+    sizes = [np.sqrt(np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)) * data.image_size
+             / max(image.shape[:2]) for image, b in zip(data.train.images, data.train.boxes) if len(b)]
+    if not sizes:
+        return 4.0
+    small = float(np.percentile(np.concatenate(sizes), quantile))
+    return float(np.clip(np.floor(small / 8 * 4) / 4, 1.0, 4.0))
+
+
 @TASKS.register("detection")
 class Detection:
     name = "detection"
@@ -44,7 +61,7 @@ class Detection:
         return data_config.load()
 
     def space_options(self, data: DetectionData) -> dict[str, Any]:
-        return {"num_classes": data.num_classes, "input_size": data.image_size}
+        return {"num_classes": data.num_classes, "input_size": data.image_size, "anchor_scale": anchor_scale_for(data)}
 
     def train_loader(self, data: DetectionData, batch_size: int, seed: int, *, augment: bool = True, rank: int = 0,
                      world_size: int = 1, device: torch.device = torch.device("cpu")) -> DetectionLoader:

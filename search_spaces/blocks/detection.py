@@ -49,19 +49,35 @@ class FPN(nn.Module):
         return levels
 
 
+HEAD_NORMS = ("none", "gn")
+
+
+def _groups(channels: int) -> int:
+    """GroupNorm's 32 groups (Wu & He 2018), fewer for narrow heads: at least 4 channels a group."""
+    groups = min(32, max(1, channels // 4))
+    while channels % groups:
+        groups -= 1
+    return groups
+
+
 class RetinaHead(nn.Module):
     """Class and box subnets (`convs` 3x3 conv + ReLU each), shared across pyramid levels. Outputs,
     per image, all levels' anchors in order: class logits (N, A_total, K) and box deltas (N, A_total, 4)."""
 
     def __init__(self, channels: int, num_anchors: int, num_classes: int, convs: int = 4,
-                 prior: float = 0.01, generator: torch.Generator | None = None) -> None:
+                 prior: float = 0.01, generator: torch.Generator | None = None, norm: str = "none") -> None:
         super().__init__()
+        if norm not in HEAD_NORMS:
+            raise ValueError(f"head norm must be one of {', '.join(HEAD_NORMS)}, got {norm!r}")
         self.num_anchors, self.num_classes = num_anchors, num_classes
 
         def tower() -> nn.Sequential:
             layers: list[nn.Module] = []
             for _ in range(convs):
-                layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
+                layers.append(nn.Conv2d(channels, channels, 3, padding=1))
+                if norm == "gn":  # RetinaNet-GN: the towers train from scratch at any batch size
+                    layers.append(nn.GroupNorm(_groups(channels), channels))
+                layers.append(nn.ReLU(inplace=True))
             return nn.Sequential(*layers)
 
         self.cls_tower, self.box_tower = tower(), tower()
@@ -98,6 +114,13 @@ class AnchorConfig:
     def per_position(self) -> int:
         return len(self.ratios) * len(self.scales)
 
+    @classmethod
+    def scaled(cls, size_per_stride: float) -> "AnchorConfig":
+        """Anchors of `size_per_stride` x each level's stride (RetinaNet: 4, so 32 px at stride 8);
+        smaller values suit small objects."""
+        strides = cls.strides
+        return cls(strides=strides, sizes=tuple(float(size_per_stride * s) for s in strides))
+
     def anchors(self, feature_sizes: Sequence[tuple[int, int]]) -> torch.Tensor:
         """All levels' anchors, concatenated in the head's output order."""
         return torch.cat([anchor_grid(size, stride, cell_anchors(s, self.ratios, self.scales))
@@ -118,10 +141,11 @@ class AnchoredHead(nn.Module):
     so losses and inference need no knowledge of strides or input sizes."""
 
     def __init__(self, channels: int, num_classes: int, anchors: AnchorConfig | None = None, convs: int = 4,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, norm: str = "none") -> None:
         super().__init__()
         self.anchor_config = anchors or AnchorConfig()
-        self.head = RetinaHead(channels, self.anchor_config.per_position, num_classes, convs, generator=generator)
+        self.head = RetinaHead(channels, self.anchor_config.per_position, num_classes, convs, generator=generator,
+                               norm=norm)
         self._cache: tuple[tuple, torch.Tensor] | None = None  # memo only: anchors of the last sizes
 
     def forward(self, levels: Sequence[torch.Tensor]) -> DetectorOutput:
