@@ -11,12 +11,13 @@ paired over the same test images or the same bootstrap resamples of them).
 
 Settings: `demo` (`make demo`: ShuffleNet on CIFAR-10, the `cpu` preset), `raccoon` (DetNAS on the
 bundled raccoon photos, the `cpu` preset), `pasted` (DetNAS on the synthetic pasted-objects set,
-`--force`: its random median is below the trust check's 5 mAP). `--tiny` shrinks every schedule to
+`--force`: its random median is below the trust check's 5 mAP), `shapes` (DetNAS on the synthetic
+10-class small-object COCO set, `nas.data.shapes`, 20 epochs). `--tiny` shrinks every schedule to
 check the bench itself in a minute.
 
 Headline: noise_verdict_agreement = the fraction of searches whose claim agrees with the test
 split (target >= 0.8).
-Run: python bench/noise_verdicts.py [--settings demo,raccoon,pasted] [--seeds 3] [--tiny]
+Run: python bench/noise_verdicts.py [--settings demo,raccoon,pasted,shapes] [--seeds 3] [--tiny]
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ SETTINGS = {
     "demo": ["--space", "shufflenet", "--strategy", "evolution"],
     "raccoon": ["--space", "detnas", "--strategy", "evolution"],
     "pasted": ["--space", "detnas", "--strategy", "evolution", "--data", "cifar10-paste", "--force"],
+    # users'-style data: the synthetic 10-class small-object COCO set (`nas.data.shapes`, 800 images
+    # of 100 px, written into the temporary folder); 20 epochs (600 steps) instead of the preset's 100
+    "shapes": ["--space", "detnas", "--strategy", "evolution", "--data", "{shapes}", "--epochs", "20"],
 }
 TINY = ["--epochs", "1", "--train-limit", "256", "--budget", "6", "--random-baseline", "5",
         "--val-images", "200", "--calibration-images", "64", "--force"]
@@ -81,14 +85,21 @@ def judged(run: Path, status: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", default="demo,raccoon,pasted")
+    parser.add_argument("--settings", default="demo,raccoon,pasted,shapes")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="tiny schedules: checks the bench, not the verdicts")
     args = parser.parse_args()
     started, rows = time.perf_counter(), []
     with tempfile.TemporaryDirectory() as tmp:
         for setting in args.settings.split(","):
-            base = SETTINGS[setting] + (TINY if args.tiny else [])
+            tiny = [a for i, a in enumerate(TINY) if "--train-limit" not in TINY[max(i - 1, 0):i + 1]] \
+                if "detnas" in SETTINGS[setting] else TINY  # detection data have no --train-limit
+            base = SETTINGS[setting] + (tiny if args.tiny else [])
+            if "{shapes}" in base:
+                from nas.data.shapes import write_shapes_coco
+
+                shapes = write_shapes_coco(Path(tmp) / "shapes", 200 if args.tiny else 800, test=50 if args.tiny else 200)
+                base = [str(shapes) if a == "{shapes}" else a for a in base]
             first = None
             for seed in range(args.seeds):
                 out = Path(tmp) / f"{setting}-{seed}"

@@ -187,6 +187,49 @@ def test_coco_bootstrap_reproduces_pycocotools_and_its_error_shrinks_with_images
     assert np.array_equal(again, coco_metrics_with_bootstrap(images, truth, found, [1, 2, 3])[1])  # seeded
 
 
+def _explicit_repeats_map(per_category, thresholds, images) -> float:
+    """Brute force: the drawn images concatenated as separate images (repeats included), then
+    COCOeval's accumulation ("all" area, the largest maxDets) on that list."""
+    aps = []
+    for row in per_category:
+        found = [row[i] for i in images if row[i] is not None]
+        boxes = sum(m.boxes for m in found)
+        if not found or boxes == 0:
+            continue
+        order = np.argsort(-np.concatenate([m.scores for m in found]), kind="mergesort")
+        matched = np.concatenate([m.matched for m in found], axis=1)[:, order]
+        ignored = np.concatenate([m.ignored for m in found], axis=1)[:, order]
+        tp = np.cumsum(matched & ~ignored, axis=1, dtype=float)
+        fp = np.cumsum(~matched & ~ignored, axis=1, dtype=float)
+        total = 0.0
+        for t in range(tp.shape[0]):
+            if tp.shape[1]:
+                precision = tp[t] / (fp[t] + tp[t] + np.spacing(1))
+                envelope = np.maximum.accumulate(precision[::-1])[::-1]
+                at = np.searchsorted(tp[t] / boxes, thresholds, side="left")
+                total += float(envelope[at[at < tp.shape[1]]].sum())
+        aps.append(total / (tp.shape[0] * len(thresholds)))
+    return 100.0 * float(np.mean(aps)) if aps else math.nan
+
+
+def test_the_bootstrap_reweights_images_exactly_as_repeating_them():
+    """Each resample is computed by weighting the once-sorted detections by how often their image
+    was drawn; it must equal concatenating the repeats. (Where different images' detections tie
+    in score, concatenation would order them by the draw, an arbitrary order; the weighting orders
+    them by image, as COCOeval does on the images as given.)"""
+    from nas.tasks.coco_bootstrap import matches_of, mean_ap
+    from nas.tasks.coco_eval import coco_evaluation
+
+    images, truth, found = _detections(30, seed=5)
+    assert len({d["score"] for d in found}) == len(found)  # no ties
+    per_category, thresholds = matches_of(coco_evaluation(images, truth, found, [1, 2, 3]))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        drawn = rng.integers(0, 30, 30)
+        assert mean_ap(per_category, thresholds, drawn) == pytest.approx(
+            _explicit_repeats_map(per_category, thresholds, drawn), abs=1e-9)
+
+
 def test_detection_scores_pair_up_through_the_same_resamples():
     from nas.tasks.coco_eval import coco_metrics_with_bootstrap
     from nas.uncertainty import pack_values

@@ -50,34 +50,72 @@ def matches_of(evaluation) -> tuple[list[list[ImageMatches | None]], np.ndarray]
     return per_category, np.asarray(p.recThrs, dtype=float)
 
 
+@dataclass(frozen=True)
+class _Category:
+    """One category's detections over all images, sorted by score once (stable, in image order):
+    a resample only reweights them by how often it drew each image."""
+
+    image: np.ndarray  # (D,) the image of each sorted detection
+    true_positive: np.ndarray  # (T, D) float: matched and not ignored
+    false_positive: np.ndarray  # (T, D) float: unmatched and not ignored
+    boxes: np.ndarray  # (images,) ground-truth boxes that count, per image
+
+
+def _prepare(per_category: Sequence[Sequence[ImageMatches | None]], images: int) -> list[_Category]:
+    prepared = []
+    for row in per_category:
+        present = [(i, m) for i, m in enumerate(row[:images]) if m is not None]
+        boxes = np.zeros(images)
+        for i, m in present:
+            boxes[i] = m.boxes
+        if not present or not boxes.any():
+            continue
+        scores = np.concatenate([m.scores for _, m in present])
+        order = np.argsort(-scores, kind="mergesort")
+        image = np.concatenate([np.full(len(m.scores), i) for i, m in present])[order]
+        matched = np.concatenate([m.matched for _, m in present], axis=1)[:, order]
+        ignored = np.concatenate([m.ignored for _, m in present], axis=1)[:, order]
+        prepared.append(_Category(image, (matched & ~ignored).astype(float), (~matched & ~ignored).astype(float),
+                                  boxes))
+    return prepared
+
+
+def _weighted_map(prepared: Sequence[_Category], recall_thresholds: np.ndarray, counts: np.ndarray) -> float:
+    """AP@[.5:.95] in percent when image i counts `counts[i]` times. Equal to concatenating the
+    repeats as separate images: a repeated detection's copies are adjacent in score order, and
+    collapsing them into one step of the precision/recall curve changes no point of its
+    envelope that a recall threshold reads (tested against the explicit repeats)."""
+    aps = []
+    for category in prepared:
+        boxes = float(category.boxes @ counts)
+        if boxes == 0:
+            continue  # no ground truth of this category among the drawn images
+        weight = counts[category.image]
+        keep = weight > 0
+        tp = np.cumsum(category.true_positive[:, keep] * weight[keep], axis=1)
+        fp = np.cumsum(category.false_positive[:, keep] * weight[keep], axis=1)
+        thresholds, count = tp.shape
+        if not count:
+            aps.append(0.0)
+            continue
+        precision = tp / (fp + tp + np.spacing(1))
+        envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+        recall = tp / boxes  # (exactly as COCOeval: an offset trick here would round ties differently)
+        at = np.stack([np.searchsorted(row, recall_thresholds, side="left") for row in recall])
+        rows = np.broadcast_to(np.arange(thresholds)[:, None], at.shape)
+        inside = at < count
+        precision_sum = float(envelope[rows[inside], at[inside]].sum())
+        aps.append(precision_sum / (thresholds * len(recall_thresholds)))
+    return 100.0 * float(np.mean(aps)) if aps else math.nan
+
+
 def mean_ap(per_category: Sequence[Sequence[ImageMatches | None]], recall_thresholds: np.ndarray,
             images: Sequence[int]) -> float:
     """AP@[.5:.95] in percent over the images `images` (indices; repeats count again); NaN when no
     category has a ground-truth box among them."""
-    aps = []
-    for row in per_category:
-        found = [row[i] for i in images if row[i] is not None]
-        boxes = sum(m.boxes for m in found)
-        if not found or boxes == 0:
-            continue
-        scores = np.concatenate([m.scores for m in found])
-        order = np.argsort(-scores, kind="mergesort")
-        matched = np.concatenate([m.matched for m in found], axis=1)[:, order]
-        ignored = np.concatenate([m.ignored for m in found], axis=1)[:, order]
-        tp = np.cumsum(matched & ~ignored, axis=1, dtype=float)
-        fp = np.cumsum(~matched & ~ignored, axis=1, dtype=float)
-        precision_sum = 0.0
-        for t in range(tp.shape[0]):
-            count = tp.shape[1]
-            if count == 0:
-                continue  # every threshold's precision is 0
-            recall = tp[t] / boxes
-            precision = tp[t] / (fp[t] + tp[t] + np.spacing(1))
-            envelope = np.maximum.accumulate(precision[::-1])[::-1]
-            at = np.searchsorted(recall, recall_thresholds, side="left")
-            precision_sum += float(envelope[at[at < count]].sum())
-        aps.append(precision_sum / (tp.shape[0] * len(recall_thresholds)))
-    return 100.0 * float(np.mean(aps)) if aps else math.nan
+    size = max((len(row) for row in per_category), default=0)
+    counts = np.bincount(np.asarray(images, dtype=int), minlength=size).astype(float)[:size]
+    return _weighted_map(_prepare(per_category, size), recall_thresholds, counts)
 
 
 def bootstrap_maps(per_category, recall_thresholds: np.ndarray, images: int, draws: int = BOOTSTRAP_DRAWS,
@@ -85,5 +123,7 @@ def bootstrap_maps(per_category, recall_thresholds: np.ndarray, images: int, dra
     """mAP of `draws` resamples of the `images` validation images, seeded: the same resamples for
     every architecture scored on the same images, so two architectures' draws pair up."""
     rng = np.random.default_rng([seed, 0xB007, images])
-    return np.array([mean_ap(per_category, recall_thresholds, rng.integers(0, images, images))
+    prepared = _prepare(per_category, images)
+    return np.array([_weighted_map(prepared, recall_thresholds,
+                                   np.bincount(rng.integers(0, images, images), minlength=images).astype(float))
                      for _ in range(draws)])
