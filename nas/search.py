@@ -148,7 +148,7 @@ def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
                                objective=config.objective.metric, on_result=tick)
     check_learned(baseline, chance, run.path, force=config.force, unit=config.objective.unit)
     sep = check_separable(baseline, run.path, force=config.force, unit=config.objective.unit,
-                          scale=config.objective.scale)
+                          scale=config.objective.scale, available=getattr(evaluator, "images_available", None))
     if sep is not None:
         baseline = {**baseline, "separability": sep}
     return baseline

@@ -114,10 +114,11 @@ def check_learned(baseline: dict[str, Any], chance: float | None, run_path: Path
 
 
 def check_separable(baseline: dict[str, Any], run_path: Path, force: bool, unit: str = "%",
-                    scale: float = 100.0) -> dict[str, Any] | None:
+                    scale: float = 100.0, available: int | None = None) -> dict[str, Any] | None:
     """Raise UserError when the validation set cannot tell the random architectures apart (most of
     their differences are sampling noise; unless `force`); returns the measured separability (None
-    when the scores carry no noise estimate)."""
+    when the scores carry no noise estimate). `available`: the images a validation split could be
+    drawn from, to say when the images needed exceed the data set."""
     obj = baseline.get("objective", "val_acc")
     sep = separability(baseline.get("evaluations", []), obj, scale)
     if sep is None or force or sep["reliability"] >= MIN_RELIABILITY:
@@ -125,6 +126,9 @@ def check_separable(baseline: dict[str, Any], run_path: Path, force: bool, unit:
     if sep["images_needed"]:
         more = (f"score on about {sep['images_needed']:,} validation images (now {sep['images']:,}; "
                 f"--val-size, --val-images) for a reliability of {WANTED_RELIABILITY}")
+        if available is not None and sep["images_needed"] > available:
+            more += (f"; this data set has only {available:,} images outside its test split, so that needs "
+                     f"a larger data set")
     else:
         more = "no spread beyond noise at all: more validation images alone will not help"
     raise UserError(

@@ -122,8 +122,12 @@ def test_separability_advises_how_many_images_the_noise_asks_for(tmp_path):
     signal = sep["rms_difference"] ** 2 - sep["rms_noise"] ** 2
     assert sep["images"] == 60 and 0 < sep["reliability"] < 0.5
     assert sep["images_needed"] == math.ceil(60 * sep["rms_noise"] ** 2 * 0.8 / (0.2 * signal)) > 60
-    with pytest.raises(UserError, match=f"about {sep['images_needed']:,} validation images"):
+    with pytest.raises(UserError, match=f"about {sep['images_needed']:,} validation images") as refused:
         check_separable({"objective": "val_acc", "evaluations": small}, tmp_path, force=False)
+    assert "larger data set" not in str(refused.value)
+    with pytest.raises(UserError, match="this data set has only 100 images outside its test split, so that "
+                                        "needs a larger data set"):  # raccoon's case: 160 photos in all
+        check_separable({"objective": "val_acc", "evaluations": small}, tmp_path, force=False, available=100)
 
 
 def test_verdict_tells_a_clear_winner_from_a_tie():

@@ -125,6 +125,7 @@ class SupernetEvaluator:
                         chance=task.chance(data), task=task)
         evaluator.test_batches = functools.partial(task.eval_batches, data, "test", cfg.batch_size)
         evaluator.spec = spec
+        evaluator.images_available = _images_outside_test(data)
         return evaluator
 
     @classmethod
@@ -191,3 +192,13 @@ class SupernetEvaluator:
         run = load_supernet_run(supernet_dir)
         return run.space, cls.from_run(run, config.evaluator.typed(), device, seed=config.seed,
                                        device_name=config.device)
+
+
+def _images_outside_test(data: Any) -> int | None:
+    """How many images a validation split could be drawn from (training + validation as loaded):
+    the separability check says when the images it asks for exceed them."""
+    if hasattr(data, "x_train"):
+        return len(data.x_train) + len(data.x_val)
+    if hasattr(data, "train") and hasattr(data, "val"):
+        return len(data.train) + len(data.val)
+    return None
