@@ -51,8 +51,12 @@ TINY = ["--epochs", "1", "--train-limit", "256", "--budget", "6", "--random-base
 
 
 def search(argv: list[str], out: Path) -> int:
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return nas(["search", *argv, "--out", str(out), "--quiet", "--device", "cpu"])
+    errors = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
+        status = nas(["search", *argv, "--out", str(out), "--quiet", "--device", "cpu"])
+    if status and not (out / "random_baseline.json").is_file():  # not a refusal: the search did not start
+        raise SystemExit(f"nas search {' '.join(argv)} exited {status}: {errors.getvalue().strip()[-500:]}")
+    return status
 
 
 def judged(run: Path, status: int) -> dict:

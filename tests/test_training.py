@@ -291,3 +291,25 @@ def test_detection_presets_warm_up_and_clip(tmp_path):
     assert resolve_config(parsed).train.grad_clip == 10.0
     assert cosine_lr(0.02, 0, 1000, warmup=100) == pytest.approx(0.02 / 100)
     assert cosine_lr(0.02, 99, 1000, warmup=100) == pytest.approx(0.02)
+
+
+def test_a_referenced_supernet_brings_its_spaces_preset(tmp_path):
+    """`nas search --supernet RUN` without --space: the supernet's space picks the preset (a
+    detection supernet scored with the classification preset's 512 calibration images would be
+    refused on raccoon's 128 training photos)."""
+    from nas.cli.main import build_parser
+    from nas.cli.search_config import resolve_config
+    import json
+
+    from nas.presets import preset
+
+    run = tmp_path / "supernet"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({
+        "kind": "supernet", "space": "detnas", "task": "detection",
+        "space_config": {"layout": "cpu", "width": 0.25}, "data": {"annotations": "raccoon"}}))
+    parsed = build_parser(["search"]).parse_args(["search", "--strategy", "evolution", "--supernet", str(run)])
+    config = resolve_config(parsed)
+    assert config.space == "detnas"
+    assert config.evaluator.typed().calibration_images == preset("cpu", "detnas")["calibration_images"] == 64
+    assert config.strategy_options["population"] == preset("cpu", "detnas")["strategy_options"]["evolution"]["population"]

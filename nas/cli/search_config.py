@@ -70,7 +70,12 @@ def config_from_file(args: argparse.Namespace) -> SearchConfig:
 
 def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     preset_name = args.preset or "cpu"
-    p = preset(preset_name, args.space)
+    space = args.space
+    if space is None and getattr(args, "supernet", None) is not None:
+        # the supernet fixes the space, and with it the space's preset (a detection supernet must
+        # not be scored with the classification preset's 512 calibration images)
+        space = read_supernet_config(args.supernet).get("space")
+    p = preset(preset_name, space)
     if args.strategy is None:
         raise UserError("--strategy is required for a new search (e.g. --strategy evolution)")
     if args.seed is not None and not 0 <= args.seed < 2**63:
