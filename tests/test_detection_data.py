@@ -69,9 +69,28 @@ def test_awkward_but_valid_input_is_handled(tmp_path):
     ("{not json", "not a readable COCO json"),
     (json.dumps({"images": []}), "not COCO format"),
     (json.dumps({"images": [{"id": 1, "file_name": "a.png"}], "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1]}],
-                 "categories": [{"id": 1}]}), "malformed COCO entry"),
-    (json.dumps({"images": [{"id": 1, "file_name": "missing.png"}], "annotations": [], "categories": [{"id": 1}]}),
+                 "categories": [{"id": 1}]}), "malformed COCO data: an entry lacks the key 'category_id'"),
+    (json.dumps({"images": [{"id": 1, "file_name": "missing.png"}],
+                 "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1], "category_id": 1}], "categories": [{"id": 1}]}),
      "not found"),
+    # nonsense that used to be accepted (issue 25): each is one line naming what is wrong
+    *[(json.dumps({"images": images, "annotations": annotations, "categories": [{"id": 1}]}), message)
+      for images, annotations, message in [
+          ([{"id": 1, "file_name": "a.png"}, {"id": 1, "file_name": "b.png"}], [], "image id 1 is listed twice"),
+          ([{"id": 1}], [], "image 1 has no file_name"),
+          ([{"id": 1, "file_name": "a.png"}], [], "has no annotations"),
+          ([{"id": 1, "file_name": "a.png"}], [{"image_id": 1, "bbox": [0, 0, float("nan"), 5], "category_id": 1}],
+           "four finite numbers"),
+          ([{"id": 1, "file_name": "a.png"}], [{"image_id": 1, "bbox": "1234", "category_id": 1}], "four finite numbers"),
+          ([{"id": 1, "file_name": "a.png"}], [{"image_id": 1, "bbox": [0, 0, 5], "category_id": 1}], "four finite numbers"),
+          ([{"id": 1, "file_name": "a.png"}], [{"image_id": 1, "bbox": [0, 0, 5, 5], "category_id": 1.5}],
+           "category_id must be an integer, got '1.5'"),
+          ([{"id": 1, "file_name": "a.png"}], [{"image_id": 2, "bbox": [0, 0, 5, 5], "category_id": 1}],
+           "refers to image 2, which is not listed"),
+          ([{"id": 1, "file_name": "a.png"}], [{"image_id": 1, "bbox": [0, 0, 5, 5], "category_id": 7}],
+           "has category 7, which is not listed"),
+          ([{"id": True, "file_name": "a.png"}], [], "an image id must be an integer"),
+      ]],
 ])
 def test_malformed_input_is_one_user_error(tmp_path, content, message):
     path = tmp_path / "bad.json"

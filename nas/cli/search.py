@@ -27,10 +27,16 @@ def si_count(text: str) -> int:
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kKMG]?)\s*", text)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a count like 300M, 2.5G or 15000")
-    value = int(float(match.group(1)) * _SI[match.group(2)])
+    number = float(match.group(1)) * _SI[match.group(2)]
+    if not number <= MAX_COUNT:  # also infinity (1e309): no network counts that many
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT:.0e}, got {text.strip()[:40]!r}")
+    value = int(number)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value
+
+
+MAX_COUNT = 1e18  # FLOPs / parameters / latency limits above this are typos
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import warnings
 import zipfile
 from dataclasses import dataclass, replace
@@ -191,18 +192,52 @@ def _open(path: Path, images_dir: str | Path | None):
     return coco, (_ImageSource(Path(images_dir)) if images_dir else files)
 
 
+def _integer(value: Any, what: str) -> int:
+    """A JSON integer (1.0 is accepted as 1; 1.5, true and "1" are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise ValueError(f"{what} must be an integer, got {str(value)[:40]!r}")
+    return int(value)
+
+
+def _bbox(value: Any, image_id: int) -> list[float]:
+    """COCO's [x, y, width, height]: four finite numbers."""
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise ValueError(f"a bbox of image {image_id} is not [x, y, width, height] of four finite numbers: "
+                         f"{str(value)[:60]}")
+    return [float(v) for v in value]
+
+
 def _read_splits(coco: dict[str, Any], source: "_ImageSource", max_size: int, path: Path,
                  force_split: str | None = None) -> tuple[dict[str, DetectionSplit], list[tuple[int, str]]]:
     try:
-        categories = sorted((int(c["id"]), str(c.get("name", c["id"]))) for c in coco["categories"])
+        categories = sorted((_integer(c["id"], "a category id"), str(c.get("name", c["id"])))
+                            for c in coco["categories"])
         label_of = {cid: k for k, (cid, _) in enumerate(categories)}
-        per_image: dict[int, list[tuple[list[float], int]]] = {int(im["id"]): [] for im in coco["images"]}
+        per_image: dict[int, list[tuple[list[float], int]]] = {}
+        for im in coco["images"]:
+            image_id = _integer(im["id"], "an image id")
+            if image_id in per_image:
+                raise ValueError(f"image id {image_id} is listed twice")
+            if not isinstance(im.get("file_name"), str) or not im["file_name"]:
+                raise ValueError(f"image {image_id} has no file_name")
+            per_image[image_id] = []
         for ann in coco["annotations"]:
-            per_image[int(ann["image_id"])].append(([float(v) for v in ann["bbox"]], label_of[int(ann["category_id"])]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"{path}: malformed COCO entry ({type(err).__name__}: {err})") from None
+            image_id = _integer(ann["image_id"], "an annotation's image_id")
+            if image_id not in per_image:
+                raise ValueError(f"an annotation refers to image {image_id}, which is not listed")
+            category = _integer(ann["category_id"], "an annotation's category_id")
+            if category not in label_of:
+                raise ValueError(f"an annotation of image {image_id} has category {category}, which is not listed")
+            per_image[image_id].append((_bbox(ann["bbox"], image_id), label_of[category]))
+    except KeyError as err:
+        raise UserError(f"{path}: malformed COCO data: an entry lacks the key {err}") from None
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{path}: malformed COCO data: {err}") from None
     if not categories:
         raise UserError(f"{path} lists no categories")
+    if not any(per_image.values()):
+        raise UserError(f"{path} has no annotations: a detector would learn that there is nothing to detect")
     splits: dict[str, DetectionSplit] = {s: DetectionSplit([], [], [], []) for s in ("train", "test")}
     dropped = 0
     for im in coco["images"]:
