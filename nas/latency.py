@@ -13,6 +13,7 @@ was measured for and the machine, so it is refused for another configuration; a 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -46,7 +47,11 @@ class LatencyTable:
 
     def parts_us(self, space: Any, arch: Any) -> float:
         """The plain sum of the parts' latencies."""
-        return self.fixed_us + sum(self.options_us[i][j] for i, j in space.part_keys(arch))
+        try:
+            return self.fixed_us + sum(self.options_us[i][j] for i, j in space.part_keys(arch))
+        except IndexError:
+            raise UserError(f"latency table {getattr(self, 'path', '')} has no entry for a part of {arch}: it was "
+                            f"measured for another layout; build it again") from None
 
     def predict_us(self, space: Any, arch: Any) -> float:
         return self.correction * self.parts_us(space, arch)
@@ -68,9 +73,28 @@ class LatencyTable:
         if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
             raise UserError(f"{path} is not a latency table ({FORMAT}); build one with `nas lut build`")
         try:
-            return cls(**data)
+            table = cls(**data)
         except TypeError:
             raise UserError(f"latency table {path} is incomplete; build it again") from None
+        problem = table._problem()
+        if problem:
+            raise UserError(f"latency table {path} is damaged ({problem}); build it again")
+        table.path = str(path)
+        return table
+
+    def _problem(self) -> str | None:
+        """What is wrong with the numbers of a loaded table, or None."""
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+        rows = self.options_us
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, list) and r for r in rows):
+            return "options_us must list, per position, the microseconds of each option"
+        if not all(number(v) for r in rows for v in r):
+            return "options_us holds a value that is not a finite number >= 0"
+        if not number(self.fixed_us) or not number(self.correction) or self.correction == 0:
+            return "fixed_us and correction must be finite numbers (correction > 0)"
+        return None
 
     def check_fits(self, space: Any, path: Any) -> None:
         """Refuse a table measured for another space or other options (the latency would be wrong)."""

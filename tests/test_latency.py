@@ -80,3 +80,21 @@ def test_cli_errors(tmp_path, capsys):
     assert "no latency parts" in capsys.readouterr().err
     assert main(["lut", "check", "--lut", str(tmp_path / "none.json")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_damaged_table_or_a_malformed_option_is_one_line(table_file, tmp_path, capsys):
+    import json
+
+    saved = json.loads(table_file.read_text())
+    for name, change in [("empty", {"options_us": []}), ("empty-row", {"options_us": [[]]}),
+                         ("nan", {"options_us": [[float("nan")]]}), ("negative", {"fixed_us": -1.0}),
+                         ("text", {"options_us": [["fast"]]}), ("zero-correction", {"correction": 0})]:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({**saved, **change}))
+        assert main(["lut", "check", "--lut", str(path)]) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert "is damaged" in err and "build it again" in err and len(err.splitlines()) == 1, (name, err)
+    with pytest.raises(SystemExit) as exit_status:
+        main(["lut", "build", "--space", "mbconv", "-S", "garbage", "--out", str(tmp_path / "x.json")])
+    assert exit_status.value.code == 2 and "is not KEY=VALUE" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

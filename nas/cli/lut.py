@@ -7,6 +7,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from nas.cli.options import space_option
 from nas.cli.types import positive_int
 from nas.errors import UserError
 
@@ -22,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                       "--out lut.json")
     build.add_argument("--space", default="mbconv", help="space (default: %(default)s; tables exist for mbconv)")
     build.add_argument("--width", type=float, default=None, help="width multiplier of the space")
-    build.add_argument("-S", "--space-option", action="append", default=[], metavar="KEY=VALUE",
+    build.add_argument("-S", "--space-option", type=space_option, action="append", default=[], metavar="KEY=VALUE",
                        help="space option, repeatable; the table is only valid for these options")
     build.add_argument("--batch-size", type=positive_int, default=1, help="images per forward (default: %(default)s)")
     build.add_argument("--threads", type=positive_int, default=1, help="torch threads (default: %(default)s)")
@@ -53,12 +54,11 @@ def _space(name: str, options: dict):
 def run_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from nas.cli.options import space_option
     from nas.archive.atomic import check_output_file
     from nas.latency import build_table
 
     check_output_file(args.out, args.overwrite)
-    options = dict(space_option(text) for text in args.space_option)
+    options = dict(args.space_option)  # parsed by argparse: a malformed -S is a usage error
     if args.width is not None:
         options["width"] = args.width
     space = _space(args.space, options)
