@@ -88,6 +88,12 @@ def ws(tmp_path_factory) -> Path:
     np.savez(w / "nokeys.npz", x_train=x)
     np.savez(w / "labels.npz", x_train=x, y_train=np.arange(40) + 3, x_test=x[:4], y_test=y[:4])
     np.savez(w / "nan.npz", x_train=np.full((40, 8, 8, 3), np.nan), y_train=y, x_test=x[:4], y_test=y[:4])
+    labels = np.arange(40) % 4
+    np.savez(w / "huge-label.npz", x_train=x, y_train=np.r_[labels[:-1], 2**63 - 1], x_test=x[:4], y_test=labels[:4])
+    np.savez(w / "one-class.npz", x_train=x, y_train=y, x_test=x[:4], y_test=y[:4])
+    np.savez(w / "negative.npz", x_train=x, y_train=labels, x_test=x[:4], y_test=np.r_[labels[:3], -1])
+    np.savez(w / "1x1.npz", x_train=np.zeros((40, 1, 1, 3), np.uint8), y_train=labels, x_test=np.zeros((4, 1, 1, 3),
+             np.uint8), y_test=labels[:4])
     np.savez(w / "nonsquare.npz", x_train=np.zeros((40, 8, 6, 3), np.uint8), y_train=y, x_test=x[:4, :, :6],
              y_test=y[:4])
     return w
@@ -179,6 +185,10 @@ CASES = [
     ("data-missing-arrays", _train_data("{w}/nokeys.npz"), "missing arrays"),
     ("data-labels-out-of-range", _train_data("{w}/labels.npz"), "no training image"),
     ("data-nan-pixels", _train_data("{w}/nan.npz"), "NaN"),
+    ("data-label-2**63", _train_data("{w}/huge-label.npz"), "have no training image"),  # was a MemoryError
+    ("data-one-class", _train_data("{w}/one-class.npz"), "one class leaves nothing to classify"),
+    ("data-negative-test-label", _train_data("{w}/negative.npz"), "label -1 is negative"),
+    ("data-1x1-images", _train_data("{w}/1x1.npz"), "images of 1x1 pixels"),
     ("data-not-square", _train_data("{w}/nonsquare.npz"), "not square"),
     ("data-unknown-format", _train_data("{w}/notes.txt"), "unknown data format"),
     ("data-missing", _train_data("{w}/nothing.npz"), "nothing.npz"),

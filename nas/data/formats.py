@@ -76,6 +76,9 @@ def _as_labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
+MIN_IMAGE_SIZE = 4  # pixels a side: below this no stem and stages have anything to work on
+
+
 def check_raw(classes: tuple[str, ...] | None, x_train: np.ndarray, y_train: np.ndarray,
               x_test: np.ndarray, y_test: np.ndarray, source: str) -> RawSplits:
     """Validate and normalise one source's arrays. `classes=None` names classes "0".."K-1"."""
@@ -84,15 +87,26 @@ def check_raw(classes: tuple[str, ...] | None, x_train: np.ndarray, y_train: np.
     if x_train.shape[1:] != x_test.shape[1:]:
         raise UserError(f"{source}: train images are {x_train.shape[1:]} but test images are "
                         f"{x_test.shape[1:]}; both splits need the same size and channels")
+    if min(x_train.shape[1:3]) < MIN_IMAGE_SIZE:
+        raise UserError(f"{source}: images of {x_train.shape[1]}x{x_train.shape[2]} pixels; the networks here need "
+                        f"at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}")
     y_train = _as_labels(np.asarray(y_train), len(x_train), f"{source} y_train")
     y_test = _as_labels(np.asarray(y_test), len(x_test), f"{source} y_test")
+    if len(y_train) and len(np.unique(y_train)) < 2:
+        raise UserError(f"{source} y_train: every training image has label {y_train[0]}: one class leaves "
+                        "nothing to classify")
+    for name, y in (("y_train", y_train), ("y_test", y_test)):
+        if len(y) and y.min() < 0:
+            raise UserError(f"{source} {name}: label {y.min()} is negative; labels must be 0..K-1")
     if classes is None:  # derived from the labels: every class 0..K-1 must have training images
-        classes = tuple(str(i) for i in range(int(max(y_train.max(), y_test.max())) + 1))
-        unused = sorted(set(range(len(classes))) - set(np.unique(y_train).tolist()))
-        if y_train.min() >= 0 and unused:
+        count = int(max(y_train.max(), y_test.max())) + 1
+        present = np.unique(y_train)
+        if y_train.min() >= 0 and len(present) < count:  # checked before K names are built (K may be 2^63)
+            gap = next((i for i, v in enumerate(present.tolist()) if v != i), len(present))
             raise UserError(f"{source} y_train: labels span [{y_train.min()}, {y_train.max()}], so there would be "
-                            f"{len(classes)} classes, but {len(unused)} of them (e.g. {unused[0]}) have no training "
+                            f"{count} classes, but {count - len(present)} of them (e.g. {gap}) have no training "
                             "image; number the classes 0..K-1, or store their names as `classes`")
+        classes = tuple(str(i) for i in range(count))
     k = len(classes)
     for name, y in (("y_train", y_train), ("y_test", y_test)):
         if y.min() < 0 or y.max() >= k:
