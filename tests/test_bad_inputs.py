@@ -179,6 +179,13 @@ CASES = [
     ("cuda-without-gpu", [*TRAIN, "--device", "cuda", "--out", "{w}/new"], "no CUDA GPU"),
     ("pretrain-steps-negative", ["search", "--space", "detnas", "--strategy", "random", "--pretrain-steps", "-1",
                                  "--out", "{w}/new"], ">= 0"),
+    ("retrain-seed-negative", ["retrain", "--arch", _arch([0] * 6, "nb201"), "--seed", "-1", "--out", "{w}/new"],
+     "--seed: must be >= 0"),  # was a Ray worker traceback and a run directory left behind
+    ("retrain-seed-huge", ["retrain", "--arch", _arch([0] * 6, "nb201"), "--seed", "99999999999999999999",
+                           "--out", "{w}/new"], "below 2^63"),
+    ("lut-check-seed-negative", ["lut", "check", "--lut", "{w}/nothing.json", "--seed", "-1"], "--seed: must be >= 0"),
+    ("search-max-flops-infinite", [*SEARCH, "--max-flops", "1e309", "--out", "{w}/new"], "at most 1e+18"),
+    ("search-max-params-huge", [*SEARCH, "--max-params", "1e19", "--out", "{w}/new"], "at most 1e+18"),
     # ---- data files ----
     ("data-zero-bytes", _train_data("{w}/empty.npz"), "cannot read as .npz"),
     ("data-not-a-zip", _train_data("{w}/text.npz"), "cannot read as .npz"),

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from nas.cli.options import space_option
-from nas.cli.types import positive_int
+from nas.cli.types import positive_int, seed_value
 from nas.errors import UserError
 
 
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                epilog="example: nas lut check --lut lut.json --archs 20")
     check.add_argument("--lut", type=Path, required=True, help="a table written by `nas lut build`")
     check.add_argument("--archs", type=positive_int, default=20, help="random architectures (default: %(default)s)")
-    check.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    check.add_argument("--seed", type=seed_value, default=0, help="default: %(default)s")
     check.set_defaults(handler=run_check)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.cli.types import positive_int
+from nas.cli.types import positive_int, seed_value
 from nas.errors import UserError
 
 
@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--loss", choices=("mse", "rank"), default="mse", help="default: %(default)s")
     train.add_argument("--test-fraction", type=_fraction, default=0.2,
                        help="held out to report rank correlation (default: %(default)s)")
-    train.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    train.add_argument("--seed", type=seed_value, default=0, help="default: %(default)s")
     train.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default 300)")
     train.add_argument("--out", type=Path, required=True, metavar="PRED_DIR", help="directory to write")
     train.add_argument("--overwrite", action="store_true", help="replace a predictor already in PRED_DIR")

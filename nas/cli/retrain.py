@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas.cli.types import seed_value
 from nas.archive import RunDir, format_table, ranked
 from nas.cli import options
 from nas.cli.arch_input import read_arch, space_named_by
@@ -28,7 +29,7 @@ def add_retrain_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=options.non_negative_float, default=TrainConfig.weight_decay,
                    help="default: %(default)s")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
-    g.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches, augmentation")
+    g.add_argument("--seed", type=seed_value, default=0, help="seed of initialisation, batches, augmentation")
     g.add_argument("--test", action="store_true", help="also score the test split once at the end (reported apart)")
     g = p.add_argument_group("distributed (Ray Tune)")
     g.add_argument("--workers", type=parse_workers, default="auto",

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from nas.cli.types import seed_value
 from nas.archive import RunDir, new_run_id
 from nas.cli import options
 from nas.cli.search_config import pick, config_from_file, resolve_config, resume_config
@@ -73,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="constraint on the latency predicted by --lut, e.g. 12ms or 800us")
     p.add_argument("--lut", type=Path, default=None, metavar="FILE",
                    help="latency table of this machine (`nas lut build`), for --max-latency")
-    p.add_argument("--seed", type=int, default=None, help="seed of the whole run (default 0)")
+    p.add_argument("--seed", type=seed_value, default=None, help="seed of the whole run (default 0)")
     p.add_argument("--seeds", type=options.positive_int, default=1, metavar="N",
                    help="N searches with seeds --seed .. --seed+N-1, as parallel Ray Tune trials (--workers at a "
                         "time), one run directory each under --out, and a table over the seeds")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from nas.cli.types import seed_value
 from nas.archive.run_dir import new_run_id
 from nas.cli import options
 from nas.errors import UserError
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_data_options(p)
     options.add_training_options(p)
     options.add_device_option(p)
-    p.add_argument("--seed", type=options.non_negative_int, default=None,
+    p.add_argument("--seed", type=seed_value, default=None,
                    help="seed of paths, batches, augmentation, init (default 0)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -25,6 +25,14 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def seed_value(text: str) -> int:
+    """A seed: an integer in [0, 2^63) (numpy's and torch's generators take no more)."""
+    value = non_negative_int(text)
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"must be below 2^63, got {text[:30]}")
+    return value
+
+
 def _finite_float(text: str, *, zero_ok: bool) -> float:
     try:
         value = float(text)
