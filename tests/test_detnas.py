@@ -314,11 +314,11 @@ def test_the_default_detnas_recipe_learns_small_objects_without_diverging_and_ca
     assert log[-1]["cls"] < 0.8 * log[0]["cls"], [round(e["cls"], 3) for e in log]
     config = json.loads((tmp_path / "default" / "config.json").read_text())
     assert config["space_options"]["head_norm"] == "gn" and config["train"]["grad_clip"] == 35.0
-    code, _ = run_main([*common, "--steps", "30", "--lr", "1e6", "--grad-clip", "0", "--warmup-epochs", "0",
+    code, _ = run_main([*common, "--steps", "30", "--lr", "10", "--grad-clip", "0", "--warmup-epochs", "0",
                         "--out", tmp_path / "diverged"])
     message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert code == 2 and "training diverged: the loss is nan" in message
-    assert "--lr 200000 (now 1e+06), --warmup-epochs 1, --grad-clip 35" in message
+    assert code == 2 and "training diverged: the loss is" in message
+    assert "--lr 2 (now 10), --warmup-epochs 1, --grad-clip 35" in message
 
 
 def test_anchors_are_fitted_to_the_training_boxes_and_old_runs_keep_retinanets(tmp_path):

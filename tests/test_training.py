@@ -313,3 +313,18 @@ def test_a_referenced_supernet_brings_its_spaces_preset(tmp_path):
     assert config.space == "detnas"
     assert config.evaluator.typed().calibration_images == preset("cpu", "detnas")["calibration_images"] == 64
     assert config.strategy_options["population"] == preset("cpu", "detnas")["strategy_options"]["evolution"]["population"]
+
+
+def test_a_loss_that_explodes_stops_training_even_while_finite(tmp_path, subset_data):
+    """A loss 100 times its first steps' mean has diverged (a 1e3 learning rate ended "trained" at
+    loss 30,170 with exit 0); absurd settings are refused before training."""
+    from nas.errors import UserError
+
+    trainer = _trainer(subset_data, tmp_path / "boom", steps=20)
+    losses = iter([2.3] * 10 + [2.0, 400.0] + [2.0] * 10)
+    trainer.train_step = lambda step: {"loss": next(losses)}
+    with pytest.raises(UserError, match=r"training diverged: the loss is 400 at step 11 \(174 times the mean of its first steps\)"):
+        trainer.run()
+    for bad in ({"lr": 1e3}, {"weight_decay": 1e20}, {"steps": 10**12}, {"warmup_epochs": 1e20}):
+        with pytest.raises(ValueError, match="more than any recipe uses"):
+            TrainConfig(**bad)

@@ -74,6 +74,16 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
         if not 0 <= self.average_last < 1:
             raise ValueError(f"average_last must be in [0, 1), got {self.average_last}")
+        # Values no recipe uses: typos (1e3 for 1e-3) that would otherwise train to nonsense and exit 0.
+        for key, limit in LIMITS.items():
+            value = getattr(self, key)
+            if value is not None and value > limit:
+                raise ValueError(f"{key}={value:g} is above {limit:g}, more than any recipe uses")
+
+
+LIMITS = {"lr": 10.0, "weight_decay": 1.0, "epochs": 100_000, "steps": 10**9, "warmup_epochs": 100_000,
+          "batch_size": 1_000_000}
+EXPLODED = 100.0  # a loss this many times its first steps' mean has diverged, even if still finite
 
 
 def path_for_step(space: SearchSpace, seed: int, step: int, pool: list[Arch] | None = None) -> Arch:
@@ -263,15 +273,21 @@ class SupernetTrainer:
         window: list[dict[str, float]] = []
         started = time.perf_counter()
         scalars: ScalarLog | None = None  # TensorBoard view of training.jsonl, opened at the first epoch
+        first: list[float] = []  # this run's first losses: what "exploded" is measured against
         while self.step < self.total_steps:
             metrics = self.combine(self.step, self.train_step(self.step))
-            if not math.isfinite(metrics["loss"]):
+            if len(first) < 10 and math.isfinite(metrics["loss"]):
+                first.append(metrics["loss"])
+            reference = max(float(np.mean(first)), 1e-3) if first else math.inf
+            if not math.isfinite(metrics["loss"]) or metrics["loss"] > EXPLODED * reference:
                 guards = [f"--lr {self.cfg.lr / 5:g} (now {self.cfg.lr:g})"]
                 if not self.cfg.warmup_epochs:
                     guards.append("--warmup-epochs 1")
                 if not self.cfg.grad_clip:
                     guards.append("--grad-clip 35")
-                raise UserError(f"training diverged: the loss is {metrics['loss']} at step {self.step}; "
+                rose = ("" if not math.isfinite(metrics["loss"])
+                        else f" ({metrics['loss'] / reference:.0f} times the mean of its first steps)")
+                raise UserError(f"training diverged: the loss is {metrics['loss']:.6g} at step {self.step}{rose}; "
                                 f"try {', '.join(guards)}")
             self.step += 1
             window.append(metrics)
