@@ -217,6 +217,10 @@ CASES = [
     ("out-is-a-run", [*SEARCH, "--out", "{w}/nb"], "already exists"),
     ("evaluate-table-run", ["evaluate", "--run", "{w}/nb", "--arch", "x"], "without a supernet"),
     ("export-table-run", ["export", "--run", "{w}/nb", "--out", "{w}/new.pt"], "no supernet"),
+    ("export-over-a-run-file", ["export", "--run", "{w}/sup", "--arch", _arch(ZEROS), "--out", "{w}/sup/config.json",
+                                "--overwrite"], "never replaces a run's own files"),
+    ("export-arch-file-exists", ["export", "--run", "{w}/sup", "--arch", _arch(ZEROS), "--out", "{w}/best.pt"],
+     "--out's architecture file"),  # best.arch.json is there: it was silently replaced
     ("export-out-directory", ["export", "--run", "{w}/sup", "--arch", _arch(ZEROS), "--out", "{w}"],
      "is a directory"),
     ("export-out-under-file", ["export", "--run", "{w}/sup", "--arch", _arch(ZEROS), "--out", "{w}/afile/x.pt"],

@@ -39,7 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_file(args.out, args.overwrite)  # before any work
+    written = [Path(args.out)] + ([] if args.format == "onnx" else [Path(args.out).with_suffix(".arch.json")])
+    for path in written:  # before any work: the model file and the architecture file beside it
+        _not_a_run_file(path, Path(args.run))
+        check_output_file(path, args.overwrite, flag="--out" if path == written[0] else "--out's architecture file")
     run_dir = RunDir.open(args.run)
     config = run_dir.read_config()
     supernet_dir = supernet_dir_of(run_dir, config)
@@ -78,3 +81,10 @@ def run(args: argparse.Namespace) -> int:
                              preprocessing=preprocessing)
     print(f"exported {arch} to {args.out} (architecture: {arch_json})")
     return 0
+
+
+def _not_a_run_file(path: Path, run: Path) -> None:
+    """--overwrite replaces earlier exports, never a file of the run being exported."""
+    if path.exists() and run.resolve() in path.resolve().parents:
+        raise UserError(f"{path} is a file of the run {run}; --overwrite never replaces a run's own files; "
+                        "choose another --out")
