@@ -53,6 +53,10 @@ def check_feasible(space: SearchSpace, config: SearchConfig) -> Strategy:
     """Raise now, rather than after a run directory exists or a supernet has been trained: an
     infeasible constraint, or a strategy that cannot be built (its options, a predictor directory
     it loads). Returns the strategy so built (its budget, its warnings about its settings)."""
+    size = space.size()
+    if config.budget is not None and config.budget > size:  # it would search until killed for the rest
+        raise UserError(f"--budget {config.budget:,} is more than the {size:,} architectures of {space.name}; "
+                        f"ask for at most {size:,}")
     strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
                              seed=config.seed, options=config.strategy_options, objective=config.objective)
     if strategy.proxies_requested():

@@ -184,6 +184,9 @@ CASES = [
     ("retrain-seed-huge", ["retrain", "--arch", _arch([0] * 6, "nb201"), "--seed", "99999999999999999999",
                            "--out", "{w}/new"], "below 2^63"),
     ("lut-check-seed-negative", ["lut", "check", "--lut", "{w}/nothing.json", "--seed", "-1"], "--seed: must be >= 0"),
+    ("search-budget-above-the-space", ["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random",
+                                       "--budget", "99999999999999999999", "--out", "{w}/new"],
+     "more than the 15,625 architectures of nb201"),  # it ran until killed
     ("search-max-flops-infinite", [*SEARCH, "--max-flops", "1e309", "--out", "{w}/new"], "at most 1e+18"),
     ("search-max-params-huge", [*SEARCH, "--max-params", "1e19", "--out", "{w}/new"], "at most 1e+18"),
     # ---- data files ----
