@@ -187,6 +187,10 @@ CASES = [
     ("search-budget-above-the-space", ["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random",
                                        "--budget", "99999999999999999999", "--out", "{w}/new"],
      "more than the 15,625 architectures of nb201"),  # it ran until killed
+    ("width-huge", [*TRAIN, "--width", "1e3", "--out", "{w}/new"], "--width: must be at most 16"),
+    ("width-overflow", [*TRAIN, "--width", "99999999999999999999", "--out", "{w}/new"], "at most 16"),
+    ("stage-repeats-huge", ["train-supernet", "--space", "shufflenet", "-S", "stage_repeats=[1000000000,1,1,1]",
+                            "--steps", "1", "--out", "{w}/new"], "stage_repeats 1000000000 is above 64"),
     ("search-max-flops-infinite", [*SEARCH, "--max-flops", "1e309", "--out", "{w}/new"], "at most 1e+18"),
     ("search-max-params-huge", [*SEARCH, "--max-params", "1e19", "--out", "{w}/new"], "at most 1e+18"),
     # ---- data files ----

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from nas.cli.options import space_option
-from nas.cli.types import positive_int, seed_value
+from nas.cli.types import positive_int, seed_value, width_value
 from nas.errors import UserError
 
 
@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                epilog="example: nas lut build --space mbconv -S input_size=32 -S num_classes=10 "
                                       "--out lut.json")
     build.add_argument("--space", default="mbconv", help="space (default: %(default)s; tables exist for mbconv)")
-    build.add_argument("--width", type=float, default=None, help="width multiplier of the space")
+    build.add_argument("--width", type=width_value, default=None, help="width multiplier of the space")
     build.add_argument("-S", "--space-option", type=space_option, action="append", default=[], metavar="KEY=VALUE",
                        help="space option, repeatable; the table is only valid for these options")
     build.add_argument("--batch-size", type=positive_int, default=1, help="images per forward (default: %(default)s)")

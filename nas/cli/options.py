@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 
 from nas.cli.types import (fraction_or_count, non_negative_float, non_negative_int,  # noqa: F401
-                           positive_float, positive_int)
+                           positive_float, positive_int, width_value)
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.data import DataConfig, DetectionDataConfig
@@ -78,7 +78,7 @@ def add_space_options(parser: argparse.ArgumentParser, required: bool | None = T
     """`required=None`: no default and not required (a --config file may name the space)."""
     parser.add_argument("--space", required=bool(required), default="shufflenet" if required is False else None,
                         help="search space (see `nas spaces`)")
-    parser.add_argument("--width", type=positive_float, default=None, help="width multiplier of the space")
+    parser.add_argument("--width", type=width_value, default=None, help="width multiplier of the space")
     add_space_option_flag(parser)
 
 

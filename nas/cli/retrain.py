@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas.cli.types import seed_value
+from nas.cli.types import seed_value, width_value
 from nas.archive import RunDir, format_table, ranked
 from nas.cli import options
 from nas.cli.arch_input import read_arch, space_named_by
@@ -87,7 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--run", type=Path, default=None, help="take the best architectures of this search run")
     source.add_argument("--top", type=options.positive_int, default=None, help="how many of --run's best (default 5)")
     options.add_data_options(p)
-    p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier (with --arch)")
+    p.add_argument("--width", type=width_value, default=None, help="width multiplier (with --arch)")
     add_retrain_options(p)
     p.add_argument("--out", type=Path, default=None, help="run directory of the retraining (required)")
     p.epilog = "examples: nas retrain --run runs/RUN --top 3 --epochs 30 --out runs/retrain;  nas retrain --arch best.arch.json --out runs/one"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas.cli.types import width_value
 from nas.cli import options
 from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
 from nas.errors import UserError
@@ -36,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     base.add_argument("--arch", default=None, help="architecture JSON or file (mbconv, shufflenet)")
     base.add_argument("--run", type=Path, default=None, help="take the best architecture of this search run")
     base.add_argument("--space", default=None, help="refuse an --arch of another space")
-    base.add_argument("--width", type=options.positive_float, default=None, help="base width multiplier (--arch)")
+    base.add_argument("--width", type=width_value, default=None, help="base width multiplier (--arch)")
     options.add_space_option_flag(p)
     grid = p.add_argument_group("grid (step 1)")
     grid.add_argument("--grid-step", type=options.positive_float, default=0.05,

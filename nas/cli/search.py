@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from nas.cli.types import seed_value
+from nas.cli.types import seed_value, width_value
 from nas.archive import RunDir, new_run_id
 from nas.cli import options
 from nas.cli.search_config import pick, config_from_file, resolve_config, resume_config
@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Search architectures: train a supernet (or use --supernet), run "
                                    "the strategy with per-path BN recalibration, write the run directory.")
     p.add_argument("--space", default=None, help="search space (default shufflenet; see `nas spaces`)")
-    p.add_argument("--width", type=options.positive_float, default=None, help="width multiplier")
+    p.add_argument("--width", type=width_value, default=None, help="width multiplier")
     options.add_space_option_flag(p)
     p.add_argument("--strategy", default=None,
                    help=f"search strategy: {', '.join(STRATEGIES.names())} (options: `nas strategies`)")

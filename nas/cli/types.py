@@ -48,6 +48,17 @@ def positive_float(text: str) -> float:
     return _finite_float(text, zero_ok=False)
 
 
+MAX_WIDTH = 16.0  # width multipliers above this are typos (16x ShuffleNet is 50 GFLOPs an image)
+
+
+def width_value(text: str) -> float:
+    """A width multiplier: positive, finite, at most MAX_WIDTH (checked before any network is built)."""
+    value = positive_float(text)
+    if value > MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WIDTH:g}, got {text[:30]}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     return _finite_float(text, zero_ok=True)
 

@@ -61,6 +61,12 @@ class ShuffleNetConfig:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
         if len(self.stage_repeats) != len(self.stage_widths) or min(self.stage_repeats, default=0) <= 0:
             raise ValueError("stage_repeats and stage_widths need one positive entry per stage")
+        # Checked before anything is built: 1e9 blocks or a 1e3 width would exhaust memory, not fail.
+        for key, value, limit in (("width", self.width, 16), ("stage_repeats", max(self.stage_repeats, default=0), 64),
+                                  ("stage_widths", max(self.stage_widths, default=0), 16384),
+                                  ("input_size", self.input_size, 4096), ("num_classes", self.num_classes, 100_000)):
+            if value > limit:
+                raise ValueError(f"{key} {value} is above {limit} (the most this space builds)")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.sharing not in SHARING:
