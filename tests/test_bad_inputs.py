@@ -191,6 +191,8 @@ CASES = [
     ("width-overflow", [*TRAIN, "--width", "99999999999999999999", "--out", "{w}/new"], "at most 16"),
     ("stage-repeats-huge", ["train-supernet", "--space", "shufflenet", "-S", "stage_repeats=[1000000000,1,1,1]",
                             "--steps", "1", "--out", "{w}/new"], "stage_repeats 1000000000 is above 64"),
+    ("table-search-space-option", ["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random",
+                                   "-S", "bogus=3", "--out", "{w}/new"], "do not apply to a table search"),
     ("search-max-flops-infinite", [*SEARCH, "--max-flops", "1e309", "--out", "{w}/new"], "at most 1e+18"),
     ("search-max-params-huge", [*SEARCH, "--max-params", "1e19", "--out", "{w}/new"], "at most 1e+18"),
     # ---- data files ----

@@ -155,6 +155,9 @@ def _table_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str,
         config = _supernet_trained_here(args, {**config, "space": pick(args.space, "nb201")}, p, seed)
         config.update(supernet=None, evaluator=table, random_baseline=pick(args.random_baseline, 0))
         return config
+    if getattr(args, "space_option", None) or getattr(args, "width", None) is not None:
+        raise UserError("-S/--space-option and --width do not apply to a table search: the table's networks are "
+                        "fixed (NB201's own); drop them")
     config.update(space=pick(args.space, "nb201"), space_options={}, data=None, train=None,
                   supernet=None, random_baseline=pick(args.random_baseline, 0), evaluator=table)
     return config
