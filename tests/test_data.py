@@ -287,3 +287,18 @@ def test_device_resident_batches_equal_an_image_by_image_reference(small):
         x_ref, y_ref = _reference_batch(small, loader, step)
         assert torch.equal(y, y_ref)
         torch.testing.assert_close(x, x_ref, rtol=0, atol=1e-5)
+
+
+def test_a_cifar_python_folder_with_nan_pixels_is_refused_not_cast(tmp_path):
+    """The .npz path refused NaN pixels while the CIFAR python reader cast them to uint8 silently."""
+    import pickle
+
+    from nas.data.formats import read_cifar_python
+
+    labels = [i % 10 for i in range(20)]
+    for name in ("data_batch_1", "test_batch"):
+        data = np.zeros((20, 3072), np.float32)
+        data[3, 5] = np.nan
+        (tmp_path / name).write_bytes(pickle.dumps({"data": data, "labels": labels}))
+    with pytest.raises(UserError, match="pixel values are NaN or infinite"):
+        read_cifar_python(tmp_path)

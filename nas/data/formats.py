@@ -177,7 +177,7 @@ def _read_batches(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         d = _unpickle(p)
         if "data" not in d or "labels" not in d:
             raise UserError(f"{p}: batch lacks 'data' or 'labels'; is this CIFAR-10 python format?")
-        data = np.asarray(d["data"], dtype=np.uint8)
+        data = np.asarray(d["data"])  # no cast here: check_raw refuses NaN and out-of-range pixels by name
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
             raise UserError(f"{p}: data has shape {data.shape}, expected (N, 3072)")
         xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))  # CHW rows -> NHWC
