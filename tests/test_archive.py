@@ -309,3 +309,19 @@ def test_tables(tmp_path):
     row = listing.splitlines()[2].split()
     assert row[:7] == ["20261126-013005-toy-random", "search", "toy", "random", "2", "stopped", "33.00"]
     assert runs_table(tmp_path / "not-a-run").startswith("no runs under")
+
+
+def test_a_line_written_twice_is_read_once_and_a_conflicting_copy_is_refused(tmp_path):
+    """A duplicated last line gave 36 records for a budget of 35 on resume."""
+    path = tmp_path / "evaluations.jsonl"
+    records = [rec(i, 50.0 + i) for i in range(3)]
+    lines = [json.dumps(r) for r in records]
+    path.write_text("\n".join(lines + [lines[-1]]) + "\n")
+    with pytest.warns(ArchiveWarning, match="a copy of line 3"):
+        assert read_records(path) == records
+    other = {**records[1], "metrics": {**records[1]["metrics"], "val_acc": 99.0}}
+    path.write_text("\n".join(lines + [json.dumps(other)]) + "\n")
+    with pytest.raises(UserError, match="line 4 .* a second record of the architecture of line 2"):
+        read_records(path)
+    with pytest.warns(ArchiveWarning, match="skipped"):
+        assert read_records(path, strict=False) == records

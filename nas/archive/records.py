@@ -186,6 +186,7 @@ def read_records(
     if lines and lines[-1] == b"":
         lines.pop()  # the empty string after the final newline is not a line
     records: list[dict[str, Any]] = []
+    seen: dict[str, tuple[int, bytes]] = {}  # arch hash -> (line, bytes) of its record
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue  # blank lines (e.g. from hand-editing) carry no record
@@ -206,6 +207,18 @@ def read_records(
         if problem:
             _reject(path, number, problem, strict)
             continue
+        key = record.get("arch_hash") if isinstance(record, dict) else None
+        if isinstance(key, str) and key in seen:
+            earlier, earlier_raw = seen[key]
+            if earlier_raw.strip() == raw.strip():  # a line written twice: the copy carries nothing new
+                warnings.warn(f"skipping line {number} of {path}: a copy of line {earlier}", ArchiveWarning,
+                              stacklevel=2)
+                continue
+            _reject(path, number, f"a second record of the architecture of line {earlier} ({key}) with other "
+                                  "figures", strict)
+            continue
+        if isinstance(key, str):
+            seen[key] = (number, raw)
         records.append(record)
     return records
 
