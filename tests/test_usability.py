@@ -263,3 +263,19 @@ def test_every_flag_of_every_command_has_help_text():
 def test_a_search_writes_tensorboard_scalars(finished):
     events = list((finished / "tensorboard").glob("events.out.tfevents*"))
     assert events and events[0].stat().st_size > 100
+
+
+def test_warnings_are_one_line_of_their_own(tmp_path):
+    """A skipped partial log line is reported as `warning: ...`, not with Python's file, line number
+    and source line."""
+    run = tmp_path / "runs" / "r"
+    assert main(["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random", "--budget", "3",
+                 "--quiet", "--out", str(run)]) == 0
+    with (run / "evaluations.jsonl").open("a") as log:
+        log.write('{"arch": {"space"')  # an interrupted write
+    done = subprocess.run([sys.executable, "-m", "nas", "runs", "list", str(tmp_path / "runs")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.strip()]
+    assert warned and all(line.startswith("warning: ") for line in warned), done.stderr
+    assert "partial last line" in done.stderr and ".py:" not in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Sequence
 
 from nas import __version__
@@ -57,8 +58,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """User warnings (the platform's: a skipped log line, dropped boxes) as one line of their own,
+    without Python's file, line and source; other warnings (deprecations) as Python formats them."""
+    if issubclass(category, UserWarning):
+        return f"warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.formatwarning = _format_warning
     args = build_parser(argv).parse_args(argv)
     from nas.archive import lock, run_dir
 
