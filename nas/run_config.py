@@ -100,6 +100,10 @@ class SearchConfig:
     def from_dict(cls, config: Mapping[str, Any], where: str = "config.json") -> "SearchConfig":
         if config.get("kind", "search") != "search":
             raise UserError(f"{where} is a {config.get('kind')} run's config, not a search's")
+        unknown = sorted(set(config) - set(cls.KEYS))
+        if unknown:  # refused, not dropped: a resume rewrites config.json and would lose them
+            raise UserError(f"{where} has keys this version does not know ({', '.join(map(str, unknown))[:200]}); "
+                            "remove them, or use the version that wrote them")
         try:
             evaluator = dict(config.get("evaluator") or {})
             supernet = config.get("supernet")

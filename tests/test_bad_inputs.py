@@ -58,6 +58,9 @@ def ws(tmp_path_factory) -> Path:
     del config["strategy_options"]
     (w / "nb-noopts" / "config.json").write_text(json.dumps(config))
     (w / "nb-badconfig" / "config.json").write_text("{not json")
+    shutil.copytree(w / "nb", w / "nb-newkey")
+    config = json.loads((w / "nb-newkey" / "config.json").read_text())
+    (w / "nb-newkey" / "config.json").write_text(json.dumps({**config, "future_option": 1}))
     record = json.loads((w / "nb" / "evaluations.jsonl").read_text().splitlines()[0])
     record.update(arch={"space": "shufflenet", "choices": ZEROS}, arch_hash="0123456789abcdef")
     with (w / "nb-otherspace" / "evaluations.jsonl").open("a") as f:
@@ -193,6 +196,8 @@ CASES = [
                             "--steps", "1", "--out", "{w}/new"], "stage_repeats 1000000000 is above 64"),
     ("table-search-space-option", ["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random",
                                    "-S", "bogus=3", "--out", "{w}/new"], "do not apply to a table search"),
+    ("resume-unknown-config-key", ["search", "--resume", "{w}/nb-newkey"], "keys this version does not know "
+                                                                            "(future_option)"),  # was dropped
     ("search-max-flops-infinite", [*SEARCH, "--max-flops", "1e309", "--out", "{w}/new"], "at most 1e+18"),
     ("search-max-params-huge", [*SEARCH, "--max-params", "1e19", "--out", "{w}/new"], "at most 1e+18"),
     # ---- data files ----
