@@ -28,7 +28,8 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
     return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-def _iou(box: np.ndarray, others: list[np.ndarray]) -> float:
+def max_iou(box: np.ndarray, others: list[np.ndarray]) -> float:
+    """The largest IoU of `box` (x1, y1, x2, y2) with any of `others` (0 for none): placement checks."""
     if not others:
         return 0.0
     o = np.stack(others)
@@ -51,7 +52,7 @@ def paste_split(x: np.ndarray, y: np.ndarray, count: int, canvas: int, rng: np.r
                 size = int(rng.integers(20, 57))
                 left, top = (int(v) for v in rng.integers(0, canvas - size + 1, 2))
                 box = np.array([left, top, left + size, top + size], dtype=np.float32)
-                if _iou(box, boxes) <= 0.3:
+                if max_iou(box, boxes) <= 0.3:
                     k = int(rng.integers(len(x)))
                     image[top:top + size, left:left + size] = _resize(x[k], size)
                     boxes.append(box)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nas.data.pasted import max_iou
+
 CLASSES = ("disk", "square", "triangle", "ring", "frame", "plus", "cross", "diamond", "double_bar", "half_disk")
 
 
@@ -51,17 +53,6 @@ def _background(canvas: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(smooth + rng.normal(0, 8, size=smooth.shape), 0, 255)
 
 
-def _iou(box: np.ndarray, others: list[np.ndarray]) -> float:
-    if not others:
-        return 0.0
-    o = np.stack(others)
-    w = np.clip(np.minimum(box[2], o[:, 2]) - np.maximum(box[0], o[:, 0]), 0, None)
-    h = np.clip(np.minimum(box[3], o[:, 3]) - np.maximum(box[1], o[:, 1]), 0, None)
-    inter = w * h
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    return float((inter / (area + (o[:, 2] - o[:, 0]) * (o[:, 3] - o[:, 1]) - inter)).max())
-
-
 def draw_image(canvas: int, sizes: tuple[int, int], rng: np.random.Generator
                ) -> tuple[np.ndarray, list[list[float]], list[int]]:
     """One image (uint8 HWC), its boxes (x, y, w, h: COCO) and labels 0..9."""
@@ -73,7 +64,7 @@ def draw_image(canvas: int, sizes: tuple[int, int], rng: np.random.Generator
             size = int(rng.integers(sizes[0], sizes[1] + 1))
             left, top = (int(v) for v in rng.integers(0, canvas - size + 1, 2))
             box = np.array([left, top, left + size, top + size], dtype=np.float64)
-            if _iou(box, boxes) <= 0.3:
+            if max_iou(box, boxes) <= 0.3:
                 shape = int(rng.integers(len(CLASSES)))
                 colour = rng.uniform(150, 255, size=3)
                 region = image[top:top + size, left:left + size]
