@@ -23,8 +23,15 @@ from search_spaces.arch import Arch
 FORMAT = "nas-export/1"
 
 
+def options_beyond_defaults(space, derived: dict[str, Any]) -> dict[str, Any]:
+    """The options that make `space` differ from its defaults on the same data (`derived`: what the
+    task sets from the data): what `-S`/`--width` said, so an architecture file can rebuild it."""
+    default = type(space)(**derived).config()
+    return {k: v for k, v in space.config().items() if k not in derived and default.get(k) != v}
+
+
 def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metrics: dict[str, Any],
-                 preprocessing: dict[str, Any] | None = None) -> Path:
+                 preprocessing: dict[str, Any] | None = None, space_options: dict[str, Any] | None = None) -> Path:
     """Write the model file and `<path>.arch.json` beside it; returns the JSON's path.
     `preprocessing` (the task's: input size, mean/std, resizing, class names) is stored with the
     weights, so the file alone says how to run the network on new images."""
@@ -35,7 +42,9 @@ def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metri
              "metrics": {k: float(v) for k, v in metrics.items()}, "preprocessing": preprocessing or {}}
     save_torch_atomic(state, path)
     arch_path = path.with_suffix(".arch.json")
-    write_json_atomic(arch_path, {**arch.to_dict(), "hash": arch.hash,
+    # `space_options`: what the space needs beyond its defaults (an 8-block shufflenet), which every
+    # command reading the file (retrain, scale, evaluate) takes unless -S says otherwise
+    write_json_atomic(arch_path, {**arch.to_dict(), "hash": arch.hash, "space_options": space_options or {},
                                   "describe": [f"{label}={option}" for label, option in space.describe(arch)]})
     return arch_path
 

@@ -213,7 +213,9 @@ def parse_latency(text: str) -> int:
     try:
         micro = float(number) * factor
     except ValueError:
-        raise ValueError(f"{text!r} is not a latency; e.g. 12ms, 800us") from None
+        raise ValueError(f"{text[:40]!r} is not a latency; e.g. 12ms, 800us") from None
     if not np.isfinite(micro) or micro < 1:
-        raise ValueError(f"latency must be a positive finite time, got {text!r}")
+        raise ValueError(f"latency must be a positive finite time, got {text[:40]!r}")
+    if micro > 1e12:  # 11 days: a typo, not a constraint
+        raise ValueError(f"latency must be at most 1e12 us (11 days), got {text[:40]!r}")
     return int(round(micro))

@@ -97,3 +97,27 @@ def preset(name: str, space: str | None = None) -> dict[str, Any]:
         raise UserError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     base = {k: v for k, v in PRESETS[name].items() if k != "spaces"}
     return {"data": {}, **base, **PRESETS[name].get("spaces", {}).get(space, {})}
+
+
+def preset_overrides(key: str, strategy: str | None = None, fallback: Any = None) -> str:
+    """Where the presets set `key` (a training or evaluation setting; with `strategy`, one of that
+    strategy's options), as help text: "cpu: 6 (nb201 32, detnas 100); full: 100 (detnas 12)".
+    '' when no preset sets it; `fallback` stands for a value a preset leaves unset (None: "all"
+    or "off"). Help and listings show it, so the values a search runs with are the ones a user reads."""
+    def value_of(settings: dict[str, Any]) -> Any:
+        found = settings if strategy is None else settings.get("strategy_options", {}).get(strategy, {})
+        if key not in found:
+            return fallback
+        return "none" if found[key] is None else found[key]
+
+    parts = []
+    for name, settings in PRESETS.items():
+        base = value_of(settings)
+        by_space = {space: value_of(s) for space, s in settings.get("spaces", {}).items()}
+        others = ", ".join(f"{space} {value}" for space, value in by_space.items()
+                           if value is not None and value != base)
+        if base is None and not others:
+            continue
+        shown = f"{base}" if base is not None else "-"
+        parts.append(f"{name}: {shown}" + (f" ({others})" if others else ""))
+    return "; ".join(parts)

@@ -70,6 +70,28 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.uses_supernet and self.supernet_run is None and (self.data is None or self.train is None):
             raise UserError("a supernet search needs data and training settings, or a supernet run (--supernet)")
+        self._check_space_options()
+
+    def _check_space_options(self) -> None:
+        """Unknown option names fail here, before data are loaded or a run directory exists; a
+        lookup table's networks are fixed, so it takes none (they would be saved and ignored),
+        unless a supernet is trained here (DARTS, then scored by the table)."""
+        from nas.registry import SPACES
+
+        declared = SPACES.get(self.space).options
+        unknown = sorted(set(self.space_options) - set(declared))
+        if unknown and declared:
+            raise UserError(f"space {self.space!r} has no option {unknown[0]!r}; valid options: "
+                            f"{', '.join(sorted(declared))}")
+        from nas.registry import EVALUATORS
+
+        scored = getattr(EVALUATORS.get(self.evaluator.kind), "spaces", None)  # None: any space
+        if scored is not None and self.space not in scored:
+            raise UserError(f"--evaluator {self.evaluator.kind} has rows for {', '.join(scored)} only, not space "
+                            f"{self.space!r}; use --space {scored[0]}, or another evaluator (supernet, zc)")
+        if self.space_options and self.train is None and not self.uses_supernet and self.evaluator.kind == "table":
+            raise UserError(f"space options ({', '.join(sorted(self.space_options))}) do not apply to a table search: "
+                            "the table's networks are fixed; remove them")
 
     # ---- JSON ------------------------------------------------------------------------------------
     KEYS = ("kind", "preset", "strategy", "strategy_options", "budget", "seed", "constraint", "random_baseline",
@@ -104,6 +126,11 @@ class SearchConfig:
         if unknown:  # refused, not dropped: a resume rewrites config.json and would lose them
             raise UserError(f"{where} has keys this version does not know ({', '.join(map(str, unknown))[:200]}); "
                             "remove them, or use the version that wrote them")
+        for key in ("space_options", "strategy_options", "constraint", "evaluator", "data", "train",
+                    "objective", "backbone_pretraining"):
+            if config.get(key) is not None and not isinstance(config[key], Mapping):
+                raise UserError(f"{where}: {key!r} must be a mapping of settings (for example "
+                                f"{key}: {{...}}), got {config[key]!r:.80}")
         try:
             evaluator = dict(config.get("evaluator") or {})
             supernet = config.get("supernet")
@@ -111,7 +138,7 @@ class SearchConfig:
                 space=config["space"], strategy=config["strategy"],
                 space_options=dict(config.get("space_options") or {}),
                 strategy_options=dict(config.get("strategy_options") or {}),
-                budget=config.get("budget"), seed=int(config.get("seed", 0)),
+                budget=config.get("budget"), seed=_seed(config.get("seed", 0)),
                 constraint=Constraint(**(config.get("constraint") or {})),
                 evaluator=EvaluatorChoice(evaluator.pop("kind", "supernet"), evaluator),
                 objective=Objective.from_dict(config.get("objective")),
@@ -135,6 +162,13 @@ class SearchConfig:
 
     def updated(self, **changes: Any) -> "SearchConfig":
         return replace(self, **changes)
+
+
+def _seed(value: Any) -> int:
+    """A saved seed: an integer in [0, 2^63) (1.5 or "3" is a damaged or hand-written file, not seed 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise UserError(f"seed must be an integer in [0, 2^63), got {value!r}")
+    return value
 
 
 def _train_dict(train: TrainConfig) -> dict[str, Any]:

@@ -130,7 +130,8 @@ def plan(config: SearchConfig, budget: int | None) -> str:
     if warmup:
         proxy, _, count = warmup.partition(":")
         steps.append(f"score {count} random architectures with {proxy} (warm-up)")
-    steps.append(f"search {budget if budget is not None else 'until done'} architectures with {config.strategy}")
+    steps.append(f"search {budget} architectures with {config.strategy}" if budget is not None
+                 else f"search with {config.strategy} until it ends")
     return " -> ".join(steps)
 
 
@@ -160,7 +161,12 @@ def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
 
 def execute(run: RunDir, *, quiet: bool = False,
             on_record: Callable[[dict[str, Any], bool], None] | None = None,
-            on_baseline: Callable[[int, int], None] | None = None) -> SearchOutcome:
+            on_baseline: Callable[[int, int], None] | None = None,
+            on_search_start: Callable[[int | None], None] | None = None) -> SearchOutcome:
+    """Train (or load) the supernet, check it, then search. The callbacks report progress:
+    `on_baseline(done, total)` per random architecture, `on_search_start(budget)` once the search
+    itself begins (the strategy's budget: the run's, or what its own settings come to), and
+    `on_record(record, new)` per result."""
     config = SearchConfig.from_dict(run.read_config(), where=str(run.config))
     device = resolve_device(config.device)
     darts = darts_of(config.strategy, config.strategy_options)
@@ -206,6 +212,8 @@ def execute(run: RunDir, *, quiet: bool = False,
 
         loop = SearchLoop(space, strategy, executor, run,
                           hidden_metrics=evaluator.hidden_metrics, on_record=record_seen)
+        if on_search_start is not None:
+            on_search_start(strategy.budget)
         try:
             records = loop.run_to_end()
         finally:

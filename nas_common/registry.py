@@ -48,7 +48,8 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             valid = ", ".join(sorted(self._entries)) or "(none)"
-            raise UnknownName(f"unknown {self.kind} {name!r}; valid {self.plural}: {valid}") from None
+            shown = repr(name) if len(str(name)) <= 40 else repr(str(name)[:37] + "...")
+            raise UnknownName(f"unknown {self.kind} {shown}; valid {self.plural}: {valid}") from None
 
     def names(self) -> list[str]:
         self._load_providers()

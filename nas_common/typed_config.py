@@ -12,6 +12,10 @@ from nas_common.errors import UserError
 
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
+# No option of a strategy or evaluator (a population, a learning rate, a pool of candidates) comes
+# near 10^12: a larger value is a typo that would run until killed or overflow a tensor size.
+LIMIT = 10**12
+
 
 def build_config(config_cls: type, options: dict[str, Any], *, owner: str) -> Any:
     """`config_cls(**options)` with each value checked against, or parsed into, its field's type.
@@ -24,8 +28,21 @@ def build_config(config_cls: type, options: dict[str, Any], *, owner: str) -> An
         if key not in defaults:
             valid = ", ".join(f"{k}={v!r}" for k, v in defaults.items()) or "(none)"
             raise UserError(f"unknown option {key!r} for {owner}; valid options: {valid}")
-    kwargs = {key: _convert(value, types[key], key, owner, defaults[key]) for key, value in options.items()}
-    return config_cls(**kwargs)
+    kwargs = {key: _bounded(_convert(value, types[key], key, owner, defaults[key]), key, owner)
+              for key, value in options.items()}
+    try:
+        return config_cls(**kwargs)
+    except ValueError as err:  # the config's own checks (a range, a choice): the user's value, said so
+        raise UserError(f"{owner}: {err}") from None
+
+
+def _bounded(value: Any, key: str, owner: str) -> Any:
+    """Numbers finite and within +-LIMIT (bool is a number to Python, not here)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not abs(value) <= LIMIT:  # also nan and inf
+            raise UserError(f"{owner} option {key}={value!r:.30} is out of range (a finite number of at most "
+                            f"10^12 in size)")
+    return value
 
 
 def _convert(value: Any, kind: type, key: str, owner: str, default: Any) -> Any:

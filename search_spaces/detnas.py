@@ -27,11 +27,12 @@ from torch import nn
 
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
+from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
 from search_spaces.blocks.detection import FPN, HEAD_NORMS, AnchorConfig, AnchoredHead
 from search_spaces.blocks.merging import ATTENTION, Cell, MergingNeck, MergingSupernetNeck
 from search_spaces.composition import ComposedNet, ComposedSupernet
 from search_spaces.cost import count_params, measure_flops
-from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.protocol import Decision, SearchSpace, config_dict, option_names, typed_options
 from search_spaces.shufflenet.blocks import CHOICES
 from search_spaces.shufflenet.network import (
     SHARING, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_divisible, make_layout,
@@ -75,6 +76,9 @@ class DetNASConfig:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
+        check_limits(width=(self.width, MAX_WIDTH), input_size=(self.input_size, MAX_INPUT_SIZE),
+                     num_classes=(self.num_classes, MAX_CLASSES), neck_channels=(self.neck_channels or 0, MAX_CHANNELS),
+                     head_convs=(self.head_convs, 16), neck_cells=(self.neck_cells, 64), neck_stacks=(self.neck_stacks, 16))
         if self.input_size < 64:
             raise ValueError(f"detection input_size must be at least 64 pixels, got {self.input_size}")
         if self.num_classes < 1 or self.head_convs < 0 or (self.neck_channels is not None and self.neck_channels < 8):
@@ -104,10 +108,11 @@ class DetNASSpace(SearchSpace):
     task = "detection"
     cost_note = "backbone as a 224x224 ImageNet classifier, as DetNAS counts"
     fixed_backbone = False  # the backbone is searched (nasfpn: one fixed backbone_arch)
+    options = option_names(DetNASConfig)
 
     def __init__(self, **options: Any) -> None:
         try:
-            self.cfg = DetNASConfig(**options)
+            self.cfg = typed_options(self.name, DetNASConfig, options)
             self.backbone_config = self.cfg.backbone()
             self.layout = make_layout(self.backbone_config)
             self.neck_encoding = NeckEncoding(self.cfg.neck_cells) if self.cfg.neck == "nasfpn" else None
@@ -231,6 +236,7 @@ class NASFPNSpace(DetNASSpace):
     cost_note = "the whole detector at its input size"
     classification_backbone = None  # the backbone is fixed: no backbone pre-training in search
     fixed_backbone = True  # `--backbone DETNAS_RUN` sets backbone_arch to that search's best
+    options = tuple(name for name in option_names(DetNASConfig) if name != "neck") + ("backbone_arch",)
 
     def __init__(self, backbone_arch: Sequence[int] | None = None, **options: Any) -> None:
         options = {**options, "neck": "nasfpn"}

@@ -10,9 +10,10 @@ decisions (graph cells, for instance) override `check` and `canonical`.
 from __future__ import annotations
 
 import math
+import typing
 from functools import cached_property
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -50,6 +51,7 @@ class SearchSpace(ABC):
     description: ClassVar[str]
     task: ClassVar[str] = "classification"  # the task (nas.tasks) its networks solve: their outputs and data
     cost_note: ClassVar[str] = ""  # what flops/params count when not the whole stand-alone net (see cost_probe)
+    options: ClassVar[tuple[str, ...]] = ()  # the names its constructor takes (`-S NAME=VALUE`), checked early
 
     # ---- what a space must say -------------------------------------------------------------
     @property
@@ -181,6 +183,45 @@ class SearchSpace(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+
+def typed_options(space: str, config_cls: type, options: dict[str, Any]) -> Any:
+    """`config_cls(**options)`, where an unknown option is a ValueError naming it and listing the
+    valid ones (Python's "unexpected keyword argument" names a class the user never wrote)."""
+    valid = option_names(config_cls)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"space {space!r} has no option {unknown[0]!r}; valid options: {', '.join(sorted(valid))}")
+    hints = typing.get_type_hints(config_cls)
+    return config_cls(**{key: _typed_value(key, value, hints[key]) for key, value in options.items()})
+
+
+def _typed_value(key: str, value: Any, kind: Any) -> Any:
+    """`value` as the option's declared scalar type: a bool for a flag, a whole number for a count
+    (32.0 is 32; 32.5, nan and "32" are refused), a finite number for a float; names and lists
+    are checked by the config itself."""
+    args = typing.get_args(kind)
+    if type(None) in args:
+        if value is None:
+            return None
+        kind = next((a for a in args if a is not type(None)), kind) if len(args) == 2 else kind
+    if kind is bool and not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r:.40}")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value != int(value):
+            raise ValueError(f"{key} must be a whole number, got {value!r:.40}")
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{key} must be a finite number, got {value!r:.40}")
+        return float(value)
+    return value
+
+
+def option_names(config_cls: type) -> tuple[str, ...]:
+    """The options (`-S NAME=VALUE`) a space whose settings are the dataclass `config_cls` takes."""
+    return tuple(f.name for f in fields(config_cls))
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:

@@ -99,6 +99,18 @@ def ws(tmp_path_factory) -> Path:
              np.uint8), y_test=labels[:4])
     np.savez(w / "nonsquare.npz", x_train=np.zeros((40, 8, 6, 3), np.uint8), y_train=y, x_test=x[:4, :, :6],
              y_test=y[:4])
+    # search config files (--config)
+    config = json.loads((w / "nb" / "config.json").read_text())
+    for name, change in (("cfg-bogus-option", {"space_options": {"bogus": 3}}), ("cfg-seed-float", {"seed": 1.5}),
+                         ("cfg-evaluator-string", {"evaluator": "table"}),
+                         ("cfg-channels-option", {"space_options": {"channels": 8}})):
+        (w / f"{name}.json").write_text(json.dumps({**config, **change}))
+    (w / "cfg-nan.json").write_text(json.dumps(config)[:-1] + ', "budget": NaN}')
+    (w / "cfg-big.json").write_text(" " * (2 << 20) + "{}")
+    aliases = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    (w / "cfg-bomb.yaml").write_text("space: nb201\n" + "\n".join(aliases) + "\n")
+    (w / "cfg-inf.yaml").write_text("space: nb201\nstrategy: random\nbudget: .inf\n")
     return w
 
 
@@ -188,18 +200,50 @@ CASES = [
                            "--out", "{w}/new"], "below 2^63"),
     ("lut-check-seed-negative", ["lut", "check", "--lut", "{w}/nothing.json", "--seed", "-1"], "--seed: must be >= 0"),
     ("search-budget-above-the-space", ["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random",
-                                       "--budget", "99999999999999999999", "--out", "{w}/new"],
+                                       "--budget", "20000", "--out", "{w}/new"],
      "more than the 15,625 architectures of nb201"),  # it ran until killed
     ("width-huge", [*TRAIN, "--width", "1e3", "--out", "{w}/new"], "--width: must be at most 16"),
     ("width-overflow", [*TRAIN, "--width", "99999999999999999999", "--out", "{w}/new"], "at most 16"),
     ("stage-repeats-huge", ["train-supernet", "--space", "shufflenet", "-S", "stage_repeats=[1000000000,1,1,1]",
-                            "--steps", "1", "--out", "{w}/new"], "stage_repeats 1000000000 is above 64"),
+                            "--steps", "1", "--out", "{w}/new"], "stage_repeats 1,000,000,000 is above 64"),
     ("table-search-space-option", ["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random",
                                    "-S", "bogus=3", "--out", "{w}/new"], "do not apply to a table search"),
     ("resume-unknown-config-key", ["search", "--resume", "{w}/nb-newkey"], "keys this version does not know "
                                                                             "(future_option)"),  # was dropped
     ("search-max-flops-infinite", [*SEARCH, "--max-flops", "1e309", "--out", "{w}/new"], "at most 1e+18"),
     ("search-max-params-huge", [*SEARCH, "--max-params", "1e19", "--out", "{w}/new"], "at most 1e+18"),
+    # ---- search config files ----
+    ("config-unknown-space-option", ["search", "--config", "{w}/cfg-bogus-option.json", "--out", "{w}/new"],
+     "space 'nb201' has no option 'bogus'; valid options:"),  # was saved and ignored
+    ("config-option-on-a-table-search", ["search", "--config", "{w}/cfg-channels-option.json", "--out", "{w}/new"],
+     "do not apply to a table search"),
+    ("config-seed-fraction", ["search", "--config", "{w}/cfg-seed-float.json", "--out", "{w}/new"],
+     "seed must be an integer"),  # ran with seed 1
+    ("config-evaluator-not-a-mapping", ["search", "--config", "{w}/cfg-evaluator-string.json", "--out", "{w}/new"],
+     "'evaluator' must be a mapping"),
+    ("config-json-nan", ["search", "--config", "{w}/cfg-nan.json", "--out", "{w}/new"], "NaN is not a setting"),
+    ("config-yaml-infinity", ["search", "--config", "{w}/cfg-inf.yaml", "--out", "{w}/new"], "inf is not a setting"),
+    ("config-too-large", ["search", "--config", "{w}/cfg-big.json", "--out", "{w}/new"], "larger than any search"),
+    ("config-yaml-anchor-bomb", ["search", "--config", "{w}/cfg-bomb.yaml", "--out", "{w}/new"],
+     "expands to more than 100,000 values"),  # was a 14.7 MB config.json
+    # ---- space options ----
+    ("space-option-unknown", [*TRAIN, "-S", "bogus=3", "--out", "{w}/new"], "space 'shufflenet' has no option 'bogus'"),
+    ("space-option-nan-count", [*TRAIN, "-S", "stem_channels=.nan", "--out", "{w}/new"],
+     "stem_channels must be a whole number"),
+    ("space-option-nb201-huge", ["train-supernet", "--space", "nb201", "-S", "cells_per_stage=1000000000", "--steps",
+                                 "1", "--out", "{w}/new"], "cells_per_stage 1,000,000,000 is above 64"),
+    ("space-option-darts-huge", ["train-supernet", "--space", "darts", "-S", "layers=100000", "--steps", "1",
+                                 "--out", "{w}/new"], "layers 100,000 is above 64"),
+    ("space-option-mbconv-depth", ["train-supernet", "--space", "mbconv", "-S", "depth=1e6", "--steps", "1",
+                                   "--out", "{w}/new"], "depth 1e+06 is above 16"),
+    ("space-option-flag-not-bool", ["train-supernet", "--space", "mbconv", "-S", "small_input_strides=7", "--steps",
+                                    "1", "--out", "{w}/new"], "small_input_strides must be true or false"),
+    ("strategy-option-infinite", [*SEARCH, "-o", "lr=inf", "--strategy", "rl", "--out", "{w}/new"], "out of range"),
+    ("strategy-option-huge-population", [*SEARCH, "--strategy", "evolution", "-o", "population=99999999999999999999",
+                                         "--out", "{w}/new"], "out of range"),
+    ("evaluator-option-negative", ["search", "--space", "shufflenet", "--strategy", "random", "-E",
+                                   "calibration_images=-1", "--out", "{w}/new"], "calibration_images must be at least 1"),
+    ("long-value-echoed-short", [*SEARCH, "--budget", "9" * 100_000, "--out", "{w}/new"], "(100,000 digits)"),
     # ---- data files ----
     ("data-zero-bytes", _train_data("{w}/empty.npz"), "cannot read as .npz"),
     ("data-not-a-zip", _train_data("{w}/text.npz"), "cannot read as .npz"),

@@ -198,6 +198,8 @@ def test_export_evaluate_export_round_trip_and_onnx(run_dir, tmp_path, capsys):
     assert code == 0, err
     arch_file = tmp_path / "best.arch.json"
     assert {"hash", "describe"} <= json.loads(arch_file.read_text()).keys()
+    # the options that make this space differ from the default (not those the data sets: classes, size)
+    assert json.loads(arch_file.read_text())["space_options"] == {"width": 0.25}
     code, out, err = cli(["evaluate", "--run", run_dir, "--arch", arch_file, *EVAL, "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["arch"]["choices"] == choices
@@ -219,3 +221,31 @@ def test_export_evaluate_export_round_trip_and_onnx(run_dir, tmp_path, capsys):
     with torch.no_grad():
         expected = model(x).numpy()
     assert logits.shape == (3, 10) and np.abs(logits - expected).max() < 1e-4
+
+
+@needs_subset
+def test_an_exported_architecture_file_rebuilds_its_space_in_retrain_and_scale(tmp_path):
+    """The README's export -> retrain round trip failed on an 8-block run ("shufflenet architectures
+    have 20 choices, got 8"): the exported file now carries its space options and both commands
+    read them (-S on the command line still wins)."""
+    from nas.cli.main import build_parser
+    from nas.cli.retrain import job_from_archs
+    from nas.cli.scale import base_from_args
+
+    arch_file = tmp_path / "best.arch.json"
+    arch_file.write_text(json.dumps({"space": "shufflenet", "choices": [3, 2, 1, 0, 0, 1, 2, 3],
+                                     "space_options": {"stage_repeats": [2, 2, 2, 2], "width": 0.25}}))
+    data = ["--data", "cifar10-subset", "--train-limit", "64", "--val-size", "16", "--epochs", "1"]
+
+    def args(*argv):
+        return build_parser(list(argv)).parse_args(list(argv))
+
+    job = job_from_archs(args("retrain", "--arch", str(arch_file), *data, "--out", str(tmp_path / "r")))
+    assert job.space_options["stage_repeats"] == [2, 2, 2, 2] and job.space_options["width"] == 0.25
+    assert list(job.archs[0].choices) == [3, 2, 1, 0, 0, 1, 2, 3]
+    job = job_from_archs(args("retrain", "--arch", str(arch_file), "--width", "0.5", *data, "--out",
+                              str(tmp_path / "r")))
+    assert job.space_options["width"] == 0.5
+    name, space, arch, _, _ = base_from_args(args("scale", "--arch", str(arch_file), *data, "--out",
+                                                  str(tmp_path / "s")))
+    assert len(space.decisions) == 8 and space.config()["width"] == 0.25

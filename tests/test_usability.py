@@ -156,7 +156,7 @@ def test_runs_show_and_compare(finished, tmp_path, capsys):
     assert len(shown["top"]) == 8
     assert main(["runs", "show", str(finished)]) == 0
     out = capsys.readouterr().out
-    assert "config.json" in out and "summary.json" in out and '"budget": 8' in out
+    assert "config.json" in out and "summary.json" in out and "budget" in out and " 8\n" in out
     other = tmp_path / "random"
     assert _search(other, strategy="random", budget=5) == 0
     png = tmp_path / "compare.png"
@@ -279,3 +279,83 @@ def test_warnings_are_one_line_of_their_own(tmp_path):
     warned = [line for line in done.stderr.splitlines() if line.strip()]
     assert warned and all(line.startswith("warning: ") for line in warned), done.stderr
     assert "partial last line" in done.stderr and ".py:" not in done.stderr
+
+
+# ---- newcomer frictions (issue 25) -----------------------------------------------------------------------
+def test_evaluate_and_export_score_as_the_run_did():
+    """`nas evaluate --run RUN` gave 59.90% where the archive said 60.70%: it used its own defaults
+    (1,024 calibration images, every validation image). Now a search run's own settings, a supernet
+    run's preset's; flags still win, and the output says which were used."""
+    import argparse
+
+    from nas.cli.options import run_evaluator_config
+
+    none = argparse.Namespace(calibration_images=None, eval_batch_size=None, val_images=None)
+    search = {"kind": "search", "space": "shufflenet", "preset": "cpu",
+              "evaluator": {"kind": "supernet", "calibration_images": 512, "batch_size": 256, "val_images": 1000}}
+    cfg, said = run_evaluator_config(search, none)
+    assert (cfg.calibration_images, cfg.val_images) == (512, 1000)
+    assert said == ["512 calibration images (the search's)", "1,000 validation images (the search's)"]
+    supernet = {"kind": "supernet", "space": "nb201"}  # trained by `nas train-supernet`: the cpu preset's nb201
+    cfg, said = run_evaluator_config(supernet, none)
+    assert (cfg.calibration_images, cfg.val_images) == (256, 2560) and "the cpu preset's" in said[0]
+    flags = argparse.Namespace(calibration_images=64, eval_batch_size=None, val_images=None)
+    cfg, said = run_evaluator_config(search, flags)
+    assert cfg.calibration_images == 64 and said[0] == "64 calibration images (--calibration-images)"
+
+
+def test_runs_show_puts_the_asked_for_table_first_and_the_config_compactly(finished, capsys):
+    assert main(["runs", "show", str(finished), "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("rank") < out.index("config.json")
+    assert len(out.splitlines()) < 50  # was 232 lines, one integer per line
+    assert main(["runs", "show", str(finished), "--config"]) == 0
+    assert '"population": 4' in capsys.readouterr().out  # the full, indented config on request
+
+
+def test_help_and_listings_show_the_values_a_search_runs_with(capsys):
+    from nas.cli.search import _PRESET_FLAGS
+    from nas.supernet.train import TrainConfig
+
+    for key, fallback in _PRESET_FLAGS.items():  # the help's fallbacks are TrainConfig's (read without torch)
+        assert getattr(TrainConfig, key, fallback) == fallback, key
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "cpu: 6 (detnas 100, nb201 32, nasfpn 100)" in help_text  # not TrainConfig's 10
+    assert "cpu: 64" in help_text and "0 still scores 5" in help_text
+    assert main(["strategies"]) == 0
+    listing = capsys.readouterr().out
+    assert "population           int          default 50  (nas search: cpu: 16" in listing
+
+
+def test_search_progress_counts_to_the_strategy_budget_and_rates_from_the_search_start():
+    import time
+
+    from nas.cli.search_report import SearchProgress
+    from nas_common.objective import Objective
+
+    progress = SearchProgress(None, 0, True, Objective())
+    progress.start(96)  # the run set no --budget: evolution's own settings come to 96
+    time.sleep(0.05)
+    progress({"metrics": {"val_acc": 50.0}}, True)
+    assert progress.bar.total == 96 and progress.bar.start_t == progress.started
+    progress.close()
+
+
+def test_pareto_plot_log_axis_has_plain_ticks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nas.archive.plots import plain_log_axis
+
+    fig, ax = plt.subplots()
+    ax.scatter([17.0, 30.0, 300.0], [1, 2, 3])
+    plain_log_axis(ax.xaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and all("10^" not in t and "times" not in t and "$" not in t for t in labels), labels
+    assert {"20", "50", "100", "200"} <= set(labels)

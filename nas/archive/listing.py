@@ -62,7 +62,7 @@ def run_info(path: Path, root: Path) -> dict[str, Any]:
     except (UserError, OSError, ValueError) as err:
         info["problem"] = f"evaluations.jsonl: {getattr(err, 'strerror', None) or err}"
         return info
-    budget = config.get("budget")
+    budget = config.get("budget") or _strategy_budget(path)
     unique = len({r["arch_hash"] for r in records})
     info.update(evaluations=unique, budget=budget, objective=f"{objective.metric} ({objective.direction})",
                 finished=_finished(path, len(records)))
@@ -73,6 +73,16 @@ def run_info(path: Path, root: Path) -> dict[str, Any]:
                      and k in ("test_acc", "test_mAP")), None)
         info["test"] = test if test is None or math.isfinite(test) else None
     return info
+
+
+def _strategy_budget(path: Path) -> int | None:
+    """A run that set no --budget searches what its strategy's settings come to (evolution:
+    population + generations x children), saved in strategy_state.json; None when unknown."""
+    try:
+        budget = json.loads((path / "strategy_state.json").read_text())["state"]["budget"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return budget if isinstance(budget, int) and not isinstance(budget, bool) else None
 
 
 def _finished(path: Path, records: int) -> bool:

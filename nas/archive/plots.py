@@ -103,6 +103,20 @@ def plot_compare(series: list[tuple[str, list[dict[str, Any]], Objective]], path
     save_figure(fig, path)
 
 
+def plain_log_axis(axis) -> None:
+    """A log-scaled axis ticked with plain numbers ("20", "50", "100") at 1-2-5 steps of each
+    decade, not matplotlib's "3x10^1"."""
+    from matplotlib.ticker import LogLocator, ScalarFormatter
+
+    axis.axes.set_xscale("log") if axis is axis.axes.xaxis else axis.axes.set_yscale("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_minor_locator(LogLocator(base=10, subs="auto"))
+    formatter = ScalarFormatter()
+    formatter.set_scientific(False)
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter("")
+
+
 def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
     """Objective vs MFLOPs: all points, the Pareto front connected, the best starred."""
     fig, ax = new_figure()
@@ -121,7 +135,7 @@ def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objectiv
         mflops = [x for x, _ in points]
         # Log scale only when FLOPs span more than a decade; otherwise it just squeezes the points.
         if min(mflops) > 0 and max(mflops) / min(mflops) > 10:
-            ax.set_xscale("log")
+            plain_log_axis(ax.xaxis)
         ax.legend(loc="lower right")
     else:
         ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)

@@ -45,7 +45,7 @@ def runs_table(root: str | os.PathLike) -> str:
                          info["problem"][:60]])
             continue
         progress = "-" if info["evaluations"] is None else (
-            f"{info['evaluations']}/{info['budget']}" if info["budget"] else str(info["evaluations"]))
+            f"{info['evaluations']}/{info['budget'] or '?'}")
         status = "-" if info["finished"] is None else ("done" if info["finished"] else "stopped")
         rows.append([info["run"], info["kind"], info["space"], info["strategy"], progress, status,
                      "-" if info["best"] is None else f"{info['best']:.2f}",

@@ -22,7 +22,7 @@ from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
 # Keys `nas export` writes beside "space" and "choices" (`nas.export.export_model`).
-_EXPORT_KEYS = {"hash", "describe"}
+_EXPORT_KEYS = {"hash", "describe", "space_options"}
 _SHORT = re.compile(r"^([A-Za-z0-9_.-]+):(\d+|\[[\d,\s]*\])$")
 _MAX_FILE_BYTES = 10_000_000
 
@@ -41,6 +41,9 @@ def read_arch(text: str, space: SearchSpace, flag: str = "--arch") -> Arch:
     from_string = getattr(space, "from_string", None)
     if from_string is not None and stripped.startswith("|"):
         return space.validate(from_string(stripped))
+    if stripped.startswith("|"):
+        raise InvalidArchitecture(f"{where} is an NB201 cell string (space nb201), but the space here is "
+                                  f"{space.name!r}; give a {space.name} architecture")
     forms = 'JSON {"space": ..., "choices": [...]}, SPACE:DIGITS'
     if from_string is not None:
         forms += f", or a {space.name} string"
@@ -61,6 +64,21 @@ def space_named_by(text: str, flag: str = "--arch") -> str:
     if not isinstance(name, str):
         raise InvalidArchitecture(f'{where} names no space; give {{"space": ..., "choices": [...]}} or SPACE:DIGITS')
     return name
+
+
+def space_options_carried_by(text: str, flag: str = "--arch") -> dict[str, Any]:
+    """The space options an exported architecture file carries (`nas export` writes the ones that
+    differ from the space's defaults); {} for every other form of architecture."""
+    source, where = _source(text, flag)
+    if not source.strip().startswith("{"):
+        return {}
+    obj = decode_json(source.strip(), where)
+    carried = obj.get("space_options") if isinstance(obj, dict) else None
+    if carried is None:
+        return {}
+    if not isinstance(carried, dict):
+        raise InvalidArchitecture(f"{where}: \"space_options\" must be a mapping of option names to values")
+    return carried
 
 
 def arch_dict(obj: Any, where: str) -> Any:

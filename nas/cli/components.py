@@ -24,10 +24,16 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(kind: str) -> int:
+    from nas.presets import preset_overrides
+
     for name, summary, config in components(kind):
         print(f"{name}: {summary}")
         for option, type_name, default in options_of(config):
-            print(f"    {option:<20} {type_name:<12} default {default!r}")
+            # `nas search` runs a preset: where it sets the option, that is the value a search uses
+            presets = preset_overrides(option, strategy=name, fallback=default) if kind == "strategies" else ""
+            shown = f"  (nas search: {presets})" if presets and presets.split("; ") != [
+                f"{p}: {default}" for p in ("cpu", "full")] else ""
+            print(f"    {option:<20} {type_name:<12} default {default!r}{shown}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from nas.cli import options
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inherited", action="store_true",
                    help="also report accuracy with the supernet's inherited BN statistics")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    options.add_evaluation_options(p)
+    options.add_evaluation_options(p, default="the run's own: a search run's settings, or the preset's for a supernet run")
     options.add_device_option(p)
     p.set_defaults(handler=run)
     p.epilog = "examples: nas evaluate --run runs/sup --arch shufflenet:01230123012301230123;  nas evaluate --run runs/RUN --arch best.arch.json --json"
@@ -37,9 +38,14 @@ def run(args: argparse.Namespace) -> int:
     if supernet_dir is None:
         raise UserError(f"--run {args.run} searched without a supernet (a table search); pass a supernet run")
     arch = read_arch(args.arch, space_of_run(supernet_dir))  # a bad architecture fails before any loading
+    config = run_dir.read_config()
+    settings, said = options.run_evaluator_config(config, args)  # the run's own, so its numbers repeat
+    print(f"loading the supernet of {supernet_dir}, then scoring {arch} with {'; '.join(said)} ...",
+          file=sys.stderr, flush=True)  # 5-30 s of work: say what is happening
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
-    evaluator = SupernetEvaluator.from_run(supernet_run, options.evaluator_config(args), resolve_device(args.device))
+    evaluator = SupernetEvaluator.from_run(supernet_run, settings, resolve_device(args.device),
+                                           seed=config.get("seed", 0) if config.get("kind") == "search" else 0)
     result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **split_outcomes(evaluator.evaluate(arch))[0],
               "flops": space.flops(arch), "params": space.params(arch)}
     objective = get_task(supernet_run.data_config.task).objective
@@ -54,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
         se = result.get(f"{key}_se")
         return f"{result[key]:.2f}" + (f" ± {se:.2f}" if isinstance(se, float) else "")
 
-    print(f"{metric:<13} {with_se(metric)}{objective.unit}  (BN recalibrated on {args.calibration_images} images; "
-          "± one standard error over the validation images)")
+    print(f"{metric:<13} {with_se(metric)}{objective.unit}  (± one standard error over the validation images)")
+    print(f"{'scored with':<13} {'; '.join(said)}")
     for key, value in result.items():
-        if key.startswith("val_") and key != metric and not key.endswith("_se") and isinstance(value, float):
+        if key.startswith("val_") and key != metric and not key.endswith(("_se", "_inherited_bn")) \
+                and isinstance(value, float):
             print(f"{key:<13} {with_se(key)}")
     if args.inherited:
         print(f"{metric} (inherited BN)  {result[f'{metric}_inherited_bn']:.2f}{objective.unit}")

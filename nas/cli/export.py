@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from nas.archive import RunDir
 from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas.errors import UserError
-from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
+from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive.atomic import check_output_file
-from nas.export import export_model, export_onnx
+from nas.export import export_model, export_onnx, options_beyond_defaults
 from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 from nas.tasks import get_task
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if supernet_dir is None:
         raise UserError(f"{args.run} has no supernet to export weights from")
     given = read_arch(args.arch, space_of_run(supernet_dir)) if args.arch is not None else None  # fail early
+    print(f"loading the supernet of {supernet_dir} ...", file=sys.stderr, flush=True)  # 5-10 s: say so
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     metrics: dict = {}
@@ -62,13 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
         best = ranked(records, run_dir.objective())[0]
         arch, metrics = space.parse(best["arch"]), best["metrics"]
-    settings = {k: v for k, v in (config.get("evaluator") or {}).items() if k in EvaluatorConfig.__dataclass_fields__}
-    if args.calibration_images is not None:
-        settings["calibration_images"] = args.calibration_images
-    if args.eval_batch_size is not None:
-        settings["batch_size"] = args.eval_batch_size
-    evaluator = SupernetEvaluator.from_run(supernet_run, EvaluatorConfig(**settings), resolve_device(args.device),
-                                           seed=config.get("seed", 0))
+    settings, _ = options.run_evaluator_config(config, argparse.Namespace(
+        calibration_images=args.calibration_images, eval_batch_size=args.eval_batch_size, val_images=None))
+    evaluator = SupernetEvaluator.from_run(supernet_run, settings, resolve_device(args.device),
+                                           seed=config.get("seed", 0) if config.get("kind") == "search" else 0)
+    print(f"recalibrating BN of {arch} on {settings.calibration_images:,} training images ...", file=sys.stderr,
+          flush=True)
     model = evaluator.recalibrated_model(arch).cpu()
     preprocessing = get_task(supernet_run.data_config.task).preprocessing(supernet_run.data)
     if args.format == "onnx":
@@ -77,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
               f"\"images\" N x {preprocessing.get('channels', 3)} x {preprocessing['input_size']}^2, preprocessing: "
               f"{preprocessing.get('mean')} / {preprocessing.get('std')})")
         return 0
+    task = get_task(supernet_run.data_config.task)
+    carried = options_beyond_defaults(space, task.space_options(supernet_run.data))
     arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics,
-                             preprocessing=preprocessing)
+                             preprocessing=preprocessing, space_options=carried)
     print(f"exported {arch} to {args.out} (architecture: {arch_json})")
     return 0
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from nas.cli.options import space_option
-from nas.cli.types import positive_int, seed_value, width_value
+from nas.cli.types import non_negative_int, positive_int, seed_value, width_value
 from nas.errors import UserError
 
 
@@ -29,15 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--threads", type=positive_int, default=1, help="torch threads (default: %(default)s)")
     build.add_argument("--warmup", type=positive_int, default=5, help="untimed runs per part (default: %(default)s)")
     build.add_argument("--repeats", type=positive_int, default=20, help="timed runs per part, median (default: %(default)s)")
-    build.add_argument("--calibration", type=int, default=5,
+    build.add_argument("--calibration", type=non_negative_int, default=5,
                        help="whole random networks timed to correct the sum of parts (default: %(default)s; 0: none)")
     build.add_argument("--out", type=Path, required=True, help="table file to write (JSON)")
     build.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     build.set_defaults(handler=run_build)
     check = actions.add_parser("check", help="predicted vs measured latency of random architectures",
-                               epilog="example: nas lut check --lut lut.json --archs 20")
+                               epilog="example: nas lut check --lut lut.json --count 20")
     check.add_argument("--lut", type=Path, required=True, help="a table written by `nas lut build`")
-    check.add_argument("--archs", type=positive_int, default=20, help="random architectures (default: %(default)s)")
+    check.add_argument("--count", "--archs", dest="archs", type=positive_int, default=20,
+                       help="how many random architectures (default: %(default)s; --archs is the old name)")
     check.add_argument("--seed", type=seed_value, default=0, help="default: %(default)s")
     check.set_defaults(handler=run_check)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from typing import Sequence
@@ -34,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own usage errors also exit 2, in one line
+        # a pasted file or a runaway value is echoed by its first characters, not in full
+        message = re.sub(r"\S{80,}", lambda m: m.group()[:60] + "...", " ".join(message.split()))
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -80,10 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir.forget_started()
         return code
     except (UserError, ValueError) as err:
-        run_dir.discard_failed_starts()  # a failed start leaves no directory that blocks the retry
+        removed = run_dir.discard_failed_starts()  # a failed start leaves no directory that blocks the retry
         if os.environ.get("NAS_DEBUG"):
             raise
-        print(f"nas {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        # the "run directory: X" printed at the start no longer exists: say so, on the same line
+        kept = f" (nothing was recorded; {', '.join(map(str, removed))} removed)" if removed else ""
+        print(f"nas {args.command}: error: {_one_line(err)}{kept}", file=sys.stderr)
         return 2
     except OSError as err:  # the disk said no (read-only run directory, disk full): what was recorded stays
         if os.environ.get("NAS_DEBUG"):

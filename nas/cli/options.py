@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 
 from nas.cli.types import (fraction_or_count, non_negative_float, non_negative_int,  # noqa: F401
-                           positive_float, positive_int, width_value)
+                           positive_float, positive_int, seed_value, width_value)
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.data import DataConfig, DetectionDataConfig
@@ -23,7 +23,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                    help="validation split held out of train: a fraction or a count (default 0.1; detection 0.2)")
     g.add_argument("--train-limit", type=positive_int, default=None,
                    help="train on a seeded subset of this many images (fast CPU runs)")
-    g.add_argument("--split-seed", type=int, default=None, help="seed of the validation split (default 0)")
+    g.add_argument("--split-seed", type=seed_value, default=None, help="seed of the validation split (default 0)")
     g.add_argument("--images", default=None,
                    help="detection: folder the COCO json's file_names are relative to (default: the json's)")
     g.add_argument("--test-data", default=None,
@@ -67,7 +67,7 @@ def space_option(text: str) -> tuple[str, object]:
 
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. stage_repeats=[2,2,2,2])")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not KEY=VALUE (e.g. stage_repeats=[2,2,2,2])")
     try:
         return key.strip(), json.loads(value)
     except ValueError:
@@ -178,18 +178,37 @@ def backbone_run(args: argparse.Namespace) -> str | None:
     return str(Path(args.backbone).resolve()) if getattr(args, "backbone", None) else None
 
 
-def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+def add_evaluation_options(parser: argparse.ArgumentParser, default: str = "the preset's") -> None:
     g = parser.add_argument_group("candidate evaluation")
-    g.add_argument("--calibration-images", type=positive_int, default=EvaluatorConfig.calibration_images,
-                   help="training images used to recalibrate BN per path (SPOS: 25600)")
+    g.add_argument("--calibration-images", type=positive_int, default=None,
+                   help=f"training images used to recalibrate BN per path (default: {default}; SPOS: 25600)")
     g.add_argument("--val-images", type=positive_int, default=None,
-                   help="score on the first N validation images (default: all)")
-    g.add_argument("--eval-batch-size", type=positive_int, default=EvaluatorConfig.batch_size,
-                   help="images per forward pass while recalibrating and scoring (default: %(default)s)")
+                   help=f"score on the first N validation images (default: {default}; all when it sets none)")
+    g.add_argument("--eval-batch-size", type=positive_int, default=None,
+                   help=f"images per forward pass while recalibrating and scoring (default: {default})")
 
 
-def evaluator_config(args: argparse.Namespace) -> EvaluatorConfig:
-    return EvaluatorConfig(args.calibration_images, args.eval_batch_size, args.val_images)
+def run_evaluator_config(config: dict, args: argparse.Namespace) -> tuple[EvaluatorConfig, list[str]]:
+    """How a run scores architectures, so `evaluate`/`export` reproduce its numbers: a search run's
+    own evaluator settings, a supernet run's preset for its space (what `search --supernet` would
+    use); flags given override them. Also which settings came from where, to say so."""
+    from nas.presets import preset
+
+    evaluator = config.get("evaluator") if isinstance(config.get("evaluator"), dict) else None
+    if config.get("kind") == "search" and evaluator and evaluator.get("kind", "supernet") == "supernet":
+        saved, source = {k: v for k, v in evaluator.items() if k in EvaluatorConfig.__dataclass_fields__}, "the search's"
+    else:
+        p = preset(config.get("preset") or "cpu", config.get("space"))
+        saved = {"calibration_images": p["calibration_images"], "val_images": p["val_images"]}
+        source = f"the {config.get('preset') or 'cpu'} preset's"
+    given = {"calibration_images": args.calibration_images, "batch_size": args.eval_batch_size,
+             "val_images": args.val_images}
+    settings = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    cfg = EvaluatorConfig(**settings)
+    said = [f"{cfg.calibration_images:,} calibration images ({'--calibration-images' if given['calibration_images'] else source})",
+            (f"{cfg.val_images:,} validation images" if cfg.val_images else "all validation images")
+            + f" ({'--val-images' if given['val_images'] else source})"]
+    return cfg, said
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:

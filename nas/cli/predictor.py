@@ -24,7 +24,7 @@ from nas.errors import UserError
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text[:30]}")
     return value
 
 

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="where to write (default RUN/rank_check)")
     p.add_argument("--against-table", action="store_true",
                    help="nb201 supernets: rank against the NAS-Bench-201 table instead of retraining "
-                        "(K architectures spread over the table's accuracy range; try --archs 100)")
+                        "(K architectures spread over the table's accuracy range; try --count 100)")
     p.add_argument("--table", type=Path, default=None,
                    help="NB201 table for --against-table (default: the bundled CIFAR-10 table)")
     add_retrain_options(p)

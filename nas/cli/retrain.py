@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas.cli.types import seed_value, width_value
+from nas.cli.types import gpu_share, seed_value, width_value
 from nas.archive import RunDir, format_table, ranked
 from nas.cli import options
-from nas.cli.arch_input import read_arch, space_named_by
+from nas.cli.arch_input import read_arch, space_named_by, space_options_carried_by
 from nas.distributed.cluster import parse_workers
 from nas.errors import UserError
 from nas.data import data_config_from_dict
@@ -34,7 +34,7 @@ def add_retrain_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("distributed (Ray Tune)")
     g.add_argument("--workers", type=parse_workers, default="auto",
                    help="trials at a time: N or auto (one per GPU, else per CPU core; default auto)")
-    g.add_argument("--gpus-per-worker", type=float, default=None,
+    g.add_argument("--gpus-per-worker", type=gpu_share, default=None,
                    help="GPUs per trial (default: 1 when the cluster has GPUs, else 0)")
     g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
     p.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
@@ -98,8 +98,12 @@ def job_from_archs(args: argparse.Namespace):
     from nas.retrain import RetrainJob
 
     name = space_named_by(args.arch[0])
+    carried = [space_options_carried_by(text) for text in args.arch]
+    if any(c != carried[0] for c in carried):
+        raise UserError("the --arch files carry different space options (exported from different runs); "
+                        "retrain them in separate runs")
     data_cfg = options.data_config(args, SPACES.get(name).task)
-    space = make_space(name, data_cfg.load(), options.space_options(args), get_task(data_cfg.task))
+    space = make_space(name, data_cfg.load(), {**carried[0], **options.space_options(args)}, get_task(data_cfg.task))
     archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once
     return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
 

@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+from nas.cli.types import positive_int
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list runs, show one, compare several",
@@ -22,8 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show = actions.add_parser("show", help="a run's config, summary and best architectures",
                               epilog="example: nas runs show runs/archived/nb201-table-rea --top 5")
     show.add_argument("run", type=Path, help="a run directory")
-    show.add_argument("--top", type=int, default=10, help="rows of the table (default: %(default)s)")
+    show.add_argument("--top", type=positive_int, default=10, help="rows of the table (default: %(default)s)")
     show.add_argument("--json", action="store_true", help="config, summary and top rows as one JSON object")
+    show.add_argument("--config", action="store_true",
+                      help="config.json and summary.json in full (default: one line per setting)")
     show.set_defaults(handler=run_show)
     compare = actions.add_parser("compare", help="overlay the progress curves of search runs in one PNG",
                                  epilog="example: nas runs compare runs/a runs/b --out compare.png")
@@ -68,15 +72,23 @@ def run_show(args: argparse.Namespace) -> int:
           f"{'' if saved_summary else '  (no summary.json: the search has not ended)'}")
     if saved_summary and isinstance(saved_summary.get("verdict"), dict):
         print(f"verdict    {saved_summary['verdict'].get('text', '-')}")
-    print("\nconfig.json")
-    print(_indented({k: v for k, v in config.items() if k != "provenance"}))
-    if saved_summary:
-        shown = {k: v for k, v in saved_summary.items() if k not in ("top", "best")}
-        print("\nsummary.json (without best/top, shown below)")
-        print(_indented(shown))
-    if records:
+    if records:  # what was asked for first; the settings after it
         print()
         print(top_table(records, args.top, objective=objective))
+    settings = {k: v for k, v in config.items() if k != "provenance"}
+    shown = {k: v for k, v in (saved_summary or {}).items() if k not in ("top", "best")}
+    if args.config:
+        print("\nconfig.json")
+        print(_indented(settings))
+        if shown:
+            print("\nsummary.json (without best/top, shown above)")
+            print(_indented(shown))
+        return 0
+    print("\nconfig.json  (in full: --config)")
+    print(_one_line_each(settings))
+    if shown:
+        print("\nsummary.json")
+        print(_one_line_each(shown))
     return 0
 
 
@@ -124,6 +136,15 @@ def _saved_summary(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) else None
+
+
+def _one_line_each(settings: dict, width: int = 100) -> str:
+    """Each top-level setting on one line as compact JSON, cut at `width` characters."""
+    lines, pad = [], max(map(len, settings), default=0)
+    for key in sorted(settings):
+        text = json.dumps(settings[key], sort_keys=True, separators=(", ", ": "))
+        lines.append(f"  {key:<{pad}}  {text if len(text) <= width else text[:width - 3] + '...'}")
+    return "\n".join(lines)
 
 
 def _indented(obj: object) -> str:

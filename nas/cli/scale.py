@@ -22,7 +22,7 @@ def coefficients(text: str) -> tuple[float, float, float]:
     except ValueError:
         values = ()
     if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"{text!r} is not ALPHA,BETA,GAMMA (e.g. 1.2,1.1,1.15)")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not ALPHA,BETA,GAMMA (e.g. 1.2,1.1,1.15)")
     return values  # type: ignore[return-value]
 
 
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def base_from_args(args: argparse.Namespace):
     """(space name, base space, base arch, data config, source) from --arch or --run."""
     from nas.archive import RunDir, ranked
-    from nas.cli.arch_input import read_arch, space_named_by
+    from nas.cli.arch_input import read_arch, space_named_by, space_options_carried_by
     from nas.data import data_config_from_dict
     from nas.registry import SPACES
     from nas.supernet.loading import make_space
@@ -70,7 +70,8 @@ def base_from_args(args: argparse.Namespace):
     if args.arch is not None:
         name = space_named_by(args.arch)
         data_cfg = options.data_config(args, SPACES.get(name).task)
-        space = make_space(name, data_cfg.load(), options.space_options(args), get_task(data_cfg.task))
+        opts = {**space_options_carried_by(args.arch), **options.space_options(args)}
+        space = make_space(name, data_cfg.load(), opts, get_task(data_cfg.task))
         return name, space, read_arch(args.arch, space), data_cfg, {"arch": args.arch}
     run = RunDir.open(args.run)
     config = run.read_config()

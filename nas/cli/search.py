@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from nas.cli.types import seed_value, width_value
+from nas.cli.types import gpu_share, seed_value, width_value
+from nas.presets import preset_overrides
 from nas.archive import RunDir, new_run_id
 from nas.cli import options
 from nas.cli.search_config import pick, config_from_file, resolve_config, resume_config
@@ -27,13 +28,13 @@ def si_count(text: str) -> int:
     """`300M`, `2.5G`, `15000`: a positive count with an optional K/M/G suffix."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kKMG]?)\s*", text)
     if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count like 300M, 2.5G or 15000")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a count like 300M, 2.5G or 15000")
     number = float(match.group(1)) * _SI[match.group(2)]
     if not number <= MAX_COUNT:  # also infinity (1e309): no network counts that many
         raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT:.0e}, got {text.strip()[:40]!r}")
     value = int(number)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be positive, got {text[:40]!r}")
     return value
 
 
@@ -43,7 +44,7 @@ MAX_COUNT = 1e18  # FLOPs / parameters / latency limits above this are typos
 def key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not KEY=VALUE")
     return key.strip(), value.strip()
 
 
@@ -81,7 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="cpu (default: minutes on 2 cores) or full (SPOS-scale, for a GPU)")
     p.add_argument("--random-baseline", type=options.non_negative_int, default=None,
-                   help="also score N random architectures for comparison (median reported)")
+                   help="also score N random architectures for comparison (median reported; a supernet search "
+                        "scores at least 5 for its trust check, so 0 still scores 5; default: the preset's, "
+                        + preset_overrides("random_baseline") + ")")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<id>)")
     p.add_argument("--resume", type=Path, default=None, help="continue a stopped search run")
     p.add_argument("--config", type=Path, default=None,
@@ -103,13 +106,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("distributed (Ray)")
     g.add_argument("--workers", type=parse_workers, default=None,
                    help="evaluator actors: N or auto (one per GPU, else per CPU core); default 1 (no Ray)")
-    g.add_argument("--gpus-per-worker", type=float, default=None,
+    g.add_argument("--gpus-per-worker", type=gpu_share, default=None,
                    help="GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
     g.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT instead of running locally")
     # Unset options fall back to the preset; explicit ones always win.
+    _show_preset_defaults(p)
     p.epilog = "examples: nas search --space shufflenet --strategy evolution;  nas search --space nb201 --evaluator table --strategy rl --budget 150;  nas search --resume runs/RUN --budget 200"
     p.set_defaults(handler=run, data=None, val_size=None, split_seed=None, batch_size=None, lr=None,
                    weight_decay=None, calibration_images=None, eval_batch_size=None, device=None)
+
+
+# Flags whose default is the preset's (by space), with the fallback where a preset leaves one unset
+# (TrainConfig's defaults: `nas search --help` must not import torch to read them; a test checks).
+_PRESET_FLAGS = {"epochs": 10, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "warmup_epochs": 0.0,
+                 "grad_clip": 0.0, "calibration_images": None, "val_images": None, "width": None,
+                 "train_limit": None}
+
+
+def _show_preset_defaults(parser: argparse.ArgumentParser) -> None:
+    """Help that states the values a search runs with: the preset's, per space (`nas search
+    --help` showed TrainConfig's 10 epochs and batch 128 where the cpu preset runs 6 and 64)."""
+    for action in parser._actions:
+        if action.dest not in _PRESET_FLAGS:
+            continue
+        fallback = _PRESET_FLAGS[action.dest]
+        presets = preset_overrides(action.dest, fallback=fallback)
+        if presets:
+            base = re.sub(r"\s*\(?default:? [^)]*\)?\s*$", "", action.help or "").strip()
+            action.help = (f"{base} " if base else "") + f"(default: the preset's, by space: {presets})"
 
 
 def latency(text: str) -> int:
@@ -172,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
     progress = SearchProgress(config.budget, len(run_dir.read_records()), args.quiet, config.objective)
     baseline_bar = BaselineBar(args.quiet)
     try:
-        outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar)
+        outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar,
+                          on_search_start=progress.start)
     except UserError:
         if args.resume is not None and _size(run_dir.evaluations) == restore[1]:
             from nas.archive.atomic import write_bytes_atomic

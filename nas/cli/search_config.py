@@ -258,7 +258,10 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
             saved = saved.get(key) if isinstance(saved, dict) else None
         if given is not None and given != saved:
             flag = "--" + option.replace("_", "-")
-            raise UserError(f"{flag} {given} conflicts with the run's saved {option} {saved}; "
+            if saved is None:  # "saved data None" said nothing: the run never had the setting
+                raise UserError(f"{flag} does not apply to this run (it was started without {option}; "
+                                f"a {config.get('evaluator', {}).get('kind', 'table')} search); drop {flag} to resume")
+            raise UserError(f"{flag} {str(given)[:60]} conflicts with the run's saved {option} {saved}; "
                             f"drop {flag} to resume, or start a new run with --out")
     if not isinstance(config.get("strategy_options"), dict):
         raise UserError(f"{run.config} lacks \"strategy_options\" (edited or damaged); restore it, or start a new run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tqdm import tqdm
@@ -21,6 +22,14 @@ class SearchProgress:
         self.best: float | None = None
         self.total, self.done, self.quiet = total, done, quiet
         self.bar: tqdm | None = None
+        self.started: float | None = None  # when the search itself began (set by `start`)
+
+    def start(self, budget: int | None) -> None:
+        """The search begins (after training and the random baseline): rates count from here, and
+        the total is the strategy's budget (its own settings' when the run sets none)."""
+        self.started = time.time()
+        if budget is not None:
+            self.total = budget
 
     def close(self) -> None:
         if self.bar is not None:
@@ -29,7 +38,9 @@ class SearchProgress:
     def __call__(self, record: dict[str, Any], new: bool) -> None:
         if self.bar is None:
             self.bar = tqdm(total=self.total, initial=self.done, desc="search", unit="arch",
-                            disable=self.quiet, dynamic_ncols=True)
+                            disable=self.quiet, dynamic_ncols=True, smoothing=0)
+            if self.started is not None:  # opened at the first result: its rate is not 1 over ~0 s
+                self.bar.start_t = self.started
         value = self.objective.value(record["metrics"])
         if self.best is None or self.objective.better(value, self.best):
             self.best = value

@@ -117,8 +117,11 @@ def read_image_folder(root: Path, image_size: int | None = None) -> RawSplits:
     if not train_files or not test_files:
         raise UserError(f"{root}: no images (suffixes {sorted(IMAGE_SUFFIXES)}) in the "
                         f"{'train' if not train_files else 'test'} split")
-    with Image.open(train_files[0]) as first:
-        size = _square_size(first, image_size, str(train_files[0]))
+    try:
+        with Image.open(train_files[0]) as first:
+            size = _square_size(first, image_size, str(train_files[0]))
+    except (UnidentifiedImageError, OSError) as e:  # the file, not the disk
+        raise UserError(f"{train_files[0]}: cannot decode image ({e}); remove or fix the file") from None
     return check_raw(tuple(classes), _decode_files(train_files, size), y_train,
                      _decode_files(test_files, size), y_test, source=str(root))
 
@@ -137,16 +140,20 @@ def _zip_members(zf: zipfile.ZipFile) -> dict[str, list[tuple[str, str]]]:
 
 def _decode_zip(zip_path: Path, image_size: int | None = None) -> RawSplits:
     """Decode every image of a ZIP laid out as train/<class>/*.jpg and test/<class>/*.jpg."""
+    first_name = ""
     try:
         with zipfile.ZipFile(zip_path) as zf:
             splits = _zip_members(zf)
             if not splits["train"] or not splits["test"]:
                 raise UserError(f"{zip_path}: expected images under train/<class>/ and test/<class>/ "
                                 "inside the ZIP; found none for one of the splits")
-            with zf.open(splits["train"][0][0]) as f, Image.open(f) as first:
+            first_name = splits["train"][0][0]
+            with zf.open(first_name) as f, Image.open(f) as first:
                 size = _square_size(first, image_size, f"{zip_path}:{splits['train'][0][0]}")
     except zipfile.BadZipFile as e:
         raise UserError(f"{zip_path}: not a valid ZIP file ({e}); re-copy it") from e
+    except (UnidentifiedImageError, OSError) as e:  # an OSError here is the file, not the disk
+        raise UserError(f"{zip_path}:{first_name}: cannot decode image ({e}); remove or fix the file") from None
     classes = sorted({c for _, c in splits["train"]})
     index = {c: i for i, c in enumerate(classes)}
     extra = sorted({c for _, c in splits["test"]} - set(classes))

@@ -64,7 +64,11 @@ def read_voc(root: str | Path) -> tuple[dict[str, Any], "_Files"]:
     test_names = set()
     for name in files.names:
         if PurePosixPath(name).parts[-3:] == ("ImageSets", "Main", "test.txt"):
-            test_names |= set(files.read(name).decode().split())
+            try:
+                test_names |= set(files.read(name).decode("utf-8").split())
+            except UnicodeDecodeError:
+                raise UserError(f"{root}/{name} is not a text file (not UTF-8): it should list one image "
+                                "name per line") from None
     records, class_names = [], set()
     for name in xmls:
         try:

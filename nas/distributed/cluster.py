@@ -25,10 +25,13 @@ def parse_workers(text: str) -> int | str:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither 'auto' nor an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {value}")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is neither 'auto' nor an integer") from None
+    if not 0 < value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or an integer in 1..{MAX_WORKERS:,}, got {text[:30]}")
     return value
+
+
+MAX_WORKERS = 10_000  # Ray's largest clusters run a few thousand actors
 
 
 def uses_ray(workers: int | str, address: str | None) -> bool:

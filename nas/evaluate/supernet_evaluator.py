@@ -39,6 +39,12 @@ class EvaluatorConfig:
     batch_size: int = 256
     val_images: int | None = None  # None: the whole validation split
 
+    def __post_init__(self) -> None:
+        for key in ("calibration_images", "batch_size", "val_images"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"{key} must be at least 1, got {value}")
+
 
 def split_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Classification inputs and labels as the evaluator's validation batches."""

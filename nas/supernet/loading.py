@@ -43,7 +43,8 @@ def make_space(name: str, data: Any, options: dict[str, Any], task: Task = CLASS
     try:
         return factory(**{**task.space_options(data), **options})
     except (TypeError, ValueError) as err:
-        raise UserError(f"space {name!r}: {err}") from None
+        said = str(err)
+        raise UserError(said if said.startswith(f"space {name!r}") else f"space {name!r}: {said}") from None
 
 
 @dataclass

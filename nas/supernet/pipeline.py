@@ -43,17 +43,19 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
     if train_cfg.init_from:
         load_initial_weights(supernet, train_cfg.init_from, space_name)
     trainer = trainer(space, supernet, data, train_cfg, out, device, task=task)
-    bar = tqdm(total=trainer.total_steps, desc=label, unit="step", disable=quiet, dynamic_ncols=True)
+    resumed = trainer.resume()
+    if resumed and not quiet:
+        tqdm.write(f"resuming {out} from step {trainer.step}/{trainer.total_steps}")
+    # opened after the resume, at the step it resumes from: the bar neither jumps nor counts the
+    # restored steps as done in no time
+    bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=label, unit="step", disable=quiet,
+               dynamic_ncols=True)
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
         bar.update(1)
         bar.set_postfix({k: f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}" for k, v in metrics.items()})
 
     trainer.on_step = on_step
-    if trainer.resume():
-        bar.update(trainer.step)
-        if not quiet:
-            tqdm.write(f"resuming {out} from step {trainer.step}/{trainer.total_steps}")
     try:
         return trainer.run()
     finally:

@@ -23,6 +23,7 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 from torch import nn
 
+from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
 from search_spaces.blocks.auxiliary import AuxiliaryHead, AuxiliaryLogits
 from search_spaces.blocks.cell import CellGraph
 from search_spaces.blocks.mixed import MixedOp
@@ -76,8 +77,8 @@ class DartsConfig:
     auxiliary_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.auxiliary_weight < float("inf"):
-            raise ValueError(f"auxiliary_weight must be a finite number >= 0, got {self.auxiliary_weight}")
+        if not 0 <= self.auxiliary_weight <= 10:  # DARTS uses 0.4; above 10 the auxiliary loss is all that trains
+            raise ValueError(f"auxiliary_weight must be in [0, 10], got {self.auxiliary_weight}")
         for key in ("channels", "layers", "stem_multiplier", "input_size", "in_channels", "num_classes"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -88,6 +89,9 @@ class DartsConfig:
             raise ValueError(f"layers must be at least 3 (two of them reduce), got {self.layers}")
         if not 0 < self.width < float("inf"):
             raise ValueError(f"width must be a positive finite number, got {self.width}")
+        check_limits(width=(self.width, MAX_WIDTH), channels=(self.channels, 1024), layers=(self.layers, 64),
+                     stem_multiplier=(self.stem_multiplier, 16), input_size=(self.input_size, MAX_INPUT_SIZE),
+                     in_channels=(self.in_channels, MAX_CHANNELS), num_classes=(self.num_classes, MAX_CLASSES))
 
     @property
     def c(self) -> int:

@@ -30,7 +30,7 @@ from search_spaces.darts.network import (CELL_TYPES, DARTS_OPS, EDGES, NODES, Ce
 
 # Bi-Real Net / ReActNet: a binary multiply-add (XNOR + popcount) costs 1/64 of a float one.
 BOPS_PER_FLOP = 64
-from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.protocol import Decision, SearchSpace, config_dict, option_names, typed_options
 
 # The unordered input pairs of node j, in a fixed order: node 0 reads (0, 1); node 3 one of 10 pairs.
 PAIRS: tuple[tuple[tuple[int, int], ...], ...] = tuple(tuple(itertools.combinations(range(j + 2), 2))
@@ -44,9 +44,11 @@ class CellSpace(SearchSpace):
     name = "cells"
     opset: OpSet = DARTS_OPS
 
+    options = option_names(DartsConfig)
+
     def __init__(self, **options: Any) -> None:
         try:
-            self.cfg = DartsConfig(**options)
+            self.cfg = typed_options(self.name, DartsConfig, options)
         except TypeError as err:
             raise ValueError(f"{self.name} space: {err}") from None
 

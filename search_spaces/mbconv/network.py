@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from search_spaces.arch import Arch
+from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
 from search_spaces.blocks.conv import ConvNormAct
 from search_spaces.blocks.se import SqueezeExcite
 from search_spaces.nested_kernel import NestedKernel
@@ -73,6 +74,14 @@ class MBConvConfig:
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{key} multiplier must be a positive finite number, got {value}")
+        check_limits(width=(self.width, MAX_WIDTH), depth=(self.depth, 16), resolution=(self.resolution, 16),
+                     input_size=(self.input_size, MAX_INPUT_SIZE), image_size=(self.input_size * self.resolution, MAX_INPUT_SIZE),
+                     num_classes=(self.num_classes, MAX_CLASSES), in_channels=(self.in_channels, MAX_CHANNELS),
+                     stem_channels=(self.stem_channels, MAX_CHANNELS), head_channels=(self.head_channels, MAX_CHANNELS),
+                     stage_repeats=(max((s[0] for s in self.stages), default=0), 64),
+                     stage_channels=(max((s[4] for s in self.stages), default=0), MAX_CHANNELS),
+                     expansion=(max((s[3] for s in self.stages), default=0), 16),
+                     kernel=(max((s[1] for s in self.stages), default=0), 15))
         if self.input_size < 8 or self.num_classes < 1 or self.in_channels < 1:
             raise ValueError("input_size >= 8, num_classes >= 1 and in_channels >= 1 are required")
         if not 0 <= self.dropout < 1 or not 0 <= self.drop_connect < 1:

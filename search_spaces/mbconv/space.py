@@ -15,7 +15,7 @@ from search_spaces.mbconv.network import (
     EXPANSIONS, KERNELS, SE_OPTIONS, BlockChoice, Head, Layout, MBConv, MBConvConfig, MBConvNet, MBConvSupernet,
     Resize, Stem, active_blocks, make_layout,
 )
-from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.protocol import Decision, SearchSpace, config_dict, option_names, typed_options
 
 # Every (kernel, expansion, SE) of a block, in the order of its three decisions.
 COMBINATIONS = tuple((k, e, s) for k in range(len(KERNELS)) for e in range(len(EXPANSIONS))
@@ -32,9 +32,11 @@ class MBConvSpace(SearchSpace):
     description = "MnasNet/EfficientNet-B0 MBConv+SE: kernel x expansion x SE per block, depth per stage"
     multipliers = ("depth", "width", "resolution")  # space options that compound scaling (`nas scale`) varies
 
+    options = option_names(MBConvConfig)
+
     def __init__(self, **options: Any) -> None:
         try:
-            self.cfg = MBConvConfig(**options)
+            self.cfg = typed_options(self.name, MBConvConfig, options)
         except TypeError as err:
             raise ValueError(f"mbconv space: {err}") from None
         self.layout: Layout = make_layout(self.cfg)

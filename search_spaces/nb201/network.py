@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
+from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
 from search_spaces.weight_sharing import freeze_affine_norms, init_weights, load_path_weights
 from search_spaces.nb201.ops import (CELL, EDGES, OPS, ClassifierHead, NestedMixedEdge, ResNetBasicBlock, Stem,
                                      make_op, mixed_edge)
@@ -56,6 +57,9 @@ class NB201Config:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
         if not 0 < self.width < float("inf"):
             raise ValueError(f"width must be a positive finite number, got {self.width}")
+        check_limits(width=(self.width, MAX_WIDTH), channels=(self.channels, 1024), cells_per_stage=(self.cells_per_stage, 64),
+                     input_size=(self.input_size, MAX_INPUT_SIZE), in_channels=(self.in_channels, MAX_CHANNELS),
+                     num_classes=(self.num_classes, MAX_CLASSES))
         if self.sharing not in ("independent", "nested"):
             raise ValueError(f"sharing must be independent or nested, got {self.sharing!r}")
         if isinstance(self.few_shot, bool) or not isinstance(self.few_shot, int) or not -1 <= self.few_shot < len(EDGES):

@@ -21,7 +21,7 @@ from search_spaces.few_shot import FewShotSupernet
 from search_spaces.nb201 import isomorphism
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
 from search_spaces.nb201.ops import EDGES, NUM_NODES, OPS, ClassifierHead, ResNetBasicBlock, Stem, make_op
-from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.protocol import Decision, SearchSpace, config_dict, option_names, typed_options
 
 _EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 _OP_INDEX = {name: i for i, name in enumerate(OPS)}
@@ -32,9 +32,11 @@ class NB201Space(TabulatedCost, SearchSpace):
     name = "nb201"
     description = "NAS-Bench-201 cell: 6 edges x {none, skip, conv 1x1, conv 3x3, avg pool 3x3}, 15,625 archs"
 
+    options = option_names(NB201Config)
+
     def __init__(self, **options: Any) -> None:
         try:
-            self.cfg = NB201Config(**options)
+            self.cfg = typed_options(self.name, NB201Config, options)
         except TypeError as err:
             raise ValueError(f"nb201 space: {err}") from None
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import Arch
+from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
 from search_spaces.weight_sharing import choices_of as _choices, init_weights, load_path_weights
 from search_spaces.shufflenet.blocks import ChoiceBlock, ChoiceBlockUnit, ClassifierHead, Stem
 from search_spaces.shufflenet.nested import NestedChoiceBlock
@@ -62,11 +63,14 @@ class ShuffleNetConfig:
         if len(self.stage_repeats) != len(self.stage_widths) or min(self.stage_repeats, default=0) <= 0:
             raise ValueError("stage_repeats and stage_widths need one positive entry per stage")
         # Checked before anything is built: 1e9 blocks or a 1e3 width would exhaust memory, not fail.
-        for key, value, limit in (("width", self.width, 16), ("stage_repeats", max(self.stage_repeats, default=0), 64),
-                                  ("stage_widths", max(self.stage_widths, default=0), 16384),
-                                  ("input_size", self.input_size, 4096), ("num_classes", self.num_classes, 100_000)):
-            if value > limit:
-                raise ValueError(f"{key} {value} is above {limit} (the most this space builds)")
+        check_limits(width=(self.width, MAX_WIDTH), stage_repeats=(max(self.stage_repeats, default=0), 64),
+                     stage_widths=(max(self.stage_widths, default=0), MAX_CHANNELS),
+                     stem_channels=(self.stem_channels, MAX_CHANNELS), last_channels=(self.last_channels, MAX_CHANNELS),
+                     input_size=(self.input_size, MAX_INPUT_SIZE), num_classes=(self.num_classes, MAX_CLASSES),
+                     in_channels=(self.in_channels, MAX_CHANNELS), stem_stride=(self.stem_stride or 1, 2),
+                     first_stage_stride=(self.first_stage_stride or 1, 2))
+        if (self.stem_stride or 1) < 1 or (self.first_stage_stride or 1) < 1:
+            raise ValueError("stem_stride and first_stage_stride must be 1 or 2")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.sharing not in SHARING:

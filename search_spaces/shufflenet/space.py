@@ -10,7 +10,7 @@ import torch
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from search_spaces.cost import CostTable, TabulatedCost
-from search_spaces.protocol import Decision, SearchSpace, config_dict
+from search_spaces.protocol import Decision, SearchSpace, config_dict, option_names, typed_options
 from search_spaces.shufflenet.blocks import CHOICES, ChoiceBlockUnit, ClassifierHead, Stem
 from search_spaces.shufflenet.network import (
     Layout, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_layout,
@@ -23,9 +23,11 @@ class ShuffleNetSpace(TabulatedCost, SearchSpace):
     description = "SPOS/DetNAS ShuffleNetV2 choice blocks: 20 blocks x {shuffle 3x3/5x5/7x7, xception}"
     multipliers = ("width",)  # space options that `nas scale` varies (its depth and input size are fixed)
 
+    options = option_names(ShuffleNetConfig)
+
     def __init__(self, **options: Any) -> None:
         try:
-            self.cfg = ShuffleNetConfig(**options)
+            self.cfg = typed_options(self.name, ShuffleNetConfig, options)
             self.layout: Layout = make_layout(self.cfg)
         except TypeError as err:
             raise ValueError(f"shufflenet space: {err}") from None
