@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from nas.cli.main import main as nas
-from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
+from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.run_config import SearchConfig
 from nas.supernet.loading import load_supernet_run, resolve_device
 from nas.uncertainty import distinguishable

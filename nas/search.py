@@ -24,7 +24,7 @@ from nas.strategies.base import Strategy
 from nas.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
 from nas.verdict import verdict
-from nas.trust import check_learned, check_separable, random_baseline
+from nas.trust import check_learned, check_mixed_learned, check_separable, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -130,9 +130,27 @@ def plan(config: SearchConfig, budget: int | None) -> str:
     if warmup:
         proxy, _, count = warmup.partition(":")
         steps.append(f"score {count} random architectures with {proxy} (warm-up)")
-    steps.append(f"search {budget} architectures with {config.strategy}" if budget is not None
-                 else f"search with {config.strategy} until it ends")
+    if darts_of(config.strategy, config.strategy_options) is not None:
+        label = evaluator_kind(config).estimator(config)[1]
+        steps.append(f"derive the architecture from the alphas and score it by {label}")
+    else:
+        steps.append(f"search {budget} architectures with {config.strategy}" if budget is not None
+                     else f"search with {config.strategy} until it ends")
     return " -> ".join(steps)
+
+
+def mixed_forward_check(run: RunDir, config: SearchConfig) -> dict[str, float] | None:
+    """DARTS's supernet judged by its mixed forward on held-out images (`nas.trust.check_mixed_learned`)."""
+    from nas.supernet.loading import supernet_dir_of
+    from nas.supernet.train import read_training_log
+    from nas.tasks import get_task
+
+    supernet = supernet_dir_of(run, run.read_config()) or run.path / "supernet"
+    log = supernet / "training.jsonl"
+    if not log.exists() or config.data is None:
+        return None
+    chance = get_task(config.task).chance(config.data.load())
+    return check_mixed_learned(read_training_log(log), chance, run.path, config.force)
 
 
 def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
@@ -178,6 +196,7 @@ def execute(run: RunDir, *, quiet: bool = False,
                    quiet, **darts_training(darts))
     space, evaluator = evaluator_kind(config).for_search(run.path, config, device, quiet)
     baseline = trusted_baseline(run, config, space, evaluator, on_baseline)
+    mixed = mixed_forward_check(run, config) if darts is not None else None
     objective = config.objective
     strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
                              seed=config.seed, options=config.strategy_options, objective=objective)
@@ -224,6 +243,8 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary["estimator"] = estimator_summary(space, config)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": getattr(evaluator, "chance", None)}
+    if mixed is not None:  # how DARTS's supernet was judged (its mixed forward, not single paths)
+        summary["darts_mixed_forward"] = mixed
     judged = verdict(records, baseline if baseline["count"] else None, objective.metric, objective.maximise,
                      objective.unit, objective.scale)
     if judged is not None:

@@ -135,3 +135,23 @@ def check_separable(baseline: dict[str, Any], run_path: Path, force: bool, unit:
         f"the validation set cannot tell architectures apart: {describe_separability(sep, unit)} "
         f"(needed >= {MIN_RELIABILITY}), so a search would rank noise; {more}, or train the supernet longer "
         f"(--epochs); or search anyway with `nas search --resume {run_path} --force`")
+
+
+def check_mixed_learned(training: list[dict[str, Any]], chance: float | None, run_path: Path,
+                        force: bool) -> dict[str, float] | None:
+    """A DARTS supernet is judged by what DARTS uses, its mixed forward: the last epoch's mean
+    accuracy on the alphas' validation batches (images the weights never train on). Single paths of
+    such a supernet score near chance whatever it learned, so the random-path check says nothing.
+    Returns {"val_acc", "chance"} (None when the log has no held-out accuracy: second-order
+    DARTS); raises UserError when it is not clearly above chance (unless `force`)."""
+    last = training[-1] if training else {}
+    if "val_acc" not in last or chance is None:
+        return None
+    measured = {"val_acc": float(last["val_acc"]), "chance": chance, "epoch": last.get("epoch")}
+    needed = chance + MIN_GAIN * (100.0 - chance)
+    if measured["val_acc"] < needed and not force:
+        raise UserError(
+            f"the DARTS supernet has not learned: its mixed forward scores {measured['val_acc']:.2f}% on held-out "
+            f"images (chance {chance:.2f}%, needed >= {needed:.2f}%), so its alphas rank noise; train it longer "
+            f"(--epochs) or search anyway with `nas search --resume {run_path} --force`")
+    return measured

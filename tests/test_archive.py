@@ -307,7 +307,7 @@ def test_tables(tmp_path):
     listing = runs_table(tmp_path)
     assert "not-a-run" not in listing
     row = listing.splitlines()[2].split()
-    assert row[:7] == ["20261126-013005-toy-random", "search", "toy", "random", "2", "stopped", "33.00"]
+    assert row[:7] == ["20261126-013005-toy-random", "search", "toy", "random", "2/?", "stopped", "33.00"]
     assert runs_table(tmp_path / "not-a-run").startswith("no runs under")
 
 

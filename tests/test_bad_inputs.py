@@ -153,7 +153,7 @@ CASES = [
      "block_0"),
     ("arch-short-form-other-space", ["evaluate", "--run", "{w}/sup", "--arch", "nb201:000000"], "space"),
     ("arch-nb201-string-for-shufflenet", ["evaluate", "--run", "{w}/sup", "--arch", "|none~0|+|none~0|none~1|"],
-     "not an architecture"),
+     "NB201 cell string (space nb201)"),
     ("arch-deep-inline", ["evaluate", "--run", "{w}/sup", "--arch", DEEP], "nested too deeply"),
     ("arch-deep-file", ["evaluate", "--run", "{w}/sup", "--arch", "{w}/deep.json"], "nested too deeply"),
     ("arch-binary-file", ["evaluate", "--run", "{w}/sup", "--arch", "{w}/binary.bin"], "not a text file"),

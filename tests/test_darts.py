@@ -270,3 +270,58 @@ def test_darts_strategy_proposes_the_discretised_alphas_once_and_keeps_them_in_i
     tight.use_alphas(logits)
     with pytest.raises(UserError, match="breaks the constraint"):
         tight.ask(1)
+
+
+# ---- the default DARTS run is judged by what DARTS derives (issue 25) -----------------------------------
+@pytest.mark.parametrize("space, evaluator", [("nb201", "table"), ("darts", "standalone"), (None, "table")])
+def test_a_darts_search_without_an_evaluator_scores_the_derived_architecture(space, evaluator):
+    """Single paths of a supernet trained in mixed mode score near chance, so the trust check refused
+    every default DARTS run: the default evaluator is now the table where the space has one, a short
+    stand-alone training otherwise."""
+    from nas.cli.main import build_parser
+    from nas.cli.search_config import resolve_config
+
+    argv = ["search", "--strategy", "darts", *(["--space", space] if space else []), "--data", "cifar10-subset"]
+    config = resolve_config(build_parser(argv).parse_args(argv))
+    assert config.evaluator.kind == evaluator and not config.uses_supernet
+    assert config.train is not None and config.random_baseline == 0  # DARTS still trains its supernet here
+    from nas.search import plan
+
+    assert "derive the architecture from the alphas and score it by" in plan(config, 1)
+
+
+def test_a_darts_supernet_is_judged_by_its_mixed_forward(tmp_path):
+    from nas.trust import check_mixed_learned
+
+    log = [{"epoch": 1, "val_acc": 31.0}, {"epoch": 2, "val_acc": 44.5}]
+    assert check_mixed_learned(log, 10.0, tmp_path, force=False) == {"val_acc": 44.5, "chance": 10.0, "epoch": 2}
+    with pytest.raises(UserError, match="mixed forward scores 11.00% on held-out images"):
+        check_mixed_learned([{"epoch": 1, "val_acc": 11.0}], 10.0, tmp_path, force=False)
+    assert check_mixed_learned([{"epoch": 1, "val_acc": 11.0}], 10.0, tmp_path, force=True)["val_acc"] == 11.0
+    assert check_mixed_learned([{"epoch": 1, "loss": 2.0}], 10.0, tmp_path, force=False) is None  # second order
+
+
+def test_the_darts_trainer_logs_its_mixed_forward_on_held_out_batches(tmp_path):
+    trainer = toy_trainer(tmp_path, order=1, steps=20)
+    trainer.run()
+    last = read_jsonl(tmp_path / "training.jsonl")[-1]
+    assert {"val_loss", "val_acc"} <= set(last) and last["val_acc"] > 60  # the toy's label is learnable
+
+
+@needs_subset
+def test_the_standalone_evaluator_trains_each_architecture_alone(tmp_path):
+    from nas.data import DataConfig
+    from nas.evaluate.spec import EvaluatorSpec
+    from nas.evaluate.standalone import StandaloneEvaluator
+    from dataclasses import asdict
+
+    spec = EvaluatorSpec("standalone", space="nb201", space_options={"width": 0.25, "cells_per_stage": 1},
+                         data=asdict(DataConfig("cifar10-subset", val_size=64, train_limit=128)),
+                         evaluator={"epochs": 1, "batch_size": 32}, seed=0, device="cpu")
+    evaluator = StandaloneEvaluator.from_spec(spec)
+    arch = evaluator.space.parse({"space": "nb201", "choices": [3, 3, 3, 3, 3, 3]})
+    scores = evaluator.evaluate(arch)
+    assert 0 <= scores["val_acc"] <= 100 and "train_s" not in scores
+    assert set(evaluator.reported(arch)) == {"train_loss", "train_s"}
+    again = StandaloneEvaluator.from_spec(spec).evaluate(arch)  # seeded: the same figure again
+    assert again["val_acc"] == scores["val_acc"]

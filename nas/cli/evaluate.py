@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from nas.cli import options
@@ -40,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     arch = read_arch(args.arch, space_of_run(supernet_dir))  # a bad architecture fails before any loading
     config = run_dir.read_config()
     settings, said = options.run_evaluator_config(config, args)  # the run's own, so its numbers repeat
-    print(f"loading the supernet of {supernet_dir}, then scoring {arch} with {'; '.join(said)} ...",
-          file=sys.stderr, flush=True)  # 5-30 s of work: say what is happening
+    options.progress_line(f"loading the supernet of {supernet_dir}, then scoring {arch} with {'; '.join(said)} ...")  # 5-30 s of work: say what is happening
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     evaluator = SupernetEvaluator.from_run(supernet_run, settings, resolve_device(args.device),
@@ -71,3 +69,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"flops         {result['flops'] / 1e6:.2f} M")
     print(f"params        {result['params'] / 1e6:.3f} M")
     return 0
+

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from nas.archive import RunDir
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if supernet_dir is None:
         raise UserError(f"{args.run} has no supernet to export weights from")
     given = read_arch(args.arch, space_of_run(supernet_dir)) if args.arch is not None else None  # fail early
-    print(f"loading the supernet of {supernet_dir} ...", file=sys.stderr, flush=True)  # 5-10 s: say so
+    options.progress_line(f"loading the supernet of {supernet_dir} ...")  # 5-10 s: say so
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space
     metrics: dict = {}
@@ -68,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         calibration_images=args.calibration_images, eval_batch_size=args.eval_batch_size, val_images=None))
     evaluator = SupernetEvaluator.from_run(supernet_run, settings, resolve_device(args.device),
                                            seed=config.get("seed", 0) if config.get("kind") == "search" else 0)
-    print(f"recalibrating BN of {arch} on {settings.calibration_images:,} training images ...", file=sys.stderr,
-          flush=True)
+    options.progress_line(f"recalibrating BN of {arch} on {settings.calibration_images:,} training images ...")
     model = evaluator.recalibrated_model(arch).cpu()
     preprocessing = get_task(supernet_run.data_config.task).preprocessing(supernet_run.data)
     if args.format == "onnx":
@@ -91,3 +89,4 @@ def _not_a_run_file(path: Path, run: Path) -> None:
     if path.exists() and run.resolve() in path.resolve().parents:
         raise UserError(f"{path} is a file of the run {run}; --overwrite never replaces a run's own files; "
                         "choose another --out")
+

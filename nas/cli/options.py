@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 
 from nas.cli.types import (fraction_or_count, non_negative_float, non_negative_int,  # noqa: F401
@@ -213,3 +214,9 @@ def run_evaluator_config(config: dict, args: argparse.Namespace) -> tuple[Evalua
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda[:N]")
+
+
+def progress_line(line: str) -> None:
+    """What the next seconds of work are, for a person at a terminal (not in logs or pipes)."""
+    if sys.stderr.isatty():
+        print(line, file=sys.stderr, flush=True)

@@ -13,7 +13,7 @@ from nas.cli import options
 from nas.data import DataConfig
 from nas.errors import UserError
 from nas.presets import preset
-from nas.registry import SPACES, STRATEGIES
+from nas.registry import EVALUATORS, SPACES, STRATEGIES
 from nas.run_config import SearchConfig
 from nas.search import evaluator_kind
 from nas.strategies.factory import build_config
@@ -105,10 +105,18 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
         p = preset(preset_name)  # not the single-path supernet's per-space settings (nb201's ranking setup)
         p = {**p, **STRATEGIES.get(args.strategy).train_defaults,
              "data": {**p["data"], "val_size": STRATEGIES.get(args.strategy).train_defaults["val_size"]}}
+    if trains and args.evaluator is None and args.table is None:
+        # DARTS is judged by the architecture it derives: single paths of a supernet trained in mixed
+        # mode score near chance (the trust check refused every default DARTS run). The table scores
+        # it where the space has one, a short stand-alone training otherwise.
+        space = pick(args.space, "nb201")
+        args.evaluator = "table" if space in EVALUATORS.get("table").spaces else "standalone"
     if args.evaluator == "table" or args.table is not None:
         resolved = _table_search(args, config, p, seed, trains)
     elif args.evaluator == "zc":
         resolved = _zero_cost_search(args, config, p, trains)
+    elif args.evaluator == "standalone":
+        resolved = _standalone_search(args, config, p, seed, trains)
     elif args.supernet is not None:
         resolved = _referenced_supernet(args, config)
     else:
@@ -118,7 +126,6 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def _with_evaluator_options(config: dict[str, Any], given: list[tuple[str, str]]) -> dict[str, Any]:
     """`-E KEY=VALUE` on top of the evaluator's settings, checked (and typed) by its kind's Config."""
-    from nas.registry import EVALUATORS
     from nas_common.typed_config import build_config
 
     settings = dict(config["evaluator"])
@@ -143,6 +150,20 @@ def _zero_cost_search(args: argparse.Namespace, config: dict[str, Any], p: dict[
     space_options = {**({"width": args.width} if args.width is not None else {}), **dict(args.space_option)}
     config.update(space=space, space_options=space_options, data=asdict(data), task=data.task, train=None,
                   supernet=None, random_baseline=pick(args.random_baseline, 0), evaluator={"kind": "zc"})
+    return config
+
+
+def _standalone_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,
+                       trains: str | None) -> dict[str, Any]:
+    """Each architecture trained alone (`nas.evaluate.standalone`) at the preset's widths (training
+    must be affordable); with DARTS, the supernet is trained first and only what it derives is."""
+    if args.supernet is not None:
+        raise UserError("--supernet and --evaluator standalone exclude each other: nothing is shared")
+    config = _supernet_trained_here(args, {**config, "space": pick(args.space, "nb201" if trains else "shufflenet")},
+                                    p, seed)
+    config.update(supernet=None, evaluator={"kind": "standalone"}, random_baseline=pick(args.random_baseline, 0))
+    if not trains:
+        config.update(train=None, backbone_pretraining=None)
     return config
 
 

@@ -106,6 +106,13 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
         print(f"random archs        {describe(rb, rb.get('chance'), objective.unit)}")
         if rb.get("separability"):
             print(f"separability        {describe_separability(rb['separability'], objective.unit)}")
+    if "darts_mixed_forward" in summary:
+        mixed = summary["darts_mixed_forward"]
+        print(f"DARTS supernet      mixed forward {mixed['val_acc']:.2f}% on held-out images in its last epoch "
+              f"(chance {mixed['chance']:.2f}%): what DARTS's alphas were chosen by")
+    if isinstance(summary.get("darts"), dict) and "skip_connections" in summary["darts"]:
+        print(f"skip connections    {summary['darts']['skip_connections']} of the derived "
+              f"{summary['darts']['decisions']} decisions (many: the collapse -o guard=darts- or robust guards against)")
     if "verdict" in summary:
         print(f"verdict             {summary['verdict']['text']}")
     if "estimator" in summary:

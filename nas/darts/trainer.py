@@ -87,28 +87,40 @@ class DartsTrainer(SupernetTrainer):
         lr = cosine_lr(self.cfg.lr, step, self.total_steps, self.warmup_steps)
         skip = self.darts.aux_skip_at(step, self.total_steps)
         train_batch = self.loader.batch(step)
-        self.arch_step(self.val_loader.batch(step), train_batch, lr, skip)
+        held_out = self.arch_step(self.val_loader.batch(step), train_batch, lr, skip)
         weights = self.weights().detach()
         metrics = sgd_step(self.supernet, lambda x: self.supernet.forward_mixed(x, weights, skip), self.optimizer,
                            self.loss_fn, train_batch, lr, self.device, self.after_backward, self.cfg.grad_clip)
         metrics["aux_skip"] = skip
-        return metrics
+        return {**metrics, **held_out}
+
+    def _loss_and_metrics(self, batch: tuple[torch.Tensor, Any], weights: torch.Tensor, skip: float):
+        x, y = batch
+        x, y = x.to(self.device, non_blocking=True), to_device(y, self.device)
+        return self.loss_fn(self.supernet.forward_mixed(x, weights, skip), y)
 
     def _loss(self, batch: tuple[torch.Tensor, Any], weights: torch.Tensor, skip: float) -> torch.Tensor:
         x, y = batch
         x, y = x.to(self.device, non_blocking=True), to_device(y, self.device)
         return self.loss_fn(self.supernet.forward_mixed(x, weights, skip), y)[0]
 
-    def arch_step(self, val_batch, train_batch, lr: float, skip: float) -> None:
-        """One Adam step of the alphas on the validation loss (first or second order)."""
+    def arch_step(self, val_batch, train_batch, lr: float, skip: float) -> dict[str, float]:
+        """One Adam step of the alphas on the validation loss (first or second order). Returns the
+        mixed forward's loss and metrics on that batch (first order), prefixed "val_": images the
+        weights never train on, so the epoch means say whether the supernet as DARTS uses it (its
+        mixed forward) learned."""
         self.supernet.train()
         self.arch_optimizer.zero_grad(set_to_none=True)
+        held_out: dict[str, float] = {}
         if self.darts.order == 1:
-            grad, = torch.autograd.grad(self._loss(val_batch, self.weights(), skip), [self.alphas])
+            loss, metrics = self._loss_and_metrics(val_batch, self.weights(), skip)
+            grad, = torch.autograd.grad(loss, [self.alphas])
+            held_out = {"val_loss": float(loss), **{f"val_{k}": float(v) for k, v in metrics.items()}}
         else:
             grad = self.unrolled_gradient(val_batch, train_batch, lr, skip)
         self.alphas.grad = grad
         self.arch_optimizer.step()
+        return held_out
 
     def unrolled_gradient(self, val_batch, train_batch, xi: float, skip: float) -> torch.Tensor:
         params = [p for p in self.supernet.parameters() if p.requires_grad]
