@@ -18,6 +18,9 @@ The alphas' Adam lr is 6e-3 (DARTS: 3e-4): this setting takes ~600 alpha steps a
 ~20,000, and an Adam step moves a logit by about lr whatever the gradient's scale.
 Run: python bench/darts_nb201.py [--seeds 3] [--epochs 8] [--train-limit 5000] [--channels 8]
      [--cells 5] [--image-size 16] [--guards none,darts-,robust] [--es-window 2]
+     python bench/darts_nb201.py --default [--data cifar10-subset]: the default command's setting
+     (the cpu preset: C = 8, one cell per stage, 6 epochs, 234 steps), which picks the guard
+     `nas search --strategy darts` uses by default.
 """
 
 from __future__ import annotations
@@ -35,12 +38,21 @@ from pathlib import Path
 
 
 def search(out: Path, seed: int, guard: str, args: argparse.Namespace) -> dict:
+    if args.default:  # the default command a user runs first, only the guard and seed changed
+        cmd = [sys.executable, "-m", "nas", "search", "--space", "nb201", "--strategy", "darts", "--data", args.data,
+               "-o", f"guard={guard}", "-o", f"es_window={args.es_window}", "--seed", str(seed), "--quiet",
+               "--out", str(out)]
+        return _run(cmd, out, seed, guard)
     cmd = [sys.executable, "-m", "nas", "search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table",
            "-o", f"guard={guard}", "-o", f"order={args.order}", "-o", f"arch_lr={args.arch_lr}",
            "-S", f"channels={args.channels}",
            "-S", f"cells_per_stage={args.cells}", "--data", "cifar10", "--image-size", str(args.image_size),
            "--train-limit", str(args.train_limit), "-o", f"es_window={args.es_window}",
            "--val-size", "0.5", "--epochs", str(args.epochs), "--seed", str(seed), "--quiet", "--out", str(out)]
+    return _run(cmd, out, seed, guard)
+
+
+def _run(cmd: list[str], out: Path, seed: int, guard: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -66,6 +78,10 @@ def main() -> None:
     p.add_argument("--image-size", type=int, default=16)
     p.add_argument("--guards", default="none,darts-,robust", help="comma-separated: none, darts-, robust")
     p.add_argument("--es-window", type=int, default=2, help="RobustDARTS's window in epochs (5 of DARTS's 50)")
+    p.add_argument("--default", action="store_true",
+                   help="the default command instead (`nas search --space nb201 --strategy darts --data DATA`: the "
+                        "cpu preset's width, epochs and data; only the guard and seed set)")
+    p.add_argument("--data", default="cifar10-subset", help="with --default: the data (default cifar10-subset)")
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="nas-darts-bench-"))
     guards = args.guards.split(",")

@@ -9,6 +9,7 @@ turns a broken one into one `UserError` line; `to_dict` writes the same layout b
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
@@ -78,11 +79,18 @@ class SearchConfig:
         unless a supernet is trained here (DARTS, then scored by the table)."""
         from nas.registry import SPACES
 
-        declared = SPACES.get(self.space).options
+        factory = SPACES.get(self.space)
+        declared = factory.options
         unknown = sorted(set(self.space_options) - set(declared))
         if unknown and declared:
             raise UserError(f"space {self.space!r} has no option {unknown[0]!r}; valid options: "
                             f"{', '.join(sorted(declared))}")
+        try:  # the values too (a negative width, 10^19 blocks), on the space's own defaults for the data
+            factory(**self.space_options)
+        except (TypeError, ValueError) as err:
+            said = str(err)
+            raise UserError(said if said.startswith(f"space {self.space!r}") else f"space {self.space!r}: {said}") \
+                from None
         from nas.registry import EVALUATORS
 
         scored = getattr(EVALUATORS.get(self.evaluator.kind), "spaces", None)  # None: any space
@@ -121,16 +129,17 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], where: str = "config.json") -> "SearchConfig":
         if config.get("kind", "search") != "search":
-            raise UserError(f"{where} is a {config.get('kind')} run's config, not a search's")
+            raise UserError(f"{where} is a {str(config.get('kind'))[:40]!r} run's config, not a search's")
         unknown = sorted(set(config) - set(cls.KEYS))
         if unknown:  # refused, not dropped: a resume rewrites config.json and would lose them
             raise UserError(f"{where} has keys this version does not know ({', '.join(map(str, unknown))[:200]}); "
                             "remove them, or use the version that wrote them")
         for key in ("space_options", "strategy_options", "constraint", "evaluator", "data", "train",
-                    "objective", "backbone_pretraining"):
+                    "objective", "backbone_pretraining", "supernet"):
             if config.get(key) is not None and not isinstance(config[key], Mapping):
                 raise UserError(f"{where}: {key!r} must be a mapping of settings (for example "
                                 f"{key}: {{...}}), got {config[key]!r:.80}")
+        _check_saved_types(config, where)
         try:
             evaluator = dict(config.get("evaluator") or {})
             supernet = config.get("supernet")
@@ -162,6 +171,100 @@ class SearchConfig:
 
     def updated(self, **changes: Any) -> "SearchConfig":
         return replace(self, **changes)
+
+
+def _check_saved_types(config: Mapping[str, Any], where: str) -> None:
+    """Every field of a saved search config has its declared JSON type and a sane range, before
+    anything is built from it: a hand-edited or damaged config.json (`"workers": "x"`, a momentum
+    of 1e19, an epoch count of true) is one line naming the field, never a run on nonsense."""
+    from nas.data import DataConfig, DetectionDataConfig
+    from nas_common.typed_config import check_json_types
+
+    check_json_types(Cluster, {k: config[k] for k in ("workers", "gpus_per_worker", "address") if k in config},
+                     where)
+    check_json_types(_TopLevel, {k: config[k] for k in _TopLevel.__dataclass_fields__ if k in config}, where)
+    check_json_types(TrainConfig, config.get("train"), f"{where} train")
+    check_json_types(Constraint, config.get("constraint"), f"{where} constraint")
+    data = config.get("data")
+    check_json_types(DetectionDataConfig if isinstance(data, dict) and "annotations" in data else DataConfig, data,
+                     f"{where} data")
+    workers = config.get("workers", 1)
+    if workers != "auto" and not (isinstance(workers, int) and 1 <= workers <= 10_000):
+        raise UserError(f"{where}: workers must be \"auto\" or 1..10,000, got {str(workers)[:40]!r}")
+    gpus = config.get("gpus_per_worker")
+    if gpus is not None and not 0 <= gpus <= 64:
+        raise UserError(f"{where}: gpus_per_worker must be in [0, 64], got {gpus}")
+    for key, low, high in (("budget", 1, 10**12), ("random_baseline", 0, 10**6)):
+        value = config.get(key)
+        if value is not None and not low <= value <= high:
+            raise UserError(f"{where}: {key} must be in {low:,}..{high:,}, got {value}")
+    train = config.get("train")
+    if isinstance(train, dict):
+        if not 0 <= train.get("momentum", 0.9) < 1 or not 0 <= train.get("checkpoint_every", 0) <= 10**9:
+            raise UserError(f"{where} train: need 0 <= momentum < 1 and 0 <= checkpoint_every <= 1e9")
+        if not 0 <= train.get("seed", 0) < 2**63:
+            raise UserError(f"{where} train: seed must be in [0, 2^63), got {train.get('seed')}")
+    if isinstance(data, dict):
+        _check_data_ranges(data, f"{where} data")
+    constraint = config.get("constraint")
+    if isinstance(constraint, dict):
+        for key in ("max_flops", "max_params", "max_latency_us"):
+            if (constraint.get(key) or 0) > 10**18:
+                raise UserError(f"{where} constraint: {key} {constraint[key]:,} is above 1e18 (no network counts that many)")
+    device = config.get("device", "auto")
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", device):
+        raise UserError(f"{where}: device {device[:40]!r} is not a device; use auto, cpu or cuda[:N]")
+    from nas.presets import PRESETS
+
+    if config.get("preset", "cpu") not in PRESETS:
+        raise UserError(f"{where}: unknown preset {str(config.get('preset'))[:40]!r}; valid presets: {', '.join(PRESETS)}")
+    supernet = config.get("supernet")
+    if isinstance(supernet, dict) and not isinstance(supernet.get("run"), (str, type(None))):
+        raise UserError(f"{where}: supernet.run must be a run directory or null, got {str(supernet['run'])[:40]!r}")
+    _check_component_options(config, where)
+
+
+def _check_data_ranges(data: Mapping[str, Any], where: str) -> None:
+    """A saved data entry's numbers in range: split seed in [0, 2^63), image counts 1..10^12, a
+    validation share in [0, 1) or a whole number of images."""
+    if not 0 <= data.get("split_seed", 0) < 2**63:
+        raise UserError(f"{where}: split_seed must be in [0, 2^63), got {data['split_seed']}")
+    for key in ("train_limit", "image_size", "max_size"):
+        if data.get(key) is not None and not 1 <= data[key] <= 10**12:
+            raise UserError(f"{where}: {key} must be in 1..10^12 (or null), got {data[key]}")
+    val = data.get("val_size", 0)
+    if not (0 <= val < 1 or (float(val).is_integer() and 1 <= val <= 10**12)):
+        raise UserError(f"{where}: val_size must be a share in [0, 1) or a whole number of images, got {val}")
+
+
+def _check_component_options(config: Mapping[str, Any], where: str) -> None:
+    """The strategy's options and the evaluator's settings, typed and checked by their own Config
+    (a saved `"population": -1` or `"calibration_images": "x"` fails here, naming the file)."""
+    from nas.registry import EVALUATORS, STRATEGIES
+    from nas_common.typed_config import build_config
+
+    strategy, options = config.get("strategy"), config.get("strategy_options")
+    if isinstance(strategy, str) and isinstance(options, dict):
+        build_config(STRATEGIES.get(strategy).Config, options, owner=f"{where}: strategy {strategy!r}")
+    evaluator = dict(config.get("evaluator") or {})
+    kind = evaluator.pop("kind", "supernet")
+    if isinstance(kind, str):
+        build_config(EVALUATORS.get(kind).Config, evaluator, owner=f"{where}: evaluator {kind!r}")
+
+
+@dataclass(frozen=True)
+class _TopLevel:
+    """The scalar top-level entries of config.json, by type (checked by `_check_saved_types`)."""
+
+    preset: str
+    strategy: str
+    space: str
+    task: str
+    device: str
+    budget: int | None
+    seed: int
+    random_baseline: int
+    force: bool
 
 
 def _seed(value: Any) -> int:

@@ -3,6 +3,7 @@ the dataclass field types, so every component reads a typed object instead of re
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import fields
 from numbers import Integral, Real
@@ -27,7 +28,7 @@ def build_config(config_cls: type, options: dict[str, Any], *, owner: str) -> An
     for key in options:
         if key not in defaults:
             valid = ", ".join(f"{k}={v!r}" for k, v in defaults.items()) or "(none)"
-            raise UserError(f"unknown option {key!r} for {owner}; valid options: {valid}")
+            raise UserError(f"unknown option {_short(key)} for {owner}; valid options: {valid}")
     kwargs = {key: _bounded(_convert(value, types[key], key, owner, defaults[key]), key, owner)
               for key, value in options.items()}
     try:
@@ -78,4 +79,50 @@ def _convert(value: Any, kind: type, key: str, owner: str, default: Any) -> Any:
             return value
     else:
         raise TypeError(f"{owner} option {key!r} has type {kind!r}; options must be bool, int, float or str")
-    raise UserError(f"{owner} option {key}={value!r} is not a valid {kind.__name__}; e.g. {key}={default}")
+    raise UserError(f"{owner} option {key}={_short(value)} is not a valid {kind.__name__}; e.g. {key}={default}")
+
+
+def _short(value: Any) -> str:
+    """A value as the user gave it, cut to 40 characters (a pasted file is not echoed in full)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_json_types(config_cls: type, values: Any, where: str) -> None:
+    """Each value of a saved mapping (a run's config.json section) has its field's declared type:
+    a bool for a flag, a whole number for an int (not 1.5, not true), a finite number for a float,
+    a string for a str, null only where the field allows it. Unlike `build_config`, nothing is
+    parsed: a saved file holds typed JSON, and anything else is damage or a typo. Ranges are the
+    config's own checks; unknown keys are left to the caller."""
+    if not isinstance(values, dict):
+        return
+    hints = typing.get_type_hints(config_cls)
+    for key, value in values.items():
+        if key in hints and not _json_value_fits(value, hints[key]):
+            raise UserError(f"{where}: {key}={str(value)[:40]!r} is not {_type_name(hints[key])}")
+
+
+def _json_value_fits(value: Any, kind: Any) -> bool:
+    args = typing.get_args(kind)
+    if args and typing.get_origin(kind) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_json_value_fits(value, a) for a in args)
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, Integral) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is str:
+        return isinstance(value, str)
+    return True  # lists, tuples, mappings: the config's own checks
+
+
+def _type_name(kind: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
+             type(None): "null"}
+    args = typing.get_args(kind)
+    if args:
+        return " or ".join(names.get(a, getattr(a, "__name__", str(a))) for a in args)
+    return names.get(kind, getattr(kind, "__name__", str(kind)))

@@ -270,6 +270,14 @@ CASES = [
     ("resume-corrupt-strategy-state", ["search", "--resume", "{w}/nb-badstate"], "strategy_state.json"),
     ("resume-evaluations-is-a-folder", ["search", "--resume", "{w}/nb-evalsdir"], "evaluations.jsonl"),
     ("resume-changed-option", ["search", "--resume", "{w}/nb", "-o", "x=1"], "cannot change"),
+    ("resume-another-evaluator", ["search", "--resume", "{w}/nb", "--evaluator", "supernet"],
+     "--evaluator cannot change on --resume"),  # was silently ignored
+    ("resume-evaluator-option", ["search", "--resume", "{w}/nb", "-E", "calibration_images=5"],
+     "--evaluator-option cannot change on --resume"),
+    ("resume-training-flags", ["search", "--resume", "{w}/nb", "--lr", "0.5", "--epochs", "3"],
+     "--epochs, --lr cannot change on --resume"),
+    ("resume-data-on-a-table-run", ["search", "--resume", "{w}/nb", "--data", "cifar10"],
+     "--data does not apply to this run"),  # said "saved data None"
     ("out-is-a-file", [*SEARCH, "--out", "{w}/afile"], "not a directory"),
     ("out-under-a-file", [*SEARCH, "--out", "{w}/afile/run"], "cannot create"),
     ("out-is-a-run", [*SEARCH, "--out", "{w}/nb"], "already exists"),

@@ -10,7 +10,9 @@ on a sample at the end)."""
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,61 @@ def test_through_the_cli_a_refused_value_is_one_line_and_exit_2(argv, capsys):
         main(argv)
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and len(err.splitlines()) == 1 and argv[-2] in err, err
+
+
+# ---- every field of a saved search config (a hand-edited or damaged config.json, --config FILE) ----------
+ARCHIVED = Path(__file__).resolve().parents[1] / "runs" / "archived"
+# Never a value of any config field: the reader must refuse each with a UserError naming the field.
+NONSENSE = (float("nan"), float("inf"), -float("inf"), 10**30, -10**30, [], {})
+FREE_TEXT = {("address",), ("data", "spec"), ("supernet", "run"), ("data", "annotations"), ("data", "images"),
+             ("evaluator", "table")}  # paths and names, checked where they are opened
+
+
+def _leaves(value, path=()):
+    if isinstance(value, dict) and value:
+        for key, child in value.items():
+            yield from _leaves(child, (*path, key))
+    else:
+        yield path
+
+
+def _config_cases():
+    for run in sorted(ARCHIVED.iterdir()):
+        config = json.loads((run / "config.json").read_text())
+        for path in _leaves({k: v for k, v in config.items() if k != "provenance"}):
+            yield run.name, config, path
+
+
+CONFIG_CASES = list(_config_cases())
+
+
+def test_every_field_of_a_saved_search_config_refuses_nonsense():
+    from nas.run_config import SearchConfig
+
+    assert len(CONFIG_CASES) >= 50
+    accepted, escaped = [], []
+    for run, config, path in CONFIG_CASES:
+        for value in (*NONSENSE, *(() if path in FREE_TEXT else ("x" * 10_000,)), True if path else None):
+            if value is True and path[-1] in ("force", "augment", "affine"):
+                continue  # flags: true is a value
+            original = config
+            for key in path:
+                original = original.get(key) if isinstance(original, dict) else None
+            if value == {} and original in (None, {}):
+                continue  # an empty section where the run has none: the same thing
+            changed = copy.deepcopy(config)
+            target = changed
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            try:
+                SearchConfig.from_dict(changed, where="config.json")
+            except UserError as err:
+                assert "\n" not in str(err) and len(str(err)) < 600, str(err)[:200]
+                continue
+            except Exception as err:  # anything else is a traceback for the user
+                escaped.append(f"{run}: {'.'.join(path)}={str(value)[:12]} -> {type(err).__name__}: {err}"[:200])
+                continue
+            accepted.append(f"{run}: {'.'.join(path)}={str(value)[:12]}")
+    assert not escaped, "\n".join(escaped)
+    assert not accepted, "\n".join(accepted)

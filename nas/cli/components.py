@@ -30,11 +30,20 @@ def run(kind: str) -> int:
         print(f"{name}: {summary}")
         for option, type_name, default in options_of(config):
             # `nas search` runs a preset: where it sets the option, that is the value a search uses
-            presets = preset_overrides(option, strategy=name, fallback=default) if kind == "strategies" else ""
+            if kind == "strategies":
+                presets = preset_overrides(option, strategy=name, fallback=default)
+            elif kind == "evaluators" and (name, option) in _PRESET_EVALUATION:
+                presets = preset_overrides(option, fallback=default)
+            else:
+                presets = ""
             shown = f"  (nas search: {presets})" if presets and presets.split("; ") != [
                 f"{p}: {default}" for p in ("cpu", "full")] else ""
             print(f"    {option:<20} {type_name:<12} default {default!r}{shown}")
     return 0
+
+
+# Evaluator settings a preset sets (its "batch_size" is the training batch, not the evaluator's).
+_PRESET_EVALUATION = {("supernet", "calibration_images"), ("supernet", "val_images")}
 
 
 def components(kind: str) -> list[tuple[str, str, type | None]]:

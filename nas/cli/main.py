@@ -107,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(err: BaseException) -> str:
     """The error as one line (a library's multi-line message keeps its first line)."""
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    line = text.splitlines()[0] if text else type(err).__name__
+    # a value echoed from a pasted file or a runaway string: its first characters are enough
+    return re.sub(r"\S{120,}", lambda m: m.group()[:60] + "...", line)
 
 
 if __name__ == "__main__":

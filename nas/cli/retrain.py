@@ -89,7 +89,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_data_options(p)
     p.add_argument("--width", type=width_value, default=None, help="width multiplier (with --arch)")
     add_retrain_options(p)
-    p.add_argument("--out", type=Path, default=None, help="run directory of the retraining (required)")
+    p.add_argument("--out", type=Path, default=None, help="run directory of the retraining (required: a new run, or the run a bare --resume continues)")
     p.epilog = "examples: nas retrain --run runs/RUN --top 3 --epochs 30 --out runs/retrain;  nas retrain --arch best.arch.json --out runs/one"
     p.set_defaults(handler=run)
 

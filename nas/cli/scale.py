@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fam.add_argument("--no-ablation", action="store_true", help="skip depth/width/resolution scaled alone")
     options.add_data_options(p)
     add_retrain_options(p)
-    p.add_argument("--out", type=Path, default=None, help="run directory of the scaling (required)")
+    p.add_argument("--out", type=Path, default=None, help="run directory of the scaling (required: a new run, or the run a bare --resume continues)")
     p.epilog = EXAMPLES
     p.set_defaults(handler=run)
 

@@ -62,8 +62,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--supernet", type=Path, default=None, help="use the supernet of this run directory")
     p.add_argument("--evaluator", choices=EVALUATORS.names(), default=None,
                    help="supernet (default: a trained supernet, BN recalibrated per path), table (look "
-                        "accuracies up in a benchmark table: nb201) or zc (a zero-cost proxy of the untrained "
-                        "network, no training); settings with -E, listed by `nas evaluators`")
+                        "accuracies up in a benchmark table: nb201), zc (a zero-cost proxy of the untrained "
+                        "network, no training) or standalone (each architecture trained alone for -E epochs=N); "
+                        "--strategy darts defaults to table on nb201, standalone elsewhere; settings with -E, "
+                        "listed by `nas evaluators`")
     p.add_argument("-E", "--evaluator-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="evaluator setting, repeatable (e.g. --evaluator zc -E proxy=naswot -E report=synflow,jacov)")
     p.add_argument("--table", type=Path, default=None,

@@ -284,6 +284,15 @@ def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
                                 f"a {config.get('evaluator', {}).get('kind', 'table')} search); drop {flag} to resume")
             raise UserError(f"{flag} {str(given)[:60]} conflicts with the run's saved {option} {saved}; "
                             f"drop {flag} to resume, or start a new run with --out")
+    # Every other flag that defines a search is saved in config.json: given on --resume it would be
+    # silently ignored (`--evaluator supernet` on a table run, `--lr` on a trained supernet).
+    handled = set(_FIXED) | {"space_option", "supernet", "lut"}
+    ignored = [name for name in _DEFINED_BY_FILE
+               if name not in handled and getattr(args, name, None) not in (None, [], False)]
+    if ignored:
+        flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
+        raise UserError(f"{flags} cannot change on --resume (the run continues with its saved settings, "
+                        f"{run.config}); drop {'them' if len(ignored) > 1 else 'it'}, or start a new run with --out")
     if not isinstance(config.get("strategy_options"), dict):
         raise UserError(f"{run.config} lacks \"strategy_options\" (edited or damaged); restore it, or start a new run")
     config_cls, owner = STRATEGIES.get(config.get("strategy", "")).Config, f"strategy {config.get('strategy')!r}"

@@ -115,7 +115,7 @@ class DartsTrainer(SupernetTrainer):
         if self.darts.order == 1:
             loss, metrics = self._loss_and_metrics(val_batch, self.weights(), skip)
             grad, = torch.autograd.grad(loss, [self.alphas])
-            held_out = {"val_loss": float(loss), **{f"val_{k}": float(v) for k, v in metrics.items()}}
+            held_out = {"val_loss": float(loss.detach()), **{f"val_{k}": float(v) for k, v in metrics.items()}}
         else:
             grad = self.unrolled_gradient(val_batch, train_batch, lr, skip)
         self.alphas.grad = grad

@@ -5,9 +5,11 @@ object store once and shared by reference) and then only scores architectures. T
 exactly like `LocalExecutor`: `submit` a trial, `wait` for finished ones.
 
 Fault tolerance: an actor that dies mid-task (node lost, OOM kill, `ray.kill`) is replaced by a new
-one and its trial runs again there. A dead actor returned nothing, so the trial is recorded once:
-no loss, no duplicate. A replacement budget stops an evaluator that crashes every actor it runs on
-from looping forever.
+one and its trial runs again, first in line. A dead actor returned nothing, so the trial is recorded
+once: no loss, no duplicate. An actor gets trials only once it is placed and built (it answered a
+first call): when a lost node leaves no room for the replacement, it waits unplaced and the
+surviving actors carry the search instead of a trial waiting forever on it. A replacement budget
+stops an evaluator that crashes every actor it runs on from looping forever.
 """
 
 from __future__ import annotations
@@ -51,15 +53,18 @@ class RayExecutor:
         self.spec, self.capacity, self.gpus_per_worker = spec, workers, gpus_per_worker
         self._weights = ray.put(weights) if weights is not None else None  # once, shared by all actors
         self._actor_class = ray.remote(EvaluatorActor).options(num_cpus=1, num_gpus=gpus_per_worker)
+        self._starting: dict[ray.ObjectRef, Any] = {}  # a first call per new actor: ready when answered
         self.actors: list[Any] = [self._start() for _ in range(workers)]  # exposed for tests
-        self._idle: deque[Any] = deque(self.actors)
+        self._idle: deque[Any] = deque()
         self._queue: deque[Trial] = deque()  # submitted, waiting for an idle actor
         self._running: dict[ray.ObjectRef, tuple[Any, Trial]] = {}
         self.replacements = 0
         self.max_replacements = 3 * workers if max_replacements is None else max_replacements
 
     def _start(self) -> Any:
-        return self._actor_class.remote(self.spec, self._weights)
+        actor = self._actor_class.remote(self.spec, self._weights)
+        self._starting[actor.threads.remote()] = actor
+        return actor
 
     def submit(self, trial: Trial) -> None:
         self._queue.append(trial)
@@ -74,11 +79,21 @@ class RayExecutor:
         """Block until at least one trial finished; a trial whose actor died is re-run, not returned."""
         results: list[tuple[Trial, dict[str, float]]] = []
         while not results:
-            if not self._running:
+            pending = [*self._running, *self._starting]
+            if not self._running and not self._queue or not pending:
                 raise RuntimeError("wait() with no trial submitted")
-            ray.wait(list(self._running), num_returns=1)  # block for one, then take all that are done
-            ready, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+            ray.wait(pending, num_returns=1)  # block for one, then take all that are done
+            ready, _ = ray.wait(pending, num_returns=len(pending), timeout=0)
             for ref in ready:
+                if ref in self._starting:  # a new actor is placed and built: it may take trials
+                    actor = self._starting.pop(ref)
+                    try:
+                        ray.get(ref)
+                    except RayActorError as err:  # it died while being built: another one
+                        self._replace(actor, err)
+                        continue
+                    self._idle.append(actor)
+                    continue
                 actor, trial = self._running.pop(ref)
                 try:
                     metrics = ray.get(ref)
@@ -96,14 +111,12 @@ class RayExecutor:
         if self.replacements > self.max_replacements:
             raise RuntimeError(f"evaluator actors died {self.replacements} times (last: {err}); giving up") from err
         ray.kill(dead)  # if it was only unreachable, make sure it never comes back
-        fresh = self._start()
-        self.actors[self.actors.index(dead)] = fresh
-        self._idle.append(fresh)
+        self.actors[self.actors.index(dead)] = self._start()  # takes trials once placed (see wait)
 
     def close(self) -> None:
         for actor in self.actors:
             ray.kill(actor)
-        self.actors, self._running = [], {}
+        self.actors, self._running, self._starting = [], {}, {}
         self._idle.clear()
 
     def __enter__(self) -> "RayExecutor":
