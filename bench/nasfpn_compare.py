@@ -84,11 +84,9 @@ def main() -> None:
     data_config = DetectionDataConfig(**p["data"])
     options = {"width": p["width"], **p["space_options"]["nasfpn"]}
     if args.backbone is not None:
-        from argparse import Namespace
+        from nas.supernet.backbone import adopted_backbone
 
-        from nas.cli.search_config import fixed_backbone_options
-
-        options.update(fixed_backbone_options(Namespace(backbone=str(args.backbone), width=None), "nasfpn"))
+        options.update(adopted_backbone(str(args.backbone), "nasfpn"))
         print(f"fixed backbone from DetNAS run {args.backbone}: {options}")
     supernet_dir = args.supernet
     if supernet_dir is None:

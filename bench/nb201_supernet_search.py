@@ -17,15 +17,16 @@ Run: python bench/nb201_supernet_search.py --supernet RUN [--supernet RUN ...] [
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from nas.cli.main import main as nas
+sys.path.insert(0, str(Path(__file__).parent))
+from _cli import nas  # noqa: E402
+
 from nas.evaluate.table import TableEvaluator
 from search_spaces.arch import Arch
 from search_spaces.nb201 import NB201Space
@@ -36,9 +37,8 @@ def search(run: str, strategy: str, budget: int, seed: int, out: Path) -> list[d
             "--random-baseline", "0", "--force", "--quiet", "--device", "cpu", "--out", str(out)]
     if strategy == "evolution":
         argv += ["-o", "mode=regularized", "-o", "population=10", "-o", "sample_size=3"]
-    with contextlib.redirect_stdout(io.StringIO()):
-        if nas(argv) != 0:
-            raise SystemExit(f"nas search failed on {run}")
+    if nas(argv).returncode != 0:
+        raise SystemExit(f"nas search failed on {run}")
     return [json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()]
 
 

@@ -23,14 +23,14 @@ Run: python bench/noise_verdicts.py [--settings demo,raccoon,pasted,shapes] [--s
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from nas.cli.main import main as nas
+sys.path.insert(0, str(Path(__file__).parent))
+from _cli import nas  # noqa: E402
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.run_config import SearchConfig
 from nas.supernet.loading import load_supernet_run, resolve_device
@@ -51,11 +51,10 @@ TINY = ["--epochs", "1", "--train-limit", "256", "--budget", "6", "--random-base
 
 
 def search(argv: list[str], out: Path) -> int:
-    errors = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
-        status = nas(["search", *argv, "--out", str(out), "--quiet", "--device", "cpu"])
+    done = nas(["search", *argv, "--out", str(out), "--quiet", "--device", "cpu"])
+    status = done.returncode
     if status and not (out / "random_baseline.json").is_file():  # not a refusal: the search did not start
-        raise SystemExit(f"nas search {' '.join(argv)} exited {status}: {errors.getvalue().strip()[-500:]}")
+        raise SystemExit(f"nas search {' '.join(argv)} exited {status}: {done.stderr.strip()[-500:]}")
     return status
 
 

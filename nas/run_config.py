@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from nas.errors import UserError
 from nas.strategies.base import Constraint
 from nas.data import DataConfig, data_config_from_dict
-from nas.supernet.backbone import BackbonePretraining
+from nas.supernet.pipeline import BackbonePretraining
 from nas.supernet.train import TrainConfig
 from nas_common.objective import Objective
 

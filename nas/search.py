@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
-from nas.strategies.darts import darts_of
+from nas.darts.config import darts_of
 from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy

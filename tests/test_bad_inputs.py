@@ -99,6 +99,12 @@ def ws(tmp_path_factory) -> Path:
              np.uint8), y_test=labels[:4])
     np.savez(w / "nonsquare.npz", x_train=np.zeros((40, 8, 6, 3), np.uint8), y_train=y, x_test=x[:4, :, :6],
              y_test=y[:4])
+    # a ZIP of images whose first training "image" is text (said "cannot write ... fix the permissions")
+    import zipfile
+
+    with zipfile.ZipFile(w / "notimage.zip", "w") as archive:
+        archive.writestr("train/cat/a.jpg", "not an image")
+        archive.writestr("test/cat/b.jpg", "not an image")
     # search config files (--config)
     config = json.loads((w / "nb" / "config.json").read_text())
     for name, change in (("cfg-bogus-option", {"space_options": {"bogus": 3}}), ("cfg-seed-float", {"seed": 1.5}),
@@ -256,6 +262,7 @@ CASES = [
     ("data-1x1-images", _train_data("{w}/1x1.npz"), "images of 1x1 pixels"),
     ("data-not-square", _train_data("{w}/nonsquare.npz"), "not square"),
     ("data-unknown-format", _train_data("{w}/notes.txt"), "unknown data format"),
+    ("data-zip-of-non-images", _train_data("{w}/notimage.zip"), "notimage.zip:train/cat/a.jpg: cannot decode image"),
     ("data-missing", _train_data("{w}/nothing.npz"), "nothing.npz"),
     ("table-binary", [*SEARCH, "--table", "{w}/binary.bin", "--out", "{w}/new"], "not a text (UTF-8)"),
     ("table-missing", [*SEARCH, "--table", "{w}/none.csv", "--out", "{w}/new"], "not found"),

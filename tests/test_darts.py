@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from nas.darts.alphas import skip_count
-from nas.strategies.darts import DartsConfig
+from nas.darts.config import DartsConfig
 from nas.darts.trainer import DartsTrainer
 from nas.data.datasets import ImageData
 from nas.errors import UserError
@@ -224,7 +224,7 @@ def test_dominant_eigenvalue_matches_the_exact_hessian(tmp_path):
 
 
 def test_early_stop_rule_compares_window_means():
-    from nas.strategies.darts import early_stop
+    from nas.darts.config import early_stop
 
     assert not early_stop([1.0, 1.0, 1.0, 1.0], 2, 1.3)
     assert early_stop([1.0, 1.0, 1.5, 1.5], 2, 1.3)

@@ -190,6 +190,10 @@ def test_voc_folder_loads_with_its_test_list(tmp_path):
     boxes, labels = found[2]  # the second image, ids 1..N in file order
     np.testing.assert_allclose(boxes, [[5, 5, 30, 20], [1, 1, 9, 9]])
     assert labels.tolist() == [0, 1]
+    (tmp_path / "ImageSets" / "Main" / "test.txt").write_bytes(b"im3\xff\xfe\n")  # not UTF-8: named, not bare
+    with pytest.raises(UserError, match=r"ImageSets/Main/test.txt is not a text file \(not UTF-8\)"):
+        load_detection(tmp_path)
+    (tmp_path / "ImageSets" / "Main" / "test.txt").write_text("im3\n")
     (tmp_path / "Annotations" / "im0.xml").write_text("<annotation><filename>")
     with pytest.raises(UserError, match="not valid XML"):
         load_detection(tmp_path)

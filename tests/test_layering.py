@@ -25,18 +25,34 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(path: Path) -> set[str]:
+def _imports_of(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every name `source` (the module `module`) imports, at any depth (function-level imports
+    included: the rules are about who knows whom, not import time), relative imports resolved."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # `from . import x`, `from ..pkg import y`: relative to this module's package
+                parts = module.split(".")
+                anchor = parts if is_package else parts[:-1]
+                anchor = anchor[:len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            if base:
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
 
 
+def _imports(path: Path) -> set[str]:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return _imports_of(path.read_text(), module, is_package=parts[-1] == "__init__")
+
+
 IMPORTS = {name: _imports(path) for name, path in MODULES.items()}
+BENCH = {f"bench.{path.stem}": _imports(path) for path in (ROOT / "bench").glob("*.py")}
 
 
 def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
@@ -63,6 +79,11 @@ def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, .
     ("nas.strategies", ("nas.supernet", "nas.data", "nas.evaluate", "nas.distributed", "torch.utils.data"), ()),
     # Nothing imports the CLI.
     ("nas", ("nas.cli",), ("nas.cli", "nas.__main__")),
+    # Evaluators, training and DARTS's trainer know no strategy: DARTS's settings live in nas.darts.
+    ("nas.evaluate", ("nas.strategies",), ()),
+    ("nas.supernet", ("nas.strategies",), ()),
+    ("nas.darts", ("nas.strategies",), ()),
+    ("nas.data", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.search"), ()),
 ])
 def test_forbidden_imports(importers, forbidden, allowed):
     assert _offenders(importers, forbidden, allowed) == []
@@ -90,3 +111,34 @@ def test_the_check_sees_function_level_imports():
     """A lazy import counts: the rule is about who knows whom, not about import time."""
     assert "ray" in IMPORTS["nas.distributed.cluster"] or any(
         n == "ray" or n.startswith("ray.") for n in IMPORTS["nas.distributed.executor"])
+
+
+def test_benchmarks_run_the_cli_as_a_user_does_and_never_import_it():
+    offenders = sorted(f"{mod} imports {name}" for mod, names in BENCH.items()
+                       for name in names if name == "nas.cli" or name.startswith("nas.cli."))
+    assert offenders == []
+
+
+def test_no_import_cycles_between_modules_of_a_package():
+    """Inside a package too, modules form a DAG (function-level imports count)."""
+    graph = nx.DiGraph()
+    for mod, names in IMPORTS.items():
+        for name in names:
+            target = name
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            if target and target != mod and not mod.startswith(target + ".") and _package(target) == _package(mod):
+                graph.add_edge(mod, target)
+    assert sorted(nx.simple_cycles(graph)) == []
+
+
+def test_the_import_reader_sees_function_level_and_relative_imports():
+    """The reader itself, on a made-up module: a check that ignored lazy or relative imports would
+    pass every rule above while missing exactly the imports that hide."""
+    source = ("import os\n"
+              "def lazy():\n    from nas.cli.main import main\n    import ray\n"
+              "class K:\n    def m(self):\n        from . import sibling\n        from ..evaluate import table\n")
+    names = _imports_of(source, "nas.strategies.example")
+    assert {"os", "ray", "nas.cli.main", "nas.cli.main.main"} <= names
+    assert {"nas.strategies", "nas.strategies.sibling", "nas.evaluate", "nas.evaluate.table"} <= names
+    assert "nas.package.x" in _imports_of("from .x import y", "nas.package", is_package=True)

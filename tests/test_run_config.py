@@ -33,7 +33,7 @@ def test_archived_configs_read_into_types_and_write_back(path):
     ({"space": "nb201", "strategy": "random", "constraint": {"max_flops": -3}}, "max_flops"),
     ({"space": "nb201", "strategy": "random", "objective": {"metric": "x", "direction": "sideways"}}, "direction"),
     ({"space": "nb201", "strategy": "random", "supernet": {"run": None}}, "needs data and training"),
-    ({"space": "nb201", "strategy": "random", "supernet": None, "train": {"lr": "fast"}}, "malformed"),
+    ({"space": "nb201", "strategy": "random", "supernet": None, "train": {"lr": "fast"}}, "lr='fast' is not a finite number"),
 ])
 def test_broken_configs_are_one_line_user_errors(broken, message):
     with pytest.raises(UserError, match=message):

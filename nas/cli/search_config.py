@@ -17,7 +17,7 @@ from nas.registry import EVALUATORS, SPACES, STRATEGIES
 from nas.run_config import SearchConfig
 from nas.search import evaluator_kind
 from nas.strategies.factory import build_config
-from nas.supernet.backbone import backbone_source, searched_backbone
+from nas.supernet.backbone import adopted_backbone
 from nas.supernet.loading import read_supernet_config
 from nas.supernet.train import TrainConfig
 
@@ -222,21 +222,8 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
 
 
 def fixed_backbone_options(args: argparse.Namespace, space: str) -> dict[str, Any]:
-    """A space with a fixed backbone (`nasfpn`) given `--backbone` of a DetNAS run takes that run's
-    backbone: its configuration (layout, width, sharing) and, from a DetNAS search, the backbone of
-    its best architecture. `--width` and `-S` still override."""
-    if not args.backbone or not getattr(SPACES.get(space), "fixed_backbone", False):
-        return {}
-    source = backbone_source(args.backbone)
-    adopted: dict[str, Any] = {}
-    if source.space == "detnas":
-        adopted = {k: source.space_config[k] for k in ("layout", "width", "sharing") if k in source.space_config}
-        if args.width is not None:
-            adopted.pop("width", None)
-    searched = searched_backbone(args.backbone)
-    if searched is not None:
-        adopted["backbone_arch"] = list(searched)
-    return adopted
+    """`--backbone RUN` on a space with a fixed backbone (`nasfpn`): `nas.supernet.backbone.adopted_backbone`."""
+    return adopted_backbone(args.backbone, space, keep_width=args.width is None) if args.backbone else {}
 
 
 def _pretraining(args: argparse.Namespace, space: str, p: dict[str, Any], seed: int) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ import torch
 
 from nas.archive.atomic import write_json_atomic
 from nas.darts.alphas import ALPHAS_NAME
-from nas.strategies.darts import DartsConfig, early_stop
+from nas.darts.config import DartsConfig, early_stop
 from nas.supernet.train import SupernetTrainer, cosine_lr, sgd_step, to_device
 from search_spaces.weight_sharing import freeze_affine_norms
 

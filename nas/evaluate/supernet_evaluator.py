@@ -190,7 +190,7 @@ class SupernetEvaluator:
                                                            device, quiet)
                 train = replace(train, backbone=str(backbone.resolve()))
             from nas.darts.trainer import darts_training
-            from nas.strategies.darts import darts_of
+            from nas.darts.config import darts_of
 
             darts = darts_of(config.strategy, config.strategy_options)
             train_into(supernet_dir, config.space, config.space_options, config.data, train, device, quiet,

@@ -14,7 +14,7 @@ configuration and the fixed architecture's path is copied out of it (`path_state
 search starts from the weights DetNAS trained for exactly that backbone. Anything that does not
 fit is one clear error, before training starts.
 
-`BackbonePretraining` is step 1 run by `nas search` itself when no `--backbone` is given: the
+`nas.supernet.pipeline.BackbonePretraining` is step 1 run by `nas search` itself when no `--backbone` is given: the
 space says which classification space its backbone is (`classification_backbone()`).
 """
 
@@ -110,24 +110,22 @@ def load_backbone(supernet: nn.Module, run_dir: str | Path, space: SearchSpace) 
     return len(backbone.state_dict())
 
 
-@dataclass(frozen=True)
-class BackbonePretraining:
-    """DetNAS step 1 inside a search: train the backbone as a classification supernet on `data`
-    (a `DataConfig` dict) with `train` (a `TrainConfig` dict), in `<run>/backbone`, then start the
-    detection supernet from it. Saved in the search's config.json, so a resumed run continues it."""
+def adopted_backbone(run: str | Path, space: str, keep_width: bool = True) -> dict[str, Any]:
+    """The space options a space with a fixed backbone (`nasfpn`) takes from the backbone run `run`:
+    a DetNAS run's backbone configuration (layout, sharing and, with `keep_width`, width) and, from
+    a DetNAS search, the backbone of its best architecture. {} for a space whose backbone is searched.
+    `--width` and `-S` still override what is adopted."""
+    from nas.registry import SPACES
 
-    data: dict[str, Any]
-    train: dict[str, Any]
-
-    def run(self, out: Path, space: SearchSpace, device: torch.device, quiet: bool) -> Path:
-        """Train (or resume) the classification backbone supernet of `space` in `out`."""
-        from nas.data import DataConfig
-        from nas.supernet.pipeline import train_into
-        from nas.supernet.train import TrainConfig
-
-        backbone = getattr(space, "classification_backbone", None)
-        if backbone is None:
-            raise UserError(f"space {space.name!r} has no backbone to pre-train; drop the backbone pre-training")
-        name, options = backbone()
-        train_into(out, name, options, DataConfig(**self.data), TrainConfig(**self.train), device, quiet)
-        return out
+    if not getattr(SPACES.get(space), "fixed_backbone", False):
+        return {}
+    source = backbone_source(run)
+    adopted: dict[str, Any] = {}
+    if source.space == "detnas":
+        adopted = {k: source.space_config[k] for k in ("layout", "width", "sharing") if k in source.space_config}
+        if not keep_width:
+            adopted.pop("width", None)
+    searched = searched_backbone(run)
+    if searched is not None:
+        adopted["backbone_arch"] = list(searched)
+    return adopted

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
@@ -18,6 +18,7 @@ from nas.supernet.backbone import load_backbone
 from nas.supernet.loading import make_space
 from nas.tasks import get_task
 from nas.supernet.train import SupernetTrainer, TrainConfig
+from search_spaces.protocol import SearchSpace
 
 
 def supernet_run_config(space_name: str, space_config: dict, data: DataConfig | DetectionDataConfig,
@@ -106,3 +107,22 @@ def load_initial_weights(supernet: torch.nn.Module, run_dir: str, space_name: st
     except RuntimeError:
         raise UserError(f"--init-from {run_dir}: its supernet does not fit this one (other width, cells or "
                         "sharing); train from a run of the same space options") from None
+
+
+@dataclass(frozen=True)
+class BackbonePretraining:
+    """DetNAS step 1 inside a search: train the backbone as a classification supernet on `data`
+    (a `DataConfig` dict) with `train` (a `TrainConfig` dict), in `<run>/backbone`, then start the
+    detection supernet from it. Saved in the search's config.json, so a resumed run continues it."""
+
+    data: dict[str, Any]
+    train: dict[str, Any]
+
+    def run(self, out: Path, space: SearchSpace, device: torch.device, quiet: bool) -> Path:
+        """Train (or resume) the classification backbone supernet of `space` in `out`."""
+        backbone = getattr(space, "classification_backbone", None)
+        if backbone is None:
+            raise UserError(f"space {space.name!r} has no backbone to pre-train; drop the backbone pre-training")
+        name, options = backbone()
+        train_into(out, name, options, DataConfig(**self.data), TrainConfig(**self.train), device, quiet)
+        return out
