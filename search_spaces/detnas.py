@@ -111,13 +111,10 @@ class DetNASSpace(SearchSpace):
     options = option_names(DetNASConfig)
 
     def __init__(self, **options: Any) -> None:
-        try:
-            self.cfg = typed_options(self.name, DetNASConfig, options)
-            self.backbone_config = self.cfg.backbone()
-            self.layout = make_layout(self.backbone_config)
-            self.neck_encoding = NeckEncoding(self.cfg.neck_cells) if self.cfg.neck == "nasfpn" else None
-        except TypeError as err:
-            raise ValueError(f"{self.name} space: {err}") from None
+        self.cfg = typed_options(self.name, DetNASConfig, options)
+        self.backbone_config = self.cfg.backbone()
+        self.layout = make_layout(self.backbone_config)
+        self.neck_encoding = NeckEncoding(self.cfg.neck_cells) if self.cfg.neck == "nasfpn" else None
 
     @cached_property
     def backbone_decisions(self) -> tuple[Decision, ...]:

@@ -193,7 +193,10 @@ def typed_options(space: str, config_cls: type, options: dict[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"space {space!r} has no option {unknown[0]!r}; valid options: {', '.join(sorted(valid))}")
     hints = typing.get_type_hints(config_cls)
-    return config_cls(**{key: _typed_value(key, value, hints[key]) for key, value in options.items()})
+    try:
+        return config_cls(**{key: _typed_value(key, value, hints[key]) for key, value in options.items()})
+    except TypeError as err:  # a list where a number belongs, compared in the config's own checks
+        raise ValueError(f"space {space!r}: {err}") from None
 
 
 def _typed_value(key: str, value: Any, kind: Any) -> Any:

@@ -224,7 +224,7 @@ CASES = [
     ("config-option-on-a-table-search", ["search", "--config", "{w}/cfg-channels-option.json", "--out", "{w}/new"],
      "do not apply to a table search"),
     ("config-seed-fraction", ["search", "--config", "{w}/cfg-seed-float.json", "--out", "{w}/new"],
-     "seed must be an integer"),  # ran with seed 1
+     "seed='1.5' is not a whole number"),  # ran with seed 1
     ("config-evaluator-not-a-mapping", ["search", "--config", "{w}/cfg-evaluator-string.json", "--out", "{w}/new"],
      "'evaluator' must be a mapping"),
     ("config-json-nan", ["search", "--config", "{w}/cfg-nan.json", "--out", "{w}/new"], "NaN is not a setting"),

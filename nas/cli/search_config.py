@@ -161,7 +161,9 @@ def _standalone_search(args: argparse.Namespace, config: dict[str, Any], p: dict
         raise UserError("--supernet and --evaluator standalone exclude each other: nothing is shared")
     config = _supernet_trained_here(args, {**config, "space": pick(args.space, "nb201" if trains else "shufflenet")},
                                     p, seed)
-    config.update(supernet=None, evaluator={"kind": "standalone"}, random_baseline=pick(args.random_baseline, 0))
+    # the stand-alone trainings take the run's batch size (--batch-size), -E batch_size=N still wins
+    config.update(supernet=None, evaluator={"kind": "standalone", "batch_size": config["train"]["batch_size"]},
+                  random_baseline=pick(args.random_baseline, 0))
     if not trains:
         config.update(train=None, backbone_pretraining=None)
     return config

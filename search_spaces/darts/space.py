@@ -47,10 +47,7 @@ class CellSpace(SearchSpace):
     options = option_names(DartsConfig)
 
     def __init__(self, **options: Any) -> None:
-        try:
-            self.cfg = typed_options(self.name, DartsConfig, options)
-        except TypeError as err:
-            raise ValueError(f"{self.name} space: {err}") from None
+        self.cfg = typed_options(self.name, DartsConfig, options)
 
     @property
     def choice_ops(self) -> tuple[str, ...]:

@@ -35,10 +35,7 @@ class MBConvSpace(SearchSpace):
     options = option_names(MBConvConfig)
 
     def __init__(self, **options: Any) -> None:
-        try:
-            self.cfg = typed_options(self.name, MBConvConfig, options)
-        except TypeError as err:
-            raise ValueError(f"mbconv space: {err}") from None
+        self.cfg = typed_options(self.name, MBConvConfig, options)
         self.layout: Layout = make_layout(self.cfg)
 
     # ---- decisions --------------------------------------------------------------------------------

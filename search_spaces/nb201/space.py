@@ -35,10 +35,7 @@ class NB201Space(TabulatedCost, SearchSpace):
     options = option_names(NB201Config)
 
     def __init__(self, **options: Any) -> None:
-        try:
-            self.cfg = typed_options(self.name, NB201Config, options)
-        except TypeError as err:
-            raise ValueError(f"nb201 space: {err}") from None
+        self.cfg = typed_options(self.name, NB201Config, options)
 
     @cached_property
     def decisions(self) -> tuple[Decision, ...]:

@@ -26,11 +26,8 @@ class ShuffleNetSpace(TabulatedCost, SearchSpace):
     options = option_names(ShuffleNetConfig)
 
     def __init__(self, **options: Any) -> None:
-        try:
-            self.cfg = typed_options(self.name, ShuffleNetConfig, options)
-            self.layout: Layout = make_layout(self.cfg)
-        except TypeError as err:
-            raise ValueError(f"shufflenet space: {err}") from None
+        self.cfg = typed_options(self.name, ShuffleNetConfig, options)
+        self.layout: Layout = make_layout(self.cfg)
 
     @cached_property
     def decisions(self) -> tuple[Decision, ...]:
