@@ -17,7 +17,7 @@ CPU recipe diverged on a user's 10-class set of small objects. Both put GroupNor
 towers (RetinaNet-GN): a narrow head (64 channels at width 0.25) initialised as RetinaNet's
 (std 0.01, no norm) outputs a near-constant (std 5e-6) and its classifier barely trains from
 scratch; on the synthetic 10-class small-object set (`nas.data.shapes`, 600 steps at 128 px) the
-random backbones' median validation mAP goes from 0.00 to 28.3 with it (README, "Detection that
+random backbones' median validation mAP goes from 0.00 to 28.3 with it (docs/detection.md, "Detection that
 learns"). The `nasfpn` space (a searched neck on a fixed backbone) takes the same settings.
 """
 
@@ -67,7 +67,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# NAS-Bench-201 supernets are set up to rank (bench/supernet_ranking_nb201.py, README "Supernet
+# NAS-Bench-201 supernets are set up to rank (bench/supernet_ranking_nb201.py, docs/figures.md "Supernet
 # ranking"): nested convolutions and affine-free BN in the search cells (the one change that
 # helped in every measurement), scored on 2,560 validation images. On the CPU, C = 8 with one cell per stage
 # for 10,000 steps (about 16 minutes on 2 cores); `full` is NB201's own network (C = 16, 5 cells).
