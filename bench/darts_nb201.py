@@ -41,7 +41,7 @@ def search(out: Path, seed: int, guard: str, args: argparse.Namespace) -> dict:
     if args.default:  # the default command a user runs first, only the guard and seed changed
         cmd = [sys.executable, "-m", "nas", "search", "--space", "nb201", "--strategy", "darts", "--data", args.data,
                "-o", f"guard={guard}", "-o", f"es_window={args.es_window}", "--seed", str(seed), "--quiet",
-               "--out", str(out)]
+               "--out", str(out), *([] if args.max_skips is None else ["-o", f"max_skips={args.max_skips}"])]
         return _run(cmd, out, seed, guard)
     cmd = [sys.executable, "-m", "nas", "search", "--space", "nb201", "--strategy", "darts", "--evaluator", "table",
            "-o", f"guard={guard}", "-o", f"order={args.order}", "-o", f"arch_lr={args.arch_lr}",
@@ -61,7 +61,8 @@ def _run(cmd: list[str], out: Path, seed: int, guard: str) -> dict:
     summary = json.loads((out / "summary.json").read_text())
     best = summary["best"]
     return {"seed": seed, "guard": guard, "arch": best["arch"]["choices"], "test_acc": best["metrics"]["test_acc"],
-            "skips": summary["darts"]["skip_connections"], "seconds": time.perf_counter() - start}
+            "skips": summary["darts"].get("skip_connections_kept", summary["darts"]["skip_connections"]),
+            "seconds": time.perf_counter() - start}
 
 
 def main() -> None:
@@ -82,6 +83,8 @@ def main() -> None:
                    help="the default command instead (`nas search --space nb201 --strategy darts --data DATA`: the "
                         "cpu preset's width, epochs and data; only the guard and seed set)")
     p.add_argument("--data", default="cifar10-subset", help="with --default: the data (default cifar10-subset)")
+    p.add_argument("--max-skips", type=int, default=None,
+                   help="with --default: -o max_skips=N (default: the platform's, 2; -1 keeps every skip)")
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="nas-darts-bench-"))
     guards = args.guards.split(",")

@@ -258,7 +258,7 @@ def execute(run: RunDir, *, quiet: bool = False,
     if alphas is not None:
         from nas.darts.alphas import darts_summary
 
-        summary["darts"] = darts_summary(space, alphas)
+        summary["darts"] = darts_summary(space, alphas, darts.capped(alphas["logits"], alphas["ops"]))
     write_json_atomic(run.summary, summary)
     plot_progress(records, run.progress_plot, objective)
     plot_pareto(records, run.pareto_plot, objective)

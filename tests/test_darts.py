@@ -258,7 +258,7 @@ def test_darts_strategy_proposes_the_discretised_alphas_once_and_keeps_them_in_i
     logits = np.random.default_rng(0).normal(size=space.alpha_shape)
     strategy.use_alphas(logits)
     trial, = strategy.ask(3)
-    assert trial.arch == space.discretise(logits) and strategy.ask(1) == []
+    assert trial.arch == space.discretise(DartsConfig().capped(logits, space.alpha_ops)) and strategy.ask(1) == []
     strategy.tell(trial.trial_id, {"val_acc": 50.0})
     assert strategy.done()
     resumed = make_strategy("darts", space, budget=None, seed=0)
@@ -325,3 +325,25 @@ def test_the_standalone_evaluator_trains_each_architecture_alone(tmp_path):
     assert set(evaluator.reported(arch)) == {"train_loss", "train_s"}
     again = StandaloneEvaluator.from_spec(spec).evaluate(arch)  # seeded: the same figure again
     assert again["val_acc"] == scores["val_acc"]
+
+
+def test_the_skip_cap_keeps_the_strongest_skips_and_gives_the_others_their_next_best_op():
+    """P-DARTS's regularisation, the default guard (`-o max_skips=2`): of five edges whose alphas
+    chose skip_connect, the two with the largest skip weight keep it, the other three take their
+    second-best op; -1 changes nothing; an edge that did not choose skip is never touched."""
+    ops = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    logits = np.array([[0, 5.0, 1, 2, 0], [0, 4.0, 3, 1, 0], [0, 3.0, 0, 2.5, 0], [0, 6.0, 0, 0, 1],
+                       [0, 2.0, 1.5, 0, 0], [0, 0, 0, 4.0, 0]])
+    space = NB201Space()
+    capped = DartsConfig(max_skips=2).capped(logits, ops)
+    assert space.discretise(capped).choices == (1, 2, 3, 1, 2, 3)  # rows 3 and 0 keep the skip
+    assert skip_count(ops, capped) == 2
+    assert np.array_equal(DartsConfig(max_skips=-1).capped(logits, ops), logits)
+    assert np.array_equal(DartsConfig(max_skips=0).capped(logits, ops)[5], logits[5])
+    with pytest.raises(ValueError, match="max_skips"):
+        DartsConfig(max_skips=-2)
+    from nas.strategies import make_strategy
+
+    strategy = make_strategy("darts", space, budget=1, seed=0, options={"max_skips": 2})
+    strategy.use_alphas(logits)
+    assert strategy.discretised().choices == (1, 2, 3, 1, 2, 3)

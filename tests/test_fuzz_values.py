@@ -88,12 +88,18 @@ def test_every_numeric_strategy_and_evaluator_option_refuses_extremes():
     assert not accepted, "\n".join(accepted)
 
 
+# int options where -1 is a documented value ("off"), not a count
+NEGATIVE_MEANS_OFF = {("strategy", "darts", "max_skips")}
+
+
 def test_negative_counts_of_options_are_refused():
     """-1 where a count is meant: every int option of a strategy or evaluator whose default is
     positive (a population, a batch, a pool) refuses it."""
     accepted = []
     for kind, name, field in NUMERIC_FIELDS:
         if field.type not in ("int", int) or not isinstance(field.default, int) or field.default <= 0:
+            continue
+        if (kind, name, field.name) in NEGATIVE_MEANS_OFF:
             continue
         config = STRATEGIES.get(name).Config if kind == "strategy" else EVALUATORS.get(name).Config
         try:

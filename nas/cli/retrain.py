@@ -12,9 +12,8 @@ from nas.cli.arch_input import read_arch, space_named_by, space_options_carried_
 from nas.distributed.cluster import parse_workers
 from nas.errors import UserError
 from nas.data import data_config_from_dict
-from nas.supernet.loading import make_space
+from nas.supernet.loading import space_on_data
 from nas.registry import SPACES
-from nas.tasks import get_task
 from nas.supernet.train import TrainConfig
 
 
@@ -103,7 +102,7 @@ def job_from_archs(args: argparse.Namespace):
         raise UserError("the --arch files carry different space options (exported from different runs); "
                         "retrain them in separate runs")
     data_cfg = options.data_config(args, SPACES.get(name).task)
-    space = make_space(name, data_cfg.load(), {**carried[0], **options.space_options(args)}, get_task(data_cfg.task))
+    space = space_on_data(name, data_cfg, {**carried[0], **options.space_options(args)})
     archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once
     return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
 
@@ -120,7 +119,7 @@ def job_from_run(args: argparse.Namespace):
         raise UserError(f"--run {args.run} has no evaluated architecture yet")
     data_cfg = data_config_from_dict(config["data"]) if config.get("data") else \
         options.data_config(args, SPACES.get(config["space"]).task)
-    space = make_space(config["space"], data_cfg.load(), config.get("space_options") or {}, get_task(data_cfg.task))
+    space = space_on_data(config["space"], data_cfg, config.get("space_options") or {})
     archs = tuple(space.parse(r["arch"]) for r in records)
     return RetrainJob(config["space"], space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
 

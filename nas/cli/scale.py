@@ -64,14 +64,13 @@ def base_from_args(args: argparse.Namespace):
     from nas.cli.arch_input import read_arch, space_named_by, space_options_carried_by
     from nas.data import data_config_from_dict
     from nas.registry import SPACES
-    from nas.supernet.loading import make_space
-    from nas.tasks import get_task
+    from nas.supernet.loading import space_on_data
 
     if args.arch is not None:
         name = space_named_by(args.arch)
         data_cfg = options.data_config(args, SPACES.get(name).task)
         opts = {**space_options_carried_by(args.arch), **options.space_options(args)}
-        space = make_space(name, data_cfg.load(), opts, get_task(data_cfg.task))
+        space = space_on_data(name, data_cfg, opts)
         return name, space, read_arch(args.arch, space), data_cfg, {"arch": args.arch}
     run = RunDir.open(args.run)
     config = run.read_config()
@@ -85,7 +84,7 @@ def base_from_args(args: argparse.Namespace):
     name = config["space"]
     data_cfg = data_config_from_dict(config["data"]) if config.get("data") else \
         options.data_config(args, SPACES.get(name).task)
-    space = make_space(name, data_cfg.load(), config.get("space_options") or {}, get_task(data_cfg.task))
+    space = space_on_data(name, data_cfg, config.get("space_options") or {})
     return name, space, space.parse(best[0]["arch"]), data_cfg, {"run": str(args.run), "arch_hash": best[0]["arch_hash"]}
 
 

@@ -111,8 +111,12 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
         print(f"DARTS supernet      mixed forward {mixed['val_acc']:.2f}% on held-out images in its last epoch "
               f"(chance {mixed['chance']:.2f}%): what DARTS's alphas were chosen by")
     if isinstance(summary.get("darts"), dict) and "skip_connections" in summary["darts"]:
-        print(f"skip connections    {summary['darts']['skip_connections']} of the derived "
-              f"{summary['darts']['decisions']} decisions (many: the collapse -o guard=darts- or robust guards against)")
+        darts = summary["darts"]
+        kept = darts.get("skip_connections_kept", darts["skip_connections"])
+        capped = (f", {kept} kept (-o max_skips, P-DARTS's cap against the skip collapse)"
+                  if kept != darts["skip_connections"] else "")
+        print(f"skip connections    the alphas chose {darts['skip_connections']} of {darts['decisions']} "
+              f"decisions{capped}")
     if "verdict" in summary:
         print(f"verdict             {summary['verdict']['text']}")
     if "estimator" in summary:

@@ -35,9 +35,13 @@ def skip_count(ops: list[str] | tuple[str, ...], weights: Any) -> int:
     return int(np.isin(np.asarray(weights).argmax(axis=-1), skips).sum())
 
 
-def darts_summary(space: Any, alphas: dict[str, Any]) -> dict[str, Any]:
+def darts_summary(space: Any, alphas: dict[str, Any], kept: Any = None) -> dict[str, Any]:
+    """What summary.json says of a DARTS run: skip connections the alphas chose and, with `kept`
+    (the logits discretised after the skip cap), how many the derived architecture kept."""
     weights = _softmax(np.asarray(alphas["logits"], dtype=float))
-    return {"skip_connections": skip_count(alphas["ops"], weights), "decisions": int(np.prod(weights.shape[:-1])),
+    extra = {} if kept is None else {"skip_connections_kept": skip_count(alphas["ops"], _softmax(np.asarray(kept)))}
+    return {"skip_connections": skip_count(alphas["ops"], weights), **extra,
+            "decisions": int(np.prod(weights.shape[:-1])),
             "epochs": len(alphas.get("epochs") or []), "alphas": "supernet/alphas.json",
             "final_weights": np.round(weights, 4).tolist()}
 

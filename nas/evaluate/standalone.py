@@ -25,7 +25,7 @@ import torch
 from nas.data import data_config_from_dict
 from nas.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec
-from nas.supernet.loading import make_space, resolve_device
+from nas.supernet.loading import make_space, resolve_device, space_on_data
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task
 from nas_common.objective import Objective
@@ -112,7 +112,7 @@ class StandaloneEvaluator:
     def search_space(cls, config: "SearchConfig") -> SearchSpace:
         if config.data is None:
             raise UserError("a stand-alone evaluation needs data (--data) to train on")
-        return make_space(config.space, config.data.load(), config.space_options, get_task(config.data.task))
+        return space_on_data(config.space, config.data, config.space_options)
 
     @classmethod
     def for_search(cls, run_path: Path, config: "SearchConfig", device: torch.device, quiet: bool):

@@ -16,7 +16,7 @@ from torch import nn
 
 from nas.data import data_config_from_dict
 from nas.evaluate.spec import EvaluatorSpec
-from nas.supernet.loading import SupernetRun, load_supernet_run, make_space
+from nas.supernet.loading import SupernetRun, load_supernet_run, make_space, space_on_data
 from nas.supernet.recalibrate import path_statistics
 from nas.supernet.train import to_device
 from nas.tasks import get_task
@@ -173,7 +173,7 @@ class SupernetEvaluator:
         if config.supernet_run:
             trained = read_supernet_config(config.supernet_run)
             return SPACES.get(trained["space"])(**trained["space_config"])
-        return make_space(config.space, config.data.load(), config.space_options, get_task(config.data.task))
+        return space_on_data(config.space, config.data, config.space_options)
 
     @classmethod
     def for_search(cls, run_path: Path, config: "SearchConfig", device: torch.device,

@@ -49,7 +49,7 @@ class DartsStrategy(Strategy):
     def discretised(self) -> Arch:
         if self._alphas is None:
             raise RuntimeError("the darts strategy proposes after its supernet is trained (use_alphas)")
-        return self.space.validate(self.space.discretise(self._alphas))
+        return self.space.validate(self.space.discretise(self.config.capped(self._alphas, self.space.alpha_ops)))
 
     def _ask(self, n: int) -> list[Arch]:
         arch = self.discretised()

@@ -47,6 +47,11 @@ def make_space(name: str, data: Any, options: dict[str, Any], task: Task = CLASS
         raise UserError(said if said.startswith(f"space {name!r}") else f"space {name!r}: {said}") from None
 
 
+def space_on_data(name: str, data_config: DataConfig | DetectionDataConfig, options: dict[str, Any]) -> SearchSpace:
+    """`make_space` on the data a run config names: loaded, and read by the data's own task."""
+    return make_space(name, data_config.load(), options, get_task(data_config.task))
+
+
 @dataclass
 class SupernetRun:
     """A trained supernet with the space and data it was trained on."""
