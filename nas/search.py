@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
-from nas.darts.config import darts_of
+from nas.supernet.methods import method_settings
 from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
@@ -130,9 +130,10 @@ def plan(config: SearchConfig, budget: int | None) -> str:
     if warmup:
         proxy, _, count = warmup.partition(":")
         steps.append(f"score {count} random architectures with {proxy} (warm-up)")
-    if darts_of(config.strategy, config.strategy_options) is not None:
+    trained_by = method_settings(config.strategy, config.strategy_options)
+    if trained_by is not None:
         label = evaluator_kind(config).estimator(config)[1]
-        steps.append(f"derive the architecture from the alphas and score it by {label}")
+        steps.append(f"{trained_by[0].proposes} and score it by {label}")
     else:
         steps.append(f"search {budget} architectures with {config.strategy}" if budget is not None
                      else f"search with {config.strategy} until it ends")
@@ -187,26 +188,20 @@ def execute(run: RunDir, *, quiet: bool = False,
     `on_record(record, new)` per result."""
     config = SearchConfig.from_dict(run.read_config(), where=str(run.config))
     device = resolve_device(config.device)
-    darts = darts_of(config.strategy, config.strategy_options)
-    if darts is not None and not evaluator_kind(config).uses_supernet:  # a table scores what DARTS finds
-        from nas.darts.trainer import darts_training
+    trained_by = method_settings(config.strategy, config.strategy_options)  # DARTS: its own training
+    if trained_by is not None and not evaluator_kind(config).uses_supernet:  # a table scores what it finds
         from nas.supernet.pipeline import train_into
 
+        method, settings = trained_by
         train_into(run.path / "supernet", config.space, config.space_options, config.data, config.train, device,
-                   quiet, **darts_training(darts))
+                   quiet, **method.trainer(settings))
     space, evaluator = evaluator_kind(config).for_search(run.path, config, device, quiet)
     baseline = trusted_baseline(run, config, space, evaluator, on_baseline)
-    mixed = mixed_forward_check(run, config) if darts is not None else None
+    mixed = mixed_forward_check(run, config) if trained_by is not None else None
     objective = config.objective
     strategy = make_strategy(config.strategy, space, budget=config.budget, constraint=config.constraint,
                              seed=config.seed, options=config.strategy_options, objective=objective)
-    alphas = None
-    if darts is not None:
-        from nas.darts.alphas import plot_alphas, read_alphas
-
-        alphas = read_alphas(run.path / "supernet")
-        strategy.use_alphas(alphas["logits"])
-        plot_alphas(alphas, run.path / "alphas.png")
+    handed = trained_by[0].hand_over(strategy, run.path / "supernet", run.path) if trained_by is not None else None
     load_strategy(strategy, run)
     if strategy.proxies_requested():
         strategy.use_proxies(proxies_for_run(run, config, space, strategy.proxies_requested(), device, quiet))
@@ -255,10 +250,8 @@ def execute(run: RunDir, *, quiet: bool = False,
         test = evaluator.test_metrics(best)  # reported only: the search never saw the test split
         if test:
             summary["best_test"] = test
-    if alphas is not None:
-        from nas.darts.alphas import darts_summary
-
-        summary["darts"] = darts_summary(space, alphas, darts.capped(alphas["logits"], alphas["ops"]))
+    if trained_by is not None:
+        summary.update(trained_by[0].summary(space, trained_by[1], handed))
     write_json_atomic(run.summary, summary)
     plot_progress(records, run.progress_plot, objective)
     plot_pareto(records, run.pareto_plot, objective)

@@ -69,3 +69,6 @@ PREDICTORS: Registry = Registry("predictor", "predictors", providers=("predictor
 EVALUATORS: Registry = Registry("evaluator", "evaluators", providers=("nas.evaluate",))
 TASKS: Registry = Registry("task", "tasks", providers=("nas.tasks",))
 PROXIES: Registry = Registry("zero-cost proxy", "proxies", providers=("nas.proxies",))
+# Methods that train a supernet their own way before the search loop (DARTS), named by a strategy's
+# `trains_supernet`: the search asks the method, never the method's name (`nas.supernet.methods`).
+TRAINING_METHODS: Registry = Registry("supernet-training method", "methods", providers=("nas.darts.method",))

@@ -347,3 +347,17 @@ def test_the_skip_cap_keeps_the_strongest_skips_and_gives_the_others_their_next_
     strategy = make_strategy("darts", space, budget=1, seed=0, options={"max_skips": 2})
     strategy.use_alphas(logits)
     assert strategy.discretised().choices == (1, 2, 3, 1, 2, 3)
+
+
+def test_darts_is_reached_through_the_training_method_hook():
+    """The search, the evaluators and the CLI ask `nas.supernet.methods`: DARTS is the registered
+    method a strategy names in `trains_supernet`; a single-path strategy has none."""
+    from nas.darts.method import DartsMethod
+    from nas.supernet.methods import method_of, method_settings
+
+    assert method_of("darts") is DartsMethod and method_of("evolution") is None
+    method, settings = method_settings("darts", {"max_skips": "1", "guard": "darts-"})
+    assert method is DartsMethod and (settings.max_skips, settings.guard) == (1, "darts-")
+    with pytest.raises(UserError, match="strategy 'darts'"):
+        method_settings("darts", {"guard": "sideways"})
+    assert method_settings("random", {}) is None

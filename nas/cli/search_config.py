@@ -18,6 +18,7 @@ from nas.run_config import SearchConfig
 from nas.search import evaluator_kind
 from nas.strategies.factory import build_config
 from nas.supernet.backbone import adopted_backbone
+from nas.supernet.methods import method_of
 from nas.supernet.loading import read_supernet_config
 from nas.supernet.train import TrainConfig
 
@@ -98,13 +99,13 @@ def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
     config["evaluator"] = {"kind": "supernet", "calibration_images": pick(args.calibration_images, p["calibration_images"]),
                            "batch_size": pick(args.eval_batch_size, 256),
                            "val_images": pick(args.val_images, p["val_images"])}
-    trains = getattr(STRATEGIES.get(args.strategy), "trains_supernet", None)
+    method = method_of(args.strategy)  # a strategy that trains its supernet its own way (DARTS)
+    trains = method is not None
     if trains and args.supernet is not None:
         raise UserError(f"--strategy {args.strategy} trains its own supernet; drop --supernet")
     if trains:  # DARTS's recipe where the user gives none (lr 0.025, wd 3e-4, batch 64, half for the alphas)
         p = preset(preset_name)  # not the single-path supernet's per-space settings (nb201's ranking setup)
-        p = {**p, **STRATEGIES.get(args.strategy).train_defaults,
-             "data": {**p["data"], "val_size": STRATEGIES.get(args.strategy).train_defaults["val_size"]}}
+        p = {**p, **method.train_defaults, "data": {**p["data"], "val_size": method.train_defaults["val_size"]}}
     if trains and args.evaluator is None and args.table is None:
         # DARTS is judged by the architecture it derives: single paths of a supernet trained in mixed
         # mode score near chance (the trust check refused every default DARTS run). The table scores
@@ -137,7 +138,7 @@ def _with_evaluator_options(config: dict[str, Any], given: list[tuple[str, str]]
 
 
 def _zero_cost_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any],
-                      trains: str | None) -> dict[str, Any]:
+                      trains: bool) -> dict[str, Any]:
     """A training-free search: the space at its own defaults (plus -S/--width; the preset's widths
     exist to make supernet training affordable) and the data its proxies' batch comes from."""
     if trains:
@@ -154,7 +155,7 @@ def _zero_cost_search(args: argparse.Namespace, config: dict[str, Any], p: dict[
 
 
 def _standalone_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,
-                       trains: str | None) -> dict[str, Any]:
+                       trains: bool) -> dict[str, Any]:
     """Each architecture trained alone (`nas.evaluate.standalone`) at the preset's widths (training
     must be affordable); with DARTS, the supernet is trained first and only what it derives is."""
     if args.supernet is not None:
@@ -170,7 +171,7 @@ def _standalone_search(args: argparse.Namespace, config: dict[str, Any], p: dict
 
 
 def _table_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,
-                  trains: str | None) -> dict[str, Any]:
+                  trains: bool) -> dict[str, Any]:
     if args.supernet is not None:
         raise UserError("--supernet and --evaluator table exclude each other; pick one")
     table = {"kind": "table", "table": str(args.table.resolve()) if args.table else None}

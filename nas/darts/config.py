@@ -1,7 +1,6 @@
-"""DARTS's options (light: no torch), the RobustDARTS stopping rule, DARTS's weight-training
-recipe, and `darts_of`: whether a search's strategy trains its supernet by DARTS. Read by the
-`darts` strategy, the DARTS trainer and the search workflow alike, so none of them imports another
-for it."""
+"""DARTS's options (light: no torch), the RobustDARTS stopping rule, the P-DARTS skip cap and
+DARTS's weight-training recipe. Read by the `darts` strategy, the DARTS trainer and DARTS's
+training method (`nas.darts.method`) alike, so none of them imports another for them."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from nas_common.registry import STRATEGIES
 
 GUARDS = ("none", "darts-", "robust")
 
@@ -104,12 +102,3 @@ def early_stop(eigenvalues: list[float], window: int, factor: float) -> bool:
 # Weight training as DARTS trains the supernet (SGD lr 0.025 cosine, weight decay 3e-4, batch 64,
 # half of the training images for the alphas): defaults of `nas search --strategy darts`.
 TRAIN_DEFAULTS = {"lr": 0.025, "weight_decay": 3e-4, "batch_size": 64, "val_size": 0.5}
-
-
-def darts_of(strategy: str, options: dict) -> DartsConfig | None:
-    """The DARTS settings of a search whose strategy trains its supernet by DARTS, else None."""
-    from nas_common.typed_config import build_config
-
-    if getattr(STRATEGIES.get(strategy), "trains_supernet", None) != "darts":
-        return None
-    return build_config(DartsConfig, options, owner=f"strategy {strategy!r}")

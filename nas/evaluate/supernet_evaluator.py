@@ -189,12 +189,11 @@ class SupernetEvaluator:
                 backbone = config.backbone_pretraining.run(Path(run_path) / "backbone", cls.search_space(config),
                                                            device, quiet)
                 train = replace(train, backbone=str(backbone.resolve()))
-            from nas.darts.trainer import darts_training
-            from nas.darts.config import darts_of
+            from nas.supernet.methods import method_settings
 
-            darts = darts_of(config.strategy, config.strategy_options)
+            trained_by = method_settings(config.strategy, config.strategy_options)  # DARTS: its own loop
             train_into(supernet_dir, config.space, config.space_options, config.data, train, device, quiet,
-                       **(darts_training(darts) if darts is not None else {}))
+                       **(trained_by[0].trainer(trained_by[1]) if trained_by is not None else {}))
         run = load_supernet_run(supernet_dir)
         return run.space, cls.from_run(run, config.evaluator.typed(), device, seed=config.seed,
                                        device_name=config.device)

@@ -14,7 +14,7 @@ import numpy as np
 
 from nas.errors import UserError
 from nas.registry import STRATEGIES
-from nas.darts.config import TRAIN_DEFAULTS, DartsConfig
+from nas.darts.config import DartsConfig
 from nas.strategies.base import Strategy
 from search_spaces.arch import Arch
 
@@ -26,8 +26,7 @@ class DartsStrategy(Strategy):
 
     name = "darts"
     Config = DartsConfig
-    trains_supernet = "darts"  # nas.search: train the supernet with DARTS before the search loop
-    train_defaults = TRAIN_DEFAULTS
+    trains_supernet = "darts"  # the registered training method (nas.darts.method) trains its supernet first
 
     def __init__(self, space: Any, **kwargs: Any) -> None:
         if not hasattr(space, "discretise") or not hasattr(space, "alpha_shape"):
