@@ -31,7 +31,7 @@ import numpy as np
 
 from nas.data import DetectionDataConfig
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
-from nas.presets import preset
+from nas.config.presets import preset
 from nas.runner import LocalExecutor, SearchLoop
 from nas.standalone import StandaloneTrainer
 from nas.strategies import make_strategy

@@ -32,10 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _cli import nas  # noqa: E402
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
-from nas.run_config import SearchConfig
+from nas.config.run_config import SearchConfig
 from nas.supernet.loading import load_supernet_run, resolve_device
-from nas.uncertainty import distinguishable
-from nas.verdict import difference
+from nas.tasks.uncertainty import distinguishable
+from nas.judging.verdict import difference
 from search_spaces.arch import Arch
 
 SETTINGS = {

@@ -1,7 +1,7 @@
 """What recording per-image results costs: evaluation time and bytes per record.
 
 Classification: a ShuffleNet path (width 0.25) scored on 1,000 CIFAR-10 validation images, with and
-without `per_image` (the correctness of each image, packed as bits, base64: `nas.uncertainty`).
+without `per_image` (the correctness of each image, packed as bits, base64: `nas.tasks.uncertainty`).
 Detection: a DetNAS detector (cpu layout, width 0.25) on the synthetic small-shapes set's validation
 images: the COCO evaluation alone against the COCO evaluation plus the 200-resample bootstrap whose
 resampled mAPs are what a detection record keeps (float16, base64) to pair architectures.
@@ -29,7 +29,7 @@ from nas.data.shapes import write_shapes_coco  # noqa: E402
 from nas.evaluate.supernet_evaluator import split_batches  # noqa: E402
 from nas.supernet.loading import make_space  # noqa: E402
 from nas.tasks import get_task  # noqa: E402
-from nas.uncertainty import PER_IMAGE  # noqa: E402
+from nas.tasks.uncertainty import PER_IMAGE  # noqa: E402
 
 
 def record_bytes(metrics: dict) -> int:

@@ -33,7 +33,7 @@ from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.supernet.loading import DataConfig, resolve_device
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
-from nas.table_rank import table_rank_check
+from nas.workflows.table_rank import table_rank_check
 
 PRESETS = {
     # The ablations' winner (bench/results-supernet-ranking.log): affine-free cells, 10,000 steps;

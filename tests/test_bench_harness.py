@@ -12,7 +12,7 @@ from nas.bench_harness import (BenchConfig, aggregate, compare_to_baseline, mark
                                trajectory, write_report)
 from nas.cli.main import main
 from nas.errors import UserError
-from nas.uncertainty import Z95
+from nas.tasks.uncertainty import Z95
 from nas.evaluate.table import TableEvaluator, default_table
 
 pytestmark = pytest.mark.skipif(not default_table().is_file(), reason="bundled NB201 table not available")

@@ -189,7 +189,7 @@ def test_export_evaluate_export_round_trip_and_onnx(run_dir, tmp_path, capsys):
     import onnxruntime
     import torch
 
-    from nas.export import load_exported
+    from nas.workflows.export import load_exported
 
     choices = [0, 1, 2, 3] * 5
     first = tmp_path / "best.pt"

@@ -285,13 +285,13 @@ def test_a_darts_search_without_an_evaluator_scores_the_derived_architecture(spa
     config = resolve_config(build_parser(argv).parse_args(argv))
     assert config.evaluator.kind == evaluator and not config.uses_supernet
     assert config.train is not None and config.random_baseline == 0  # DARTS still trains its supernet here
-    from nas.search import plan
+    from nas.workflows.search import plan
 
     assert "derive the architecture from the alphas and score it by" in plan(config, 1)
 
 
 def test_a_darts_supernet_is_judged_by_its_mixed_forward(tmp_path):
-    from nas.trust import check_mixed_learned
+    from nas.judging.trust import check_mixed_learned
 
     log = [{"epoch": 1, "val_acc": 31.0}, {"epoch": 2, "val_acc": 44.5}]
     assert check_mixed_learned(log, 10.0, tmp_path, force=False) == {"val_acc": 44.5, "chance": 10.0, "epoch": 2}

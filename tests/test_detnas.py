@@ -20,7 +20,7 @@ from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.registry import SPACES
 from nas.supernet.loading import make_space
-from nas.export import load_exported
+from nas.workflows.export import load_exported
 from nas.standalone import StandaloneTrainer
 from nas.supernet.recalibrate import path_statistics
 from nas.supernet.train import TrainConfig

@@ -174,7 +174,7 @@ CONFIG_CASES = list(_config_cases())
 
 
 def test_every_field_of_a_saved_search_config_refuses_nonsense():
-    from nas.run_config import SearchConfig
+    from nas.config.run_config import SearchConfig
 
     assert len(CONFIG_CASES) >= 50
     accepted, escaped = [], []

@@ -72,7 +72,7 @@ def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, .
     # Spaces know torch and the protocol, nothing of the engine.
     ("search_spaces", ("nas", "predictors"), ()),
     # Predictors know spaces and the archive format; strategies use predictors, not the reverse.
-    ("predictors", ("nas.strategies", "nas.distributed", "nas.cli", "nas.search", "nas.runner"), ()),
+    ("predictors", ("nas.strategies", "nas.distributed", "nas.cli", "nas.workflows.search", "nas.runner"), ()),
     # The neutral package imports none of the layers that use it.
     ("nas_common", ("nas", "search_spaces", "predictors"), ()),
     # Strategies know architectures and the space protocol: no supernet, data, evaluator or Ray.
@@ -83,7 +83,7 @@ def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, .
     ("nas.evaluate", ("nas.strategies",), ()),
     ("nas.supernet", ("nas.strategies",), ()),
     ("nas.darts", ("nas.strategies",), ()),
-    ("nas.data", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.search"), ()),
+    ("nas.data", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.workflows.search"), ()),
     # DARTS is reached through the training-method hook (nas.supernet.methods), never by name.
     ("nas", ("nas.darts",), ("nas.darts", "nas.strategies.darts")),
 ])
@@ -97,7 +97,7 @@ def _package(module: str) -> str:
 
 
 def test_no_import_cycles_between_packages():
-    """Subpackages (nas.supernet, nas.evaluate, nas.retrain, predictors, ...) form a DAG."""
+    """Subpackages (nas.supernet, nas.evaluate, nas.workflows.retrain, predictors, ...) form a DAG."""
     graph = nx.DiGraph()
     for mod, names in IMPORTS.items():
         for name in names:

@@ -114,7 +114,7 @@ def test_multipliers_scale_like_efficientnet():
     # Compound scaling's premise: FLOPs factor into the three dimensions. The compound member's FLOPs
     # ratio is the product of the single-dimension ones (each measured with its own rounding: ceil
     # on 1-4 blocks per stage, multiples of 8, strided sizes), and each dimension adds FLOPs.
-    from nas.scaling import realised_cost  # the built net counted: no per-space cost table to measure
+    from nas.scaling.grid import realised_cost  # the built net counted: no per-space cost table to measure
 
     base_flops = realised_cost(base, b0(base))[0]
     single = {}

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from nas.errors import UserError
-from nas.rank_check import rank_correlations, spread
+from nas.workflows.rank_check import rank_correlations, spread
 from nas.supernet.loading import DataConfig, make_space
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
@@ -125,7 +125,7 @@ def test_retrain_two_archs_as_trials_then_restore_keeps_them(ray_local, two_arch
 @needs_subset
 def test_failed_trial_is_retried_by_resume_and_finished_one_is_not(ray_local, two_archs, tmp_path):
     from nas.distributed.tune import retrain_trial
-    from nas.retrain import RetrainJob, retrain
+    from nas.workflows.retrain import RetrainJob, retrain
 
     marker, bad = tmp_path / "failed_once", two_archs[1].to_json()
 
@@ -153,7 +153,7 @@ def test_scale_grid_and_family_as_trials_resumed_after_a_failure(ray_local, tmp_
     `--resume` trains only it, and the summary has every member. (The single-dimension ablation
     is planned the same way: tests/test_scaling.py.)"""
     from nas.distributed.tune import TrialSpec, retrain_trial
-    from nas.scale import ScaleJob, scale
+    from nas.scaling.run import ScaleJob, scale
     from search_spaces.mbconv import MBConvSpace
 
     space = make_space("mbconv", DATA.load(), {"width": 0.25, "depth": 0.5})
@@ -258,7 +258,7 @@ def test_darts_seeds_as_trials_then_resume_finishes_nothing_twice(ray_local, tmp
 
 
 def test_tau_interval_narrows_with_more_architectures():
-    from nas.rank_check import tau_interval
+    from nas.workflows.rank_check import tau_interval
 
     rng = np.random.default_rng(0)
     truth = rng.random(400)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nas.scaling import (Family, ablation_members, compound_grid, compound_members, family_options, product,
+from nas.scaling.grid import (Family, ablation_members, compound_grid, compound_members, family_options, product,
                          scale_arch, scaled_depths, spread)
 from search_spaces.arch import Arch
 from search_spaces.mbconv import MBConvSpace
@@ -120,7 +120,7 @@ def test_compound_against_one_dimension_is_judged_against_the_noise():
     """A difference inside 1.96 combined standard errors is reported as inside noise, not a win."""
     from types import SimpleNamespace
 
-    from nas.scale import compare_within_noise
+    from nas.scaling.run import compare_within_noise
     from nas_common.objective import Objective
 
     compound = [SimpleNamespace(name="c1", phi=1, kind="compound"), SimpleNamespace(name="c2", phi=2, kind="compound")]

@@ -117,7 +117,7 @@ def test_search_report_names_best_architecture_and_baseline(searched):
 @needs_subset
 def test_export_equals_the_recalibrated_supernet_path(searched):
     from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
-    from nas.export import load_exported
+    from nas.workflows.export import load_exported
     from nas.supernet.loading import load_supernet_run
     from nas.supernet.recalibrate import path_statistics
 
@@ -195,7 +195,7 @@ def test_untrained_supernet_is_refused_and_force_resumes(searched, tmp_path, cap
 
 def test_trust_check_thresholds(tmp_path):
     from nas.errors import UserError
-    from nas.trust import check_learned, distribution
+    from nas.judging.trust import check_learned, distribution
 
     def baseline(values):
         return {"count": len(values), "objective": "val_acc",
@@ -302,7 +302,7 @@ def test_scores_that_are_noise_stop_the_search_before_its_budget(searched, tmp_p
     import numpy as np
 
     from nas.evaluate.supernet_evaluator import SupernetEvaluator
-    from nas.uncertainty import PER_IMAGE, accuracy_se, pack_outcomes
+    from nas.tasks.uncertainty import PER_IMAGE, accuracy_se, pack_outcomes
 
     def noise(self, arch):
         hits = np.random.default_rng(int(arch.hash[:8], 16)).random(100) < 0.6

@@ -278,7 +278,7 @@ def test_detection_presets_warm_up_and_clip(tmp_path):
     RetinaNet), and `--grad-clip` overrides; the first step's learning rate is the warm-up's."""
     from nas.cli.main import build_parser
     from nas.cli.search_config import resolve_config
-    from nas.presets import preset
+    from nas.config.presets import preset
     from nas.supernet.train import cosine_lr
 
     for name in ("cpu", "full"):
@@ -301,7 +301,7 @@ def test_a_referenced_supernet_brings_its_spaces_preset(tmp_path):
     from nas.cli.search_config import resolve_config
     import json
 
-    from nas.presets import preset
+    from nas.config.presets import preset
 
     run = tmp_path / "supernet"
     run.mkdir()

@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from nas.errors import UserError
-from nas.trust import check_separable
-from nas.uncertainty import (PER_IMAGE, accuracy_se, bootstrap_se, mean_se, pack_outcomes, paired_difference,
+from nas.judging.trust import check_separable
+from nas.tasks.uncertainty import (PER_IMAGE, accuracy_se, bootstrap_se, mean_se, pack_outcomes, paired_difference,
                              unpack_outcomes)
-from nas.verdict import separability, verdict
+from nas.judging.verdict import separability, verdict
 
 
 def entry(name: str, hits: np.ndarray) -> dict:
-    """A random-baseline entry as nas.trust writes it."""
+    """A random-baseline entry as nas.judging.trust writes it."""
     return {"arch_hash": name, "choices": [], "val_acc": 100.0 * hits.mean(), "val_acc_se": accuracy_se(hits),
             PER_IMAGE: {"val_correct": pack_outcomes(hits)}}
 
@@ -236,8 +236,8 @@ def test_the_bootstrap_reweights_images_exactly_as_repeating_them():
 
 def test_detection_scores_pair_up_through_the_same_resamples():
     from nas.tasks.coco_eval import coco_metrics_with_bootstrap
-    from nas.uncertainty import pack_values
-    from nas.verdict import difference
+    from nas.tasks.uncertainty import pack_values
+    from nas.judging.verdict import difference
 
     images, truth, found = _detections(60, seed=3)
     worse = [d for i, d in enumerate(found) if i % 5]  # the same detector missing a fifth of its boxes

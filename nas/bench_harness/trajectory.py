@@ -76,7 +76,7 @@ def compare_to_baseline(aggregates: dict[str, dict[str, Any]], baseline: str, ke
     with the standard error of that difference over seeds and whether its 95% interval excludes 0.
     Records are not paired across strategies (each seed searches its own way), so the two
     standard errors of the mean add in quadrature."""
-    from nas.uncertainty import distinguishable, interval
+    from nas.tasks.uncertainty import distinguishable, interval
 
     def stats(label: str) -> dict[str, float]:
         group = aggregates[label]

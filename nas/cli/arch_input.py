@@ -21,7 +21,7 @@ from nas.errors import InvalidArchitecture, UserError
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
-# Keys `nas export` writes beside "space" and "choices" (`nas.export.export_model`).
+# Keys `nas export` writes beside "space" and "choices" (`nas.workflows.export.export_model`).
 _EXPORT_KEYS = {"hash", "describe", "space_options"}
 _SHORT = re.compile(r"^([A-Za-z0-9_.-]+):(\d+|\[[\d,\s]*\])$")
 _MAX_FILE_BYTES = 10_000_000

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(kind: str) -> int:
-    from nas.presets import preset_overrides
+    from nas.config.presets import preset_overrides
 
     for name, summary, config in components(kind):
         print(f"{name}: {summary}")

@@ -11,7 +11,7 @@ from nas.cli.arch_input import read_arch
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive.atomic import check_output_file
-from nas.export import export_model, export_onnx, options_beyond_defaults
+from nas.workflows.export import export_model, export_onnx, options_beyond_defaults
 from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 from nas.tasks import get_task
 
@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=None, help="architecture JSON or file (default: the run's best)")
     p.add_argument("--out", type=Path, required=True, help="output file, e.g. best.pt (or best.onnx)")
     p.add_argument("--format", choices=("torch", "onnx"), default="torch",
-                   help="torch: weights, architecture and preprocessing for `nas.export.load_exported`; onnx: "
+                   help="torch: weights, architecture and preprocessing for `nas.workflows.export.load_exported`; onnx: "
                         "the network as ONNX, checked against PyTorch with onnxruntime (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     g = p.add_argument_group("BN recalibration (default: the search run's settings)")

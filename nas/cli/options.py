@@ -193,7 +193,7 @@ def run_evaluator_config(config: dict, args: argparse.Namespace) -> tuple[Evalua
     """How a run scores architectures, so `evaluate`/`export` reproduce its numbers: a search run's
     own evaluator settings, a supernet run's preset for its space (what `search --supernet` would
     use); flags given override them. Also which settings came from where, to say so."""
-    from nas.presets import preset
+    from nas.config.presets import preset
 
     evaluator = config.get("evaluator") if isinstance(config.get("evaluator"), dict) else None
     if config.get("kind") == "search" and evaluator and evaluator.get("kind", "supernet") == "supernet":

@@ -9,7 +9,7 @@ from nas.cli import options
 from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
 from nas.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
-from nas.rank_check import MIN_ARCHS, rank_check
+from nas.workflows.rank_check import MIN_ARCHS, rank_check
 from nas.supernet.loading import resolve_device
 
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 def run_against_table(args: argparse.Namespace, out: Path) -> int:
     from tqdm import tqdm
 
-    from nas.table_rank import table_rank_check
+    from nas.workflows.table_rank import table_rank_check
 
     if args.resume:
         raise UserError("--against-table retrains nothing, so there is nothing to --resume; drop it")

@@ -94,7 +94,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def job_from_archs(args: argparse.Namespace):
-    from nas.retrain import RetrainJob
+    from nas.workflows.retrain import RetrainJob
 
     name = space_named_by(args.arch[0])
     carried = [space_options_carried_by(text) for text in args.arch]
@@ -108,7 +108,7 @@ def job_from_archs(args: argparse.Namespace):
 
 
 def job_from_run(args: argparse.Namespace):
-    from nas.retrain import RetrainJob
+    from nas.workflows.retrain import RetrainJob
 
     run = RunDir.open(args.run)
     config = run.read_config()
@@ -125,7 +125,7 @@ def job_from_run(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.retrain import RetrainJob, retrain
+    from nas.workflows.retrain import RetrainJob, retrain
 
     resume_into_out(args)
     if args.out is None:

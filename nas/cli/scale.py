@@ -89,8 +89,8 @@ def base_from_args(args: argparse.Namespace):
 
 
 def job_from_args(args: argparse.Namespace):
-    from nas.scale import ScaleJob, check_candidates
-    from nas.scaling import compound_grid, space_multipliers, spread
+    from nas.scaling.run import ScaleJob, check_candidates
+    from nas.scaling.grid import compound_grid, space_multipliers, spread
 
     if (args.arch is None) == (args.run is None):
         raise UserError("give the base as --arch ARCH or --run RUN_DIR (its best architecture)")
@@ -119,7 +119,7 @@ def job_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.scale import scale
+    from nas.scaling.run import scale
 
     resume_into_out(args)
     if args.out is None:

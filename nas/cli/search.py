@@ -9,17 +9,17 @@ import time
 from pathlib import Path
 
 from nas.cli.types import gpu_share, seed_value, width_value
-from nas.presets import preset_overrides
+from nas.config.presets import preset_overrides
 from nas.archive import RunDir, new_run_id
 from nas.cli import options
 from nas.cli.search_config import pick, config_from_file, resolve_config, resume_config
 from nas.cli.search_report import BaselineBar, SearchProgress, report
 from nas.distributed.cluster import check_request, parse_workers
 from nas.errors import UserError
-from nas.presets import PRESETS
+from nas.config.presets import PRESETS
 from nas.registry import EVALUATORS, STRATEGIES
-from nas.run_config import SearchConfig
-from nas.search import check_feasible, execute, plan, space_for_config
+from nas.config.run_config import SearchConfig
+from nas.workflows.search import check_feasible, execute, plan, space_for_config
 
 _SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
 
@@ -149,8 +149,8 @@ def latency(text: str) -> int:
 
 def run_seeds(args: argparse.Namespace) -> int:
     """`--seeds N` (or `--resume` of a group): every seed's search as a Ray Tune trial."""
-    from nas.run_config import Cluster
-    from nas.seeds import create_group, format_summary, open_group, run_group
+    from nas.config.run_config import Cluster
+    from nas.workflows.seeds import create_group, format_summary, open_group, run_group
 
     cluster = Cluster(pick(args.workers, "auto"), args.gpus_per_worker, args.address)
     if args.resume is not None:
@@ -170,7 +170,7 @@ def run_seeds(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas.seeds import is_group
+    from nas.workflows.seeds import is_group
 
     if args.seeds > 1 or (args.resume is not None and is_group(args.resume)):
         return run_seeds(args)

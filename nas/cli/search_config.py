@@ -12,10 +12,10 @@ from nas.archive import RunDir
 from nas.cli import options
 from nas.data import DataConfig
 from nas.errors import UserError
-from nas.presets import preset
+from nas.config.presets import preset
 from nas.registry import EVALUATORS, SPACES, STRATEGIES
-from nas.run_config import SearchConfig
-from nas.search import evaluator_kind
+from nas.config.run_config import SearchConfig
+from nas.workflows.search import evaluator_kind
 from nas.strategies.factory import build_config
 from nas.supernet.backbone import adopted_backbone
 from nas.supernet.methods import method_of

@@ -9,8 +9,8 @@ from tqdm import tqdm
 
 from nas.archive import RunDir, top_table
 from nas.registry import SPACES
-from nas.trust import describe
-from nas.verdict import describe_separability
+from nas.judging.trust import describe
+from nas.judging.verdict import describe_separability
 from nas_common.objective import Objective
 
 

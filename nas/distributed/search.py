@@ -8,7 +8,7 @@ from typing import Any
 
 from nas.distributed.cluster import connect, resolve_workers
 from nas.distributed.executor import RayExecutor
-from nas.run_config import Cluster
+from nas.config.run_config import Cluster
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """Several seeds of one search as parallel Ray Tune trials (`nas search --seeds N`).
 
 Each seed is an ordinary search run directory, created before the experiment starts; a trial
-runs the search on it (`search`, given by `nas.seeds`: this package does not know the search
+runs the search on it (`search`, given by `nas.workflows.seeds`: this package does not know the search
 engine), which resumes whatever the run already holds (records, a supernet or DARTS
 checkpoint). So a stopped group is continued by running the trials again: finished runs return
 at once. Needs a connected Ray (`cluster.connect`).

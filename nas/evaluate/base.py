@@ -20,12 +20,12 @@ from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
 if TYPE_CHECKING:
-    from nas.run_config import SearchConfig
+    from nas.config.run_config import SearchConfig
 
 
 class Evaluator(Protocol):
     hidden_metrics: frozenset[str]  # measured and recorded, never told to the strategy
-    chance: float | None  # the objective an untrained model scores (nas.trust); None: no such check
+    chance: float | None  # the objective an untrained model scores (nas.judging.trust); None: no such check
     spec: EvaluatorSpec  # how to build the same evaluator elsewhere
 
     def evaluate(self, arch: Arch) -> dict[str, float]: ...  # the search signal

@@ -34,7 +34,7 @@ from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
 if TYPE_CHECKING:
-    from nas.run_config import SearchConfig
+    from nas.config.run_config import SearchConfig
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
 if TYPE_CHECKING:
-    from nas.run_config import SearchConfig
+    from nas.config.run_config import SearchConfig
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class SupernetEvaluator:
         """`val_batches`: the validation split as the task's (inputs, targets) batches."""
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        # Accuracy of guessing (percent): what an untrained supernet scores (nas.trust).
+        # Accuracy of guessing (percent): what an untrained supernet scores (nas.judging.trust).
         self.chance = chance
         self.device = torch.device(device)
         self.task = task

@@ -1,5 +1,5 @@
 """DARTS as a strategy: gradient-based search does not ask and tell its way through candidates,
-so the training happens before the search loop (`nas.search` trains the run's supernet in mixed
+so the training happens before the search loop (`nas.workflows.search` trains the run's supernet in mixed
 mode with `nas.darts.trainer`, the options of this strategy) and the strategy is handed the
 learned alphas (`use_alphas`). It then asks for one architecture, the discretised alphas
 (`space.discretise`: argmax per decision; top-2 inputs per node in DARTS cells), which the run's

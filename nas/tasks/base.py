@@ -57,7 +57,7 @@ class Task(Protocol):
     def evaluate(self, forward: Forward, batches: Iterable[tuple[torch.Tensor, Any]], device: torch.device,
                  split: str = "val", per_image: bool = False) -> dict[str, Any]:
         """The split's metrics, each with its standard error ("<metric>_se"); `per_image`: also
-        the per-image outcomes a paired comparison needs, under `nas.uncertainty.PER_IMAGE`."""
+        the per-image outcomes a paired comparison needs, under `nas.tasks.uncertainty.PER_IMAGE`."""
         ...
 
     def chance(self, data: Any) -> float | None: ...

@@ -10,7 +10,7 @@ from torch import nn
 
 from nas.data import ImageData, TrainLoader, calibration_images, eval_batches
 from nas.tasks.base import Forward, TrainingLoss
-from nas.uncertainty import PER_IMAGE, accuracy_se, mean_se, pack_outcomes
+from nas.tasks.uncertainty import PER_IMAGE, accuracy_se, mean_se, pack_outcomes
 from nas_common.objective import Objective
 from nas_common.registry import TASKS
 from search_spaces.blocks.auxiliary import AuxiliaryLogits
@@ -66,7 +66,7 @@ class Classification:
                  device: torch.device, split: str = "val", per_image: bool = False) -> dict[str, Any]:
         """{"<split>_acc" (percent), "<split>_loss", and their standard errors "<split>_acc_se"
         (binomial) and "<split>_loss_se"} over all batches; NaN for an empty split. `per_image`:
-        also the correctness of each image, packed (`nas.uncertainty.PER_IMAGE`)."""
+        also the correctness of each image, packed (`nas.tasks.uncertainty.PER_IMAGE`)."""
         correct, losses = [], []
         for x, y in batches:
             x, y = self.to_device((x, y), device)

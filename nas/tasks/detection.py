@@ -20,7 +20,7 @@ from nas.errors import UserError
 from nas.tasks.base import Forward, TrainingLoss
 from nas.tasks.coco_bootstrap import BOOTSTRAP_DRAWS
 from nas.tasks.coco_eval import coco_metrics_with_bootstrap
-from nas.uncertainty import PER_IMAGE, pack_values
+from nas.tasks.uncertainty import PER_IMAGE, pack_values
 from nas.tasks.detection_loss import IGNORED, match_anchors, sigmoid_focal_loss
 from nas_common.objective import Objective
 from nas_common.registry import TASKS

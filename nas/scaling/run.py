@@ -20,7 +20,7 @@ from typing import Any
 from nas.archive.atomic import write_json_atomic
 from nas.data import DataConfig, data_config_from_dict
 from nas.errors import UserError
-from nas.scaling import Family, Member, ablation_members, compound_members, grid_members, product
+from nas.scaling.grid import Family, Member, ablation_members, compound_members, grid_members, product
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task
 from nas_common.objective import Objective
@@ -132,7 +132,7 @@ def scale(out: Path, job: ScaleJob | None, *, resume: bool = False, workers: int
     """Run (or resume) the scaling run in `out`; returns the summary written to `scale.json`."""
     from nas.distributed.cluster import check_request, connect, resolve_workers
     from nas.distributed.tune import TrialSpec, retrain_trial, run_trials
-    from nas.retrain import open_or_create
+    from nas.workflows.retrain import open_or_create
 
     check_request(workers, gpus_per_worker, address)
     run, job = open_or_create(out, job, resume, ScaleJob.from_config, "scaling")
@@ -197,7 +197,7 @@ def compare_within_noise(compound: list[Member], ablation: list[Member], results
     """Compound scaling against each single-dimension scaling at the same phi: the difference of
     their validation scores with its standard error (independent trainings: the two errors add in
     quadrature) and whether it is outside the noise (95%)."""
-    from nas.uncertainty import distinguishable, interval
+    from nas.tasks.uncertainty import distinguishable, interval
 
     metric, sign = objective.metric, 1.0 if objective.maximise else -1.0
     out = []

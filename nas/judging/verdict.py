@@ -1,6 +1,6 @@
 """Can the validation set tell architectures apart, and is the best one really better?
 
-Two questions every search answers from its own data, with `nas.uncertainty`:
+Two questions every search answers from its own data, with `nas.tasks.uncertainty`:
 
 - **Separability** (before the search, on the random architectures of the trust check): how much of
   the spread between architectures is real. For each pair of random architectures the observed
@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from nas.uncertainty import (PER_IMAGE, distinguishable, interval, paired_difference, unpack_outcomes,
+from nas.tasks.uncertainty import (PER_IMAGE, distinguishable, interval, paired_difference, unpack_outcomes,
                              unpack_values)
 
 MIN_RELIABILITY = 0.5  # below: more of the spread between architectures is noise than signal

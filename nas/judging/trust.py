@@ -6,7 +6,7 @@ still reports a "best architecture". So before the search, K uniformly random ar
 directory (`random_baseline.json`, reused on resume, copied into `summary.json`) and printed, and
 the search stops with a one-line error when their median is not clearly above chance, or when
 the validation set cannot tell them apart (their differences are mostly sampling noise:
-`nas.verdict.separability`), saying how many validation images the measured noise asks for.
+`nas.judging.verdict.separability`), saying how many validation images the measured noise asks for.
 
 "Clearly above" = at least `MIN_GAIN` of the way from chance to a perfect score, e.g. 14.5% for 10
 classes (chance 10%) and 52.5% for 2 classes. `--force` searches anyway.
@@ -23,8 +23,8 @@ import numpy as np
 from nas.archive.atomic import write_json_atomic
 from nas.errors import UserError
 from nas.strategies import Constraint
-from nas.uncertainty import PER_IMAGE
-from nas.verdict import MIN_RELIABILITY, WANTED_RELIABILITY, describe_separability, separability
+from nas.tasks.uncertainty import PER_IMAGE
+from nas.judging.verdict import MIN_RELIABILITY, WANTED_RELIABILITY, describe_separability, separability
 
 MIN_GAIN = 0.05
 BASELINE_NAME = "random_baseline.json"

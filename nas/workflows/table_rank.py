@@ -22,7 +22,7 @@ import numpy as np
 
 from nas.archive import write_json_atomic
 from nas.errors import UserError
-from nas.rank_check import interval_text, json_safe, rank_correlations, supernet_of
+from nas.workflows.rank_check import interval_text, json_safe, rank_correlations, supernet_of
 from search_spaces.arch import Arch
 
 # Scores (higher is better): supernet accuracy with recalibrated BN, minus its validation loss

@@ -17,14 +17,14 @@ from nas.supernet.methods import method_settings
 from nas.distributed.cluster import uses_ray
 from nas.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
-from nas.run_config import SearchConfig
+from nas.config.run_config import SearchConfig
 from nas.archive.scalars import ScalarLog
 from nas.strategies import make_strategy
 from nas.strategies.base import Strategy
 from nas.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
-from nas.verdict import verdict
-from nas.trust import check_learned, check_mixed_learned, check_separable, random_baseline
+from nas.judging.verdict import verdict
+from nas.judging.trust import check_learned, check_mixed_learned, check_separable, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
 
@@ -141,7 +141,7 @@ def plan(config: SearchConfig, budget: int | None) -> str:
 
 
 def mixed_forward_check(run: RunDir, config: SearchConfig) -> dict[str, float] | None:
-    """DARTS's supernet judged by its mixed forward on held-out images (`nas.trust.check_mixed_learned`)."""
+    """DARTS's supernet judged by its mixed forward on held-out images (`nas.judging.trust.check_mixed_learned`)."""
     from nas.supernet.loading import supernet_dir_of
     from nas.supernet.train import read_training_log
     from nas.tasks import get_task
@@ -156,7 +156,7 @@ def mixed_forward_check(run: RunDir, config: SearchConfig) -> dict[str, float] |
 
 def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
                      on_baseline: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Score random architectures first; stop unless the supernet has learned (nas.trust)."""
+    """Score random architectures first; stop unless the supernet has learned (nas.judging.trust)."""
     chance = getattr(evaluator, "chance", None)
     count = config.random_baseline
     if chance is not None:

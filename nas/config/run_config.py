@@ -1,7 +1,7 @@
 """The typed configuration of a search run: resolved once (CLI flags, preset, `--config FILE`),
 saved as the run's `config.json`, and read back into the same types on `--resume`.
 
-No module below the CLI reinterprets the JSON dict: `nas.search.execute`, the evaluator kinds and
+No module below the CLI reinterprets the JSON dict: `nas.workflows.search.execute`, the evaluator kinds and
 the Ray executor take a `SearchConfig`. `from_dict` accepts every config.json written so far
 (keys added later have defaults: `objective` = val_acc maximised, `task` = classification) and
 turns a broken one into one `UserError` line; `to_dict` writes the same layout back.
@@ -214,7 +214,7 @@ def _check_saved_types(config: Mapping[str, Any], where: str) -> None:
     device = config.get("device", "auto")
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", device):
         raise UserError(f"{where}: device {device[:40]!r} is not a device; use auto, cpu or cuda[:N]")
-    from nas.presets import PRESETS
+    from nas.config.presets import PRESETS
 
     if config.get("preset", "cpu") not in PRESETS:
         raise UserError(f"{where}: unknown preset {str(config.get('preset'))[:40]!r}; valid presets: {', '.join(PRESETS)}")

@@ -4,7 +4,7 @@ the search phase of NAS"; Zela et al. 2020 on BN statistics in weight-sharing NA
 K architectures spread over the range of the task's objective (validation accuracy, or mAP for
 detection) are scored three ways: on the supernet with
 BatchNorm statistics recalibrated per path (what search uses), on the supernet with the inherited
-running statistics, and stand-alone after retraining from scratch (Ray Tune, `nas.retrain`). The
+running statistics, and stand-alone after retraining from scratch (Ray Tune, `nas.workflows.retrain`). The
 rank agreement of each pair is Kendall's tau and Spearman's rho.
 
 A correlation is NaN when one of its columns is constant (every architecture equally accurate,
@@ -159,13 +159,13 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
                resume: bool = False, test: bool = False, **cluster: Any) -> dict[str, Any]:
     """Select (or, on resume, reuse) K architectures of `run_path`, score them on its supernet both
     ways, retrain them on Ray Tune into `out`, and write `rank_check.json` and `rank_check.png` there.
-    `cluster`: workers, gpus_per_worker, address (see `nas.retrain.retrain`)."""
+    `cluster`: workers, gpus_per_worker, address (see `nas.workflows.retrain.retrain`)."""
     from dataclasses import asdict
     from pathlib import Path
 
     from nas.archive import write_json_atomic
     from nas.evaluate.supernet_evaluator import SupernetEvaluator
-    from nas.retrain import RetrainJob, open_or_create, retrain
+    from nas.workflows.retrain import RetrainJob, open_or_create, retrain
     from nas.supernet.loading import load_supernet_run
 
     if k < MIN_ARCHS:

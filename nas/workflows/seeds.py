@@ -15,7 +15,7 @@ from typing import Any
 from nas.archive import RunDir, write_json_atomic
 from nas.archive import lock
 from nas.errors import UserError
-from nas.run_config import Cluster, SearchConfig
+from nas.config.run_config import Cluster, SearchConfig
 
 GROUP = "seeds.json"
 SUMMARY = "seeds_summary.json"
@@ -80,7 +80,7 @@ def run_group(out: Path, runs: list[Path], cluster: Cluster) -> dict[str, Any]:
 
 def search_run(path: str) -> dict[str, float]:
     """Run (or finish) the search in `path`; its best figures (what a seed's trial reports)."""
-    from nas.search import execute
+    from nas.workflows.search import execute
 
     outcome = execute(RunDir.open(path).lock(), quiet=True)
     best = outcome.summary["best"]
