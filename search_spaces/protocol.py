@@ -52,6 +52,12 @@ class SearchSpace(ABC):
     task: ClassVar[str] = "classification"  # the task (nas.tasks) its networks solve: their outputs and data
     cost_note: ClassVar[str] = ""  # what flops/params count when not the whole stand-alone net (see cost_probe)
     options: ClassVar[tuple[str, ...]] = ()  # the names its constructor takes (`-S NAME=VALUE`), checked early
+    # Optional capabilities, declared (generic code reads them, never probes with getattr):
+    multipliers: ClassVar[tuple[str, ...]] = ()  # options compound scaling (`nas scale`) varies
+    fixed_backbone: ClassVar[bool] = False  # detection: `--backbone RUN` fixes the backbone (nasfpn)
+    # detection: (space, options) of the classification supernet its backbone pre-trains as (DetNAS
+    # step 1), a method; None where there is no backbone to pre-train
+    classification_backbone: ClassVar[Any] = None
 
     # ---- what a space must say -------------------------------------------------------------
     @property
@@ -285,3 +291,13 @@ class Differentiable(Protocol):
 
     def one_hot(self, arch: Arch) -> Any:
         """Weights of `alpha_shape` under which the mixed forward is `arch`'s single path."""
+
+
+@runtime_checkable
+class StringForm(Protocol):
+    """A space with its own notation for architectures (NB201's `|nor_conv_3x3~0|+|...|`), read by
+    every command that takes `--arch`."""
+
+    def from_string(self, text: str) -> Arch: ...
+
+    def to_string(self, arch: Arch) -> str: ...

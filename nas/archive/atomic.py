@@ -56,6 +56,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """`write(file)` into `path` atomically (any format: `np.savez`, `torch.save`, ...)."""
+    _replace_via_temp(path, write)
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically."""
     _replace_via_temp(path, lambda f: f.write(data))

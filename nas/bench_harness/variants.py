@@ -81,10 +81,10 @@ def _variant(tokens: list[str]) -> Variant:
     if not name:
         raise UserError(f"variant {spec!r} has no strategy name; {_FORMAT}")
     cls = STRATEGIES.get(name)  # UnknownName lists the valid strategies
-    if getattr(cls, "trains_supernet", None):
+    if cls.trains_supernet:
         raise UserError(f"strategy {name!r} trains a supernet before it proposes, so it cannot run on the table "
                         f"alone; benchmark it with bench/darts_nb201.py (valid here: "
-                        f"{', '.join(n for n in STRATEGIES.names() if not getattr(STRATEGIES.get(n), 'trains_supernet', None))})")
+                        f"{', '.join(n for n in STRATEGIES.names() if not STRATEGIES.get(n).trains_supernet)})")
     pairs = ([first] if colon else []) + tokens[1:]
     own: dict[str, str] = {}
     for pair in pairs:

@@ -19,7 +19,7 @@ from typing import Any
 
 from nas.errors import InvalidArchitecture, UserError
 from search_spaces.arch import Arch
-from search_spaces.protocol import SearchSpace
+from search_spaces.protocol import SearchSpace, StringForm
 
 # Keys `nas export` writes beside "space" and "choices" (`nas.workflows.export.export_model`).
 _EXPORT_KEYS = {"hash", "describe", "space_options"}
@@ -38,14 +38,13 @@ def read_arch(text: str, space: SearchSpace, flag: str = "--arch") -> Arch:
         return space.parse({"space": name, "choices": choices})
     if stripped.startswith("{"):
         return space.parse(arch_dict(decode_json(stripped, where), where))
-    from_string = getattr(space, "from_string", None)
-    if from_string is not None and stripped.startswith("|"):
-        return space.validate(from_string(stripped))
+    if isinstance(space, StringForm) and stripped.startswith("|"):
+        return space.validate(space.from_string(stripped))
     if stripped.startswith("|"):
         raise InvalidArchitecture(f"{where} is an NB201 cell string (space nb201), but the space here is "
                                   f"{space.name!r}; give a {space.name} architecture")
     forms = 'JSON {"space": ..., "choices": [...]}, SPACE:DIGITS'
-    if from_string is not None:
+    if isinstance(space, StringForm):
         forms += f", or a {space.name} string"
     raise InvalidArchitecture(f"{where} is not an architecture; give {forms} (inline or in a file)")
 

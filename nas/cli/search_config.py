@@ -235,7 +235,7 @@ def _pretraining(args: argparse.Namespace, space: str, p: dict[str, Any], seed: 
     steps = pick(args.pretrain_steps, settings.get("steps", 0))
     if steps < 0:
         raise UserError(f"--pretrain-steps must be >= 0, got {steps}")
-    has_backbone = getattr(SPACES.get(space), "classification_backbone", None) is not None
+    has_backbone = SPACES.get(space).classification_backbone is not None
     if args.pretrain_steps and not has_backbone:
         raise UserError(f"--pretrain-steps: space {space!r} has no backbone to pre-train (detection spaces do)")
     if args.pretrain_data is not None and not steps:

@@ -9,8 +9,6 @@ pays for decoding.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -179,18 +177,12 @@ def zip_cache_path(zip_path: Path, cache_dir: Path, image_size: int | None = Non
 
 
 def _write_cache(path: Path, raw: RawSplits) -> None:
-    """Atomic: write a temp file in the same directory, then os.replace onto the final name."""
+    """Atomic (`nas.archive.atomic`): a reader never sees half a cache file."""
+    from nas.archive.atomic import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, x_train=raw.x_train, y_train=raw.y_train, x_test=raw.x_test,
-                     y_test=raw.y_test, classes=np.asarray(raw.classes, dtype=str))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared cache should be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda f: np.savez(f, x_train=raw.x_train, y_train=raw.y_train, x_test=raw.x_test,
+                                          y_test=raw.y_test, classes=np.asarray(raw.classes, dtype=str)))
 
 
 def read_zip(zip_path: Path, cache_dir: Path, image_size: int | None = None) -> RawSplits:

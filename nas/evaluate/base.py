@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class Evaluator(Protocol):
     hidden_metrics: frozenset[str]  # measured and recorded, never told to the strategy
     chance: float | None  # the objective an untrained model scores (nas.judging.trust); None: no such check
+    images_available: int | None  # images a validation split could be drawn from; None: not a question
     spec: EvaluatorSpec  # how to build the same evaluator elsewhere
 
     def evaluate(self, arch: Arch) -> dict[str, float]: ...  # the search signal

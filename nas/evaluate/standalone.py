@@ -66,6 +66,7 @@ class StandaloneEvaluator:
     Config = StandaloneConfig
     uses_supernet = False
     chance = None  # nothing is shared: there is no supernet to trust
+    images_available: int | None = None  # no validation split to grow: separability never asks
     hidden_metrics: frozenset[str] = frozenset({"train_loss", "train_s"})
 
     def __init__(self, space: SearchSpace, task: Any, data: Any, cfg: StandaloneConfig, seed: int,

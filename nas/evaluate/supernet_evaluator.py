@@ -56,6 +56,7 @@ class SupernetEvaluator:
     Config = EvaluatorConfig
     uses_supernet = True
     hidden_metrics: frozenset[str] = frozenset()  # everything it measures is the search signal
+    images_available: int | None = None  # images outside the test split (set by from_parts): how far val can grow
     spec: EvaluatorSpec | None = None  # set by the builders below
 
     def __init__(self, supernet: nn.Module, calibration: torch.Tensor,

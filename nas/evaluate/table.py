@@ -54,6 +54,7 @@ class TableEvaluator:
     # What `reported` returns: recorded in the run archive, never told to the strategy.
     hidden_metrics: frozenset[str] = frozenset({"test_acc", "test_acc_12ep"})
     chance = None  # a table needs no trust check
+    images_available: int | None = None  # no validation split to grow: separability never asks
     spaces = ("nb201",)  # the spaces whose architectures it has rows for
 
     def __init__(self, table: str | Path | None = None) -> None:

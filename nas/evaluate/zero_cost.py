@@ -62,6 +62,7 @@ class ZeroCostEvaluator:
     Config = ZeroCostConfig
     uses_supernet = False
     chance = None  # an untrained network is what it scores: no trust check against chance
+    images_available: int | None = None  # no validation split to grow: separability never asks
 
     def __init__(self, space: SearchSpace, task: Any, data: Any, cfg: ZeroCostConfig, seed: int,
                  device: torch.device, spec: EvaluatorSpec | None = None) -> None:

@@ -72,7 +72,7 @@ def family_options(base: dict[str, Any], coefficients: tuple[float, float, float
 def space_multipliers(space: Any) -> tuple[str, ...]:
     """The multipliers among depth/width/resolution that `space` takes as options (declared by the
     space as `multipliers`; mbconv has all three, shufflenet only width)."""
-    return tuple(m for m in MULTIPLIERS if m in getattr(space, "multipliers", ()))
+    return tuple(m for m in MULTIPLIERS if m in space.multipliers)
 
 
 def scaled_depths(depths: list[int], ratio: float, limits: list[int]) -> list[int]:

@@ -102,6 +102,9 @@ class Constraint:
 class Strategy(ABC):
     name: ClassVar[str]
     Config: ClassVar[type]  # a frozen dataclass of options with defaults
+    # the registered supernet-training method (nas.supernet.methods) that trains its supernet before
+    # the search loop (DARTS); None: the run's supernet is trained by single-path sampling
+    trains_supernet: ClassVar[str | None] = None
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from nas.registry import STRATEGIES
 from nas.darts.config import DartsConfig
 from nas.strategies.base import Strategy
 from search_spaces.arch import Arch
+from search_spaces.protocol import Differentiable
 
 
 @STRATEGIES.register("darts")
@@ -29,7 +30,7 @@ class DartsStrategy(Strategy):
     trains_supernet = "darts"  # the registered training method (nas.darts.method) trains its supernet first
 
     def __init__(self, space: Any, **kwargs: Any) -> None:
-        if not hasattr(space, "discretise") or not hasattr(space, "alpha_shape"):
+        if not isinstance(space, Differentiable):
             raise UserError(f"--strategy darts needs a space with a mixed forward (nb201, darts, binary); "
                             f"{space.name!r} has none")
         super().__init__(space, **kwargs)

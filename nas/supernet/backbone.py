@@ -117,7 +117,7 @@ def adopted_backbone(run: str | Path, space: str, keep_width: bool = True) -> di
     `--width` and `-S` still override what is adopted."""
     from nas.registry import SPACES
 
-    if not getattr(SPACES.get(space), "fixed_backbone", False):
+    if not SPACES.get(space).fixed_backbone:
         return {}
     source = backbone_source(run)
     adopted: dict[str, Any] = {}

@@ -32,7 +32,7 @@ class TrainingMethod(Protocol):
 
 def method_of(strategy: str) -> TrainingMethod | None:
     """The training method strategy `strategy` uses, or None for single-path training."""
-    name = getattr(STRATEGIES.get(strategy), "trains_supernet", None)
+    name = STRATEGIES.get(strategy).trains_supernet
     return TRAINING_METHODS.get(name) if name else None
 
 

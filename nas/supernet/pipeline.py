@@ -120,7 +120,7 @@ class BackbonePretraining:
 
     def run(self, out: Path, space: SearchSpace, device: torch.device, quiet: bool) -> Path:
         """Train (or resume) the classification backbone supernet of `space` in `out`."""
-        backbone = getattr(space, "classification_backbone", None)
+        backbone = space.classification_backbone
         if backbone is None:
             raise UserError(f"space {space.name!r} has no backbone to pre-train; drop the backbone pre-training")
         name, options = backbone()

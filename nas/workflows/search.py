@@ -157,7 +157,7 @@ def mixed_forward_check(run: RunDir, config: SearchConfig) -> dict[str, float] |
 def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
                      on_baseline: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Score random architectures first; stop unless the supernet has learned (nas.judging.trust)."""
-    chance = getattr(evaluator, "chance", None)
+    chance = evaluator.chance
     count = config.random_baseline
     if chance is not None:
         count = max(count, TRUST_PATHS)
@@ -172,7 +172,7 @@ def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
                                objective=config.objective.metric, on_result=tick)
     check_learned(baseline, chance, run.path, force=config.force, unit=config.objective.unit)
     sep = check_separable(baseline, run.path, force=config.force, unit=config.objective.unit,
-                          scale=config.objective.scale, available=getattr(evaluator, "images_available", None))
+                          scale=config.objective.scale, available=evaluator.images_available)
     if sep is not None:
         baseline = {**baseline, "separability": sep}
     return baseline
@@ -237,7 +237,7 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary = summarize(records, objective=objective)
     summary["estimator"] = estimator_summary(space, config)
     if baseline["count"]:
-        summary["random_baseline"] = {**baseline, "chance": getattr(evaluator, "chance", None)}
+        summary["random_baseline"] = {**baseline, "chance": evaluator.chance}
     if mixed is not None:  # how DARTS's supernet was judged (its mixed forward, not single paths)
         summary["darts_mixed_forward"] = mixed
     judged = verdict(records, baseline if baseline["count"] else None, objective.metric, objective.maximise,
