@@ -21,7 +21,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _timing import interleaved_medians  # noqa: E402
 
 from nas.data import DetectionDataConfig  # noqa: E402
-from nas.registry import SPACES  # noqa: E402
+from nas_common.registry import SPACES  # noqa: E402
 from nas.supernet.train import TrainConfig, make_optimizer, sgd_step  # noqa: E402
 from nas.tasks import get_task  # noqa: E402
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nas.evaluate.supernet_evaluator import SupernetEvaluator, split_batches
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.supernet.recalibrate import recalibrate
 
 

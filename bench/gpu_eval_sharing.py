@@ -16,7 +16,7 @@ import torch
 import torch.multiprocessing as mp
 
 from nas.evaluate.supernet_evaluator import SupernetEvaluator, split_batches
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 
 
 def sync(device: str) -> None:

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _timing import interleaved_medians  # noqa: E402
 
-from nas.registry import SPACES  # noqa: E402
+from nas_common.registry import SPACES  # noqa: E402
 from nas.supernet.train import TrainConfig, make_optimizer  # noqa: E402
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 FORMAT = "nas-latency-lut/1"
 

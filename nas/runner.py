@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from nas.archive import RunDir, make_record, save_torch_atomic, write_json_atomic
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.strategies.base import Strategy, Trial
 from nas.tasks.uncertainty import PER_IMAGE
 from search_spaces.arch import Arch

@@ -1,6 +1,6 @@
 """Performance predictors: learn an architecture's score from evaluated ones.
 
-Importing this package registers every model in `nas.registry.PREDICTORS` (`mlp`, `lstm`, `gcn`, `paths`).
+Importing this package registers every model in `nas_common.registry.PREDICTORS` (`mlp`, `lstm`, `gcn`, `paths`).
 Build one with `make_predictor(name, space, **options)`, reload a saved one with
 `load_predictor(dir)`; `predictors.runs` reads training data from run archives.
 """

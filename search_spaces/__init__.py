@@ -1,4 +1,4 @@
-"""Search spaces. Importing this package registers every space in `nas.registry.SPACES`."""
+"""Search spaces. Importing this package registers every space in `nas_common.registry.SPACES`."""
 
 from search_spaces.arch import Arch
 from search_spaces.protocol import Decision, Membership, SearchSpace

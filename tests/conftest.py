@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nas.data import data_root, load_data
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.supernet.loading import make_space
 from nas.supernet.train import SupernetTrainer, TrainConfig
 from search_spaces.protocol import SearchSpace

@@ -31,7 +31,7 @@ from nas.archive import (
     top_table,
     write_json_atomic,
 )
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 

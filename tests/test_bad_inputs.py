@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nas.cli.main import main
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 try:
     from tests.conftest import SUBSET

@@ -11,7 +11,7 @@ import nas.bench_harness.harness as harness
 from nas.bench_harness import (BenchConfig, aggregate, compare_to_baseline, markdown_table, parse_variants, run_benchmark, run_pair,
                                trajectory, write_report)
 from nas.cli.main import main
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.tasks.uncertainty import Z95
 from nas.evaluate.table import TableEvaluator, default_table
 

@@ -19,7 +19,7 @@ from nas.darts.alphas import skip_count
 from nas.darts.config import DartsConfig
 from nas.darts.trainer import DartsTrainer
 from nas.data.datasets import ImageData
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch
 from search_spaces.nb201.space import NB201Space

@@ -14,7 +14,7 @@ from PIL import Image
 import nas.data.images as images_mod
 from nas.data import (ImageData, TrainLoader, augment_batch, calibration_images, data_root,
                       eval_batches, load_data, to_float)
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SUBSET = data_root() / "cifar10" / "cifar10_subset_5k_1k.npz"

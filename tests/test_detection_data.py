@@ -11,7 +11,7 @@ from PIL import Image
 
 from nas.data import data_root
 from nas.data.detection import load_detection
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 RACCOON = data_root() / "raccoon" / "raccoon_coco.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from nas.registry import TASKS
+from nas_common.registry import TASKS
 from search_spaces.blocks.boxes import encode
 from nas.tasks.detection_loss import match_anchors
 from search_spaces.blocks.detection import AnchorConfig, DetectorOutput

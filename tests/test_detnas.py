@@ -16,9 +16,9 @@ from PIL import Image
 
 from nas.data import DetectionDataConfig, data_config_from_dict, data_root
 from nas.data.detection import load_detection
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.supernet.loading import make_space
 from nas.workflows.export import load_exported
 from nas.standalone import StandaloneTrainer

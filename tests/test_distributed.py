@@ -21,7 +21,7 @@ import torch
 
 from nas.archive import RunDir
 from tests.conftest import read_jsonl, run_main
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec, build_evaluator
 from nas.runner import SearchLoop, score
 from nas.strategies import Constraint, make_strategy

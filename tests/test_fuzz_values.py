@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from nas.cli.main import build_parser, main
-from nas.errors import UserError
-from nas.registry import EVALUATORS, SPACES, STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import EVALUATORS, SPACES, STRATEGIES
 from nas_common.typed_config import build_config
 
 # Never a valid value of any numeric flag: not numbers, non-finite, negative, beyond any count.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nas.cli.main import main
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.latency import LatencyTable, build_table, parse_latency, table_for
 from nas.strategies import make_strategy
 from nas.strategies.base import Constraint

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.table import TableEvaluator
 from nas.strategies import Constraint, make_strategy
 from predictors import make_predictor

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from nas.errors import InvalidArchitecture, UserError
+from nas_common.errors import InvalidArchitecture, UserError
 from nas.evaluate.table import COLUMNS, TableEvaluator, default_table
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.supernet.recalibrate import recalibrate
 from search_spaces.arch import Arch
 from search_spaces.cost import count_params, measure_flops

@@ -13,7 +13,7 @@ import pytest
 from nas.archive import RunDir, make_record, ranked, summarize
 from nas.archive.plots import pareto_front
 from nas.archive.records import read_records
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.strategies import make_strategy
 from nas_common.objective import VAL_ACC, Objective
 

@@ -12,8 +12,8 @@ from scipy.stats import kendalltau
 
 from nas.archive import ArchiveWarning
 from nas.cli.main import main
-from nas.errors import UserError
-from nas.registry import PREDICTORS
+from nas_common.errors import UserError
+from nas_common.registry import PREDICTORS
 from predictors import load_predictor, make_predictor
 from search_spaces.nb201 import NB201Space
 

@@ -16,7 +16,7 @@ from nas.proxies.jacov import jacov
 from nas.proxies.synflow import synflow
 from nas.proxies.gradients import grad_norm, snip
 from nas.proxies.zico import zico
-from nas.registry import PROXIES, SPACES
+from nas_common.registry import PROXIES, SPACES
 from nas.tasks.classification import CLASSIFICATION
 from nas_common.errors import UserError
 from tests.conftest import small_space, tiny_input
@@ -178,7 +178,7 @@ def test_every_proxy_runs_on_every_classification_space(name):
 
 @pytest.mark.parametrize("name", [n for n in SPACES.names() if SPACES.get(n).task == "detection"])
 def test_every_proxy_scores_a_whole_detector(name):
-    from nas.registry import TASKS
+    from nas_common.registry import TASKS
 
     space = small_space(name)
     size = space.config()["input_size"]

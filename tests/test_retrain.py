@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.workflows.rank_check import rank_correlations, spread
 from nas.supernet.loading import DataConfig, make_space
 from nas.supernet.pipeline import train_into

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.strategies import Constraint, InfeasibleConstraint, make_strategy
 from search_spaces.arch import Arch
 from search_spaces.protocol import Decision

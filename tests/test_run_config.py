@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.config.run_config import SearchConfig
 from nas_common.objective import VAL_ACC
 from tests.conftest import read_jsonl, run_main

@@ -194,7 +194,7 @@ def test_untrained_supernet_is_refused_and_force_resumes(searched, tmp_path, cap
 
 
 def test_trust_check_thresholds(tmp_path):
-    from nas.errors import UserError
+    from nas_common.errors import UserError
     from nas.judging.trust import check_learned, distribution
 
     def baseline(values):

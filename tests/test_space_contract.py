@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from search_spaces.cost import count_params, measure_flops
 from search_spaces.protocol import SearchSpace

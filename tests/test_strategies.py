@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.strategies import Constraint, InfeasibleConstraint, Strategy, make_strategy
 
 try:  # `tests` is a package for some runners and a plain directory for others

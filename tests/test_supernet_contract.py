@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from search_spaces.protocol import MixedForward, MultiScaleSupernet, Supernet
 
 try:

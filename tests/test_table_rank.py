@@ -11,7 +11,7 @@ import pytest
 from nas.cli.main import main
 from nas.data import data_root
 from nas.evaluate.table import TableEvaluator, default_table
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.workflows.table_rank import spread_over_table, top_overlap
 
 needs_table = pytest.mark.skipif(not default_table().is_file(), reason="bundled NB201 table not available")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.supernet.checkpoint import load_checkpoint, save_checkpoint
 from nas.supernet.loading import make_space
 from nas.supernet.train import SupernetTrainer, TrainConfig, path_for_step, read_training_log
@@ -166,7 +166,7 @@ def test_a_path_pool_trains_only_its_architectures(tmp_path):
     import json as _json
 
     from nas.supernet.train import path_for_step, read_path_pool
-    from nas.errors import UserError as _UserError
+    from nas_common.errors import UserError as _UserError
     from search_spaces.nb201 import NB201Space
 
     space = NB201Space(channels=4, cells_per_stage=1)
@@ -318,7 +318,7 @@ def test_a_referenced_supernet_brings_its_spaces_preset(tmp_path):
 def test_a_loss_that_explodes_stops_training_even_while_finite(tmp_path, subset_data):
     """A loss 100 times its first steps' mean has diverged (a 1e3 learning rate ended "trained" at
     loss 30,170 with exit 0); absurd settings are refused before training."""
-    from nas.errors import UserError
+    from nas_common.errors import UserError
 
     trainer = _trainer(subset_data, tmp_path / "boom", steps=20)
     losses = iter([2.3] * 10 + [2.0, 400.0] + [2.0] * 10)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.judging.trust import check_separable
 from nas.tasks.uncertainty import (PER_IMAGE, accuracy_se, bootstrap_se, mean_se, pack_outcomes, paired_difference,
                              unpack_outcomes)

@@ -231,7 +231,7 @@ def test_resume_names_the_run_directory_in_every_command():
     from argparse import Namespace
 
     from nas.cli.retrain import resume_into_out
-    from nas.errors import UserError
+    from nas_common.errors import UserError
 
     args = Namespace(resume="runs/retrain", out=None)
     resume_into_out(args)

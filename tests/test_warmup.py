@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.strategies import make_strategy
 from nas.strategies.guided import neighbours
 from tests.conftest import needs_subset, read_jsonl, run_main

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.registry import EVALUATORS
+from nas_common.registry import EVALUATORS
 from tests.conftest import needs_subset, read_jsonl, run_main
 
 BUDGET = 12
@@ -105,7 +105,7 @@ def test_evaluators_listing_shows_zc_and_its_settings(capsys):
     code, out = run_main(["evaluators"])
     assert code == 0
     assert "zc:" in out and "proxy" in out and "naswot" in out
-    from nas.registry import PROXIES
+    from nas_common.registry import PROXIES
 
     listed = out.split("zc:")[1].splitlines()[0]
     assert all(name in listed for name in PROXIES.names())  # the listing names every registered proxy

@@ -95,7 +95,7 @@ def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: An
 
     import torch
 
-    from nas.errors import UserError
+    from nas_common.errors import UserError
 
     path = Path(path)
     if not path.is_file():
@@ -111,7 +111,7 @@ def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: An
 def check_output_file(path: str | Path, overwrite: bool, flag: str = "--out") -> Path:
     """`path` is a file this command may write (checked before any work): not a directory, in a
     writable directory, and not an existing file unless `overwrite`."""
-    from nas.errors import UserError
+    from nas_common.errors import UserError
 
     path = Path(path)
     if path.is_dir():

@@ -16,7 +16,7 @@ from typing import Any
 from nas.archive.records import read_records
 from nas.archive.run_dir import RunDir
 from nas.archive.summary import ranked
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas_common.objective import Objective
 
 MAX_DEPTH = 4  # runs/<group>/<run>/ and a little deeper; never a whole disk

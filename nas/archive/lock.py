@@ -17,7 +17,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 LOCK_NAME = ".lock"
 _held: dict[Path, int] = {}  # resolved run directory -> open file descriptor holding its lock

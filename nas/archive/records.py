@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas_common.objective import VAL_ACC, Objective
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ import nas
 from nas.archive import lock
 from nas.archive.atomic import write_json_atomic
 from nas.archive.records import RecordWriter, read_records
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas_common.objective import Objective
 
 

@@ -7,7 +7,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from nas.archive.summary import ranked
-from nas.errors import InvalidArchitecture
+from nas_common.errors import InvalidArchitecture
 from nas_common.objective import VAL_ACC, Objective
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from nas.bench_harness.trajectory import aggregate, compare_to_baseline, trajectory
 from nas.bench_harness.variants import Variant, parse_variants
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop
 from nas.strategies import make_strategy
 

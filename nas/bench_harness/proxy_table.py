@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Callable, Sequence
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from search_spaces.arch import Arch
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.strategies.factory import build_config
 
 # Regularized evolution as Dong & Yang ran REA on NAS-Bench-201: population 10, tournament 3

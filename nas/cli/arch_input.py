@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nas.errors import InvalidArchitecture, UserError
+from nas_common.errors import InvalidArchitecture, UserError
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace, StringForm
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from nas.cli import options
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 def checkpoint_list(text: str) -> tuple[int, ...]:

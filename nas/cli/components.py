@@ -48,7 +48,7 @@ _PRESET_EVALUATION = {("supernet", "calibration_images"), ("supernet", "val_imag
 
 def components(kind: str) -> list[tuple[str, str, type | None]]:
     """(name, one-line description, config dataclass) of every registered component of `kind`."""
-    from nas.registry import EVALUATORS, PREDICTORS, STRATEGIES
+    from nas_common.registry import EVALUATORS, PREDICTORS, STRATEGIES
 
     if kind == "predictors":
         from predictors.base import PredictorConfig

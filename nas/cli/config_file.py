@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 # A search config is a few KB. The caps stop a YAML anchor bomb (a few lines that expand into

@@ -8,7 +8,7 @@ from pathlib import Path
 from nas.archive import RunDir
 from nas.cli import options
 from nas.cli.arch_input import read_arch
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive.atomic import check_output_file
 from nas.workflows.export import export_model, export_onnx, options_beyond_defaults

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nas.cli.options import space_option
 from nas.cli.types import non_negative_int, positive_int, seed_value, width_value
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _space(name: str, options: dict):
-    from nas.registry import SPACES
+    from nas_common.registry import SPACES
 
     try:
         return SPACES.get(name)(**options)

@@ -10,7 +10,7 @@ import warnings
 from typing import Sequence
 
 from nas import __version__
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 # command -> (module in nas.cli, one-line help). Only the command being run is imported, so
 # `nas --help` and `nas runs list` answer without importing torch (tests check the help matches).

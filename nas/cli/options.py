@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from nas.cli.types import (fraction_or_count, non_negative_float, non_negative_int,  # noqa: F401
                            positive_float, positive_int, seed_value, width_value)
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.data import DataConfig, DetectionDataConfig
 from nas.supernet.train import TrainConfig

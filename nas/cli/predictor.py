@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nas.cli.types import positive_int, seed_value
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 def _fraction(text: str) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nas.cli import options
 from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
 from nas.workflows.rank_check import MIN_ARCHS, rank_check
 from nas.supernet.loading import resolve_device

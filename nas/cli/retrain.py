@@ -10,10 +10,10 @@ from nas.archive import RunDir, format_table, ranked
 from nas.cli import options
 from nas.cli.arch_input import read_arch, space_named_by, space_options_carried_by
 from nas.distributed.cluster import parse_workers
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.data import data_config_from_dict
 from nas.supernet.loading import space_on_data
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.supernet.train import TrainConfig
 
 

@@ -95,7 +95,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     from nas.archive import RunDir
     from nas.archive.plots import plot_compare
-    from nas.errors import UserError
+    from nas_common.errors import UserError
     from nas.archive.atomic import check_output_file
 
     check_output_file(args.out, args.overwrite)

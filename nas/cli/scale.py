@@ -8,7 +8,7 @@ from pathlib import Path
 from nas.cli.types import width_value
 from nas.cli import options
 from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 EXAMPLES = ("examples: nas scale --arch best.arch.json --epochs 5 --max-candidates 4 --phi 2 --out runs/scale;  "
             "nas scale --run runs/RUN --epochs 10 --out runs/scale;  nas scale --resume runs/scale")
@@ -63,7 +63,7 @@ def base_from_args(args: argparse.Namespace):
     from nas.archive import RunDir, ranked
     from nas.cli.arch_input import read_arch, space_named_by, space_options_carried_by
     from nas.data import data_config_from_dict
-    from nas.registry import SPACES
+    from nas_common.registry import SPACES
     from nas.supernet.loading import space_on_data
 
     if args.arch is not None:

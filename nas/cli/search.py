@@ -15,9 +15,9 @@ from nas.cli import options
 from nas.cli.search_config import pick, config_from_file, resolve_config, resume_config
 from nas.cli.search_report import BaselineBar, SearchProgress, report
 from nas.distributed.cluster import check_request, parse_workers
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.config.presets import PRESETS
-from nas.registry import EVALUATORS, STRATEGIES
+from nas_common.registry import EVALUATORS, STRATEGIES
 from nas.config.run_config import SearchConfig
 from nas.workflows.search import check_feasible, execute, plan, space_for_config
 

@@ -11,9 +11,9 @@ from typing import Any
 from nas.archive import RunDir
 from nas.cli import options
 from nas.data import DataConfig
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.config.presets import preset
-from nas.registry import EVALUATORS, SPACES, STRATEGIES
+from nas_common.registry import EVALUATORS, SPACES, STRATEGIES
 from nas.config.run_config import SearchConfig
 from nas.workflows.search import evaluator_kind
 from nas.strategies.factory import build_config

@@ -8,7 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nas.archive import RunDir, top_table
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 from nas.judging.trust import describe
 from nas.judging.verdict import describe_separability
 from nas_common.objective import Objective

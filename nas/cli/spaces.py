@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas.registry import SPACES
+from nas_common.registry import SPACES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

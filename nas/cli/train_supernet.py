@@ -9,8 +9,8 @@ from typing import Any
 from nas.cli.types import seed_value
 from nas.archive.run_dir import new_run_id
 from nas.cli import options
-from nas.errors import UserError
-from nas.registry import SPACES
+from nas_common.errors import UserError
+from nas_common.registry import SPACES
 from nas.supernet.loading import resolve_device
 from nas.supernet.pipeline import train_into
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.strategies.base import Constraint
 from nas.data import DataConfig, data_config_from_dict
 from nas.supernet.pipeline import BackbonePretraining
@@ -39,7 +39,7 @@ class EvaluatorChoice:
 
     def typed(self) -> Any:
         """The kind's Config built from `settings` (a TypeError names a bad key)."""
-        from nas.registry import EVALUATORS
+        from nas_common.registry import EVALUATORS
 
         return EVALUATORS.get(self.kind).Config(**self.settings)
 
@@ -77,7 +77,7 @@ class SearchConfig:
         """Unknown option names fail here, before data are loaded or a run directory exists; a
         lookup table's networks are fixed, so it takes none (they would be saved and ignored),
         unless a supernet is trained here (DARTS, then scored by the table)."""
-        from nas.registry import SPACES
+        from nas_common.registry import SPACES
 
         factory = SPACES.get(self.space)
         declared = factory.options
@@ -91,7 +91,7 @@ class SearchConfig:
             said = str(err)
             raise UserError(said if said.startswith(f"space {self.space!r}") else f"space {self.space!r}: {said}") \
                 from None
-        from nas.registry import EVALUATORS
+        from nas_common.registry import EVALUATORS
 
         scored = getattr(EVALUATORS.get(self.evaluator.kind), "spaces", None)  # None: any space
         if scored is not None and self.space not in scored:
@@ -240,7 +240,7 @@ def _check_data_ranges(data: Mapping[str, Any], where: str) -> None:
 def _check_component_options(config: Mapping[str, Any], where: str) -> None:
     """The strategy's options and the evaluator's settings, typed and checked by their own Config
     (a saved `"population": -1` or `"calibration_images": "x"` fails here, naming the file)."""
-    from nas.registry import EVALUATORS, STRATEGIES
+    from nas_common.registry import EVALUATORS, STRATEGIES
     from nas_common.typed_config import build_config
 
     strategy, options = config.get("strategy"), config.get("strategy_options")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 ALPHAS_NAME = "alphas.json"
 

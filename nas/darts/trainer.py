@@ -60,7 +60,7 @@ class DartsTrainer(SupernetTrainer):
         if state is None:
             return False
         if "alphas" not in state:
-            from nas.errors import UserError
+            from nas_common.errors import UserError
 
             raise UserError(f"{self.checkpoint_path} is a single-path supernet's checkpoint, not a DARTS one; "
                             "choose another --out")

@@ -1,6 +1,6 @@
 """Data sets (uint8 arrays with a seeded validation split) and torch batches for search and training."""
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.data.batches import TrainLoader, augment_batch, calibration_images, eval_batches, to_float
 from nas.data.datasets import DataConfig, ImageData, cache_root, data_root, load_data
 from nas.data.detection_config import DetectionDataConfig

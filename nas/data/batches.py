@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nas.data.datasets import ImageData
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 _CALIBRATION_STREAM = 0x5EED_0004
 

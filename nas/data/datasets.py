@@ -16,7 +16,7 @@ import numpy as np
 
 from nas.data.formats import RawSplits, is_cifar_python_dir, read_cifar_python, read_npz
 from nas.data.images import read_image_folder, read_zip
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 # Stream tags keep the seeded draws of this module independent of each other (and of the
 # training loader, which uses default_rng([seed, epoch]) with small epoch numbers).

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 @dataclass

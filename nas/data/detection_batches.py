@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nas.data.detection import DetectionData, DetectionSplit
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 def letterbox(image: np.ndarray, boxes: np.ndarray, size: int, flip: bool) -> tuple[torch.Tensor, np.ndarray, float]:

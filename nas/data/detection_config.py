@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from nas.data.detection import DetectionData, load_detection
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 NAMED = {"raccoon": "raccoon/raccoon_coco.json"}
 

@@ -19,7 +19,7 @@ try:  # numpy >= 2
 except ImportError:  # numpy 1.26
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 class RawSplits(NamedTuple):

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from nas.data.formats import RawSplits, check_raw, read_npz
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"})
 FOLDER_TEST_FRACTION = 0.2

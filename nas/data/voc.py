@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 _IMAGE_FOLDERS = ("JPEGImages", "images", "")
 

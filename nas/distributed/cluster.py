@@ -11,7 +11,7 @@ import os
 import socket
 from collections.abc import Iterator
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 CONNECT_TIMEOUT_S = 2.0
 

@@ -21,7 +21,7 @@ import ray
 import torch
 from ray.exceptions import RayActorError
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec, build_evaluator
 from nas.runner import score
 from nas.strategies.base import Trial

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import ray
 
 from nas.distributed.cluster import connect
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 def map_tasks(fn: Callable[..., Any], calls: Sequence[tuple], cpus: int,

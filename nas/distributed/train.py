@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from nas.data import DataConfig, data_config_from_dict
 from nas.supernet.backbone import load_backbone

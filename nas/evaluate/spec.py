@@ -19,7 +19,7 @@ from nas_common.registry import EVALUATORS
 
 @dataclass(frozen=True)
 class EvaluatorSpec:
-    kind: str  # a name in nas.registry.EVALUATORS ("table", "supernet")
+    kind: str  # a name in nas_common.registry.EVALUATORS ("table", "supernet")
     table: str | None = None  # table: CSV path (None: the bundled NB201 table)
     space: str | None = None  # supernet: space name and options as saved by its training run
     space_options: dict[str, Any] = field(default_factory=dict)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nas.data import data_config_from_dict
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec
 from nas.supernet.loading import make_space, resolve_device, space_on_data
 from nas.supernet.train import TrainConfig

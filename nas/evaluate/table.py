@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nas.data import data_root
-from nas.errors import InvalidArchitecture, UserError
+from nas_common.errors import InvalidArchitecture, UserError
 from nas.evaluate.spec import EvaluatorSpec
 from nas_common.objective import VAL_ACC, Objective
 from nas_common.registry import EVALUATORS, SPACES

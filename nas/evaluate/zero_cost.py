@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nas.data import data_config_from_dict
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec
 from nas.proxies import ProxyScorer, fixed_batch, proxy_names
 from nas.supernet.loading import make_space, resolve_device

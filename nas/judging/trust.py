@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nas.archive.atomic import write_json_atomic
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.strategies import Constraint
 from nas.tasks.uncertainty import PER_IMAGE
 from nas.judging.verdict import MIN_RELIABILITY, WANTED_RELIABILITY, describe_separability, separability

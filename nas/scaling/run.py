@@ -19,7 +19,7 @@ from typing import Any
 
 from nas.archive.atomic import write_json_atomic
 from nas.data import DataConfig, data_config_from_dict
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.scaling.grid import Family, Member, ablation_members, compound_members, grid_members, product
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task

@@ -1,5 +1,5 @@
 """Search strategies: ask/tell, state as JSON. Importing this package registers every strategy in
-`nas.registry.STRATEGIES`; build one with `make_strategy`."""
+`nas_common.registry.STRATEGIES`; build one with `make_strategy`."""
 
 from nas.strategies.base import Constraint, InfeasibleConstraint, Strategy, Trial
 from nas.strategies.factory import build_config, make_strategy

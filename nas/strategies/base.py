@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 
 import numpy as np
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas_common.objective import VAL_ACC, Objective
 from search_spaces.arch import Arch
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.darts.config import DartsConfig
 from nas.strategies.base import Strategy
 from search_spaces.arch import Arch

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
 from search_spaces.arch import Arch

@@ -44,8 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from nas.strategies.rl import _one_thread
 from nas.strategies.torch_state import check_weights, pack, unpack

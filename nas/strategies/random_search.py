@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nas.registry import STRATEGIES
+from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from search_spaces.arch import Arch
 

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from nas.strategies.torch_state import check_weights, pack, unpack
 from nas.strategies.warmup import Warmup

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nas.errors import UserError
-from nas.registry import STRATEGIES
+from nas_common.errors import UserError
+from nas_common.registry import STRATEGIES
 from nas.strategies.nao import NAO, NAOConfig
 from search_spaces.arch import Arch
 

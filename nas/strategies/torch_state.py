@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 
 def pack(modules: dict[str, nn.Module], counter_key: str, counter: int,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from nas.errors import UserError
+from nas_common.errors import UserError
 from search_spaces.arch import Arch
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from torch import nn
 
 from nas.archive.run_dir import RunDir
 from nas.archive.summary import ranked
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.supernet.checkpoint import load_checkpoint
 from search_spaces.protocol import SearchSpace
 
@@ -66,7 +66,7 @@ def backbone_source(run_dir: str | Path) -> BackboneSource:
 def searched_backbone(run_dir: str | Path) -> tuple[int, ...] | None:
     """The backbone choices of the best architecture of a search run whose space searches a
     backbone (`detnas`, alone or with `neck=nasfpn`); None for any other run."""
-    from nas.registry import SPACES
+    from nas_common.registry import SPACES
 
     run = RunDir.open(run_dir)
     config = run.read_config()
@@ -115,7 +115,7 @@ def adopted_backbone(run: str | Path, space: str, keep_width: bool = True) -> di
     a DetNAS run's backbone configuration (layout, sharing and, with `keep_width`, width) and, from
     a DetNAS search, the backbone of its best architecture. {} for a space whose backbone is searched.
     `--width` and `-S` still override what is adopted."""
-    from nas.registry import SPACES
+    from nas_common.registry import SPACES
 
     if not SPACES.get(space).fixed_backbone:
         return {}

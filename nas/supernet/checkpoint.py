@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from nas.archive.atomic import save_torch_atomic
-from nas.errors import UserError
+from nas_common.errors import UserError
 
 CHECKPOINT_NAME = "supernet.pt"
 

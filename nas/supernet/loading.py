@@ -14,8 +14,8 @@ import torch
 
 from nas.archive.run_dir import RunDir
 from nas.data import DataConfig, DetectionDataConfig, data_config_from_dict
-from nas.errors import UserError
-from nas.registry import SPACES
+from nas_common.errors import UserError
+from nas_common.registry import SPACES
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from nas.tasks import get_task
 from nas.tasks.base import Task

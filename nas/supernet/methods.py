@@ -1,7 +1,7 @@
 """The hook for methods that train a supernet their own way before the search loop.
 
 Single-path uniform sampling (`nas.supernet.train`) is the default. A method registered in
-`nas.registry.TRAINING_METHODS` (DARTS today) replaces it for the strategies that name it in
+`nas_common.registry.TRAINING_METHODS` (DARTS today) replaces it for the strategies that name it in
 `trains_supernet`, and is asked, in order: its settings from the strategy's options, the training
 recipe a search uses when the user gives none, the trainer keywords for `train_into`, what to hand
 the strategy once training has ended, and what to add to the run's summary. The search workflow,
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from nas.registry import STRATEGIES, TRAINING_METHODS
+from nas_common.registry import STRATEGIES, TRAINING_METHODS
 
 
 class TrainingMethod(Protocol):

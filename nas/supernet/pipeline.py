@@ -11,8 +11,8 @@ from tqdm import tqdm
 
 from nas.archive.run_dir import RunDir
 from nas.data import data_config_from_dict
-from nas.errors import UserError
-from nas.registry import SPACES
+from nas_common.errors import UserError
+from nas_common.registry import SPACES
 from nas.data import DataConfig, DetectionDataConfig
 from nas.supernet.backbone import load_backbone
 from nas.supernet.loading import make_space

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from nas.archive.scalars import ScalarLog
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.supernet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from nas.tasks.base import Task, TrainingLoss
 from nas.tasks.classification import CLASSIFICATION

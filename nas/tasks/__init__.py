@@ -1,6 +1,6 @@
 """Tasks (classification; detection comes with DetNAS): see `nas.tasks.base.Task`.
 
-Importing this package registers every task in `nas.registry.TASKS`. `task_of(config)` is the task
+Importing this package registers every task in `nas_common.registry.TASKS`. `task_of(config)` is the task
 of a run config ("task" key; runs written before tasks existed are classification).
 """
 

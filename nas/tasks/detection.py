@@ -16,7 +16,7 @@ import torch
 
 from nas.data.detection import DetectionData
 from nas.data.detection_batches import DetectionLoader
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.tasks.base import Forward, TrainingLoss
 from nas.tasks.coco_bootstrap import BOOTSTRAP_DRAWS
 from nas.tasks.coco_eval import coco_metrics_with_bootstrap

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from nas.archive import save_torch_atomic, write_json_atomic
-from nas.errors import UserError
-from nas.registry import SPACES
+from nas_common.errors import UserError
+from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 
 FORMAT = "nas-export/1"

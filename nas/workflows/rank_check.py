@@ -144,7 +144,7 @@ def plot_rank_check(rows: list[dict[str, Any]], correlations: dict[str, dict[str
 def supernet_of(run_path: Any) -> tuple[Any, Any]:
     """(supernet run directory, evaluations.jsonl or None) of a supernet or search run."""
     from nas.archive import RunDir
-    from nas.errors import UserError
+    from nas_common.errors import UserError
     from nas.supernet.loading import supernet_dir_of
 
     run = RunDir.open(run_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.archive import RecordWriter, RunDir, make_record, read_records
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.data import DataConfig, data_config_from_dict
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task

@@ -15,13 +15,13 @@ from typing import Any, Callable
 from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_json_atomic
 from nas.supernet.methods import method_settings
 from nas.distributed.cluster import uses_ray
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.runner import LocalExecutor, SearchLoop, load_strategy
 from nas.config.run_config import SearchConfig
 from nas.archive.scalars import ScalarLog
 from nas.strategies import make_strategy
 from nas.strategies.base import Strategy
-from nas.registry import EVALUATORS
+from nas_common.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
 from nas.judging.verdict import verdict
 from nas.judging.trust import check_learned, check_mixed_learned, check_separable, random_baseline

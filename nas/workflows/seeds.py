@@ -14,7 +14,7 @@ from typing import Any
 
 from nas.archive import RunDir, write_json_atomic
 from nas.archive import lock
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.config.run_config import Cluster, SearchConfig
 
 GROUP = "seeds.json"

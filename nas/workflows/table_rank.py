@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nas.archive import write_json_atomic
-from nas.errors import UserError
+from nas_common.errors import UserError
 from nas.workflows.rank_check import interval_text, json_safe, rank_correlations, supernet_of
 from search_spaces.arch import Arch
 
