@@ -4,6 +4,7 @@ the dataclass field types, so every component reads a typed object instead of re
 from __future__ import annotations
 
 import math
+import types
 import typing
 from dataclasses import fields
 from numbers import Integral, Real
@@ -104,7 +105,7 @@ def check_json_types(config_cls: type, values: Any, where: str) -> None:
 
 def _json_value_fits(value: Any, kind: Any) -> bool:
     args = typing.get_args(kind)
-    if args and typing.get_origin(kind) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if args and typing.get_origin(kind) in (typing.Union, types.UnionType):
         return any(_json_value_fits(value, a) for a in args)
     if kind is type(None):
         return value is None

@@ -77,18 +77,12 @@ def run_show(args: argparse.Namespace) -> int:
         print(top_table(records, args.top, objective=objective))
     settings = {k: v for k, v in config.items() if k != "provenance"}
     shown = {k: v for k, v in (saved_summary or {}).items() if k not in ("top", "best")}
-    if args.config:
-        print("\nconfig.json")
-        print(_indented(settings))
-        if shown:
-            print("\nsummary.json (without best/top, shown above)")
-            print(_indented(shown))
-        return 0
-    print("\nconfig.json  (in full: --config)")
-    print(_one_line_each(settings))
+    layout = _indented if args.config else _one_line_each  # in full on request, one line per key otherwise
+    print("\nconfig.json" + ("" if args.config else "  (in full: --config)"))
+    print(layout(settings))
     if shown:
-        print("\nsummary.json")
-        print(_one_line_each(shown))
+        print("\nsummary.json (without best/top, shown above)")
+        print(layout(shown))
     return 0
 
 
