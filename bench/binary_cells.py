@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from nas.data import DataConfig
-from nas.standalone import StandaloneTrainer
+from nas.training.standalone import StandaloneTrainer
 from nas.supernet.loading import make_space
 from nas.supernet.train import TrainConfig
 from search_spaces.arch import Arch

@@ -31,7 +31,7 @@ import torch
 from nas.data import DetectionDataConfig
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.config.presets import preset
-from nas.runner import LocalExecutor, SearchLoop
+from nas.workflows.runner import LocalExecutor, SearchLoop
 from nas.strategies import make_strategy
 from nas.supernet.loading import load_supernet_run, resolve_device
 from nas.supernet.pipeline import train_into

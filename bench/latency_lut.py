@@ -15,7 +15,7 @@ import argparse
 import statistics
 import time
 
-from nas.latency import build_table, check_table
+from nas.constraints.latency import build_table, check_table
 from search_spaces.mbconv import MBConvSpace
 
 

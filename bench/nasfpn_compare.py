@@ -32,10 +32,10 @@ import numpy as np
 from nas.data import DetectionDataConfig
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas.config.presets import preset
-from nas.runner import LocalExecutor, SearchLoop
-from nas.standalone import StandaloneTrainer
+from nas.workflows.runner import LocalExecutor, SearchLoop
+from nas.training.standalone import StandaloneTrainer
 from nas.strategies import make_strategy
-from nas.strategies.base import Constraint
+from nas.constraints.limits import Constraint
 from nas.supernet.loading import load_supernet_run, make_space, resolve_device
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig

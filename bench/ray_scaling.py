@@ -22,7 +22,7 @@ import torch
 
 from nas.distributed.executor import RayExecutor
 from nas.evaluate.spec import EvaluatorSpec, build_evaluator
-from nas.runner import score
+from nas.evaluate.base import score
 from nas.strategies.base import Trial
 from nas.supernet.loading import DataConfig, make_space
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from nas_common.errors import UserError
 from search_spaces.arch import Arch
+from search_spaces.protocol import GraphForm
 
 
 class ForestEstimator:
@@ -29,7 +30,7 @@ class ForestEstimator:
         self.space = space
         self.trees, self.max_features, self.seed = trees, max_features, seed
         self.model = None
-        self._uses_graph = callable(getattr(space, "graph", None))
+        self._uses_graph = isinstance(space, GraphForm)
 
     def features(self, archs: Sequence[Arch], extra: np.ndarray | None = None) -> np.ndarray:
         """(B, F): encoding, path features (graph spaces) and `extra` (B, E) columns."""

@@ -21,6 +21,7 @@ from nas_common.errors import UserError
 from nas_common.registry import PREDICTORS
 from predictors.base import Predictor, init_weights
 from predictors.mlp import mlp
+from search_spaces.protocol import GraphForm
 from search_spaces.arch import Arch
 
 
@@ -34,7 +35,7 @@ def op_vocabulary(space) -> tuple[str, ...]:
 def graph_tensors(space, archs: Sequence[Arch]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(adjacency (B, N, N) with [b, i, j] = 1 for an edge i -> j, one-hot ops (B, N, V), node
     mask (B, N)); graphs smaller than the largest are padded with masked-out nodes."""
-    if not callable(getattr(space, "graph", None)):
+    if not isinstance(space, GraphForm):
         raise UserError(f"the gcn predictor needs a cell space that draws its graph (space.graph); "
                         f"{space.name} has none: use --model mlp or lstm")
     vocab = {name: i for i, name in enumerate(op_vocabulary(space))}
@@ -95,7 +96,7 @@ class GCNPredictor(Predictor):
 
     def __init__(self, space, config=None) -> None:
         super().__init__(space, config)
-        if not callable(getattr(space, "graph", None)):
+        if not isinstance(space, GraphForm):
             graph_tensors(space, [])  # raises the UserError that explains
 
     def _features(self, archs: Sequence[Arch]) -> tuple[torch.Tensor, ...]:

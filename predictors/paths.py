@@ -23,6 +23,7 @@ from predictors.base import Predictor, init_weights
 from predictors.gcn import graph_tensors, op_vocabulary
 from predictors.mlp import _Squeeze, mlp
 from search_spaces.arch import Arch
+from search_spaces.protocol import GraphForm
 
 
 def path_features(space, archs: Sequence[Arch]) -> torch.Tensor:
@@ -54,7 +55,7 @@ class PathsPredictor(Predictor):
 
     def __init__(self, space, config=None) -> None:
         super().__init__(space, config)
-        if not callable(getattr(space, "graph", None)):
+        if not isinstance(space, GraphForm):
             graph_tensors(space, [])  # raises the UserError that explains
 
     def _features(self, archs: Sequence[Arch]) -> tuple[torch.Tensor, ...]:

@@ -54,7 +54,9 @@ class SearchSpace(ABC):
     options: ClassVar[tuple[str, ...]] = ()  # the names its constructor takes (`-S NAME=VALUE`), checked early
     # Optional capabilities, declared (generic code reads them, never probes with getattr):
     multipliers: ClassVar[tuple[str, ...]] = ()  # options compound scaling (`nas scale`) varies
-    fixed_backbone: ClassVar[bool] = False  # detection: `--backbone RUN` fixes the backbone (nasfpn)
+    # detection: `--backbone RUN` fixes the backbone (nasfpn); such a space has `backbone_arch` (its
+    # choices) and `backbone_supernet()` (the supernet that path is taken from)
+    fixed_backbone: ClassVar[bool] = False
     # detection: (space, options) of the classification supernet its backbone pre-trains as (DetNAS
     # step 1), a method; None where there is no backbone to pre-train
     classification_backbone: ClassVar[Any] = None
@@ -301,3 +303,40 @@ class StringForm(Protocol):
     def from_string(self, text: str) -> Arch: ...
 
     def to_string(self, arch: Arch) -> str: ...
+
+
+@runtime_checkable
+class GraphForm(Protocol):
+    """A cell space that draws an architecture as an op-on-node DAG (NB201): what graph predictors
+    (gcn, paths, the forest's path features) read."""
+
+    def graph(self, arch: Arch) -> Any: ...  # a networkx.DiGraph; nodes carry their `op`
+
+
+@runtime_checkable
+class LatencyParts(Protocol):
+    """A space cut where latencies add up (MnasNet's lookup table, `nas lut build`): `parts(batch)`
+    gives the fixed modules and, per position, one module per option, each with its input;
+    `part_keys(arch)` names the (position, option) parts `arch` runs."""
+
+    def parts(self, batch: int = 1) -> tuple[list[tuple[nn.Module, torch.Tensor]],
+                                             list[list[tuple[nn.Module, torch.Tensor]]]]: ...
+
+    def part_keys(self, arch: Arch) -> list[tuple[int, int]]: ...
+
+
+@runtime_checkable
+class OneShotLoadable(Protocol):
+    """A supernet built from a trained one-shot supernet's state in its own way (few-shot
+    sub-supernets each copy the one-shot weights): `--init-from` calls `load_one_shot` instead of
+    `load_state_dict`."""
+
+    def load_one_shot(self, state: Any) -> None: ...
+
+
+@runtime_checkable
+class BackboneHolder(Protocol):
+    """A supernet that holds a backbone supernet as its `backbone` module (DetNAS, NAS-FPN
+    detectors): `--backbone RUN` copies a pre-trained backbone into it."""
+
+    backbone: nn.Module

@@ -249,7 +249,8 @@ def test_robust_guard_stops_and_keeps_the_alphas_of_a_window_before(tmp_path, mo
 
 
 def test_darts_strategy_proposes_the_discretised_alphas_once_and_keeps_them_in_its_state():
-    from nas.strategies import Constraint, make_strategy
+    from nas.constraints.limits import Constraint
+    from nas.strategies import make_strategy
 
     space = NB201Space()
     strategy = make_strategy("darts", space, budget=None, seed=0)

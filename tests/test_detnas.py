@@ -21,7 +21,7 @@ from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas_common.registry import SPACES
 from nas.supernet.loading import make_space
 from nas.workflows.export import load_exported
-from nas.standalone import StandaloneTrainer
+from nas.training.standalone import StandaloneTrainer
 from nas.supernet.recalibrate import path_statistics
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task

@@ -23,8 +23,10 @@ from nas.archive import RunDir
 from tests.conftest import read_jsonl, run_main
 from nas_common.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec, build_evaluator
-from nas.runner import SearchLoop, score
-from nas.strategies import Constraint, make_strategy
+from nas.evaluate.base import score
+from nas.workflows.runner import SearchLoop
+from nas.constraints.limits import Constraint
+from nas.strategies import make_strategy
 from nas.strategies.base import Trial
 
 ray = pytest.importorskip("ray")

@@ -10,9 +10,9 @@ import pytest
 
 from nas.cli.main import main
 from nas_common.errors import UserError
-from nas.latency import LatencyTable, build_table, parse_latency, table_for
+from nas.constraints.latency import LatencyTable, build_table, parse_latency, table_for
 from nas.strategies import make_strategy
-from nas.strategies.base import Constraint
+from nas.constraints.limits import Constraint
 from search_spaces.mbconv import MBConvSpace
 
 SMALL = {"width": 0.25, "input_size": 16, "num_classes": 5, "depth": 0.5}

@@ -55,16 +55,17 @@ IMPORTS = {name: _imports(path) for name, path in MODULES.items()}
 BENCH = {f"bench.{path.stem}": _imports(path) for path in (ROOT / "bench").glob("*.py")}
 
 
-def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
+def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = (),
+               imports: dict[str, set[str]] = IMPORTS) -> list[str]:
     def within(name: str, prefixes: tuple[str, ...]) -> bool:
         return any(name == p or name.startswith(p + ".") for p in prefixes)
 
-    return sorted(f"{mod} imports {name}" for mod, names in IMPORTS.items()
+    return sorted(f"{mod} imports {name}" for mod, names in imports.items()
                   if within(mod, (importers,)) and not within(mod, allowed)
                   for name in names if within(name, forbidden))
 
 
-@pytest.mark.parametrize("importers, forbidden, allowed", [
+RULES = [
     # Ray lives in nas.distributed only: everything else runs (and is tested) without a cluster.
     ("nas", ("ray",), ("nas.distributed",)),
     ("search_spaces", ("ray",), ()),
@@ -72,7 +73,7 @@ def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, .
     # Spaces know torch and the protocol, nothing of the engine.
     ("search_spaces", ("nas", "predictors"), ()),
     # Predictors know spaces and the archive format; strategies use predictors, not the reverse.
-    ("predictors", ("nas.strategies", "nas.distributed", "nas.cli", "nas.workflows.search", "nas.runner"), ()),
+    ("predictors", ("nas.strategies", "nas.distributed", "nas.cli", "nas.workflows.search", "nas.workflows.runner"), ()),
     # The neutral package imports none of the layers that use it.
     ("nas_common", ("nas", "search_spaces", "predictors"), ()),
     # Strategies know architectures and the space protocol: no supernet, data, evaluator or Ray.
@@ -86,9 +87,24 @@ def _offenders(importers: str, forbidden: tuple[str, ...], allowed: tuple[str, .
     ("nas.data", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.workflows.search"), ()),
     # DARTS is reached through the training-method hook (nas.supernet.methods), never by name.
     ("nas", ("nas.darts",), ("nas.darts", "nas.strategies.darts")),
-])
+    # Constraints know the space protocol; strategies, the baseline and the config read them.
+    ("nas.constraints", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.workflows"), ()),
+]
+
+
+@pytest.mark.parametrize("importers, forbidden, allowed", RULES)
 def test_forbidden_imports(importers, forbidden, allowed):
     assert _offenders(importers, forbidden, allowed) == []
+
+
+@pytest.mark.parametrize("importers, forbidden, allowed", RULES)
+def test_each_rule_fails_on_a_planted_violation(importers, forbidden, allowed):
+    """A rule that cannot fail protects nothing: a made-up module inside `importers` (and outside
+    what the rule allows) importing each forbidden name is reported."""
+    planted = f"{importers}.planted_violation"
+    for name in forbidden:
+        imports = {**IMPORTS, planted: {f"{name}.anything"}}
+        assert _offenders(importers, forbidden, allowed, imports) == [f"{planted} imports {name}.anything"]
 
 
 def _package(module: str) -> str:
@@ -96,21 +112,32 @@ def _package(module: str) -> str:
     return ".".join(parts[:2]) if parts[0] == "nas" and len(parts) > 1 else parts[0]
 
 
-def _module_edges():
+def _module_edges(imports: dict[str, set[str]] = IMPORTS):
     """(importer, imported module) for every import that names a module of the repository."""
-    for mod, names in IMPORTS.items():
+    known = set(MODULES) | set(imports)
+    for mod, names in imports.items():
         for name in names:
             target = name
-            while target and target not in MODULES:
+            while target and target not in known:
                 target = target.rpartition(".")[0]
             if target and target != mod and not mod.startswith(target + "."):
                 yield mod, target
 
 
+def _cycles(imports: dict[str, set[str]] = IMPORTS, *, within_packages: bool) -> list[list[str]]:
+    edges = [(a, b) for a, b in _module_edges(imports) if (_package(a) == _package(b)) == within_packages]
+    graph = nx.DiGraph(edges if within_packages else [(_package(a), _package(b)) for a, b in edges])
+    return sorted(nx.simple_cycles(graph))
+
+
+def _cli_imports_in_bench(bench: dict[str, set[str]] = BENCH) -> list[str]:
+    return sorted(f"{mod} imports {name}" for mod, names in bench.items()
+                  for name in names if name == "nas.cli" or name.startswith("nas.cli."))
+
+
 def test_no_import_cycles_between_packages():
     """Subpackages (nas.supernet, nas.evaluate, nas.workflows, predictors, ...) form a DAG."""
-    graph = nx.DiGraph((_package(a), _package(b)) for a, b in _module_edges() if _package(a) != _package(b))
-    assert sorted(nx.simple_cycles(graph)) == []
+    assert _cycles(within_packages=False) == []
 
 
 def test_the_check_sees_function_level_imports():
@@ -127,8 +154,7 @@ def test_benchmarks_run_the_cli_as_a_user_does_and_never_import_it():
 
 def test_no_import_cycles_between_modules_of_a_package():
     """Inside a package too, modules form a DAG (function-level imports count)."""
-    graph = nx.DiGraph((a, b) for a, b in _module_edges() if _package(a) == _package(b))
-    assert sorted(nx.simple_cycles(graph)) == []
+    assert _cycles(within_packages=True) == []
 
 
 def test_the_import_reader_sees_function_level_and_relative_imports():
@@ -141,3 +167,45 @@ def test_the_import_reader_sees_function_level_and_relative_imports():
     assert {"os", "ray", "nas.cli.main", "nas.cli.main.main"} <= names
     assert {"nas.strategies", "nas.strategies.sibling", "nas.evaluate", "nas.evaluate.table"} <= names
     assert "nas.package.x" in _imports_of("from .x import y", "nas.package", is_package=True)
+
+def _attribute_probes(root: Path) -> list[str]:
+    """Every `hasattr(x, ...)` and `getattr(x, "name", ...)` outside the protocol module, except on
+    argparse namespaces (each command defines its own flags), OS errors (`strerror`) and dunders."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.as_posix().endswith("search_spaces/protocol.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("hasattr", "getattr") and len(node.args) >= 2):
+                continue
+            target, name = node.args[0], node.args[1]
+            if node.func.id == "getattr" and not isinstance(name, ast.Constant):
+                continue  # a dataclass's own fields by name, not a probe
+            literal = name.value if isinstance(name, ast.Constant) else ""
+            if (isinstance(target, ast.Name) and target.id in ("args", "err")) or literal.startswith("__"):
+                continue
+            found.append(f"{path}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["nas", "search_spaces", "predictors", "nas_common"])
+def test_capabilities_are_declared_not_probed(package):
+    """Optional capabilities are runtime-checkable protocols (search_spaces.protocol) or declared
+    class attributes, never `hasattr`/`getattr` sniffing: a newcomer sees what a space may offer."""
+    assert _attribute_probes(ROOT / package) == []
+
+
+def test_the_probe_check_finds_a_planted_probe(tmp_path):
+    (tmp_path / "planted.py").write_text("def f(space, args):\n    getattr(args, 'x', None)\n"
+                                         "    return hasattr(space, 'parts') or getattr(space, 'graph', None)\n")
+    assert len(_attribute_probes(tmp_path)) == 2
+
+
+def test_the_cycle_and_bench_checks_fail_on_planted_violations():
+    between = {**IMPORTS, "predictors.planted": {"nas.evaluate.table"}, "nas.evaluate.planted": {"predictors.planted"}}
+    assert _cycles(between, within_packages=False) != []
+    inside = {**IMPORTS, "nas.archive.planted_a": {"nas.archive.planted_b"},
+              "nas.archive.planted_b": {"nas.archive.planted_a.thing"}}
+    assert [sorted(c) for c in _cycles(inside, within_packages=True)] == [["nas.archive.planted_a", "nas.archive.planted_b"]]
+    assert _cli_imports_in_bench({"bench.planted": {"nas.cli.main"}}) == ["bench.planted imports nas.cli.main"]

@@ -132,7 +132,7 @@ def test_multipliers_scale_like_efficientnet():
 ])
 def test_every_strategy_searches_it_under_a_flops_limit(strategy, options):
     from nas.strategies import make_strategy
-    from nas.strategies.base import Constraint
+    from nas.constraints.limits import Constraint
 
     space = MBConvSpace(**SMALL)
     rng = np.random.default_rng(0)

@@ -11,7 +11,8 @@ import torch
 
 from nas_common.errors import UserError
 from nas.evaluate.table import TableEvaluator
-from nas.strategies import Constraint, make_strategy
+from nas.constraints.limits import Constraint
+from nas.strategies import make_strategy
 from predictors import make_predictor
 
 try:

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from nas_common.errors import UserError
-from nas.strategies import Constraint, InfeasibleConstraint, make_strategy
+from nas.constraints.limits import Constraint, InfeasibleConstraint
+from nas.strategies import make_strategy
 from search_spaces.arch import Arch
 from search_spaces.protocol import Decision
 

@@ -9,7 +9,8 @@ import pytest
 
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
-from nas.strategies import Constraint, InfeasibleConstraint, Strategy, make_strategy
+from nas.constraints.limits import Constraint, InfeasibleConstraint
+from nas.strategies import Strategy, make_strategy
 
 try:  # `tests` is a package for some runners and a plain directory for others
     from tests.toy_space import ToySpace

@@ -1,7 +1,7 @@
 """Run every (strategy, seed) pair of a benchmark, in this process or as Ray tasks.
 
 Each pair is a fresh strategy over the NB201 space, seeded with its seed, driven by the search loop
-of `nas search` (`nas.runner.SearchLoop`, one evaluation at a time) for `budget` queries. Table
+of `nas search` (`nas.workflows.runner.SearchLoop`, one evaluation at a time) for `budget` queries. Table
 look-ups are instant, so pairs run with the archive in memory (no run directory). The strategy is told only `evaluate`'s
 search signal (12-epoch validation accuracy); the 200-epoch test accuracy comes from `reported`
 and stays on this side, recorded for the trajectory.
@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from nas.bench_harness.trajectory import aggregate, compare_to_baseline, trajectory
 from nas.bench_harness.variants import Variant, parse_variants
 from nas_common.errors import UserError
-from nas.runner import LocalExecutor, SearchLoop
+from nas.workflows.runner import LocalExecutor, SearchLoop
 from nas.strategies import make_strategy
 
 DEFAULT_CHECKPOINTS = (50, 100, 150)
@@ -77,7 +77,7 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
             raise UserError(f"strategy {variant.label!r} asks for zero-cost proxies "
                             f"({', '.join(strategy.proxies_requested())}); give the benchmark a proxy table")
         strategy.use_proxies(counted(proxies, scored))
-    hidden = frozenset(getattr(evaluator, "hidden_metrics", frozenset())) | {"test_acc"}
+    hidden = frozenset(evaluator.hidden_metrics) | {"test_acc"}
     loop = SearchLoop(space, strategy, LocalExecutor(evaluator), None, hidden_metrics=hidden)
     records = loop.run_to_end()  # the search loop of `nas search`, with the archive in memory
     val_accs = [float(r["metrics"]["val_acc"]) for r in records]

@@ -55,7 +55,7 @@ def components(kind: str) -> list[tuple[str, str, type | None]]:
 
         return [(n, _summary(PREDICTORS.get(n)), PredictorConfig) for n in PREDICTORS.names()]
     registry = {"strategies": STRATEGIES, "evaluators": EVALUATORS}[kind]
-    return [(n, _summary(registry.get(n)), getattr(registry.get(n), "Config", None)) for n in registry.names()]
+    return [(n, _summary(registry.get(n)), registry.get(n).Config) for n in registry.names()]
 
 
 def options_of(config: type | None) -> list[tuple[str, str, Any]]:

@@ -11,7 +11,7 @@ from nas.cli.arch_input import read_arch
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive import RunDir
 from nas_common.errors import UserError
-from nas.runner import split_outcomes
+from nas.evaluate.base import split_outcomes
 from nas.tasks import get_task
 from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 

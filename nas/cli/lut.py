@@ -1,4 +1,4 @@
-"""`nas lut build` and `nas lut check`: latency lookup tables of this machine (`nas.latency`)."""
+"""`nas lut build` and `nas lut check`: latency lookup tables of this machine (`nas.constraints.latency`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from nas.cli.options import space_option
 from nas.cli.types import non_negative_int, positive_int, seed_value, width_value
 from nas_common.errors import UserError
+from search_spaces.protocol import LatencyParts
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,14 +57,14 @@ def run_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from nas.archive.atomic import check_output_file
-    from nas.latency import build_table
+    from nas.constraints.latency import build_table
 
     check_output_file(args.out, args.overwrite)
     options = dict(args.space_option)  # parsed by argparse: a malformed -S is a usage error
     if args.width is not None:
         options["width"] = args.width
     space = _space(args.space, options)
-    if not hasattr(space, "parts"):
+    if not isinstance(space, LatencyParts):
         raise UserError(f"space {args.space!r} has no latency parts; latency tables exist for: mbconv")
     fixed, rows = space.parts(1)
     with tqdm(total=len(fixed) + sum(len(r) for r in rows), desc="lut", unit="part", file=sys.stderr,
@@ -80,7 +81,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from nas.latency import LatencyTable, check_table
+    from nas.constraints.latency import LatencyTable, check_table
 
     table = LatencyTable.load(args.lut)
     space = _space(table.space, table.space_config)

@@ -139,7 +139,7 @@ def _show_preset_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def latency(text: str) -> int:
-    from nas.latency import parse_latency
+    from nas.constraints.latency import parse_latency
 
     try:
         return parse_latency(text)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from nas_common.errors import UserError
-from nas.strategies.base import Constraint
+from nas.constraints.limits import Constraint
 from nas.data import DataConfig, data_config_from_dict
 from nas.supernet.pipeline import BackbonePretraining
 from nas.supernet.train import TrainConfig
@@ -93,11 +93,11 @@ class SearchConfig:
                 from None
         from nas_common.registry import EVALUATORS
 
-        scored = getattr(EVALUATORS.get(self.evaluator.kind), "spaces", None)  # None: any space
+        scored = EVALUATORS.get(self.evaluator.kind).spaces  # None: any space
         if scored is not None and self.space not in scored:
             raise UserError(f"--evaluator {self.evaluator.kind} has rows for {', '.join(scored)} only, not space "
                             f"{self.space!r}; use --space {scored[0]}, or another evaluator (supernet, zc)")
-        if self.space_options and self.train is None and not self.uses_supernet and self.evaluator.kind == "table":
+        if self.space_options and self.train is None and not self.uses_supernet and scored is not None:
             raise UserError(f"space options ({', '.join(sorted(self.space_options))}) do not apply to a table search: "
                             "the table's networks are fixed; remove them")
 

@@ -24,6 +24,7 @@ from nas.archive.atomic import write_json_atomic
 from nas.darts.alphas import ALPHAS_NAME
 from nas.darts.config import DartsConfig, early_stop
 from nas.supernet.train import SupernetTrainer, cosine_lr, sgd_step, to_device
+from search_spaces.protocol import MixedForward
 from search_spaces.weight_sharing import freeze_affine_norms
 
 
@@ -207,7 +208,7 @@ class DartsTrainer(SupernetTrainer):
 def fix_cell_norms(supernet: torch.nn.Module) -> None:
     """DARTS's affine-free search cells on any supernet: every BatchNorm inside a search cell (a
     module with `forward_mixed` below the supernet itself) gets scale 1 and shift 0, frozen."""
-    freeze_affine_norms(m for m in supernet.modules() if m is not supernet and hasattr(m, "forward_mixed"))
+    freeze_affine_norms(m for m in supernet.modules() if m is not supernet and isinstance(m, MixedForward))
 
 
 def write_alphas(path, space, alphas: torch.Tensor, history: list[dict[str, Any]]) -> None:

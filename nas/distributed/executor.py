@@ -23,7 +23,7 @@ from ray.exceptions import RayActorError
 
 from nas_common.errors import UserError
 from nas.evaluate.spec import EvaluatorSpec, build_evaluator
-from nas.runner import score
+from nas.evaluate.base import score
 from nas.strategies.base import Trial
 from search_spaces.arch import Arch
 

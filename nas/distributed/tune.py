@@ -24,7 +24,7 @@ from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from nas.archive.scalars import ScalarLog
-from nas.standalone import StandaloneTrainer
+from nas.training.standalone import StandaloneTrainer
 from nas.data import data_config_from_dict
 from nas.supernet.loading import make_space
 from nas.tasks import get_task

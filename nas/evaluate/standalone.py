@@ -1,7 +1,7 @@
 """Scores an architecture by training it alone, briefly: `--evaluator standalone`.
 
 Each architecture's stand-alone network (`space.build`) is trained from scratch for `epochs` on the
-run's training split with the supernet's recipe (`nas.standalone.StandaloneTrainer`: SGD, cosine
+run's training split with the supernet's recipe (`nas.training.standalone.StandaloneTrainer`: SGD, cosine
 learning rate, label smoothing, augmentation) and scored on the validation split. No weights are
 shared, so nothing needs recalibrating or trusting: it is the slowest evaluator and the one whose
 figure means what it says. Two uses:
@@ -65,6 +65,7 @@ class StandaloneEvaluator:
 
     Config = StandaloneConfig
     uses_supernet = False
+    spaces = None  # any space
     chance = None  # nothing is shared: there is no supernet to trust
     images_available: int | None = None  # no validation split to grow: separability never asks
     hidden_metrics: frozenset[str] = frozenset({"train_loss", "train_s"})
@@ -79,7 +80,7 @@ class StandaloneEvaluator:
 
     def _train(self, arch: Arch) -> dict[str, float]:
         if self._last is None or self._last[0] != arch.hash:
-            from nas.standalone import StandaloneTrainer
+            from nas.training.standalone import StandaloneTrainer
 
             started = time.perf_counter()
             trainer = StandaloneTrainer(self.space, arch, self.data, self.train, self.device, task=self.task)

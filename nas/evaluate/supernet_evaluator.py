@@ -55,6 +55,7 @@ def split_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[tup
 class SupernetEvaluator:
     Config = EvaluatorConfig
     uses_supernet = True
+    spaces = None  # any space
     hidden_metrics: frozenset[str] = frozenset()  # everything it measures is the search signal
     images_available: int | None = None  # images outside the test split (set by from_parts): how far val can grow
     spec: EvaluatorSpec | None = None  # set by the builders below
@@ -132,7 +133,7 @@ class SupernetEvaluator:
                         chance=task.chance(data), task=task)
         evaluator.test_batches = functools.partial(task.eval_batches, data, "test", cfg.batch_size)
         evaluator.spec = spec
-        evaluator.images_available = _images_outside_test(data)
+        evaluator.images_available = task.images_outside_test(data)
         return evaluator
 
     @classmethod
@@ -198,13 +199,3 @@ class SupernetEvaluator:
         run = load_supernet_run(supernet_dir)
         return run.space, cls.from_run(run, config.evaluator.typed(), device, seed=config.seed,
                                        device_name=config.device)
-
-
-def _images_outside_test(data: Any) -> int | None:
-    """How many images a validation split could be drawn from (training + validation as loaded):
-    the separability check says when the images it asks for exceed them."""
-    if hasattr(data, "x_train"):
-        return len(data.x_train) + len(data.x_val)
-    if hasattr(data, "train") and hasattr(data, "val"):
-        return len(data.train) + len(data.val)
-    return None

@@ -61,6 +61,7 @@ class ZeroCostEvaluator:
 
     Config = ZeroCostConfig
     uses_supernet = False
+    spaces = None  # any space
     chance = None  # an untrained network is what it scores: no trust check against chance
     images_available: int | None = None  # no validation split to grow: separability never asks
 

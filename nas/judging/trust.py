@@ -22,7 +22,8 @@ import numpy as np
 
 from nas.archive.atomic import write_json_atomic
 from nas_common.errors import UserError
-from nas.strategies import Constraint
+from nas.constraints.limits import Constraint
+from nas.strategies.random_search import RandomSearch
 from nas.tasks.uncertainty import PER_IMAGE
 from nas.judging.verdict import MIN_RELIABILITY, WANTED_RELIABILITY, describe_separability, separability
 
@@ -32,18 +33,13 @@ _BASELINE_STREAM = 0xBA5E
 
 
 def sample_random(space, constraint: Constraint, count: int, seed: int) -> list:
-    """`count` distinct uniformly random architectures that satisfy the constraint."""
-    rng = np.random.default_rng([seed, _BASELINE_STREAM])
-    archs, seen = [], set()
-    for _ in range(count * 100):
-        if len(archs) == count:
-            break
-        arch = space.sample(rng)
-        if arch.hash in seen or constraint.violation(space, arch):
-            continue
-        seen.add(arch.hash)
-        archs.append(arch)
-    return archs
+    """`count` distinct uniformly random architectures that satisfy the constraint: random search's
+    own sampler, on a stream of its own so the baseline never repeats the search's draws."""
+    if count < 1:
+        return []
+    sampler = RandomSearch(space, budget=count, constraint=constraint,
+                           rng=np.random.default_rng([seed, _BASELINE_STREAM]))
+    return [trial.arch for trial in sampler.ask(count)]
 
 
 def distribution(values: list[float]) -> dict[str, float]:

@@ -102,7 +102,7 @@ def scale_arch(base_space: Any, arch: Arch, scaled_space: Any) -> Arch:
         raise ValueError(f"scaling maps an architecture within one space; got {base_space.name} -> "
                          f"{scaled_space.name}")
     arch = base_space.validate(arch)
-    if not hasattr(base_space, "split"):
+    if "depth" not in base_space.multipliers:  # no elastic depth: nothing to map
         return scaled_space.validate(arch)
     blocks, depths = base_space.split(arch.choices)
     limits = [len(stage) for stage in scaled_space.layout.stage_blocks]

@@ -12,13 +12,14 @@ online, `_on_tell` plus `_state`/`_load_state` for its own fields.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 
 import numpy as np
 
 from nas_common.errors import UserError
+from nas.constraints.limits import Constraint, InfeasibleConstraint, format_si
 from nas_common.objective import VAL_ACC, Objective
 from search_spaces.arch import Arch
 
@@ -33,70 +34,6 @@ MAX_TRIES = 1000  # draws per proposal before a strategy concludes infeasible or
 class Trial(NamedTuple):
     trial_id: int
     arch: Arch
-
-
-class InfeasibleConstraint(UserError):
-    """No architecture satisfying the constraint was found in a bounded number of random draws."""
-
-
-def _si(n: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(n)
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """Resource limits an architecture must meet; one API for every strategy. Each limit
-    `max_<q>` is checked against `space.<q>(arch)` (flops, params, latency_us)."""
-
-    max_flops: int | None = None
-    max_params: int | None = None
-    max_latency_us: int | None = None
-    latency_table: str | None = None  # a `nas lut build` file: predicts latency_us for max_latency_us
-
-    def __post_init__(self) -> None:
-        for key, value in asdict(self).items():
-            if key.startswith("max_") and value is not None and (
-                    isinstance(value, bool) or not isinstance(value, Integral) or value <= 0):
-                raise UserError(f"{key} must be a positive integer or unset; got {value!r}")
-        if self.max_latency_us is not None and not self.latency_table:
-            raise UserError("a latency limit needs a latency table of this machine (`nas lut build`, then --lut FILE)")
-
-    def limits(self) -> dict[str, int]:
-        """The active limits by measured quantity, e.g. {"flops": 300_000_000}."""
-        return {f.name[len("max_"):]: int(getattr(self, f.name)) for f in fields(self)
-                if f.name.startswith("max_") and getattr(self, f.name) is not None}
-
-    def costs(self, space: SearchSpace, arch: Arch) -> dict[str, int]:
-        """The constrained quantities of `arch`: `space.flops`, `space.params`, and the latency the
-        table predicts (`nas.latency`)."""
-        out = {}
-        for key in self.limits():
-            if key == "latency_us":
-                from nas.latency import table_for
-
-                out[key] = int(round(table_for(self.latency_table, space).predict_us(space, arch)))
-            else:
-                out[key] = int(getattr(space, key)(arch))
-        return out
-
-    def check(self, costs: dict[str, int]) -> str | None:
-        """Why `costs` (e.g. {"flops": ...}) break the limits, or None when they satisfy them."""
-        def show(key: str, value: float) -> str:
-            return f"{value / 1000:.2f} ms" if key == "latency_us" else _si(value)
-
-        problems = [
-            f"{key.removesuffix('_us')} {show(key, costs[key])} > max {show(key, limit)}"
-            for key, limit in self.limits().items()
-            if costs[key] > limit
-        ]
-        return "; ".join(problems) or None
-
-    def violation(self, space: SearchSpace, arch: Arch) -> str | None:
-        """E.g. "flops 12.3M > max 10.0M"; None when `arch` satisfies the constraint."""
-        return self.check(self.costs(space, arch))
 
 
 class Strategy(ABC):
@@ -275,8 +212,8 @@ class Strategy(ABC):
             for q, v in costs.items():
                 smallest[q] = min(smallest.get(q, v), v)
         if strict and not feasible and smallest:
-            limits = ", ".join(f"max_{q}={_si(v)}" for q, v in self.constraint.limits().items())
-            seen = ", ".join(f"{q} {_si(v)}" for q, v in smallest.items())
+            limits = ", ".join(f"max_{q}={format_si(v)}" for q, v in self.constraint.limits().items())
+            seen = ", ".join(f"{q} {format_si(v)}" for q, v in smallest.items())
             raise InfeasibleConstraint(
                 f"constraint {limits} is infeasible: none of {tries} random architectures met it "
                 f"(smallest seen: {seen}); raise the limit"

@@ -11,7 +11,8 @@ from nas_common.errors import UserError
 from nas_common.objective import VAL_ACC, Objective
 from nas_common.registry import STRATEGIES
 from nas_common.typed_config import build_config
-from nas.strategies.base import Constraint, Strategy
+from nas.constraints.limits import Constraint
+from nas.strategies.base import Strategy
 
 def make_strategy(
     name: str,

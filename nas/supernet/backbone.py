@@ -31,9 +31,8 @@ from nas.archive.run_dir import RunDir
 from nas.archive.summary import ranked
 from nas_common.errors import UserError
 from nas.supernet.checkpoint import load_checkpoint
-from search_spaces.protocol import SearchSpace
-
-PREFIX = "backbone."
+from nas.tasks import task_of
+from search_spaces.protocol import BackboneHolder, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,8 @@ def backbone_source(run_dir: str | Path) -> BackboneSource:
     if supernet_dir != run.path:
         return backbone_source(supernet_dir)
     state = load_checkpoint(supernet_location(run.path, config))["model"]
-    if config.get("task", "classification") != "classification":  # a detector: its backbone part
-        state = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
+    prefix = task_of(config).backbone_prefix  # a detector: its backbone part
+    state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     return BackboneSource(run.path, config.get("space", "?"), config.get("space_config", {}), state)
 
 
@@ -70,27 +69,33 @@ def searched_backbone(run_dir: str | Path) -> tuple[int, ...] | None:
 
     run = RunDir.open(run_dir)
     config = run.read_config()
-    if config.get("kind") != "search" or config.get("space") != "detnas":
+    if config.get("kind") != "search" or not _searches_backbone(config.get("space")):
         return None
     source = backbone_source(run.path)
     records = run.read_records(strict=False)
     if not records:
         raise UserError(f"--backbone {run_dir}: the search has not evaluated an architecture yet")
-    factory = SPACES.get("detnas")
+    factory = SPACES.get(config["space"])
     space = factory(**factory.upgrade_config(source.space_config))
     choices, _ = space.split(space.parse(ranked(records, run.objective())[0]["arch"]))
     return tuple(choices)
 
 
+def _searches_backbone(space: Any) -> bool:
+    """Whether a run's space searches a backbone it pre-trains as a classifier (DetNAS; declared by
+    `classification_backbone`)."""
+    from nas_common.registry import SPACES
+
+    return isinstance(space, str) and space in SPACES and SPACES.get(space).classification_backbone is not None
+
+
 def load_backbone(supernet: nn.Module, run_dir: str | Path, space: SearchSpace) -> int:
     """Copy a run's backbone tensors into `supernet.backbone`; returns how many tensors were set.
     A fixed backbone (`space.backbone_arch`) gets its path out of the run's backbone supernet."""
-    backbone = getattr(supernet, "backbone", None)
-    if not isinstance(backbone, nn.Module):
+    if not isinstance(supernet, BackboneHolder):
         raise UserError("--backbone applies to detection spaces, whose supernet has a backbone (e.g. detnas)")
     source = backbone_source(run_dir)
-    fixed = getattr(space, "backbone_arch", None)
-    target = space.backbone_supernet() if fixed is not None else backbone
+    target = space.backbone_supernet() if space.fixed_backbone else supernet.backbone
     wanted = target.state_dict()
     missing = [k for k in wanted if k not in source.state]
     wrong = [k for k in wanted if k in source.state and source.state[k].shape != wanted[k].shape]
@@ -103,11 +108,11 @@ def load_backbone(supernet: nn.Module, run_dir: str | Path, space: SearchSpace) 
     with torch.no_grad():
         for key, value in wanted.items():
             value.copy_(source.state[key])
-        if fixed is not None:
-            path = target.path_state(fixed)
-            for key, value in backbone.state_dict().items():
+        if space.fixed_backbone:
+            path = target.path_state(space.backbone_arch)
+            for key, value in supernet.backbone.state_dict().items():
                 value.copy_(path[key])
-    return len(backbone.state_dict())
+    return len(supernet.backbone.state_dict())
 
 
 def adopted_backbone(run: str | Path, space: str, keep_width: bool = True) -> dict[str, Any]:
@@ -121,7 +126,7 @@ def adopted_backbone(run: str | Path, space: str, keep_width: bool = True) -> di
         return {}
     source = backbone_source(run)
     adopted: dict[str, Any] = {}
-    if source.space == "detnas":
+    if _searches_backbone(source.space):
         adopted = {k: source.space_config[k] for k in ("layout", "width", "sharing") if k in source.space_config}
         if not keep_width:
             adopted.pop("width", None)

@@ -18,7 +18,7 @@ from nas.supernet.backbone import load_backbone
 from nas.supernet.loading import make_space
 from nas.tasks import get_task
 from nas.supernet.train import SupernetTrainer, TrainConfig
-from search_spaces.protocol import SearchSpace
+from search_spaces.protocol import OneShotLoadable, SearchSpace
 
 
 def supernet_run_config(space_name: str, space_config: dict, data: DataConfig | DetectionDataConfig,
@@ -100,7 +100,7 @@ def load_initial_weights(supernet: torch.nn.Module, run_dir: str, space_name: st
         raise UserError(f"--init-from {run_dir} has no {CHECKPOINT_NAME}; train that supernet first")
     state = load_checkpoint(path)["model"]
     try:
-        if hasattr(supernet, "load_one_shot"):
+        if isinstance(supernet, OneShotLoadable):
             supernet.load_one_shot(state)
         else:
             supernet.load_state_dict(state)

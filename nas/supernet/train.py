@@ -137,7 +137,7 @@ def sgd_step(model: nn.Module, forward: Callable[[torch.Tensor], Any], optimizer
     `grad_clip` > 0 clips the global norm of the step's gradients (after `after_backward`, which
     averages them across ranks, so every rank clips alike).
 
-    Shared by supernet training (`forward` runs one path) and stand-alone retraining (`nas.standalone`).
+    Shared by supernet training (`forward` runs one path) and stand-alone retraining (`nas.training.standalone`).
     """
     x, y = batch
     x, y = x.to(device, non_blocking=True), to_device(y, device)

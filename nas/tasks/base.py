@@ -37,6 +37,8 @@ class Loader(Protocol):
 class Task(Protocol):
     name: ClassVar[str]
     objective: ClassVar[Objective]
+    # where a supernet of this task keeps its backbone's tensors ("": the whole supernet is one)
+    backbone_prefix: ClassVar[str]
 
     def load_data(self, data_config: Any) -> Any: ...
 
@@ -61,5 +63,10 @@ class Task(Protocol):
         ...
 
     def chance(self, data: Any) -> float | None: ...
+
+    def images_outside_test(self, data: Any) -> int:
+        """Images a validation split could be drawn from (training + validation as loaded): the
+        separability check says when the images it asks for exceed them."""
+        ...
 
     def preprocessing(self, data: Any) -> dict[str, Any]: ...  # what a user must do to new inputs (export)

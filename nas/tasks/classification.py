@@ -19,6 +19,7 @@ from search_spaces.blocks.auxiliary import AuxiliaryLogits
 @TASKS.register("classification")
 class Classification:
     name = "classification"
+    backbone_prefix = ""  # the classifier is the backbone
     objective = Objective("val_acc", "max", scale=100.0, unit="%")
 
     def load_data(self, data_config: Any) -> ImageData:
@@ -87,6 +88,9 @@ class Classification:
         return {"input_size": data.image_size, "channels": data.channels, "resize": "none (images of input_size)",
                 "scale": "pixels / 255, then (x - mean) / std per channel, NCHW",
                 "mean": list(data.mean), "std": list(data.std), "classes": list(data.classes)}
+
+    def images_outside_test(self, data: ImageData) -> int:
+        return len(data.x_train) + len(data.x_val)
 
     def chance(self, data: ImageData) -> float | None:
         return 100.0 / data.num_classes if data.num_classes else None

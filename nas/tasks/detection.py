@@ -52,6 +52,7 @@ def anchor_scale_for(data: DetectionData, quantile: float = 10.0) -> float:
 @TASKS.register("detection")
 class Detection:
     name = "detection"
+    backbone_prefix = "backbone."  # the detector holds the backbone supernet as `backbone`
     objective = Objective("val_mAP", "max", scale=100.0, unit="")
 
     def __init__(self, inference: InferenceConfig = InferenceConfig(), box_beta: float = 0.1) -> None:
@@ -152,6 +153,9 @@ class Detection:
                 "category_ids": list(data.category_ids),
                 "outputs": "DetectorOutput; boxes via search_spaces.blocks.detection.detect, in input pixels",
                 "inference": {k: getattr(self.inference, k) for k in self.inference.__dataclass_fields__}}
+
+    def images_outside_test(self, data: Any) -> int:
+        return len(data.train) + len(data.val)
 
     def chance(self, data: Any) -> float | None:
         """What an untrained detector scores: no box is found, mAP 0 (the trust check then asks the

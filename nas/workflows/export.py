@@ -67,7 +67,7 @@ def export_onnx(path: str | Path, model: nn.Module, preprocessing: dict[str, Any
     with torch.no_grad():
         out = model(x)
     expected = [out] if isinstance(out, torch.Tensor) else list(out)
-    fields = getattr(type(out), "_fields", None)  # a detector's named outputs
+    fields = out._fields if isinstance(out, tuple) and type(out) is not tuple else None  # a detector's named outputs
     names = list(fields) if fields else ["logits"] if len(expected) == 1 else [f"output_{i}" for i in
                                                                                 range(len(expected))]
     buffer = io.BytesIO()

@@ -1,4 +1,4 @@
-"""A retraining run: several architectures trained stand-alone (`nas.standalone`), one Ray Tune
+"""A retraining run: several architectures trained stand-alone (`nas.training.standalone`), one Ray Tune
 trial each (`nas.distributed.tune`), resumable; results appended to `retrain.jsonl`.
 """
 

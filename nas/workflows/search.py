@@ -16,7 +16,7 @@ from nas.archive import RunDir, plot_pareto, plot_progress, summarize, write_jso
 from nas.supernet.methods import method_settings
 from nas.distributed.cluster import uses_ray
 from nas_common.errors import UserError
-from nas.runner import LocalExecutor, SearchLoop, load_strategy
+from nas.workflows.runner import LocalExecutor, SearchLoop, load_strategy
 from nas.config.run_config import SearchConfig
 from nas.archive.scalars import ScalarLog
 from nas.strategies import make_strategy

@@ -129,8 +129,8 @@ def table_rank_check(run_path: Any, out: Any, k: int, eval_cfg: Any, device: Any
 
     supernet_dir, _ = supernet_of(run_path)
     supernet = load_supernet_run(supernet_dir)
-    if supernet.space.name != "nb201":
-        raise UserError(f"--against-table needs an nb201 supernet; {run_path} holds a {supernet.space.name} one")
+    if supernet.space.name not in TableEvaluator.spaces:
+        raise UserError(f"--against-table needs an {'/'.join(TableEvaluator.spaces)} supernet; {run_path} holds a {supernet.space.name} one")
     truth = TableEvaluator(table)
     archs = spread_over_table(truth.rows(), supernet.space, k)
     evaluator = SupernetEvaluator.from_run(supernet, eval_cfg, device, seed=seed)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
+from search_spaces.arch import Arch
 from search_spaces.blocks.auxiliary import AuxiliaryHead, AuxiliaryLogits
 from search_spaces.blocks.cell import CellGraph
 from search_spaces.blocks.mixed import MixedOp
@@ -246,7 +247,7 @@ class DartsSupernet(nn.Module):
         init_weights(self, generator)
 
     def _cells(self, arch) -> tuple[CellChoice, CellChoice]:
-        return self.decode(arch.choices if hasattr(arch, "choices") else arch)
+        return self.decode(arch.choices if isinstance(arch, Arch) else arch)
 
     def forward(self, x: torch.Tensor, arch) -> torch.Tensor:
         cells = self._cells(arch)

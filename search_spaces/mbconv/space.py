@@ -86,7 +86,7 @@ class MBConvSpace(SearchSpace):
                                              list[list[tuple[torch.nn.Module, torch.Tensor]]]]:
         """The network cut where costs add up: fixed modules (resize, stem, first block, head) and,
         per searchable block position, one module per entry of COMBINATIONS, each with its input.
-        FLOPs/params tables and the latency lookup table (`nas.latency`) are measured on these."""
+        FLOPs/params tables and the latency lookup table (`nas.constraints.latency`) are measured on these."""
         cfg, layout = self.cfg, self.layout
         x = torch.zeros(batch, cfg.in_channels, cfg.input_size, cfg.input_size)
         fixed = []

@@ -21,33 +21,9 @@ from typing import Any, Callable, Protocol
 
 from nas.archive import RunDir, make_record, save_torch_atomic, write_json_atomic
 from nas_common.errors import UserError
+from nas.evaluate.base import Scorer, score, split_outcomes
 from nas.strategies.base import Strategy, Trial
-from nas.tasks.uncertainty import PER_IMAGE
-from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
-
-
-class Evaluator(Protocol):
-    """Scores an architecture. `evaluate` gives the search signal (told to the strategy);
-    `reported` gives figures recorded in the archive but never told (e.g. the NB201 table's
-    200-epoch test accuracy), whose names are `hidden_metrics`."""
-
-    hidden_metrics: frozenset[str]
-
-    def evaluate(self, arch: Arch) -> dict[str, float]: ...
-
-    def reported(self, arch: Arch) -> dict[str, float]: ...
-
-
-def split_outcomes(result: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
-    """An evaluation's numbers, and its per-image outcomes as a record's extra field (if any)."""
-    numbers = {k: v for k, v in result.items() if k != PER_IMAGE}
-    return numbers, ({PER_IMAGE: result[PER_IMAGE]} if PER_IMAGE in result else {})
-
-
-def score(evaluator: Evaluator, arch: Arch) -> dict[str, float]:
-    """Everything recorded for `arch`: the search signal and the hidden, reported figures."""
-    return {**evaluator.evaluate(arch), **evaluator.reported(arch)}
 
 
 class Executor(Protocol):
@@ -65,7 +41,7 @@ class LocalExecutor:
 
     capacity = 1
 
-    def __init__(self, evaluator: Evaluator) -> None:
+    def __init__(self, evaluator: Scorer) -> None:
         self.evaluator = evaluator
         self._queue: deque[Trial] = deque()
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from nas_common.errors import UserError
+from search_spaces.protocol import LatencyParts
 
 FORMAT = "nas-latency-lut/1"
 
@@ -50,7 +51,7 @@ class LatencyTable:
         try:
             return self.fixed_us + sum(self.options_us[i][j] for i, j in space.part_keys(arch))
         except IndexError:
-            raise UserError(f"latency table {getattr(self, 'path', '')} has no entry for a part of {arch}: it was "
+            raise UserError(f"the {self.space} latency table has no entry for a part of {arch}: it was "
                             f"measured for another layout; build it again") from None
 
     def predict_us(self, space: Any, arch: Any) -> float:
@@ -149,7 +150,7 @@ def build_table(space: Any, *, batch_size: int = 1, threads: int = 1, warmup: in
                 calibration: int = 5, on_part: Any = None) -> LatencyTable:
     """Time every part of `space` (`space.parts`), then `calibration` whole random networks for the
     correction factor; `on_part()` after each part (progress)."""
-    if not hasattr(space, "parts"):
+    if not isinstance(space, LatencyParts):
         raise UserError(f"space {space.name!r} has no latency parts; latency tables exist for: mbconv")
     fixed, options = space.parts(batch_size)
     with _Threads(threads):
