@@ -37,7 +37,7 @@ from nas.supernet.loading import load_supernet_run, resolve_device
 from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task
-from nas.tasks.coco_eval import coco_metrics
+from nas.tasks.detection.coco_eval import coco_metrics
 
 
 def coco_sanity() -> float:

@@ -41,7 +41,7 @@ from nas.supernet.pipeline import train_into
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task
 from search_spaces.arch import Arch
-from search_spaces.nasfpn import PUBLISHED
+from search_spaces.detection.nasfpn_cells import PUBLISHED
 
 sys.path.insert(0, str(Path(__file__).parent))
 from detnas_search import Memo  # noqa: E402  (bench-local helper: evaluations memoised by architecture)

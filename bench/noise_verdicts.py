@@ -12,7 +12,7 @@ paired over the same test images or the same bootstrap resamples of them).
 Settings: `demo` (`make demo`: ShuffleNet on CIFAR-10, the `cpu` preset), `raccoon` (DetNAS on the
 bundled raccoon photos, the `cpu` preset), `pasted` (DetNAS on the synthetic pasted-objects set,
 `--force`: its random median is below the trust check's 5 mAP), `shapes` (DetNAS on the synthetic
-10-class small-object COCO set, `nas.data.shapes`, 20 epochs). `--tiny` shrinks every schedule to
+10-class small-object COCO set, `nas.data.detection.shapes`, 20 epochs). `--tiny` shrinks every schedule to
 check the bench itself in a minute.
 
 Headline: noise_verdict_agreement = the fraction of searches whose claim agrees with the test
@@ -42,7 +42,7 @@ SETTINGS = {
     "demo": ["--space", "shufflenet", "--strategy", "evolution"],
     "raccoon": ["--space", "detnas", "--strategy", "evolution"],
     "pasted": ["--space", "detnas", "--strategy", "evolution", "--data", "cifar10-paste", "--force"],
-    # users'-style data: the synthetic 10-class small-object COCO set (`nas.data.shapes`, 800 images
+    # users'-style data: the synthetic 10-class small-object COCO set (`nas.data.detection.shapes`, 800 images
     # of 100 px, written into the temporary folder); 20 epochs (600 steps) instead of the preset's 100
     "shapes": ["--space", "detnas", "--strategy", "evolution", "--data", "{shapes}", "--epochs", "20"],
 }
@@ -99,7 +99,7 @@ def main() -> None:
                 if "detnas" in SETTINGS[setting] else TINY  # detection data have no --train-limit
             base = SETTINGS[setting] + (tiny if args.tiny else [])
             if "{shapes}" in base:
-                from nas.data.shapes import write_shapes_coco
+                from nas.data.detection.shapes import write_shapes_coco
 
                 shapes = write_shapes_coco(Path(tmp) / "shapes", 200 if args.tiny else 800, test=50 if args.tiny else 200)
                 base = [str(shapes) if a == "{shapes}" else a for a in base]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import interleaved_medians  # noqa: E402
 
 from nas.data import DetectionDataConfig, load_data  # noqa: E402
-from nas.data.shapes import write_shapes_coco  # noqa: E402
+from nas.data.detection.shapes import write_shapes_coco  # noqa: E402
 from nas.evaluate.supernet_evaluator import split_batches  # noqa: E402
 from nas.supernet.loading import make_space  # noqa: E402
 from nas.tasks import get_task  # noqa: E402
@@ -86,7 +86,7 @@ def detection(folder: Path) -> tuple[float, int]:
 
 
 def _no_bootstrap(task, net, batches, device):
-    import nas.tasks.detection as detection_module
+    import nas.tasks.detection.task as detection_module
 
     original = detection_module.BOOTSTRAP_DRAWS
     detection_module.BOOTSTRAP_DRAWS = 0

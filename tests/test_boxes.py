@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from search_spaces.blocks.boxes import (anchor_grid, batched_nms, box_iou, cell_anchors, decode, encode, nms)
+from search_spaces.detection.boxes import (anchor_grid, batched_nms, box_iou, cell_anchors, decode, encode, nms)
 
 
 def random_boxes(n: int, seed: int, size: float = 100.0) -> torch.Tensor:

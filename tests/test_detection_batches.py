@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nas.data.detection import DetectionData, DetectionSplit
-from nas.data.detection_batches import DetectionLoader, letterbox
+from nas.data.detection.data import DetectionData, DetectionSplit
+from nas.data.detection.batches import DetectionLoader, letterbox
 
 
 def _split(n: int = 6) -> DetectionSplit:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from nas.data import data_root
-from nas.data.detection import load_detection
+from nas.data.detection.data import load_detection
 from nas_common.errors import UserError
 
 RACCOON = data_root() / "raccoon" / "raccoon_coco.json"

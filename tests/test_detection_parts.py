@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from nas.tasks.coco_eval import coco_metrics
-from nas.tasks.detection_loss import BACKGROUND, IGNORED, match_anchors, sigmoid_focal_loss
-from search_spaces.blocks.boxes import box_iou
+from nas.tasks.detection.coco_eval import coco_metrics
+from nas.tasks.detection.loss import BACKGROUND, IGNORED, match_anchors, sigmoid_focal_loss
+from search_spaces.detection.boxes import box_iou
 
 
 def test_focal_loss_equals_the_formula():

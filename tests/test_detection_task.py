@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 
 from nas_common.registry import TASKS
-from search_spaces.blocks.boxes import encode
-from nas.tasks.detection_loss import match_anchors
-from search_spaces.blocks.detection import AnchorConfig, DetectorOutput
+from search_spaces.detection.boxes import encode
+from nas.tasks.detection.loss import match_anchors
+from search_spaces.detection.heads import AnchorConfig, DetectorOutput
 
 ANCHORS = AnchorConfig(strides=(8, 16), sizes=(16, 32), ratios=(1.0,), scales=(1.0,)).anchors([(4, 4), (2, 2)])
 TARGETS = [{"boxes": torch.tensor([[4.0, 4.0, 20.0, 20.0]]), "labels": torch.tensor([1])},

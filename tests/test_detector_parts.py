@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from search_spaces.blocks.detection import FPN, AnchorConfig, InferenceConfig, RetinaHead, detect
+from search_spaces.detection.heads import FPN, AnchorConfig, InferenceConfig, RetinaHead, detect
 
 
 def test_fpn_gives_p3_to_p7_at_their_strides():
@@ -47,7 +47,7 @@ def test_detect_decodes_thresholds_and_suppresses():
 
 
 def test_anchored_head_returns_the_anchors_of_its_levels():
-    from search_spaces.blocks.detection import AnchoredHead
+    from search_spaces.detection.heads import AnchoredHead
 
     head = AnchoredHead(channels=12, num_classes=2, convs=1)
     sizes = [(4, 4), (2, 2), (1, 1), (1, 1), (1, 1)]

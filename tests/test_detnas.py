@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from nas.data import DetectionDataConfig, data_config_from_dict, data_root
-from nas.data.detection import load_detection
+from nas.data.detection.data import load_detection
 from nas_common.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig, SupernetEvaluator
 from nas_common.registry import SPACES
@@ -25,8 +25,8 @@ from nas.training.standalone import StandaloneTrainer
 from nas.supernet.recalibrate import path_statistics
 from nas.supernet.train import TrainConfig
 from nas.tasks import get_task
-from search_spaces.blocks.detection import DetectorOutput
-from search_spaces.detnas import DetNASSpace
+from search_spaces.detection.heads import DetectorOutput
+from search_spaces.detection.detnas import DetNASSpace
 
 RACCOON = data_root() / "raccoon" / "raccoon_coco.json"
 needs_raccoon = pytest.mark.skipif(not RACCOON.is_file(), reason="shared raccoon data not available")
@@ -266,7 +266,7 @@ def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
 def test_a_groupnorm_head_is_alive_at_initialisation_where_retinanets_narrow_head_is_not():
     """RetinaNet's head init (std 0.01, no norm) at width 0.25 (64 channels) outputs a near-constant:
     the classifier has almost no gradient to learn from. GroupNorm in the towers keeps the signal."""
-    from search_spaces.blocks.detection import AnchorConfig, _groups
+    from search_spaces.detection.heads import AnchorConfig, _groups
 
     x = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))
     spread = {}
@@ -287,7 +287,7 @@ def test_a_groupnorm_head_is_alive_at_initialisation_where_retinanets_narrow_hea
 
 
 def test_the_small_shapes_set_is_an_ordinary_coco_json_with_small_objects_of_ten_classes(tmp_path):
-    from nas.data.shapes import CLASSES, write_shapes_coco
+    from nas.data.detection.shapes import CLASSES, write_shapes_coco
 
     path = write_shapes_coco(tmp_path / "shapes", 30, test=6, canvas=100, sizes=(10, 30), seed=3)
     again = write_shapes_coco(tmp_path / "again", 30, test=6, canvas=100, sizes=(10, 30), seed=3)
@@ -304,7 +304,7 @@ def test_the_default_detnas_recipe_learns_small_objects_without_diverging_and_ca
     """The default command (cpu preset: warm-up, clip at 35, GroupNorm head) on a generated
     10-class small-object set: no divergence, the classification loss falls. The same command
     at an absurd learning rate, with the guards off, stops with the divergence message."""
-    from nas.data.shapes import write_shapes_coco
+    from nas.data.detection.shapes import write_shapes_coco
     from tests.conftest import run_main
 
     torch.set_num_threads(1)
@@ -326,9 +326,9 @@ def test_the_default_detnas_recipe_learns_small_objects_without_diverging_and_ca
 
 
 def test_anchors_are_fitted_to_the_training_boxes_and_old_runs_keep_retinanets(tmp_path):
-    from nas.data.detection import DetectionData, DetectionSplit
-    from nas.data.shapes import write_shapes_coco
-    from nas.tasks.detection import anchor_scale_for
+    from nas.data.detection.data import DetectionData, DetectionSplit
+    from nas.data.detection.shapes import write_shapes_coco
+    from nas.tasks.detection.task import anchor_scale_for
 
     def data_with(sizes: list[float], image: int = 100, image_size: int = 128) -> DetectionData:
         split = DetectionSplit([np.zeros((image, image, 3), np.uint8)] * len(sizes),

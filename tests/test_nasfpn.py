@@ -15,9 +15,10 @@ from torch import nn
 
 from nas.data import data_root
 from nas_common.errors import InvalidArchitecture
-from search_spaces.blocks.merging import Cell, merge, run_cells
-from search_spaces.detnas import DetNASSpace, NASFPNSpace
-from search_spaces.nasfpn import PUBLISHED
+from search_spaces.detection.merging import Cell, merge, run_cells
+from search_spaces.detection.detnas import DetNASSpace
+from search_spaces.detection.nasfpn import NASFPNSpace
+from search_spaces.detection.nasfpn_cells import PUBLISHED
 
 SMALL = {"layout": "cpu", "width": 0.25, "input_size": 64, "num_classes": 2, "head_convs": 1}
 

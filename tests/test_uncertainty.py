@@ -174,8 +174,8 @@ def _detections(count: int, seed: int = 0, perfect: bool = False):
 
 
 def test_coco_bootstrap_reproduces_pycocotools_and_its_error_shrinks_with_images():
-    from nas.tasks.coco_bootstrap import matches_of, mean_ap
-    from nas.tasks.coco_eval import coco_evaluation, coco_metrics, coco_metrics_with_bootstrap
+    from nas.tasks.detection.coco_bootstrap import matches_of, mean_ap
+    from nas.tasks.detection.coco_eval import coco_evaluation, coco_metrics, coco_metrics_with_bootstrap
 
     images, truth, found = _detections(40)
     evaluation = coco_evaluation(images, truth, found, [1, 2, 3])
@@ -221,8 +221,8 @@ def test_the_bootstrap_reweights_images_exactly_as_repeating_them():
     was drawn; it must equal concatenating the repeats. (Where different images' detections tie
     in score, concatenation would order them by the draw, an arbitrary order; the weighting orders
     them by image, as COCOeval does on the images as given.)"""
-    from nas.tasks.coco_bootstrap import matches_of, mean_ap
-    from nas.tasks.coco_eval import coco_evaluation
+    from nas.tasks.detection.coco_bootstrap import matches_of, mean_ap
+    from nas.tasks.detection.coco_eval import coco_evaluation
 
     images, truth, found = _detections(30, seed=5)
     assert len({d["score"] for d in found}) == len(found)  # no ties
@@ -235,7 +235,7 @@ def test_the_bootstrap_reweights_images_exactly_as_repeating_them():
 
 
 def test_detection_scores_pair_up_through_the_same_resamples():
-    from nas.tasks.coco_eval import coco_metrics_with_bootstrap
+    from nas.tasks.detection.coco_eval import coco_metrics_with_bootstrap
     from nas.tasks.uncertainty import pack_values
     from nas.judging.verdict import difference
 

@@ -16,7 +16,7 @@ rate up and clip the gradient norm at 35 (mmdetection's RetinaNet recipe): witho
 CPU recipe diverged on a user's 10-class set of small objects. Both put GroupNorm in the head's
 towers (RetinaNet-GN): a narrow head (64 channels at width 0.25) initialised as RetinaNet's
 (std 0.01, no norm) outputs a near-constant (std 5e-6) and its classifier barely trains from
-scratch; on the synthetic 10-class small-object set (`nas.data.shapes`, 600 steps at 128 px) the
+scratch; on the synthetic 10-class small-object set (`nas.data.detection.shapes`, 600 steps at 128 px) the
 random backbones' median validation mAP goes from 0.00 to 28.3 with it (docs/detection.md, "Detection that
 learns"). The `nasfpn` space (a searched neck on a fixed backbone) takes the same settings.
 """

@@ -3,7 +3,7 @@
 from nas_common.errors import UserError
 from nas.data.batches import TrainLoader, augment_batch, calibration_images, eval_batches, to_float
 from nas.data.datasets import DataConfig, ImageData, cache_root, data_root, load_data
-from nas.data.detection_config import DetectionDataConfig
+from nas.data.detection.config import DetectionDataConfig
 
 
 def data_config_from_dict(settings: dict) -> DataConfig | DetectionDataConfig:

@@ -10,7 +10,7 @@ characters for 1,000 images (Ning et al. 2021 and NAS-Bench-Suite score on ~10 b
 supernet evaluation holds ~1,000-10,000 images, 0.2-1.7 KB).
 
 Detection's mAP is not a mean over images, so its standard error is a bootstrap over validation
-images (`nas.tasks.coco_bootstrap`): the metric recomputed on resampled image sets, seeded, so every
+images (`nas.tasks.detection.coco_bootstrap`): the metric recomputed on resampled image sets, seeded, so every
 architecture is resampled alike; a record keeps its 200 resampled mAPs (`{"<split>_mAP_boot": text,
 "images": n}`, float16, 536 characters) and two architectures' paired difference has the standard
 deviation of the resample-by-resample differences as its standard error.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.data.pasted import max_iou
+from nas.data.detection.pasted import max_iou
 
 CLASSES = ("disk", "square", "triangle", "ring", "frame", "plus", "cross", "diamond", "double_bar", "half_disk")
 

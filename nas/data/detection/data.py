@@ -9,7 +9,7 @@ on small images. Boxes are clipped to the image; boxes left empty or degenerate 
 one warning that counts them; images without boxes are kept. Category ids (any, in any order) map
 to contiguous labels 0..K-1. Images whose `split` field is "test" form the test split, reported
 only; a seeded validation split is held out of the rest. Bad input is one `UserError` line.
-A VOC folder or ZIP is first read into the same COCO dict (`nas.data.voc`).
+A VOC folder or ZIP is first read into the same COCO dict (`nas.data.detection.voc`).
 
 `DetectionDataConfig` is the data entry of a detection run's config.json (the task's data
 settings, as `DataConfig` is classification's), including the network's input size.
@@ -56,7 +56,7 @@ class DetectionData:
     category_names: list[str]
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    image_size: int = 256  # the square letterboxed network input (`nas.data.detection_batches`)
+    image_size: int = 256  # the square letterboxed network input (`nas.data.detection.batches`)
 
     @property
     def num_classes(self) -> int:
@@ -112,7 +112,7 @@ def _decode(raw: bytes, name: str, max_size: int) -> tuple[np.ndarray, float]:
 
 def load_detection(path: str | Path, *, images_dir: str | Path | None = None, max_size: int = 320,
               val_size: int | float = 0.2, seed: int = 0, test_path: str | Path | None = None) -> DetectionData:
-    """A COCO json, or a PASCAL VOC folder or ZIP (`nas.data.voc`). `test_path`: a second data set
+    """A COCO json, or a PASCAL VOC folder or ZIP (`nas.data.detection.voc`). `test_path`: a second data set
     whose images all form the test split (its categories must be the first's); otherwise images
     whose `split` field is "test" (VOC: listed in ImageSets/Main/test.txt) do."""
     path = Path(path)
@@ -132,12 +132,12 @@ def load_detection(path: str | Path, *, images_dir: str | Path | None = None, ma
 
 
 def _open(path: Path, images_dir: str | Path | None):
-    """(COCO dict, image source) of a COCO json, or of a VOC folder or ZIP (`nas.data.voc`)."""
+    """(COCO dict, image source) of a COCO json, or of a VOC folder or ZIP (`nas.data.detection.voc`)."""
     if path.suffix.lower() == ".json":
         return _read_json(path), _ImageSource(Path(images_dir) if images_dir else path.parent)
     if not path.exists():
         raise UserError(f"detection data {path} not found")
-    from nas.data.voc import read_voc
+    from nas.data.detection.voc import read_voc
 
     coco, files = read_voc(path)
     return coco, (_ImageSource(Path(images_dir)) if images_dir else files)

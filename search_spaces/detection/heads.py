@@ -14,7 +14,7 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from search_spaces.blocks.boxes import anchor_grid, batched_nms, cell_anchors, decode
+from search_spaces.detection.boxes import anchor_grid, batched_nms, cell_anchors, decode
 
 
 class FPN(nn.Module):

@@ -1,4 +1,4 @@
-"""PASCAL VOC annotations (one XML file per image) read as the COCO dict `nas.data.detection` loads.
+"""PASCAL VOC annotations (one XML file per image) read as the COCO dict `nas.data.detection.data` loads.
 
 A VOC set is a folder (or a ZIP) holding the XML files, directly or under `Annotations/` or
 `annotations/`, and the images under `JPEGImages/`, `images/` or next to the XML files (looked up

@@ -17,7 +17,6 @@ whole detector at its input size.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Sequence
@@ -28,17 +27,17 @@ from torch import nn
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from nas_common.limits import MAX_CHANNELS, MAX_CLASSES, MAX_INPUT_SIZE, MAX_WIDTH, check_limits
-from search_spaces.blocks.detection import FPN, HEAD_NORMS, AnchorConfig, AnchoredHead
-from search_spaces.blocks.merging import ATTENTION, Cell, MergingNeck, MergingSupernetNeck
+from search_spaces.detection.heads import FPN, HEAD_NORMS, AnchorConfig, AnchoredHead
+from search_spaces.detection.merging import ATTENTION, Cell, MergingNeck, MergingSupernetNeck
 from search_spaces.composition import ComposedNet, ComposedSupernet
-from search_spaces.cost import count_params, measure_flops
+from search_spaces.cost import measure_flops
 from search_spaces.protocol import Decision, SearchSpace, config_dict, option_names, typed_options
 from search_spaces.shufflenet.blocks import CHOICES
 from search_spaces.shufflenet.network import (
     SHARING, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_divisible, make_layout,
 )
 from search_spaces.shufflenet.space import ShuffleNetSpace
-from search_spaces.nasfpn import NeckEncoding
+from search_spaces.detection.nasfpn_cells import NeckEncoding
 from search_spaces.weight_sharing import init_weights
 
 # DetNAS's search spaces (paper, Table 1) and a CPU-sized one (half the blocks of 300M).
@@ -220,63 +219,3 @@ class DetNASSpace(SearchSpace):
 def _initialised(module: nn.Module, generator: torch.Generator | None) -> nn.Module:
     init_weights(module, generator)
     return module
-
-
-@SPACES.register("nasfpn")
-class NASFPNSpace(DetNASSpace):
-    """NAS-FPN (Ghiasi et al. 2019): the detector of `detnas` with a fixed backbone
-    (`backbone_arch`, choice indices of the layout's blocks; default all shuffle-3x3) and a
-    searched neck of merging cells. The decisions are the neck's (`search_spaces.nasfpn`)."""
-
-    name = "nasfpn"
-    description = "NAS-FPN: RetinaNet whose feature pyramid is searched as merging cells, fixed ShuffleNetV2 backbone"
-    cost_note = "the whole detector at its input size"
-    classification_backbone = None  # the backbone is fixed: no backbone pre-training in search
-    fixed_backbone = True  # `--backbone DETNAS_RUN` sets backbone_arch to that search's best
-    options = tuple(name for name in option_names(DetNASConfig) if name != "neck") + ("backbone_arch",)
-
-    def __init__(self, backbone_arch: Sequence[int] | None = None, **options: Any) -> None:
-        options = {**options, "neck": "nasfpn"}
-        super().__init__(**options)
-        blocks = len(self.layout.blocks)
-        self.backbone_arch = tuple(int(c) for c in backbone_arch) if backbone_arch is not None else (0,) * blocks
-        if len(self.backbone_arch) != blocks or not all(0 <= c < len(CHOICES) for c in self.backbone_arch):
-            raise ValueError(f"backbone_arch needs {blocks} choices in 0..{len(CHOICES) - 1} for layout "
-                             f"{self.cfg.layout}, got {list(self.backbone_arch)}")
-
-    @cached_property
-    def decisions(self) -> tuple[Decision, ...]:
-        return self.neck_encoding.decisions
-
-    def config(self) -> dict[str, Any]:
-        return {**{k: v for k, v in super().config().items() if k != "neck"}, "backbone_arch": list(self.backbone_arch)}
-
-    def split(self, arch: Arch | Sequence[int]) -> tuple[None, tuple[Cell, ...]]:
-        return None, self.neck_encoding.cells(tuple(arch.choices if isinstance(arch, Arch) else arch))
-
-    def build(self, arch: Arch, generator: torch.Generator | None = None) -> ComposedNet:
-        _, cells = self.split(self.validate(arch))
-        return ComposedNet(self._backbone(self.backbone_arch, generator), self._neck(cells, generator),
-                           self._head(generator))
-
-    def _backbone_supernet(self, generator: torch.Generator | None) -> nn.Module:
-        return self._backbone(self.backbone_arch, generator)  # fixed: shared by every path
-
-    def from_cells(self, cells: Sequence[tuple[int, str, int, int]]) -> Arch:
-        """The architecture of (level, op, input, input) cells (e.g. `search_spaces.nasfpn.PUBLISHED`)."""
-        return Arch(self.name, self.neck_encoding.choices(cells))
-
-    # ---- costs: the whole detector, measured once per architecture ---------------------------------
-    def cost_probe(self, arch: Arch) -> tuple[nn.Module, torch.Tensor]:
-        return self.build(arch), torch.zeros(1, 3, self.cfg.input_size, self.cfg.input_size)
-
-    @functools.lru_cache(maxsize=4096)
-    def _costs(self, arch: Arch) -> tuple[int, int]:
-        net, x = self.cost_probe(arch)
-        return measure_flops(net, x), count_params(net)
-
-    def flops(self, arch: Arch) -> int:
-        return self._costs(self.validate(arch))[0]
-
-    def params(self, arch: Arch) -> int:
-        return self._costs(self.validate(arch))[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from search_spaces.blocks.boxes import box_iou
+from search_spaces.detection.boxes import box_iou
 
 BACKGROUND, IGNORED = -1, -2
 

@@ -1,5 +1,5 @@
 """The NAS-FPN neck as decisions (Ghiasi et al., CVPR 2019), and the `nasfpn` space: a detector
-with a fixed backbone whose FPN is searched as merging cells (`search_spaces.blocks.merging`).
+with a fixed backbone whose FPN is searched as merging cells (`search_spaces.detection.merging`).
 
 Each cell i (of N, 7 in the paper) decides
 - `cell{i}_inputs`: two distinct nodes of the pool it sees (P3-P7 are nodes 0-4, cell j's output
@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Sequence
 
 from nas_common.errors import InvalidArchitecture
-from search_spaces.blocks.merging import LEVELS, OPS, Cell
+from search_spaces.detection.merging import LEVELS, OPS, Cell
 from search_spaces.protocol import Decision
 
 # tensorflow/tpu nasfpn.py: (level, op, input 1, input 2); inputs 0-4 are P3-P7.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nas.data.detection import DetectionData, DetectionSplit
+from nas.data.detection.data import DetectionData, DetectionSplit
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

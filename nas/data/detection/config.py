@@ -1,6 +1,6 @@
 """The "data" entry of a detection run's config.json (`DetectionDataConfig`), and what it loads:
-a COCO json / VOC folder or ZIP (`nas.data.detection`), or the synthetic pasted-CIFAR set
-(`nas.data.pasted`). Its own module so that the loaders do not import each other."""
+a COCO json / VOC folder or ZIP (`nas.data.detection.data`), or the synthetic pasted-CIFAR set
+(`nas.data.detection.pasted`). Its own module so that the loaders do not import each other."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-from nas.data.detection import DetectionData, load_detection
+from nas.data.detection.data import DetectionData, load_detection
 from nas_common.errors import UserError
 
 NAMED = {"raccoon": "raccoon/raccoon_coco.json"}
@@ -19,7 +19,7 @@ class DetectionDataConfig:
     """Where a detection run's images come from and how they are split and sized.
 
     `annotations`: "raccoon" (bundled), "cifar10-paste" (SYNTHETIC, for benchmarks: CIFAR-10
-    objects pasted on canvases of `image_size`, `nas.data.pasted`; an integer `val_size` sets the
+    objects pasted on canvases of `image_size`, `nas.data.detection.pasted`; an integer `val_size` sets the
     validation and test counts), or a path to a COCO json / VOC folder / VOC ZIP; `images`:
     the folder `file_name`s are relative to (default: the json's); `test_data`: a second data set
     used only as the test split; `image_size`: the square letterboxed network input; `max_size`:
@@ -50,8 +50,8 @@ class DetectionDataConfig:
         return Path(self.annotations).expanduser()
 
     def load(self) -> "DetectionData":
-        if self.annotations == "cifar10-paste":  # synthetic, for benchmarks (nas.data.pasted)
-            from nas.data.pasted import load_pasted
+        if self.annotations == "cifar10-paste":  # synthetic, for benchmarks (nas.data.detection.pasted)
+            from nas.data.detection.pasted import load_pasted
 
             val = self.val_size if isinstance(self.val_size, int) else 300
             return load_pasted(val=val, test=val, canvas=self.image_size, seed=self.split_seed)

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from nas.data.detection import DetectionData, DetectionSplit
+from nas.data.detection.data import DetectionData, DetectionSplit
 from nas_common.errors import UserError
 
 

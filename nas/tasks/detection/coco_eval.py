@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nas.tasks.coco_bootstrap import bootstrap_maps, matches_of
+from nas.tasks.detection.coco_bootstrap import bootstrap_maps, matches_of
 
 NAMES = ("mAP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
          "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large")
@@ -32,7 +32,7 @@ def coco_metrics_with_bootstrap(images: Sequence[dict], ground_truth: Sequence[d
                                 categories: Sequence[int], draws: int = 200,
                                 seed: int = 0) -> tuple[dict[str, float], np.ndarray | None]:
     """`coco_metrics`, and the mAP of `draws` bootstrap resamples of the images
-    (`nas.tasks.coco_bootstrap`; None when `draws` is 0; all 0 when nothing was detected)."""
+    (`nas.tasks.detection.coco_bootstrap`; None when `draws` is 0; all 0 when nothing was detected)."""
     evaluation = coco_evaluation(images, ground_truth, detections, categories)
     if evaluation is None:  # nothing detected: every precision and recall is 0
         return {name: 0.0 for name in NAMES}, (np.zeros(draws) if draws else None)

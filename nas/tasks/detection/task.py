@@ -14,18 +14,18 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import torch
 
-from nas.data.detection import DetectionData
-from nas.data.detection_batches import DetectionLoader
+from nas.data.detection.data import DetectionData
+from nas.data.detection.batches import DetectionLoader
 from nas_common.errors import UserError
 from nas.tasks.base import Forward, TrainingLoss
-from nas.tasks.coco_bootstrap import BOOTSTRAP_DRAWS
-from nas.tasks.coco_eval import coco_metrics_with_bootstrap
+from nas.tasks.detection.coco_bootstrap import BOOTSTRAP_DRAWS
+from nas.tasks.detection.coco_eval import coco_metrics_with_bootstrap
 from nas.tasks.uncertainty import PER_IMAGE, pack_values
-from nas.tasks.detection_loss import IGNORED, match_anchors, sigmoid_focal_loss
+from nas.tasks.detection.loss import IGNORED, match_anchors, sigmoid_focal_loss
 from nas_common.objective import Objective
 from nas_common.registry import TASKS
-from search_spaces.blocks.boxes import encode
-from search_spaces.blocks.detection import DetectorOutput, InferenceConfig, detect
+from search_spaces.detection.boxes import encode
+from search_spaces.detection.heads import DetectorOutput, InferenceConfig, detect
 
 
 def _to_device(targets: list[dict[str, torch.Tensor]], device: torch.device) -> list[dict[str, torch.Tensor]]:
@@ -119,7 +119,7 @@ class Detection:
                  per_image: bool = False) -> dict[str, float]:
         """COCO metrics (percent) of the detections on every image of `batches`:
         {"<split>_mAP", "<split>_AP50", "<split>_AP75", "<split>_AP_small", ...}, and "<split>_mAP_se",
-        the mAP's bootstrap standard error over the images (`nas.tasks.coco_bootstrap`); `per_image`:
+        the mAP's bootstrap standard error over the images (`nas.tasks.detection.coco_bootstrap`); `per_image`:
         also the resampled mAPs, which pair up between architectures scored on the same images."""
         images, truth, found = [], [], []
         for x, targets in batches:
@@ -147,11 +147,11 @@ class Detection:
     def preprocessing(self, data: DetectionData) -> dict[str, Any]:
         """Saved with an exported detector: how to turn an image into its input, and the classes."""
         return {"input_size": data.image_size, "channels": 3,
-                "resize": "letterbox: longer side to input_size, pad bottom/right (nas.data.detection_batches)",
+                "resize": "letterbox: longer side to input_size, pad bottom/right (nas.data.detection.batches)",
                 "scale": "pixels / 255, then (x - mean) / std per channel, NCHW; padding 0 after normalising",
                 "mean": list(data.mean), "std": list(data.std), "classes": list(data.category_names),
                 "category_ids": list(data.category_ids),
-                "outputs": "DetectorOutput; boxes via search_spaces.blocks.detection.detect, in input pixels",
+                "outputs": "DetectorOutput; boxes via search_spaces.detection.heads.detect, in input pixels",
                 "inference": {k: getattr(self.inference, k) for k in self.inference.__dataclass_fields__}}
 
     def images_outside_test(self, data: Any) -> int:
