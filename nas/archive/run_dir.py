@@ -18,7 +18,6 @@ A directory is a run exactly when it holds a readable config.json; that is what 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -34,6 +33,7 @@ from nas.archive import lock
 from nas.archive.atomic import write_json_atomic
 from nas.archive.records import RecordWriter, read_records
 from nas_common.errors import UserError
+from nas_common.json_files import read_json_object
 from nas_common.objective import Objective
 
 
@@ -138,13 +138,13 @@ class RunDir:
         return run
 
     def read_config(self) -> dict[str, Any]:
-        return _read_json_object(self.config, what="config")
+        return read_json_object(self.config, what="config", fix="fix it by hand or start a new run")
 
     def read_strategy_state(self) -> dict[str, Any] | None:
         """The saved strategy state, or None when the run has not saved one yet."""
         if not self.strategy_state.exists():
             return None
-        return _read_json_object(self.strategy_state, what="strategy state")
+        return read_json_object(self.strategy_state, what="strategy state", fix="fix it by hand or start a new run")
 
     def objective(self) -> Objective:
         """What the run optimises (config.json's "objective"; runs written before it: val_acc, max)."""
@@ -183,25 +183,6 @@ def discard_failed_starts() -> list[Path]:
 def forget_started() -> None:
     """The command succeeded: its run directories stay."""
     _started.clear()
-
-
-def _read_json_object(path: Path, *, what: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing; the run directory is incomplete") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read {what} file {path} ({err}); check its permissions and contents") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise UserError(
-            f"{what} file {path} is corrupt JSON ({err.msg} at line {err.lineno}, column {err.colno}); "
-            "fix it by hand or start a new run"
-        ) from None
-    if not isinstance(obj, dict):
-        raise UserError(f"{what} file {path} must hold a JSON object, not {type(obj).__name__}; fix it by hand")
-    return obj
 
 
 def new_run_id(

@@ -64,6 +64,19 @@ def cluster_options(args: argparse.Namespace) -> dict:
     return {"workers": args.workers, "gpus_per_worker": args.gpus_per_worker, "address": args.address}
 
 
+def resumed(args: argparse.Namespace, kind: str, what: str, saved: str) -> bool:
+    """Whether this call continues the run in --out (checked: the options it would ignore are
+    refused); a new run needs --out. Shared by `nas retrain` and `nas scale`."""
+    resume_into_out(args)
+    if args.out is None:
+        raise UserError(f"--out DIR is required: the run directory of {what} (or --resume DIR)")
+    if args.resume:
+        if args.arch or args.run:
+            raise UserError(f"--resume continues {saved}; drop --arch/--run")
+        check_resume(args, args.out, kind)
+    return args.resume
+
+
 def check_resume(args: argparse.Namespace, out: Path, kind: str = "retrain") -> None:
     """On --resume the saved grid and recipe are used; options that would change them are refused."""
     if not (out / "config.json").is_file():
@@ -127,13 +140,7 @@ def job_from_run(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from nas.workflows.retrain import RetrainJob, retrain
 
-    resume_into_out(args)
-    if args.out is None:
-        raise UserError("--out DIR is required: the run directory of the retraining (or --resume DIR)")
-    if args.resume:
-        if args.arch or args.run:
-            raise UserError("--resume continues the saved architectures; drop --arch/--run")
-        check_resume(args, args.out)
+    if resumed(args, "retrain", "the retraining", "the saved architectures"):
         job = None
     elif bool(args.arch) == (args.run is not None):
         raise UserError("give either --arch (repeatable) or --run RUN_DIR [--top K]")

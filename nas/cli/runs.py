@@ -125,11 +125,9 @@ def _show_scale(path: Path, config: dict) -> int:
 
 
 def _saved_summary(path: Path) -> dict | None:
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
+    from nas_common.json_files import read_json_or_none
+
+    return read_json_or_none(path)  # derived: a damaged summary is shown as missing
 
 
 def _one_line_each(settings: dict, width: int = 100) -> str:

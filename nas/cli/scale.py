@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nas.cli.types import width_value
 from nas.cli import options
-from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
+from nas.cli.retrain import add_retrain_options, cluster_options, resumed, train_config
 from nas_common.errors import UserError
 
 EXAMPLES = ("examples: nas scale --arch best.arch.json --epochs 5 --max-candidates 4 --phi 2 --out runs/scale;  "
@@ -121,13 +121,7 @@ def job_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from nas.scaling.run import scale
 
-    resume_into_out(args)
-    if args.out is None:
-        raise UserError("--out DIR is required: the run directory of the scaling (or --resume DIR)")
-    if args.resume:
-        if args.arch or args.run:
-            raise UserError("--resume continues the saved base and grid; drop --arch/--run")
-        check_resume(args, args.out, "scale")
+    if resumed(args, "scale", "the scaling", "the saved base and grid"):
         job = None
     else:
         job = job_from_args(args)

@@ -19,13 +19,13 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from nas_common.errors import UserError
+from nas_common.json_files import read_json_object
 from search_spaces.protocol import LatencyParts
 
 FORMAT = "nas-latency-lut/1"
@@ -64,14 +64,10 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LatencyTable":
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise UserError(f"latency table {path} not found; build one with `nas lut build --space SPACE --out "
-                            f"{path}`") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UserError(f"latency table {path} is unreadable ({type(err).__name__}); build it again") from None
-        if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
+        data = read_json_object(path, what="latency table", fix="build it again",
+                                missing=f"latency table {path} not found; build one with `nas lut build --space "
+                                        f"SPACE --out {path}`")
+        if data.pop("format", None) != FORMAT:
             raise UserError(f"{path} is not a latency table ({FORMAT}); build one with `nas lut build`")
         try:
             table = cls(**data)

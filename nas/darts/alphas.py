@@ -4,7 +4,6 @@ softmax weights per epoch)."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,18 +11,18 @@ from typing import Any
 import numpy as np
 
 from nas_common.errors import UserError
+from nas_common.json_files import read_json_object
 
 ALPHAS_NAME = "alphas.json"
 
 
 def read_alphas(supernet_dir: Path) -> dict[str, Any]:
     path = Path(supernet_dir) / ALPHAS_NAME
+    alphas = read_json_object(path, what="alphas", fix="resume the run to rewrite it",
+                              missing=f"{path} is missing: the DARTS training did not finish an epoch; resume the run")
     try:
-        alphas = json.loads(path.read_text())
         np.asarray(alphas["logits"], dtype=float)
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing: the DARTS training did not finish an epoch; resume the run") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"{path} is damaged ({type(err).__name__}); resume the run to rewrite it") from None
     return alphas
 

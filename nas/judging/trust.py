@@ -23,6 +23,7 @@ import numpy as np
 from nas.archive.atomic import write_json_atomic
 from nas_common.errors import UserError
 from nas.constraints.limits import Constraint
+from nas_common.json_files import read_json_or_none
 from nas.strategies.random_search import RandomSearch
 from nas.tasks.uncertainty import PER_IMAGE
 from nas.judging.verdict import MIN_RELIABILITY, WANTED_RELIABILITY, describe_separability, separability
@@ -53,14 +54,9 @@ def random_baseline(run_path: Path, space, evaluator, constraint: Constraint, co
     """Score `count` random architectures (or read the scores a previous attempt saved)."""
     path = Path(run_path) / BASELINE_NAME
     if path.exists():
-        import json
-
-        try:
-            saved = json.loads(path.read_text())
-            if saved.get("count") == count:
-                return saved
-        except (OSError, ValueError):
-            pass  # recomputed below: the file is derived data, nothing recorded is lost
+        saved = read_json_or_none(path)  # derived data: recomputed below when damaged
+        if saved is not None and saved.get("count") == count:
+            return saved
     evaluations = []
     for arch in sample_random(space, constraint, count, seed):
         result = evaluator.evaluate(arch)

@@ -220,10 +220,6 @@ def compare_within_noise(compound: list[Member], ablation: list[Member], results
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """A saved cost cache, or None when absent or unreadable (then the costs are counted again)."""
-    import json
+    from nas_common.json_files import read_json_or_none
 
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_or_none(path)
