@@ -36,6 +36,13 @@ class Registry(Generic[T]):
 
         return add
 
+    def remove(self, name: str) -> T:
+        """Unregister `name` (a notebook redefining a component, a test cleaning up after itself)."""
+        self._load_providers()
+        if name not in self._entries:
+            raise UnknownName(f"unknown {self.kind} {name!r}; nothing to remove")
+        return self._entries.pop(name)
+
     def _load_providers(self) -> None:
         if not self._loaded:
             self._loaded = True

@@ -67,7 +67,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# NAS-Bench-201 supernets are set up to rank (bench/supernet_ranking_nb201.py, docs/figures.md "Supernet
+# NAS-Bench-201 supernets are set up to rank (bench/supernet_ranking_nb201.py, bench/README.md "Supernet
 # ranking"): nested convolutions and affine-free BN in the search cells (the one change that
 # helped in every measurement), scored on 2,560 validation images. On the CPU, C = 8 with one cell per stage
 # for 10,000 steps (about 16 minutes on 2 cores); `full` is NB201's own network (C = 16, 5 cells).
