@@ -10,4 +10,11 @@ from search_spaces import mbconv  # noqa: F401  (registers "mbconv")
 from search_spaces import darts  # noqa: F401  (registers "darts")
 from search_spaces import binary  # noqa: F401  (registers "binary")
 
-__all__ = ["Arch", "Decision", "Membership", "SearchSpace"]
+from nas_common.registry import SPACES
+from search_spaces.model_space import ModelSpace, model_space, resolve_reference
+
+SPACES.add_resolver(resolve_reference)  # `--space package.module:Class`: a model with choice points
+SPACES.set_adapter(lambda name, obj: obj if isinstance(obj, type) and issubclass(obj, SearchSpace)
+                   else model_space(obj, name=name))  # a `nas.spaces` entry point may name a model class
+
+__all__ = ["Arch", "ModelSpace", "model_space", "Decision", "Membership", "SearchSpace"]

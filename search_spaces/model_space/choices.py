@@ -1,0 +1,348 @@
+"""Choice points a user puts in an ordinary `nn.Module`; the search space is derived from them.
+
+- `LayerChoice([op_a, op_b, ...], label=...)`: one of several candidate modules (a dict names them).
+- `InputChoice(n, label=...)`: one of `n` input tensors (its forward takes the list).
+- `ValueChoice([3, 5, 7], label=...)`: a value; `.map(fn)` turns it into the module `fn(value)`.
+- `Repeat(block, depth)`: `block(i)` repeated `depth` times (an int or a `ValueChoice`).
+
+A label names one decision: choice points that share a label share the decision (one kernel size
+for several layers). Unlabelled choice points are numbered in construction order within their
+scope (a `map` or `Repeat` opens a scope per value or block), so the numbering is the same
+whether the whole supernet is built or one architecture.
+
+The same model code is built in two ways. Built plainly (the supernet), every choice point holds
+all of its candidates and runs the one the current architecture selects. Built under `fixed(...)`
+(an architecture), a `LayerChoice` *is* its chosen candidate, a `ValueChoice` maps to one value,
+a `Repeat` holds exactly `depth` blocks and an `InputChoice` is a parameter-free selector: the
+stand-alone network is the user's module with the choices fixed, nothing wrapped around it. A
+supernet path's tensors are named exactly as the stand-alone net names them (`path_items`), so
+weights move between the two with no key errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from nas_common.errors import UserError
+
+
+class SpaceDefinitionError(UserError):
+    """A model's choice points do not define a search space (one line, naming the choice)."""
+
+
+# ---- construction context ------------------------------------------------------------------------
+@dataclass
+class _Context:
+    """What the model's constructor is building: the supernet (`chosen` is None; decisions are
+    recorded) or one architecture (`chosen`: label -> option index)."""
+
+    chosen: Mapping[str, int] | None = None
+    decisions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    scope: tuple[str, ...] = ()
+    counters: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    def label(self, given: str | None, kind: str) -> str:
+        if given is not None:
+            if not isinstance(given, str) or not given:
+                raise SpaceDefinitionError(f"a {kind} label must be a non-empty string, got {given!r}")
+            return given
+        number = self.counters.get(self.scope, 0) + 1
+        self.counters[self.scope] = number
+        return ".".join((*self.scope, f"{kind}_{number}"))
+
+    def declare(self, label: str, options: tuple[str, ...], what: str) -> None:
+        known = self.decisions.get(label)
+        if known is None:
+            self.decisions[label] = options
+        elif len(known) != len(options):
+            raise SpaceDefinitionError(f"{what} {label!r} has {len(options)} options, but the choice it shares "
+                                       f"its label with has {len(known)}; shared choices need the same number")
+
+    def index(self, label: str, count: int) -> int:
+        assert self.chosen is not None
+        try:
+            index = self.chosen[label]
+        except KeyError:
+            raise SpaceDefinitionError(f"the architecture has no choice for {label!r}") from None
+        if not 0 <= index < count:
+            raise SpaceDefinitionError(f"choice {label!r} is {index}; valid: 0..{count - 1}")
+        return index
+
+    @contextlib.contextmanager
+    def within(self, name: str) -> Iterator[None]:
+        saved = self.scope
+        self.scope = (*saved, name)
+        try:
+            yield
+        finally:
+            self.scope = saved
+
+
+_CONTEXT: ContextVar[_Context | None] = ContextVar("nas_model_space_context", default=None)
+
+
+def _current(what: str) -> _Context:
+    context = _CONTEXT.get()
+    if context is None:
+        raise SpaceDefinitionError(f"{what} is built outside a model space: build the model with "
+                                   "ModelSpace (or `recording()` / `fixed(...)`), not by calling it directly")
+    return context
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[_Context]:
+    """Build a model as a supernet; the context's `decisions` are its labelled options, in order."""
+    context = _Context()
+    token = _CONTEXT.set(context)
+    try:
+        yield context
+    finally:
+        _CONTEXT.reset(token)
+
+
+@contextlib.contextmanager
+def fixed(chosen: Mapping[str, int]) -> Iterator[_Context]:
+    """Build a model as the stand-alone network of one architecture (label -> option index)."""
+    context = _Context(chosen=dict(chosen))
+    token = _CONTEXT.set(context)
+    try:
+        yield context
+    finally:
+        _CONTEXT.reset(token)
+
+
+def _option_names(candidates: Sequence[Any] | Mapping[str, Any], what: str, label: str) -> tuple[tuple[str, ...], list]:
+    if isinstance(candidates, Mapping):
+        names, items = tuple(str(k) for k in candidates), list(candidates.values())
+    elif isinstance(candidates, (list, tuple)):
+        items = list(candidates)
+        names = tuple(f"{i}:{type(c).__name__}" if isinstance(c, nn.Module) else str(c) for i, c in enumerate(items))
+    else:
+        raise SpaceDefinitionError(f"{what} {label!r} takes a list or dict of candidates, got {type(candidates).__name__}")
+    if len(items) < 2:
+        raise SpaceDefinitionError(f"{what} {label!r} has {len(items)} candidate(s); a choice needs at least two")
+    if len(set(names)) != len(names):
+        raise SpaceDefinitionError(f"{what} {label!r} has candidates with the same name: {', '.join(names)}")
+    return names, items
+
+
+# ---- the choice points ---------------------------------------------------------------------------
+class LayerChoice(nn.Module):
+    """One of several candidate modules. In the supernet every candidate is kept (independent
+    weights) and `active` selects the one to run; under `fixed(...)` the constructor returns the
+    chosen candidate itself."""
+
+    def __new__(cls, candidates: Sequence[nn.Module] | Mapping[str, nn.Module], *, label: str | None = None):
+        context = _current("LayerChoice")
+        label = context.label(label, "layer")
+        names, items = _option_names(candidates, "layer choice", label)
+        bad = [n for n, c in zip(names, items) if not isinstance(c, nn.Module)]
+        if bad:
+            raise SpaceDefinitionError(f"layer choice {label!r}: candidate {bad[0]} is not an nn.Module")
+        if context.chosen is not None:
+            return items[context.index(label, len(items))]
+        context.declare(label, names, "layer choice")
+        choice = super().__new__(cls)
+        object.__setattr__(choice, "_label", label)
+        object.__setattr__(choice, "_names", names)
+        return choice
+
+    def __init__(self, candidates: Sequence[nn.Module] | Mapping[str, nn.Module], *, label: str | None = None) -> None:
+        label, names = self._label, self._names
+        super().__init__()
+        self.label, self.names = label, names
+        self.candidates = nn.ModuleList(candidates.values() if isinstance(candidates, Mapping) else candidates)
+        self.active = 0
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.candidates[self.active](*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, options={list(self.names)}"
+
+
+class ChosenInput(nn.Module):
+    """The stand-alone form of an `InputChoice`: always input `index` of the list it is given."""
+
+    def __init__(self, index: int, count: int) -> None:
+        super().__init__()
+        self.index, self.count = index, count
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return inputs[self.index]
+
+
+class InputChoice(nn.Module):
+    """One of `n_candidates` input tensors: `forward(inputs)` returns `inputs[chosen]`."""
+
+    def __new__(cls, n_candidates: int, *, label: str | None = None):
+        context = _current("InputChoice")
+        label = context.label(label, "input")
+        if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 2:
+            raise SpaceDefinitionError(f"input choice {label!r} needs at least two candidates, got {n_candidates!r}")
+        if context.chosen is not None:
+            return ChosenInput(context.index(label, n_candidates), n_candidates)
+        context.declare(label, tuple(f"input_{i}" for i in range(n_candidates)), "input choice")
+        choice = super().__new__(cls)
+        object.__setattr__(choice, "_label", label)
+        return choice
+
+    def __init__(self, n_candidates: int, *, label: str | None = None) -> None:
+        label = self._label
+        super().__init__()
+        self.label, self.count, self.active = label, n_candidates, 0
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        if len(inputs) != self.count:
+            raise ValueError(f"input choice {self.label!r} expects {self.count} inputs, got {len(inputs)}")
+        return inputs[self.active]
+
+
+class ValueChoice:
+    """A value among `values` (kernel sizes, expansion ratios, widths, depths). It becomes part of
+    a network through `map(fn)` (the module `fn(value)`) or as the depth of a `Repeat`; under
+    `fixed(...)` its `value` is the chosen one."""
+
+    def __init__(self, values: Sequence[Any], *, label: str | None = None) -> None:
+        context = _current("ValueChoice")
+        self.label = context.label(label, "value")
+        names, items = _option_names(list(values) if not isinstance(values, (list, tuple)) else values,
+                                     "value choice", self.label)
+        self.values = tuple(items)
+        self._context = context
+        if context.chosen is not None:
+            self._index: int | None = context.index(self.label, len(items))
+        else:
+            context.declare(self.label, names, "value choice")
+            self._index = None
+
+    @property
+    def value(self) -> Any:
+        if self._index is None:
+            raise SpaceDefinitionError(f"value choice {self.label!r} has no single value in the supernet; "
+                                       "build modules from it with .map(fn) or Repeat(block, depth)")
+        return self.values[self._index]
+
+    def map(self, fn: Callable[[Any], nn.Module]) -> nn.Module:
+        """The module `fn(value)`: in the supernet a `LayerChoice` over every value (sharing this
+        choice's label), under `fixed(...)` the module of the chosen value."""
+        if self._index is not None:
+            with self._context.within(f"{self.label}={self._index}"):
+                return fn(self.values[self._index])
+        candidates = []
+        for i, v in enumerate(self.values):
+            with self._context.within(f"{self.label}={i}"):
+                candidates.append(fn(v))
+        return LayerChoice({str(v): c for v, c in zip(self.values, candidates)}, label=self.label)
+
+    def __repr__(self) -> str:
+        return f"ValueChoice({list(self.values)}, label={self.label!r})"
+
+
+class Repeat(nn.Module):
+    """`block(i)` for i = 0, 1, ... `depth` times; `depth` an int or a `ValueChoice` of ints. The
+    supernet holds the deepest stack and runs the first `depth` blocks (blocks share no weights
+    with one another; block i of every depth is the same block)."""
+
+    def __init__(self, block: Callable[[int], nn.Module], depth: int | ValueChoice) -> None:
+        super().__init__()
+        context = _current("Repeat")
+        if isinstance(depth, ValueChoice):
+            depths = depth.values
+            bad = [d for d in depths if isinstance(d, bool) or not isinstance(d, int) or d < 0]
+            if bad:
+                raise SpaceDefinitionError(f"Repeat depth {depth.label!r} must choose whole numbers >= 0, got {bad[0]!r}")
+            self.depth_label: str | None = depth.label
+            built = depth.value if context.chosen is not None else max(depths)
+            scope = depth.label
+        else:
+            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+                raise SpaceDefinitionError(f"Repeat depth must be a whole number >= 0 or a ValueChoice, got {depth!r}")
+            self.depth_label, built, scope = None, depth, context.label(None, "repeat")
+        self.depths = tuple(depth.values) if isinstance(depth, ValueChoice) else (depth,)
+        blocks = []
+        for i in range(built):
+            with context.within(f"{scope}#{i}"):
+                blocks.append(block(i))
+        self.blocks = nn.ModuleList(blocks)
+        self.active = len(blocks)
+
+    def forward(self, x: Any) -> Any:
+        for block in self.blocks[:self.active]:
+            x = block(x)
+        return x
+
+
+CHOICE_POINTS = (LayerChoice, InputChoice, Repeat)
+
+
+def choice_modules(model: nn.Module) -> list[nn.Module]:
+    """Every choice point of a supernet-built model, in module order."""
+    return [m for m in model.modules() if isinstance(m, CHOICE_POINTS) and not (isinstance(m, Repeat) and m.depth_label is None)]
+
+
+def select(model: nn.Module, chosen: Mapping[str, int]) -> None:
+    """Point every choice point of a supernet-built model at the architecture `chosen`."""
+    for m in model.modules():
+        if isinstance(m, (LayerChoice, InputChoice)):
+            m.active = chosen[m.label]
+        elif isinstance(m, Repeat) and m.depth_label is not None:
+            m.active = m.depths[chosen[m.depth_label]]
+
+
+def path_items(model: nn.Module, chosen: Mapping[str, int]) -> Iterator[tuple[str, torch.Tensor]]:
+    """(stand-alone name, supernet tensor) of every parameter and persistent buffer the path of
+    `chosen` uses: a `LayerChoice` is replaced by its candidate (the candidate takes its name), a
+    `Repeat` keeps its first `depth` blocks, everything else keeps its name."""
+
+    def walk(module: nn.Module, prefix: str) -> Iterator[tuple[str, torch.Tensor]]:
+        if isinstance(module, LayerChoice):
+            yield from walk(module.candidates[chosen[module.label]], prefix)
+            return
+        if isinstance(module, Repeat):
+            depth = module.depths[chosen[module.depth_label]] if module.depth_label is not None else len(module.blocks)
+            for i in range(depth):
+                yield from walk(module.blocks[i], f"{prefix}blocks.{i}.")
+            return
+        for name, param in module._parameters.items():
+            if param is not None:
+                yield prefix + name, param
+        for name, buffer in module._buffers.items():
+            if buffer is not None and name not in module._non_persistent_buffers_set:
+                yield prefix + name, buffer
+        for name, child in module._modules.items():
+            if child is not None:
+                yield from walk(child, f"{prefix}{name}.")
+
+    yield from walk(model, "")
+
+
+def relevant_labels(model: nn.Module, chosen: Mapping[str, int]) -> set[str]:
+    """The decisions that change the network of `chosen` (a choice inside a candidate it does not
+    use, or inside a block deeper than its depth, does not)."""
+    used: set[str] = set()
+
+    def walk(module: nn.Module) -> None:
+        if isinstance(module, LayerChoice):
+            used.add(module.label)
+            walk(module.candidates[chosen[module.label]])
+            return
+        if isinstance(module, InputChoice):
+            used.add(module.label)
+            return
+        if isinstance(module, Repeat) and module.depth_label is not None:
+            used.add(module.depth_label)
+            for block in module.blocks[:module.depths[chosen[module.depth_label]]]:
+                walk(block)
+            return
+        for child in module.children():
+            walk(child)
+
+    walk(model)
+    return used

@@ -1,0 +1,231 @@
+"""A search space derived from a user's `nn.Module` with choice points (`choices.py`).
+
+`model_space(MyNet)` (or `--space my_package.my_module:MyNet`) gives a `SearchSpace` class whose
+options are `MyNet`'s constructor arguments. Its decisions are the labelled choice points found by
+building `MyNet` once on the meta device (no memory, no weights); sampling, mutation, crossover,
+encoding and `contains` come from the generic operators; architectures whose differences lie only
+in choices the network does not use (a kernel inside a candidate not taken, a block deeper than
+the chosen depth) are one architecture (`canonical` zeroes those choices). The supernet is `MyNet`
+built with every candidate; the stand-alone network of an architecture is `MyNet` built with the
+choices fixed, and `extract` loads it with the supernet's tensors by name (`path_items`). FLOPs and
+parameters are counted on the stand-alone network with `torch.utils.flop_counter`, once per
+architecture.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from nas_common.errors import UserError
+from search_spaces.arch import Arch
+from search_spaces.cost import count_params, measure_flops
+from search_spaces.model_space.choices import (
+    LayerChoice, SpaceDefinitionError, fixed, path_items, recording, relevant_labels, select,
+)
+from search_spaces.protocol import Decision, SearchSpace
+
+# options every model space takes beside the model's own: the input the cost probe and the shape
+# check feed it (the data set's, when a run adapts the space to its data)
+PROBE_OPTIONS = ("input_size", "in_channels")
+
+
+class ModelSupernet(nn.Module):
+    """The user's model built with every candidate, run along one architecture's path."""
+
+    def __init__(self, space: "ModelSpace", model: nn.Module) -> None:
+        super().__init__()
+        self.space = [space]  # a list: not a submodule, not in the state dict
+        self.model = model
+
+    def forward(self, x: Any, arch: Arch) -> Any:
+        select(self.model, self.space[0].chosen(arch))
+        return self.model(x)
+
+    def path_state(self, arch: Arch) -> dict[str, torch.Tensor]:
+        return dict(path_items(self.model, self.space[0].chosen(arch)))
+
+    def extract(self, arch: Arch) -> nn.Module:
+        net = self.space[0].build(arch)
+        state = {k: v.detach().clone() for k, v in self.path_state(arch).items()}
+        net.load_state_dict(state)
+        return net.to(next(iter(state.values())).device) if state else net
+
+
+class ModelSpace(SearchSpace):
+    """The space of a model class with choice points; `model_space(cls)` makes one per class."""
+
+    model: ClassVar[Callable[..., nn.Module]]
+    model_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, input_size: int = 32, in_channels: int = 3, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.model_options) - {"num_classes"})
+        if unknown:
+            raise ValueError(f"space {self.name!r} has no option {unknown[0]!r}; valid options: "
+                             f"{', '.join(sorted(self.options))}")
+        # the data adapts a space with `num_classes`; a model that takes none ignores it
+        self.model_kwargs = {k: v for k, v in options.items() if k in self.model_options}
+        self.input_size, self.in_channels = int(input_size), int(in_channels)
+        with recording() as context, torch.device("meta"):
+            skeleton = self._construct()
+        if not context.decisions:
+            raise SpaceDefinitionError(f"{self.name} has no choice points (LayerChoice, InputChoice, ValueChoice, "
+                                       "Repeat with a ValueChoice depth): nothing to search")
+        self._decisions = tuple(Decision(label, options) for label, options in context.decisions.items())
+        self._labels = tuple(context.decisions)
+        self._skeleton = skeleton  # meta tensors: which choices a path uses (`canonical`)
+
+    def _construct(self) -> nn.Module:
+        try:
+            return self.model(**self.model_kwargs)
+        except SpaceDefinitionError:
+            raise
+        except (TypeError, ValueError) as err:
+            raise SpaceDefinitionError(f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.model_kwargs.items())}) "
+                                       f"failed: {type(err).__name__}: {err}") from None
+
+    # ---- the protocol ------------------------------------------------------------------------
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return self._decisions
+
+    def chosen(self, arch: Arch | tuple[int, ...]) -> dict[str, int]:
+        """label -> option index of `arch`."""
+        choices = arch.choices if isinstance(arch, Arch) else arch
+        return dict(zip(self._labels, choices))
+
+    def canonical(self, arch: Arch) -> Arch:
+        """Choices the network of `arch` does not use set to 0: one architecture per network."""
+        self.check(arch)
+        used = relevant_labels(self._skeleton, self.chosen(arch))
+        return Arch(self.name, tuple(c if label in used else 0 for label, c in zip(self._labels, arch.choices)))
+
+    def build(self, arch: Arch, generator: torch.Generator | None = None) -> nn.Module:
+        self.validate(arch)
+        with torch.random.fork_rng(devices=[]):  # the model's own initialisation, seeded, globals restored
+            if generator is not None:
+                torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            with fixed(self.chosen(arch)):
+                return self._construct()
+
+    def supernet(self, generator: torch.Generator | None = None) -> ModelSupernet:
+        with torch.random.fork_rng(devices=[]):
+            if generator is not None:
+                torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            with recording():
+                return ModelSupernet(self, self._construct())
+
+    def probe_input(self, batch: int = 1) -> torch.Tensor:
+        return torch.zeros(batch, self.in_channels, self.input_size, self.input_size)
+
+    def cost_probe(self, arch: Arch) -> tuple[nn.Module, torch.Tensor]:
+        return self.build(arch), self.probe_input()
+
+    @functools.lru_cache(maxsize=4096)
+    def _costs(self, arch: Arch) -> tuple[int, int]:
+        net, x = self.cost_probe(arch)
+        return measure_flops(net, x), count_params(net)
+
+    def flops(self, arch: Arch) -> int:
+        return self._costs(self.validate(arch))[0]
+
+    def params(self, arch: Arch) -> int:
+        return self._costs(self.validate(arch))[1]
+
+    def config(self) -> dict[str, Any]:
+        return {**self.model_kwargs, "input_size": self.input_size, "in_channels": self.in_channels}
+
+    # ---- checks at space build ----------------------------------------------------------------
+    def check_shapes(self, archs: int = 4, seed: int = 0) -> None:
+        """Run the supernet on the probe input along a few paths, running every candidate of each
+        layer choice met; candidates whose outputs differ in shape are refused, naming the layer."""
+        import numpy as np
+
+        supernet = self.supernet(torch.Generator().manual_seed(seed)).eval()
+        problems: list[str] = []
+
+        def compare(module: LayerChoice, inputs: tuple, output: Any) -> None:
+            reference = _shape(output)
+            for name, candidate in zip(module.names, module.candidates):
+                got = _shape(candidate(*inputs))
+                if got != reference and not problems:
+                    problems.append(f"layer choice {module.label!r}: candidate {name} gives {got}, "
+                                    f"candidate {module.names[module.active]} gives {reference}; "
+                                    "the candidates of a choice must give outputs of one shape")
+
+        hooks = [m.register_forward_hook(compare) for m in supernet.modules() if isinstance(m, LayerChoice)]
+        rng = np.random.default_rng(seed)
+        try:
+            with torch.no_grad():
+                for _ in range(archs):
+                    supernet(self.probe_input(2), self.sample(rng))
+                    if problems:
+                        raise SpaceDefinitionError(f"{self.name}: {problems[0]}")
+        except SpaceDefinitionError:
+            raise
+        except RuntimeError as err:  # a shape mismatch inside the model itself
+            raise SpaceDefinitionError(f"{self.name}: the supernet fails on a "
+                                       f"{tuple(self.probe_input(2).shape)} input ({str(err).splitlines()[0]})") from None
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+
+def _shape(output: Any) -> Any:
+    if isinstance(output, torch.Tensor):
+        return tuple(output.shape)
+    if isinstance(output, (list, tuple)):
+        return tuple(_shape(o) for o in output)
+    return type(output).__name__
+
+
+_MADE: dict[Any, type[ModelSpace]] = {}
+
+
+def model_space(model: Callable[..., nn.Module], name: str | None = None, description: str | None = None) -> type[ModelSpace]:
+    """The `SearchSpace` class of `model` (a model class, or any callable returning a module):
+    one class per model, so registries and runs see one space. `name` defaults to the model's
+    importable reference `module:qualname`, which is how runs and Ray workers find it again."""
+    key = (model, name)
+    if key not in _MADE:
+        reference = name or f"{model.__module__}:{model.__qualname__}"
+        signature = inspect.signature(model)
+        kwargs = tuple(p.name for p in signature.parameters.values()
+                       if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self")
+        doc = (description or (inspect.getdoc(model) or "").split("\n")[0] or f"the choice points of {reference}")
+        _MADE[key] = type(f"ModelSpace[{reference}]", (ModelSpace,), {
+            "name": reference, "description": doc, "model": staticmethod(model), "model_options": kwargs,
+            "options": tuple(dict.fromkeys((*kwargs, *PROBE_OPTIONS))), "__module__": __name__,
+        })
+    return _MADE[key]
+
+
+def resolve_reference(reference: str) -> type[ModelSpace] | None:
+    """The space of `package.module:Class` (None for a name that is not a reference); one line
+    saying what failed when the import or the attribute does not work."""
+    if ":" not in reference:
+        return None
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"space reference {reference!r} must read package.module:Class")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # the user's module may fail in any way while importing
+        raise UserError(f"cannot import {module_name!r} for space {reference!r} "
+                        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise UserError(f"space reference {reference!r}: {module_name} has no {attribute!r}") from None
+    if isinstance(target, type) and issubclass(target, SearchSpace):
+        return target
+    if not callable(target):
+        raise UserError(f"space reference {reference!r} names a {type(target).__name__}, not a model class")
+    return model_space(target, name=reference)
