@@ -144,6 +144,26 @@ def test_supernet_actors_equal_local(ray_local, subset_data, one_thread):
     assert results == {t.trial_id: score(local, t.arch) for t in trials}
 
 
+def test_a_user_model_space_is_rebuilt_in_the_workers(ray_local, subset_data, one_thread):
+    """Actors rebuild a model space from its `package.module:Class` reference and score exactly as
+    this process does."""
+    from nas.supernet.loading import make_space
+
+    ref = "examples.small_cnn:SmallCNN"
+    spec = EvaluatorSpec("supernet", space=ref, space_options={"channels": 4},
+                         data={"spec": "cifar10-subset", "val_size": 500, "split_seed": 0, "train_limit": 1500},
+                         evaluator={"calibration_images": 32, "batch_size": 64, "val_images": 64}, seed=1,
+                         device="cpu")
+    space = make_space(ref, subset_data, {"channels": 4})
+    weights = space.supernet(torch.Generator().manual_seed(0)).state_dict()
+    local = build_evaluator(spec, weights)
+    rng = np.random.default_rng(2)
+    trials = [Trial(i, space.sample(rng)) for i in range(4)]
+    with RayExecutor(spec, workers=2, weights=weights) as executor:
+        results = drain(executor, trials)
+    assert results == {t.trial_id: score(local, t.arch) for t in trials}
+
+
 # ---- the search, distributed -----------------------------------------------------------------------
 @pytest.mark.slow
 def test_table_search_with_two_workers(ray_local, tmp_path):

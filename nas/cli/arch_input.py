@@ -23,7 +23,7 @@ from search_spaces.protocol import SearchSpace, StringForm
 
 # Keys `nas export` writes beside "space" and "choices" (`nas.workflows.export.export_model`).
 _EXPORT_KEYS = {"hash", "describe", "space_options"}
-_SHORT = re.compile(r"^([A-Za-z0-9_.-]+):(\d+|\[[\d,\s]*\])$")
+_SHORT = re.compile(r"^([A-Za-z0-9_.:-]+):(\d+|\[[\d,\s]*\])$")  # a space may be a module:Class reference
 _MAX_FILE_BYTES = 10_000_000
 
 

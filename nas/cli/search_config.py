@@ -216,7 +216,9 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
         raise UserError(str(err)) from None
     space = pick(args.space, config.get("space") or "shufflenet")
     data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
-    space_options = {**p["space_options"].get(space, {}), "width": pick(args.width, p["width"]),
+    # the preset's width where the space has one (a model space's options are its model's arguments)
+    width = {"width": pick(args.width, p["width"])} if "width" in SPACES.get(space).options or args.width else {}
+    space_options = {**p["space_options"].get(space, {}), **width,
                      **fixed_backbone_options(args, space), **dict(args.space_option)}
     config.update(space=space, space_options=space_options, data=asdict(data), task=data.task,
                   train=asdict(train), supernet={"run": None})

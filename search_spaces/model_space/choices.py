@@ -138,7 +138,10 @@ class LayerChoice(nn.Module):
     weights) and `active` selects the one to run; under `fixed(...)` the constructor returns the
     chosen candidate itself."""
 
-    def __new__(cls, candidates: Sequence[nn.Module] | Mapping[str, nn.Module], *, label: str | None = None):
+    def __new__(cls, candidates: Sequence[nn.Module] | Mapping[str, nn.Module] | None = None, *,
+                label: str | None = None):
+        if candidates is None:  # copy.deepcopy and pickle rebuild the object, then its __dict__
+            return super().__new__(cls)
         context = _current("LayerChoice")
         label = context.label(label, "layer")
         names, items = _option_names(candidates, "layer choice", label)
@@ -181,7 +184,9 @@ class ChosenInput(nn.Module):
 class InputChoice(nn.Module):
     """One of `n_candidates` input tensors: `forward(inputs)` returns `inputs[chosen]`."""
 
-    def __new__(cls, n_candidates: int, *, label: str | None = None):
+    def __new__(cls, n_candidates: int | None = None, *, label: str | None = None):
+        if n_candidates is None:  # copy.deepcopy and pickle
+            return super().__new__(cls)
         context = _current("InputChoice")
         label = context.label(label, "input")
         if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 2:

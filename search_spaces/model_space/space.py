@@ -17,6 +17,9 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import json
+import os
+import sys
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -33,6 +36,9 @@ from search_spaces.protocol import Decision, SearchSpace
 # options every model space takes beside the model's own: the input the cost probe and the shape
 # check feed it (the data set's, when a run adapts the space to its data)
 PROBE_OPTIONS = ("input_size", "in_channels")
+
+
+_SHAPES_CHECKED: set[tuple[type, str]] = set()
 
 
 class ModelSupernet(nn.Module):
@@ -79,6 +85,10 @@ class ModelSpace(SearchSpace):
         self._decisions = tuple(Decision(label, options) for label, options in context.decisions.items())
         self._labels = tuple(context.decisions)
         self._skeleton = skeleton  # meta tensors: which choices a path uses (`canonical`)
+        key = (type(self), json.dumps(self.config(), sort_keys=True, default=repr))
+        if key not in _SHAPES_CHECKED:  # once per model and options: a forward pass of the supernet
+            self.check_shapes()
+            _SHAPES_CHECKED.add(key)
 
     def _construct(self) -> nn.Module:
         try:
@@ -150,13 +160,12 @@ class ModelSpace(SearchSpace):
         problems: list[str] = []
 
         def compare(module: LayerChoice, inputs: tuple, output: Any) -> None:
-            reference = _shape(output)
-            for name, candidate in zip(module.names, module.candidates):
-                got = _shape(candidate(*inputs))
-                if got != reference and not problems:
-                    problems.append(f"layer choice {module.label!r}: candidate {name} gives {got}, "
-                                    f"candidate {module.names[module.active]} gives {reference}; "
-                                    "the candidates of a choice must give outputs of one shape")
+            shapes = [_shape(candidate(*inputs)) for candidate in module.candidates]
+            other = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
+            if other is not None and not problems:
+                problems.append(f"layer choice {module.label!r}: candidate {module.names[other]} gives "
+                                f"{shapes[other]}, candidate {module.names[0]} gives {shapes[0]}; the candidates "
+                                "of a choice must give outputs of one shape")
 
         hooks = [m.register_forward_hook(compare) for m in supernet.modules() if isinstance(m, LayerChoice)]
         rng = np.random.default_rng(seed)
@@ -213,6 +222,8 @@ def resolve_reference(reference: str) -> type[ModelSpace] | None:
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise UserError(f"space reference {reference!r} must read package.module:Class")
+    if os.getcwd() not in sys.path:  # the user's own module, next to where they run `nas` (as uvicorn does)
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as err:  # the user's module may fail in any way while importing
