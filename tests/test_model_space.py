@@ -104,6 +104,7 @@ def test_user_spaces_keep_the_supernet_contract(space):
     assert isinstance(space.supernet(), Supernet)
     contract.test_path_state_names_the_stand_alone_parameters(space)
     contract.test_extract_equals_the_path_and_owns_its_tensors(space)
+    contract.test_optional_forwards_agree_with_the_single_path(space)  # DARTS's mixed forward, one-hot
 
 
 @pytest.mark.parametrize("space", user_spaces())
@@ -246,6 +247,27 @@ def test_a_supernet_search_on_a_user_space_exports_resumes_and_reloads(tmp_path)
     reference.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 32, 32)
     torch.testing.assert_close(model(x), reference.eval()(x))
+
+
+@needs_subset
+def test_darts_searches_a_user_space_whose_choices_are_all_module_choices(tmp_path):
+    """NB201 written as a user model: every choice a layer choice over the same five ops, so DARTS
+    trains its mixed supernet and derives a cell (scored by a short stand-alone training)."""
+    from search_spaces.protocol import Differentiable
+
+    assert isinstance(SPACES.get(NB201_MODEL)(channels=4, cells_per_stage=1), Differentiable)
+    assert not isinstance(SPACES.get(SMALL_CNN)(channels=4), Differentiable)  # depths are not module choices
+    run = tmp_path / "darts"
+    code, report = run_main(["search", "--space", NB201_MODEL, "-S", "channels=4", "-S", "cells_per_stage=1",
+                             "--strategy", "darts", "--data", "cifar10-subset", "--epochs", "1", "--train-limit", "400",
+                             "-E", "epochs=1", "--force", "--quiet", "--out", str(run)])
+    assert code == 0, report
+    alphas = json.loads((run / "supernet" / "alphas.json").read_text())
+    assert alphas["ops"] == ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    assert len(alphas["logits"]) == 6
+    code, _ = run_main(["search", "--space", SMALL_CNN, "--strategy", "darts", "--data", "cifar10-subset",
+                        "--out", str(tmp_path / "refused")])
+    assert code == 2 and not (tmp_path / "refused").exists()  # "needs a space with a mixed forward"
 
 
 # ---- registries: references and third-party entry points ---------------------------------------------

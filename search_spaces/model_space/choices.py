@@ -162,9 +162,17 @@ class LayerChoice(nn.Module):
         self.label, self.names = label, names
         self.candidates = nn.ModuleList(candidates.values() if isinstance(candidates, Mapping) else candidates)
         self.active = 0
+        self.mixed: tuple[torch.Tensor, float] | None = None  # DARTS: (weight per candidate, auxiliary skip)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.candidates[self.active](*args, **kwargs)
+        if self.mixed is None:
+            return self.candidates[self.active](*args, **kwargs)
+        weights, aux_skip = self.mixed
+        out = sum(w * candidate(*args, **kwargs) for w, candidate in zip(weights, self.candidates))
+        x = args[0] if args else None
+        if aux_skip and isinstance(x, torch.Tensor) and x.shape == out.shape:  # DARTS-'s auxiliary skip
+            out = out + aux_skip * x
+        return out
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, options={list(self.names)}"
@@ -301,6 +309,14 @@ def select(model: nn.Module, chosen: Mapping[str, int]) -> None:
             m.active = m.depths[chosen[m.depth_label]]
 
 
+def mix(model: nn.Module, weights: Mapping[str, torch.Tensor] | None, aux_skip: float = 0.0) -> None:
+    """DARTS's continuous relaxation: every layer choice sums its candidates weighted by
+    `weights[label]` (None: back to the single path)."""
+    for m in model.modules():
+        if isinstance(m, LayerChoice):
+            m.mixed = None if weights is None else (weights[m.label], aux_skip)
+
+
 def path_items(model: nn.Module, chosen: Mapping[str, int]) -> Iterator[tuple[str, torch.Tensor]]:
     """(stand-alone name, supernet tensor) of every parameter and persistent buffer the path of
     `chosen` uses: a `LayerChoice` is replaced by its candidate (the candidate takes its name), a
@@ -326,6 +342,19 @@ def path_items(model: nn.Module, chosen: Mapping[str, int]) -> Iterator[tuple[st
                 yield from walk(child, f"{prefix}{name}.")
 
     yield from walk(model, "")
+
+
+def labels_by_kind(model: nn.Module) -> dict[str, set[str]]:
+    """The labels a supernet-built model uses in layer choices, input choices and depths."""
+    kinds: dict[str, set[str]] = {"layer": set(), "input": set(), "depth": set()}
+    for m in model.modules():
+        if isinstance(m, LayerChoice):
+            kinds["layer"].add(m.label)
+        elif isinstance(m, InputChoice):
+            kinds["input"].add(m.label)
+        elif isinstance(m, Repeat) and m.depth_label is not None:
+            kinds["depth"].add(m.depth_label)
+    return kinds
 
 
 def relevant_labels(model: nn.Module, chosen: Mapping[str, int]) -> set[str]:

@@ -29,9 +29,9 @@ from nas_common.errors import UserError
 from search_spaces.arch import Arch
 from search_spaces.cost import count_params, measure_flops
 from search_spaces.model_space.choices import (
-    LayerChoice, SpaceDefinitionError, fixed, path_items, recording, relevant_labels, select,
+    LayerChoice, SpaceDefinitionError, fixed, labels_by_kind, mix, path_items, recording, relevant_labels, select,
 )
-from search_spaces.protocol import Decision, SearchSpace
+from search_spaces.protocol import Decision, Differentiable, SearchSpace
 
 # options every model space takes beside the model's own: the input the cost probe and the shape
 # check feed it (the data set's, when a run adapts the space to its data)
@@ -63,6 +63,22 @@ class ModelSupernet(nn.Module):
         return net.to(next(iter(state.values())).device) if state else net
 
 
+class MixedModelSupernet(ModelSupernet):
+    """The supernet of a differentiable model space (every choice a layer choice over the same
+    options): it also has DARTS's mixed forward."""
+
+    def forward_mixed(self, x: Any, weights: torch.Tensor, aux_skip: float = 0.0) -> Any:
+        """DARTS: every layer choice sums its candidates, weighted by its row of `weights`
+        (decisions x options; a model space is differentiable when every choice is a layer choice
+        over the same options)."""
+        labels = self.space[0]._labels
+        mix(self.model, {label: weights[i] for i, label in enumerate(labels)}, aux_skip)
+        try:
+            return self.model(x)
+        finally:
+            mix(self.model, None)
+
+
 class ModelSpace(SearchSpace):
     """The space of a model class with choice points; `model_space(cls)` makes one per class."""
 
@@ -85,6 +101,12 @@ class ModelSpace(SearchSpace):
         self._decisions = tuple(Decision(label, options) for label, options in context.decisions.items())
         self._labels = tuple(context.decisions)
         self._skeleton = skeleton  # meta tensors: which choices a path uses (`canonical`)
+        kinds = labels_by_kind(skeleton)
+        options = {d.options for d in self._decisions}
+        if set(self._labels) == kinds["layer"] and not kinds["input"] | kinds["depth"] and len(options) == 1:
+            # DARTS can search it (search_spaces.protocol.Differentiable): one row of alphas per choice
+            self.alpha_ops = self._decisions[0].options
+            self.alpha_shape = (len(self._decisions), len(self.alpha_ops))
         key = (type(self), json.dumps(self.config(), sort_keys=True, default=repr))
         if key not in _SHAPES_CHECKED:  # once per model and options: a forward pass of the supernet
             self.check_shapes()
@@ -115,6 +137,20 @@ class ModelSpace(SearchSpace):
         used = relevant_labels(self._skeleton, self.chosen(arch))
         return Arch(self.name, tuple(c if label in used else 0 for label, c in zip(self._labels, arch.choices)))
 
+    def discretise(self, alphas: Any) -> Arch:
+        """The candidate of largest weight in every layer choice (DARTS's derivation)."""
+        import numpy as np
+
+        alphas = np.asarray(alphas, dtype=float)
+        if alphas.shape != self.alpha_shape:
+            raise ValueError(f"need alphas of shape {self.alpha_shape}, got {alphas.shape}")
+        return self.canonical(Arch(self.name, tuple(int(i) for i in alphas.argmax(axis=1))))
+
+    def one_hot(self, arch: Arch) -> Any:
+        import numpy as np
+
+        return np.eye(len(self.alpha_ops))[list(self.validate(arch).choices)]
+
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> nn.Module:
         self.validate(arch)
         with torch.random.fork_rng(devices=[]):  # the model's own initialisation, seeded, globals restored
@@ -128,7 +164,8 @@ class ModelSpace(SearchSpace):
             if generator is not None:
                 torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
             with recording():
-                return ModelSupernet(self, self._construct())
+                kind = MixedModelSupernet if isinstance(self, Differentiable) else ModelSupernet
+                return kind(self, self._construct())
 
     def probe_input(self, batch: int = 1) -> torch.Tensor:
         return torch.zeros(batch, self.in_channels, self.input_size, self.input_size)
