@@ -280,7 +280,7 @@ def test_a_darts_search_without_an_evaluator_scores_the_derived_architecture(spa
     every default DARTS run: the default evaluator is now the table where the space has one, a short
     stand-alone training otherwise."""
     from nas.cli.main import build_parser
-    from nas.cli.search_config import resolve_config
+    from nas.config.resolve import resolve_config
 
     argv = ["search", "--strategy", "darts", *(["--space", space] if space else []), "--data", "cifar10-subset"]
     config = resolve_config(build_parser(argv).parse_args(argv))

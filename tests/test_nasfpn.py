@@ -116,7 +116,7 @@ def test_fixed_backbone_starts_from_the_best_backbone_of_a_detnas_search(tmp_pat
 
     from nas.archive import RunDir
     from nas.archive.records import make_record
-    from nas.cli.search_config import fixed_backbone_options
+    from nas.config.resolve import fixed_backbone_options
     from nas.data import DetectionDataConfig
     from nas.supernet.backbone import load_backbone, searched_backbone
     from nas.supernet.checkpoint import CHECKPOINT_NAME, save_checkpoint

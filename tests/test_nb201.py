@@ -367,7 +367,7 @@ def test_few_shot_supernet_starts_as_copies_of_the_one_shot_supernet(tmp_path):
 
 def test_nb201_supernet_searches_default_to_the_ranking_setup_and_darts_keeps_its_own():
     from nas.cli.main import build_parser
-    from nas.cli.search_config import resolve_config
+    from nas.config.resolve import resolve_config
 
     def resolved(*argv):
         return resolve_config(build_parser(["search"]).parse_args(["search", "--space", "nb201", *argv]))
@@ -385,7 +385,7 @@ def test_search_takes_the_continued_training_flags(tmp_path):
     """`nas search --path-pool FILE --average-last F` reach the supernet's training config (they
     were once accepted and ignored)."""
     from nas.cli.main import build_parser
-    from nas.cli.search_config import resolve_config
+    from nas.config.resolve import resolve_config
 
     pool = tmp_path / "pool.json"
     pool.write_text("[[3, 3, 3, 3, 3, 3]]")

@@ -277,7 +277,7 @@ def test_detection_presets_warm_up_and_clip(tmp_path):
     """The DetNAS and NAS-FPN presets warm the learning rate up and clip at 35 (mmdetection's
     RetinaNet), and `--grad-clip` overrides; the first step's learning rate is the warm-up's."""
     from nas.cli.main import build_parser
-    from nas.cli.search_config import resolve_config
+    from nas.config.resolve import resolve_config
     from nas.config.presets import preset
     from nas.supernet.train import cosine_lr
 
@@ -298,7 +298,7 @@ def test_a_referenced_supernet_brings_its_spaces_preset(tmp_path):
     detection supernet scored with the classification preset's 512 calibration images would be
     refused on raccoon's 128 training photos)."""
     from nas.cli.main import build_parser
-    from nas.cli.search_config import resolve_config
+    from nas.config.resolve import resolve_config
     import json
 
     from nas.config.presets import preset

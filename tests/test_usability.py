@@ -288,7 +288,7 @@ def test_evaluate_and_export_score_as_the_run_did():
     run's preset's; flags still win, and the output says which were used."""
     import argparse
 
-    from nas.cli.options import run_evaluator_config
+    from nas.workflows.export import run_evaluator_config
 
     none = argparse.Namespace(calibration_images=None, eval_batch_size=None, val_images=None)
     search = {"kind": "search", "space": "shufflenet", "preset": "cpu",

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from nas.workflows.export import run_evaluator_config
 from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas.evaluate.supernet_evaluator import SupernetEvaluator
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--run {args.run} searched without a supernet (a table search); pass a supernet run")
     arch = read_arch(args.arch, space_of_run(supernet_dir))  # a bad architecture fails before any loading
     config = run_dir.read_config()
-    settings, said = options.run_evaluator_config(config, args)  # the run's own, so its numbers repeat
+    settings, said = run_evaluator_config(config, args)  # the run's own, so its numbers repeat
     options.progress_line(f"loading the supernet of {supernet_dir}, then scoring {arch} with {'; '.join(said)} ...")  # 5-30 s of work: say what is happening
     supernet_run = load_supernet_run(supernet_dir)
     space = supernet_run.space

@@ -9,10 +9,9 @@ from nas.archive import RunDir
 from nas.cli import options
 from nas.cli.arch_input import read_arch
 from nas_common.errors import UserError
-from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive.atomic import check_output_file
-from nas.workflows.export import export_model, export_onnx, options_beyond_defaults
-from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
+from nas.workflows.export import export_model, export_onnx, options_beyond_defaults, recalibrated_network
+from nas.supernet.loading import space_of_run, supernet_dir_of
 from nas.tasks import get_task
 
 
@@ -43,32 +42,18 @@ def run(args: argparse.Namespace) -> int:
     for path in written:  # before any work: the model file and the architecture file beside it
         _not_a_run_file(path, Path(args.run))
         check_output_file(path, args.overwrite, flag="--out" if path == written[0] else "--out's architecture file")
-    run_dir = RunDir.open(args.run)
-    config = run_dir.read_config()
-    supernet_dir = supernet_dir_of(run_dir, config)
-    if supernet_dir is None:
-        raise UserError(f"{args.run} has no supernet to export weights from")
-    given = read_arch(args.arch, space_of_run(supernet_dir)) if args.arch is not None else None  # fail early
-    options.progress_line(f"loading the supernet of {supernet_dir} ...")  # 5-10 s: say so
-    supernet_run = load_supernet_run(supernet_dir)
-    space = supernet_run.space
-    metrics: dict = {}
-    if given is not None:
-        arch = given
+    if args.arch is not None:  # read before the slow part: a bad --arch fails at once
+        supernet_dir = supernet_dir_of(RunDir.open(args.run), RunDir.open(args.run).read_config())
+        if supernet_dir is None:
+            raise UserError(f"{args.run} has no supernet to export weights from")
+        given = read_arch(args.arch, space_of_run(supernet_dir))
     else:
-        records = run_dir.read_records()
-        if not records:
-            raise UserError(f"{args.run} has no evaluations yet; pass --arch or finish the search")
-        from nas.archive import ranked
-
-        best = ranked(records, run_dir.objective())[0]
-        arch, metrics = space.parse(best["arch"]), best["metrics"]
-    settings, _ = options.run_evaluator_config(config, argparse.Namespace(
-        calibration_images=args.calibration_images, eval_batch_size=args.eval_batch_size, val_images=None))
-    evaluator = SupernetEvaluator.from_run(supernet_run, settings, resolve_device(args.device),
-                                           seed=config.get("seed", 0) if config.get("kind") == "search" else 0)
-    options.progress_line(f"recalibrating BN of {arch} on {settings.calibration_images:,} training images ...")
-    model = evaluator.recalibrated_model(arch).cpu()
+        given = None
+    network = recalibrated_network(args.run, given, calibration_images=args.calibration_images,
+                                   eval_batch_size=args.eval_batch_size, device=args.device,
+                                   on_step=options.progress_line)
+    model, arch, metrics, space, supernet_run = (network.model, network.arch, network.metrics, network.space,
+                                                 network.supernet_run)
     preprocessing = get_task(supernet_run.data_config.task).preprocessing(supernet_run.data)
     if args.format == "onnx":
         error = export_onnx(args.out, model, preprocessing)

@@ -9,8 +9,7 @@ from dataclasses import fields
 from nas.cli.types import (fraction_or_count, non_negative_float, non_negative_int,  # noqa: F401
                            positive_float, positive_int, seed_value, width_value)
 from nas_common.errors import UserError
-from nas.evaluate.supernet_evaluator import EvaluatorConfig
-from nas.data import DataConfig, DetectionDataConfig
+from nas.config.request import backbone_run, init_run, path_pool_file
 from nas.supernet.train import TrainConfig
 
 
@@ -35,33 +34,6 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 # What each data flag sets in a data config; a config type takes the fields it has.
-_DATA_FLAGS = {"data": ("spec", "annotations"), "val_size": ("val_size",), "split_seed": ("split_seed",),
-               "train_limit": ("train_limit",), "images": ("images",), "test_data": ("test_data",),
-               "image_size": ("image_size",)}
-DATA_CONFIGS = {cls.task: cls for cls in (DataConfig, DetectionDataConfig)}
-
-
-def data_config(args: argparse.Namespace, task: str = "classification",
-                defaults: dict | None = None) -> DataConfig | DetectionDataConfig:
-    """The task's data config from the data flags (unset flags: `defaults`, then the config's
-    own defaults); a flag the task's data has no use for is an error that names it."""
-    cls = DATA_CONFIGS[task]
-    accepted = {f.name for f in fields(cls)}
-    values = dict(defaults or {})
-    for flag, keys in _DATA_FLAGS.items():
-        given = getattr(args, flag, None)
-        if given is None:
-            continue
-        usable = [k for k in keys if k in accepted]
-        if not usable:
-            raise UserError(f"--{flag.replace('_', '-')} does not apply to {task} data; drop it")
-        values[usable[0]] = given
-    try:
-        return cls(**{k: v for k, v in values.items() if k in accepted})
-    except (TypeError, ValueError) as err:
-        raise UserError(f"data options: {err}") from None
-
-
 def space_option(text: str) -> tuple[str, object]:
     """`KEY=VALUE`; VALUE read as JSON when it parses (numbers, lists, true/false), else as a string."""
     import json
@@ -158,27 +130,6 @@ def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) 
         raise UserError(f"training settings: {err}") from None
 
 
-def path_pool_file(args: argparse.Namespace) -> str | None:
-    """--path-pool as an absolute path (the run's config must find it from anywhere)."""
-    from pathlib import Path
-
-    return str(Path(args.path_pool).resolve()) if getattr(args, "path_pool", None) else None
-
-
-def init_run(args: argparse.Namespace) -> str | None:
-    """--init-from as an absolute path."""
-    from pathlib import Path
-
-    return str(Path(args.init_from).resolve()) if getattr(args, "init_from", None) else None
-
-
-def backbone_run(args: argparse.Namespace) -> str | None:
-    """--backbone as an absolute path (the run config must stay valid from any directory)."""
-    from pathlib import Path
-
-    return str(Path(args.backbone).resolve()) if getattr(args, "backbone", None) else None
-
-
 def add_evaluation_options(parser: argparse.ArgumentParser, default: str = "the preset's") -> None:
     g = parser.add_argument_group("candidate evaluation")
     g.add_argument("--calibration-images", type=positive_int, default=None,
@@ -187,29 +138,6 @@ def add_evaluation_options(parser: argparse.ArgumentParser, default: str = "the 
                    help=f"score on the first N validation images (default: {default}; all when it sets none)")
     g.add_argument("--eval-batch-size", type=positive_int, default=None,
                    help=f"images per forward pass while recalibrating and scoring (default: {default})")
-
-
-def run_evaluator_config(config: dict, args: argparse.Namespace) -> tuple[EvaluatorConfig, list[str]]:
-    """How a run scores architectures, so `evaluate`/`export` reproduce its numbers: a search run's
-    own evaluator settings, a supernet run's preset for its space (what `search --supernet` would
-    use); flags given override them. Also which settings came from where, to say so."""
-    from nas.config.presets import preset
-
-    evaluator = config.get("evaluator") if isinstance(config.get("evaluator"), dict) else None
-    if config.get("kind") == "search" and evaluator and evaluator.get("kind", "supernet") == "supernet":
-        saved, source = {k: v for k, v in evaluator.items() if k in EvaluatorConfig.__dataclass_fields__}, "the search's"
-    else:
-        p = preset(config.get("preset") or "cpu", config.get("space"))
-        saved = {"calibration_images": p["calibration_images"], "val_images": p["val_images"]}
-        source = f"the {config.get('preset') or 'cpu'} preset's"
-    given = {"calibration_images": args.calibration_images, "batch_size": args.eval_batch_size,
-             "val_images": args.val_images}
-    settings = {**saved, **{k: v for k, v in given.items() if v is not None}}
-    cfg = EvaluatorConfig(**settings)
-    said = [f"{cfg.calibration_images:,} calibration images ({'--calibration-images' if given['calibration_images'] else source})",
-            (f"{cfg.val_images:,} validation images" if cfg.val_images else "all validation images")
-            + f" ({'--val-images' if given['val_images'] else source})"]
-    return cfg, said
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas.config.request import data_config
 from nas.cli.types import gpu_share, seed_value, width_value
 from nas.archive import RunDir, format_table, ranked
 from nas.cli import options
@@ -114,7 +115,7 @@ def job_from_archs(args: argparse.Namespace):
     if any(c != carried[0] for c in carried):
         raise UserError("the --arch files carry different space options (exported from different runs); "
                         "retrain them in separate runs")
-    data_cfg = options.data_config(args, SPACES.get(name).task)
+    data_cfg = data_config(args, SPACES.get(name).task)
     space = space_on_data(name, data_cfg, {**carried[0], **options.space_options(args)})
     archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once
     return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
@@ -131,7 +132,7 @@ def job_from_run(args: argparse.Namespace):
     if not records:
         raise UserError(f"--run {args.run} has no evaluated architecture yet")
     data_cfg = data_config_from_dict(config["data"]) if config.get("data") else \
-        options.data_config(args, SPACES.get(config["space"]).task)
+        data_config(args, SPACES.get(config["space"]).task)
     space = space_on_data(config["space"], data_cfg, config.get("space_options") or {})
     archs = tuple(space.parse(r["arch"]) for r in records)
     return RetrainJob(config["space"], space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)

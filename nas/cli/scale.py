@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nas.config.request import data_config
 from nas.cli.types import width_value
 from nas.cli import options
 from nas.cli.retrain import add_retrain_options, cluster_options, resumed, train_config
@@ -68,7 +69,7 @@ def base_from_args(args: argparse.Namespace):
 
     if args.arch is not None:
         name = space_named_by(args.arch)
-        data_cfg = options.data_config(args, SPACES.get(name).task)
+        data_cfg = data_config(args, SPACES.get(name).task)
         opts = {**space_options_carried_by(args.arch), **options.space_options(args)}
         space = space_on_data(name, data_cfg, opts)
         return name, space, read_arch(args.arch, space), data_cfg, {"arch": args.arch}
@@ -83,7 +84,7 @@ def base_from_args(args: argparse.Namespace):
         raise UserError(f"--run {args.run} has no evaluated architecture yet")
     name = config["space"]
     data_cfg = data_config_from_dict(config["data"]) if config.get("data") else \
-        options.data_config(args, SPACES.get(name).task)
+        data_config(args, SPACES.get(name).task)
     space = space_on_data(name, data_cfg, config.get("space_options") or {})
     return name, space, space.parse(best[0]["arch"]), data_cfg, {"run": str(args.run), "arch_hash": best[0]["arch_hash"]}
 

@@ -10,16 +10,17 @@ from pathlib import Path
 
 from nas.cli.types import gpu_share, seed_value, width_value
 from nas.config.presets import preset_overrides
-from nas.archive import RunDir, new_run_id
+from nas.archive import new_run_id
 from nas.cli import options
-from nas.cli.search_config import pick, config_from_file, resolve_config, resume_config
+from nas import api
+from nas.config.request import SearchRequest
+from nas.config.resolve import pick
 from nas.cli.search_report import BaselineBar, SearchProgress, report
 from nas.distributed.cluster import check_request, parse_workers
 from nas_common.errors import UserError
 from nas.config.presets import PRESETS
 from nas_common.registry import EVALUATORS, STRATEGIES
 from nas.config.run_config import SearchConfig
-from nas.workflows.search import check_feasible, execute, plan, space_for_config
 
 _SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
 
@@ -158,8 +159,7 @@ def run_seeds(args: argparse.Namespace) -> int:
             raise UserError("--resume continues the group with its saved runs; drop --seeds, --out and --config")
         out, runs = args.resume, open_group(args.resume)
     else:
-        config = config_from_file(args) if args.config is not None else resolve_config(args)
-        check_feasible(space_for_config(config), config)
+        config = api.plan(SearchRequest.of(args)).config
         out = args.out or Path("runs") / new_run_id(config.space, f"{config.strategy}-seeds")
         runs = create_group(out, config, args.seeds)
     print(f"group directory: {out} ({len(runs)} seeds)", file=sys.stderr)
@@ -176,45 +176,27 @@ def run(args: argparse.Namespace) -> int:
         return run_seeds(args)
     started = time.perf_counter()
     check_request(pick(args.workers, 1), args.gpus_per_worker, args.address)  # before any run dir exists
+    request, undo = SearchRequest.of(args), None
     if args.resume is not None:
         if args.out is not None or args.config is not None:
             raise UserError("--resume continues a run in place with its saved config; drop --out and --config")
-        run_dir, saved = resume_config(args)
-        config = SearchConfig.from_dict(saved, where=str(run_dir.config))
-        from nas.archive.atomic import write_json_atomic
-
-        restore = (run_dir.config.read_bytes(), _size(run_dir.evaluations))
-        write_json_atomic(run_dir.config, config.to_dict())
+        run_dir, undo = api.reopen(request)
+        config = SearchConfig.from_dict(run_dir.read_config(), where=str(run_dir.config))
     else:
-        config = config_from_file(args) if args.config is not None else resolve_config(args)
-        strategy = check_feasible(space_for_config(config), config)  # before a run dir or a supernet exists
-        for warning in strategy.warnings():
+        planned = api.plan(request)  # before a run dir or a supernet exists
+        for warning in planned.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if not args.quiet:
-            print(f"plan: {plan(config, strategy.budget)}", file=sys.stderr)
-        out = args.out or Path("runs") / new_run_id(config.space, config.strategy)
-        run_dir = RunDir.create(out, config.to_dict())
+            print(f"plan: {planned.steps}", file=sys.stderr)
+        run_dir, config = api.create(planned, args.out), planned.config
     print(f"run directory: {run_dir.path}", file=sys.stderr)
     progress = SearchProgress(config.budget, len(run_dir.read_records()), args.quiet, config.objective)
     baseline_bar = BaselineBar(args.quiet)
     try:
-        outcome = execute(run_dir, quiet=args.quiet, on_record=progress, on_baseline=baseline_bar,
+        outcome = api.run(run_dir, quiet=args.quiet, undo=undo, on_record=progress, on_baseline=baseline_bar,
                           on_search_start=progress.start)
-    except UserError:
-        if args.resume is not None and _size(run_dir.evaluations) == restore[1]:
-            from nas.archive.atomic import write_bytes_atomic
-
-            write_bytes_atomic(run_dir.config, restore[0])  # a refused resume leaves the run as it was
-        raise
     finally:
         baseline_bar.close()
         progress.close()
     report(outcome.summary, outcome.records, args.top, time.perf_counter() - started, run_dir)
     return 0
-
-
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from nas.config.request import data_config
 from nas.cli.types import seed_value
 from nas.archive.run_dir import new_run_id
 from nas.cli import options
@@ -44,7 +45,7 @@ _CONFIG_KEYS = ("kind", "space", "space_options", "space_config", "data", "train
 
 def resolve(args: argparse.Namespace) -> tuple[str, dict, Any, Any]:
     """(space, space options, data config, train config) from --config (if any) and the flags."""
-    from nas.cli.config_file import read_config_file
+    from nas.config.config_file import read_config_file
 
     saved: dict = {}
     if args.config is not None:
@@ -61,7 +62,7 @@ def resolve(args: argparse.Namespace) -> tuple[str, dict, Any, Any]:
     if saved.get("space_config"):  # a saved run's full space config: the data set input size and classes
         for key in ("input_size", "num_classes", "in_channels"):
             space_opts.pop(key, None)
-    data_cfg = options.data_config(args, SPACES.get(space).task, defaults=saved.get("data"))
+    data_cfg = data_config(args, SPACES.get(space).task, defaults=saved.get("data"))
     seed = args.seed if args.seed is not None else int((saved.get("train") or {}).get("seed", 0))
     return space, space_opts, data_cfg, options.train_config(args, seed, saved.get("train"))
 

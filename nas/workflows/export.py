@@ -9,8 +9,10 @@ resizing, class names: the task's `preprocessing`). `load_exported` rebuilds the
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -19,6 +21,9 @@ from nas.archive import save_torch_atomic, write_json_atomic
 from nas_common.errors import UserError
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
+
+if TYPE_CHECKING:
+    from nas.evaluate.supernet_evaluator import EvaluatorConfig
 
 FORMAT = "nas-export/1"
 
@@ -108,3 +113,75 @@ def load_exported(path: str | Path) -> tuple[nn.Module, Arch, dict[str, Any]]:
 def describe_file(path: str | Path) -> str:
     _, arch, meta = load_exported(path)
     return json.dumps({"arch": arch.to_dict(), "space": meta["space"], "metrics": meta["metrics"]})
+
+
+def run_evaluator_config(config: dict, args: Any) -> tuple["EvaluatorConfig", list[str]]:
+    """How a run scores architectures, so `evaluate`/`export` reproduce its numbers: a search run's
+    own evaluator settings, a supernet run's preset for its space (what `search --supernet` would
+    use); flags given override them. Also which settings came from where, to say so."""
+    from nas.config.presets import preset
+    from nas.evaluate.supernet_evaluator import EvaluatorConfig
+
+    evaluator = config.get("evaluator") if isinstance(config.get("evaluator"), dict) else None
+    if config.get("kind") == "search" and evaluator and evaluator.get("kind", "supernet") == "supernet":
+        saved, source = {k: v for k, v in evaluator.items() if k in EvaluatorConfig.__dataclass_fields__}, "the search's"
+    else:
+        p = preset(config.get("preset") or "cpu", config.get("space"))
+        saved = {"calibration_images": p["calibration_images"], "val_images": p["val_images"]}
+        source = f"the {config.get('preset') or 'cpu'} preset's"
+    given = {"calibration_images": args.calibration_images, "batch_size": args.eval_batch_size,
+             "val_images": args.val_images}
+    settings = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    cfg = EvaluatorConfig(**settings)
+    said = [f"{cfg.calibration_images:,} calibration images ({'--calibration-images' if given['calibration_images'] else source})",
+            (f"{cfg.val_images:,} validation images" if cfg.val_images else "all validation images")
+            + f" ({'--val-images' if given['val_images'] else source})"]
+    return cfg, said
+
+
+@dataclass
+class RecalibratedNetwork:
+    """An architecture of a run as a stand-alone network: the supernet's weights on its path and
+    BN statistics recalibrated for it, scored as the run scored (`run_evaluator_config`)."""
+
+    model: nn.Module
+    arch: Arch
+    metrics: dict[str, Any]  # its record's metrics when it is the run's best; {} for a given one
+    space: Any
+    supernet_run: Any
+    settings: Any  # the EvaluatorConfig used
+
+
+def recalibrated_network(run_path: str | Path, arch: Arch | None = None, *, calibration_images: int | None = None,
+                         eval_batch_size: int | None = None, device: str = "auto",
+                         on_step: Any = None) -> RecalibratedNetwork:
+    """The stand-alone network of `arch` (default: the run's best) with inherited weights, for a
+    search run or a supernet run; what `nas export` writes and `nas.api` hands back."""
+    from nas.archive import RunDir, ranked
+    from nas.evaluate.supernet_evaluator import SupernetEvaluator
+    from nas.supernet.loading import load_supernet_run, resolve_device, supernet_dir_of
+
+    run_dir = RunDir.open(run_path)
+    config = run_dir.read_config()
+    supernet_dir = supernet_dir_of(run_dir, config)
+    if supernet_dir is None:
+        raise UserError(f"{run_path} has no supernet to export weights from (a table or zero-cost search); "
+                        "train the architecture instead (`nas retrain`)")
+    if on_step:
+        on_step(f"loading the supernet of {supernet_dir} ...")  # 5-10 s: say so
+    supernet_run = load_supernet_run(supernet_dir)
+    space, metrics = supernet_run.space, {}
+    if arch is None:
+        records = run_dir.read_records()
+        if not records:
+            raise UserError(f"{run_path} has no evaluations yet; pass an architecture or finish the search")
+        best = ranked(records, run_dir.objective())[0]
+        arch, metrics = space.parse(best["arch"]), best["metrics"]
+    settings, _ = run_evaluator_config(config, SimpleNamespace(
+        calibration_images=calibration_images, eval_batch_size=eval_batch_size, val_images=None))
+    evaluator = SupernetEvaluator.from_run(supernet_run, settings, resolve_device(device),
+                                           seed=config.get("seed", 0) if config.get("kind") == "search" else 0)
+    if on_step:
+        on_step(f"recalibrating BN of {arch} on {settings.calibration_images:,} training images ...")
+    model = evaluator.recalibrated_model(arch).cpu()
+    return RecalibratedNetwork(model, arch, metrics, space, supernet_run, settings)

@@ -1,21 +1,20 @@
-"""What a `nas search` is, from the command line, a --config file, or a run being resumed: the
-typed `SearchConfig` saved as the run's config.json (presets filled in, options checked before any
-run directory exists)."""
+"""What a search is, from a `SearchRequest` (the command line's flags or the Python API's
+arguments), a --config file, or a run being resumed: the typed `SearchConfig` saved as the run's
+config.json (presets filled in, options checked before any run directory exists). The command line
+and `nas.api` both come here: one resolution, so a search is the same run whichever started it."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict
 from typing import Any
 
+from nas.config.request import SearchRequest, backbone_run, data_config, init_run, path_pool_file
 from nas.archive import RunDir
-from nas.cli import options
 from nas.data import DataConfig
 from nas_common.errors import UserError
 from nas.config.presets import preset
 from nas_common.registry import EVALUATORS, SPACES, STRATEGIES
 from nas.config.run_config import SearchConfig
-from nas.workflows.search import evaluator_kind
 from nas.strategies.factory import build_config
 from nas.supernet.backbone import adopted_backbone
 from nas.supernet.methods import method_of
@@ -27,11 +26,11 @@ def pick(value: Any, fallback: Any) -> Any:
     return fallback if value is None else value
 
 
-def resolve_config(args: argparse.Namespace) -> SearchConfig:
+def resolve_config(args: SearchRequest) -> SearchConfig:
     """The full, explicit, typed config of a new search (saved as the run's config.json), with
     the objective its evaluator optimises."""
     config = SearchConfig.from_dict(_resolve_config(args), where="the command line")
-    return config.updated(objective=evaluator_kind(config).objective_of(config))
+    return config.updated(objective=EVALUATORS.get(config.evaluator.kind).objective_of(config))
 
 
 # Flags that define what a --config FILE search is: set them in the file, not on the command line.
@@ -43,10 +42,10 @@ _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "
                     "val_images", "eval_batch_size")
 
 
-def config_from_file(args: argparse.Namespace) -> SearchConfig:
+def config_from_file(args: SearchRequest) -> SearchConfig:
     """`--config FILE`: a search config as JSON (a run's config.json, or written by hand); the
     budget, seed, strategy and its options, device and cluster flags may override it."""
-    from nas.cli.config_file import read_config_file
+    from nas.config.config_file import read_config_file
 
     saved = read_config_file(args.config, SearchConfig.KEYS, "search")
     given = [name for name in _DEFINED_BY_FILE if getattr(args, name, None) not in (None, [], False)]
@@ -69,7 +68,7 @@ def config_from_file(args: argparse.Namespace) -> SearchConfig:
     return config
 
 
-def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
+def _resolve_config(args: SearchRequest) -> dict[str, Any]:
     preset_name = args.preset or "cpu"
     space = args.space
     if space is None and getattr(args, "supernet", None) is not None:
@@ -137,7 +136,7 @@ def _with_evaluator_options(config: dict[str, Any], given: list[tuple[str, str]]
     return config
 
 
-def _zero_cost_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any],
+def _zero_cost_search(args: SearchRequest, config: dict[str, Any], p: dict[str, Any],
                       trains: bool) -> dict[str, Any]:
     """A training-free search: the space at its own defaults (plus -S/--width; the preset's widths
     exist to make supernet training affordable) and the data its proxies' batch comes from."""
@@ -147,14 +146,14 @@ def _zero_cost_search(args: argparse.Namespace, config: dict[str, Any], p: dict[
     if args.supernet is not None or args.table is not None:
         raise UserError("--evaluator zc scores untrained networks; drop --supernet/--table")
     space = pick(args.space, "shufflenet")
-    data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
+    data = data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     space_options = {**({"width": args.width} if args.width is not None else {}), **dict(args.space_option)}
     config.update(space=space, space_options=space_options, data=asdict(data), task=data.task, train=None,
                   supernet=None, random_baseline=pick(args.random_baseline, 0), evaluator={"kind": "zc"})
     return config
 
 
-def _standalone_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,
+def _standalone_search(args: SearchRequest, config: dict[str, Any], p: dict[str, Any], seed: int,
                        trains: bool) -> dict[str, Any]:
     """Each architecture trained alone (`nas.evaluate.standalone`) at the preset's widths (training
     must be affordable); with DARTS, the supernet is trained first and only what it derives is."""
@@ -170,7 +169,7 @@ def _standalone_search(args: argparse.Namespace, config: dict[str, Any], p: dict
     return config
 
 
-def _table_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any], seed: int,
+def _table_search(args: SearchRequest, config: dict[str, Any], p: dict[str, Any], seed: int,
                   trains: bool) -> dict[str, Any]:
     if args.supernet is not None:
         raise UserError("--supernet and --evaluator table exclude each other; pick one")
@@ -187,7 +186,7 @@ def _table_search(args: argparse.Namespace, config: dict[str, Any], p: dict[str,
     return config
 
 
-def _referenced_supernet(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+def _referenced_supernet(args: SearchRequest, config: dict[str, Any]) -> dict[str, Any]:
     trained = read_supernet_config(args.supernet)
     if args.space_option:
         raise UserError("-S/--space-option and --supernet exclude each other: the supernet fixes the space")
@@ -199,7 +198,7 @@ def _referenced_supernet(args: argparse.Namespace, config: dict[str, Any]) -> di
     return config
 
 
-def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: dict[str, Any],
+def _supernet_trained_here(args: SearchRequest, config: dict[str, Any], p: dict[str, Any],
                            seed: int) -> dict[str, Any]:
     try:
         train = TrainConfig(epochs=pick(args.epochs, p["epochs"]), steps=args.steps,
@@ -210,12 +209,12 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
                             warmup_epochs=pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)),
                             average_last=pick(args.average_last, p.get("average_last", 0.0)),
                             grad_clip=pick(args.grad_clip, p.get("grad_clip", 0.0)),
-                            path_pool=options.path_pool_file(args),
-                            backbone=options.backbone_run(args), init_from=options.init_run(args))
+                            path_pool=path_pool_file(args),
+                            backbone=backbone_run(args), init_from=init_run(args))
     except ValueError as err:
         raise UserError(str(err)) from None
     space = pick(args.space, config.get("space") or "shufflenet")
-    data = options.data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
+    data = data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     # the preset's width where the space has one (a model space's options are its model's arguments)
     width = {"width": pick(args.width, p["width"])} if "width" in SPACES.get(space).options or args.width else {}
     space_options = {**p["space_options"].get(space, {}), **width,
@@ -226,12 +225,12 @@ def _supernet_trained_here(args: argparse.Namespace, config: dict[str, Any], p: 
     return config
 
 
-def fixed_backbone_options(args: argparse.Namespace, space: str) -> dict[str, Any]:
+def fixed_backbone_options(args: SearchRequest, space: str) -> dict[str, Any]:
     """`--backbone RUN` on a space with a fixed backbone (`nasfpn`): `nas.supernet.backbone.adopted_backbone`."""
     return adopted_backbone(args.backbone, space, keep_width=args.width is None) if args.backbone else {}
 
 
-def _pretraining(args: argparse.Namespace, space: str, p: dict[str, Any], seed: int) -> dict[str, Any] | None:
+def _pretraining(args: SearchRequest, space: str, p: dict[str, Any], seed: int) -> dict[str, Any] | None:
     """DetNAS step 1 settings, when the space has a backbone to pre-train and no --backbone is given."""
     settings = p.get("pretrain", {})
     steps = pick(args.pretrain_steps, settings.get("steps", 0))
@@ -258,7 +257,7 @@ _FIXED = {"space": ("space",), "strategy": ("strategy",), "seed": ("seed",), "pr
           "data": ("data", "spec"), "width": ("space_options", "width")}
 
 
-def resume_config(args: argparse.Namespace) -> tuple[RunDir, dict[str, Any]]:
+def resume_config(args: SearchRequest) -> tuple[RunDir, dict[str, Any]]:
     run = RunDir.open(args.resume).lock()
     config = run.read_config()
     if config.get("kind") != "search":
