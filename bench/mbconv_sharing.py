@@ -21,26 +21,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _timing import interleaved_medians  # noqa: E402
+from _timing import classification_step, interleaved_medians  # noqa: E402
 
 from search_spaces.cost import count_params  # noqa: E402
 from search_spaces.mbconv import MBConvSpace  # noqa: E402
 from search_spaces.mbconv.network import EXPANSIONS, KERNELS, MBConv  # noqa: E402
-from nas.supernet.train import TrainConfig, make_optimizer  # noqa: E402
-
-
-def step(model, forward, x, y):
-    opt = make_optimizer(model, TrainConfig())
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
-    model.train()
-
-    def run():
-        loss = loss_fn(forward(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return run
 
 
 def main() -> None:
@@ -66,8 +51,8 @@ def main() -> None:
     for p in range(args.paths):
         arch = space.sample(rng)
         child = supernet.extract(arch)
-        times = interleaved_medians({"supernet": step(supernet, lambda v: supernet(v, arch), x, y),
-                                     "child": step(child, child, x, y)}, repeats=args.repeats)
+        times = interleaved_medians({"supernet": classification_step(supernet, lambda v: supernet(v, arch), x, y),
+                                     "child": classification_step(child, child, x, y)}, repeats=args.repeats)
         ratios.append(times["supernet"] / times["child"])
         print(f"path {p}: supernet step {times['supernet'] * 1000:.0f} ms, stand-alone {times['child'] * 1000:.0f} ms, "
               f"ratio {ratios[-1]:.3f}  ({space.flops(arch) / 1e6:.1f} MFLOPs)", flush=True)

@@ -19,24 +19,9 @@ import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 sys.path.insert(0, __file__.rsplit("/", 2)[0])  # the repository root: examples/ is importable
-from _timing import interleaved_medians  # noqa: E402
+from _timing import classification_step, interleaved_medians  # noqa: E402
 
 from nas_common.registry import SPACES  # noqa: E402
-from nas.supernet.train import TrainConfig, make_optimizer  # noqa: E402
-
-
-def step_fn(model, forward, x, y):
-    opt = make_optimizer(model, TrainConfig())
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
-    model.train()
-
-    def step():
-        loss = loss_fn(forward(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
 
 
 def main() -> None:
@@ -58,8 +43,8 @@ def main() -> None:
         arch = space.sample(rng)
         supernet = space.supernet(torch.Generator().manual_seed(0))
         child = supernet.extract(arch)
-        times = interleaved_medians({"supernet": step_fn(supernet, lambda t: supernet(t, arch), x, y),
-                                     "child": step_fn(child, child, x, y)}, args.repeats)
+        times = interleaved_medians({"supernet": classification_step(supernet, lambda t: supernet(t, arch), x, y),
+                                     "child": classification_step(child, child, x, y)}, args.repeats)
         ratios.append(times["supernet"] / times["child"])
         print(f"{arch}: supernet {times['supernet'] * 1e3:.1f} ms, child {times['child'] * 1e3:.1f} ms, "
               f"ratio {ratios[-1]:.3f}")

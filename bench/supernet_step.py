@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _timing import interleaved_medians  # noqa: E402
+from _timing import classification_step, interleaved_medians  # noqa: E402
 
 from nas_common.registry import SPACES  # noqa: E402
-from nas.supernet.train import TrainConfig, make_optimizer  # noqa: E402
 
 
 def setup(args):
@@ -35,23 +34,6 @@ def setup(args):
     x = torch.randn(args.batch_size, 3, 32, 32, generator=g).to(args.device)
     y = torch.randint(0, 10, (args.batch_size,), generator=g).to(args.device)
     return space, arch, supernet, child, x, y
-
-
-def step_fn(model, forward, x, y, device):
-    opt = make_optimizer(model, TrainConfig())
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
-    model.train()
-
-    def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = loss_fn(forward(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    return step
 
 
 def peak_memory(args, which: str) -> float:
@@ -77,9 +59,9 @@ def main() -> None:
             if model is not None:
                 model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    steps = {"child": step_fn(child, child, x, y, args.device)}
+    steps = {"child": classification_step(child, child, x, y, args.device)}
     if supernet is not None:
-        steps["supernet"] = step_fn(supernet, lambda t: supernet(t, arch), x, y, args.device)
+        steps["supernet"] = classification_step(supernet, lambda t: supernet(t, arch), x, y, args.device)
     if args.measure:
         for _ in range(5):
             steps[args.measure]()

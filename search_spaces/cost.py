@@ -8,6 +8,8 @@ whole stand-alone network.
 
 from __future__ import annotations
 
+import functools
+
 from functools import cached_property
 from typing import Sequence
 
@@ -84,3 +86,20 @@ class TabulatedCost:
 
     def params(self, arch) -> int:
         return self.cost_table.params(self.validate(arch).choices)
+
+
+class MeasuredCost:
+    """Mixin for a space whose cost is not additive over its decisions (a searched neck, a user's
+    model): `flops`/`params` measure `cost_probe(arch)` once per architecture and remember it.
+    List it before `SearchSpace`."""
+
+    @functools.lru_cache(maxsize=4096)  # pure: an architecture's cost never changes
+    def _measured(self, arch) -> tuple[int, int]:
+        net, x = self.cost_probe(arch)
+        return measure_flops(net, x), count_params(net)
+
+    def flops(self, arch) -> int:
+        return self._measured(self.validate(arch))[0]
+
+    def params(self, arch) -> int:
+        return self._measured(self.validate(arch))[1]

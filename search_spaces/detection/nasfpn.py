@@ -3,7 +3,6 @@ searched feature pyramid of merging cells (`search_spaces.detection.nasfpn_cells
 
 from __future__ import annotations
 
-import functools
 from functools import cached_property
 from typing import Any, Sequence
 
@@ -13,7 +12,7 @@ from torch import nn
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
 from search_spaces.composition import ComposedNet
-from search_spaces.cost import count_params, measure_flops
+from search_spaces.cost import MeasuredCost
 from search_spaces.detection.detnas import DetNASConfig, DetNASSpace
 from search_spaces.detection.merging import Cell
 from search_spaces.protocol import Decision, option_names
@@ -21,7 +20,7 @@ from search_spaces.shufflenet.blocks import CHOICES
 
 
 @SPACES.register("nasfpn")
-class NASFPNSpace(DetNASSpace):
+class NASFPNSpace(MeasuredCost, DetNASSpace):
     """NAS-FPN (Ghiasi et al. 2019): the detector of `detnas` with a fixed backbone
     (`backbone_arch`, choice indices of the layout's blocks; default all shuffle-3x3) and a
     searched neck of merging cells. The decisions are the neck's (`search_spaces.detection.nasfpn_cells`)."""
@@ -67,14 +66,3 @@ class NASFPNSpace(DetNASSpace):
     # ---- costs: the whole detector, measured once per architecture ---------------------------------
     def cost_probe(self, arch: Arch) -> tuple[nn.Module, torch.Tensor]:
         return self.build(arch), torch.zeros(1, 3, self.cfg.input_size, self.cfg.input_size)
-
-    @functools.lru_cache(maxsize=4096)
-    def _costs(self, arch: Arch) -> tuple[int, int]:
-        net, x = self.cost_probe(arch)
-        return measure_flops(net, x), count_params(net)
-
-    def flops(self, arch: Arch) -> int:
-        return self._costs(self.validate(arch))[0]
-
-    def params(self, arch: Arch) -> int:
-        return self._costs(self.validate(arch))[1]

@@ -14,10 +14,10 @@ architecture.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import inspect
 import json
+import math
 import os
 import sys
 from typing import Any, Callable, ClassVar
@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from nas_common.errors import UserError
+from nas_common.limits import MAX_CHANNELS, MAX_INPUT_SIZE
 from search_spaces.arch import Arch
-from search_spaces.cost import count_params, measure_flops
+from search_spaces.cost import MeasuredCost
 from search_spaces.model_space.choices import (
     LayerChoice, SpaceDefinitionError, fixed, labels_by_kind, mix, path_items, recording, relevant_labels, select,
 )
@@ -39,6 +40,14 @@ PROBE_OPTIONS = ("input_size", "in_channels")
 
 
 _SHAPES_CHECKED: set[tuple[type, str]] = set()
+MAX_SUPERNET_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights: beyond it, a typo in an option
+
+
+def _whole(name: str, value: Any, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value != int(value) or not 1 <= value <= limit:
+        raise ValueError(f"{name} must be a whole number from 1 to {limit:,}, got {value!r:.40}")
+    return int(value)
 
 
 class ModelSupernet(nn.Module):
@@ -79,7 +88,7 @@ class MixedModelSupernet(ModelSupernet):
             mix(self.model, None)
 
 
-class ModelSpace(SearchSpace):
+class ModelSpace(MeasuredCost, SearchSpace):
     """The space of a model class with choice points; `model_space(cls)` makes one per class."""
 
     model: ClassVar[Callable[..., nn.Module]]
@@ -92,9 +101,14 @@ class ModelSpace(SearchSpace):
                              f"{', '.join(sorted(self.options))}")
         # the data adapts a space with `num_classes`; a model that takes none ignores it
         self.model_kwargs = {k: v for k, v in options.items() if k in self.model_options}
-        self.input_size, self.in_channels = int(input_size), int(in_channels)
+        self.input_size = _whole("input_size", input_size, MAX_INPUT_SIZE)
+        self.in_channels = _whole("in_channels", in_channels, MAX_CHANNELS)
         with recording() as context, torch.device("meta"):
             skeleton = self._construct()
+        held = sum(p.numel() for p in skeleton.parameters())
+        if held > MAX_SUPERNET_PARAMETERS:
+            raise SpaceDefinitionError(f"{self.name}: its supernet would hold {held:,} parameters, above "
+                                       f"{MAX_SUPERNET_PARAMETERS:,}; make the model or its options smaller")
         if not context.decisions:
             raise SpaceDefinitionError(f"{self.name} has no choice points (LayerChoice, InputChoice, ValueChoice, "
                                        "Repeat with a ValueChoice depth): nothing to search")
@@ -173,17 +187,6 @@ class ModelSpace(SearchSpace):
     def cost_probe(self, arch: Arch) -> tuple[nn.Module, torch.Tensor]:
         return self.build(arch), self.probe_input()
 
-    @functools.lru_cache(maxsize=4096)
-    def _costs(self, arch: Arch) -> tuple[int, int]:
-        net, x = self.cost_probe(arch)
-        return measure_flops(net, x), count_params(net)
-
-    def flops(self, arch: Arch) -> int:
-        return self._costs(self.validate(arch))[0]
-
-    def params(self, arch: Arch) -> int:
-        return self._costs(self.validate(arch))[1]
-
     def config(self) -> dict[str, Any]:
         return {**self.model_kwargs, "input_size": self.input_size, "in_channels": self.in_channels}
 
@@ -193,7 +196,11 @@ class ModelSpace(SearchSpace):
         layer choice met; candidates whose outputs differ in shape are refused, naming the layer."""
         import numpy as np
 
-        supernet = self.supernet(torch.Generator().manual_seed(seed)).eval()
+        try:
+            supernet = self.supernet(torch.Generator().manual_seed(seed)).eval()
+        except (RuntimeError, MemoryError) as err:  # an allocation the machine cannot make
+            raise SpaceDefinitionError(f"{self.name}: the supernet cannot be built "
+                                       f"({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
         problems: list[str] = []
 
         def compare(module: LayerChoice, inputs: tuple, output: Any) -> None:
