@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search a space (trains a supernet first unless --supernet)",
                        description="Search architectures: train a supernet (or use --supernet), run "
                                    "the strategy with per-path BN recalibration, write the run directory.")
-    p.add_argument("--space", default=None, help="search space (default shufflenet; see `nas spaces`)")
+    p.add_argument("--space", default=None, help="search space (default shufflenet; see `nas spaces`), or your model with choice points as package.module:Class")
     p.add_argument("--width", type=width_value, default=None, help="width multiplier")
     options.add_space_option_flag(p)
     p.add_argument("--strategy", default=None,
