@@ -29,12 +29,14 @@ except ImportError:
 SMALL_CNN = "examples.small_cnn:SmallCNN"
 CELL_NET = "examples.cell_inputs:CellNet"
 NB201_MODEL = "examples.nb201_model:NB201"
+NESTED = "examples.nested_blocks:NestedNet"
 
 
 def user_spaces():
     return [pytest.param(SPACES.get(SMALL_CNN)(channels=4), id="small_cnn"),
             pytest.param(SPACES.get(CELL_NET)(channels=4), id="cell_inputs"),
-            pytest.param(SPACES.get(NB201_MODEL)(channels=4, cells_per_stage=1), id="nb201_model")]
+            pytest.param(SPACES.get(NB201_MODEL)(channels=4, cells_per_stage=1), id="nb201_model"),
+            pytest.param(SPACES.get(NESTED)(channels=4), id="nested_blocks")]
 
 
 # ---- decisions ------------------------------------------------------------------------------------
@@ -107,9 +109,30 @@ def test_user_spaces_keep_the_supernet_contract(space):
     contract.test_optional_forwards_agree_with_the_single_path(space)  # DARTS's mixed forward, one-hot
 
 
-@pytest.mark.parametrize("space", user_spaces())
+@pytest.mark.parametrize("space", user_spaces()[:3])
 def test_bn_recalibration_is_exact_on_user_spaces(space):
     recalibration_contract.test_recalibrated_statistics_are_exact_and_match_the_extracted_net(space)
+
+
+def test_bn_recalibration_is_exact_on_nested_slices():
+    """A nested batch norm's statistics for c channels are the first c entries of its buffers:
+    recalibrating the path gives exactly what recalibrating the stand-alone network gives, and
+    restoring puts every buffer back."""
+    from nas.supernet.recalibrate import recalibrate, restore
+
+    space = SPACES.get(NESTED)(channels=4)
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    arch = space.parse({"space": space.name, "choices": [0, 1, 1, 1, 0, 1]})
+    batches = [torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    standalone = supernet.extract(arch)
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
+    saved = recalibrate(supernet, lambda x: supernet(x, arch), batches)
+    recalibrate(standalone, standalone, batches)
+    path = supernet.path_state(arch)
+    stats = {k: v for k, v in standalone.state_dict().items() if k.endswith(("running_mean", "running_var"))}
+    assert stats and all(torch.allclose(path[k], v, rtol=1e-5, atol=1e-6) for k, v in stats.items())
+    restore(saved)
+    assert all(torch.equal(v, before[k]) for k, v in supernet.state_dict().items())
 
 
 @pytest.mark.parametrize("space", user_spaces())
@@ -130,6 +153,30 @@ def test_costs_are_counted_on_the_stand_alone_network():
     net = space.build(arch)
     assert space.params(arch) == count_params(net)
     assert space.flops(arch) == measure_flops(net, torch.zeros(1, 3, 16, 16))
+
+
+def test_nested_choices_share_one_set_of_weights_and_a_path_trains_only_its_slices():
+    """Nested sharing: the supernet holds exactly the largest network's parameters; a training
+    step on a narrow, small-kernel path changes only the slices that path uses."""
+    space = SPACES.get(NESTED)(channels=4)
+    largest = space.parse({"space": space.name, "choices": [1, 2, 1, 1, 2, 1]})
+    supernet = space.supernet(torch.Generator().manual_seed(0))
+    assert sum(p.numel() for p in supernet.parameters()) == space.params(largest)
+    narrow = space.parse({"space": space.name, "choices": [0, 0, 0, 0, 0, 0]})  # width x2, 3x3, depth 1
+    before = {k: v.detach().clone() for k, v in supernet.state_dict().items()}
+    optimizer = torch.optim.SGD(supernet.parameters(), lr=0.1)
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+    torch.nn.functional.cross_entropy(supernet(x, narrow), y).backward()
+    optimizer.step()
+    depthwise = "model.body.3.blocks.0.body.3.weight"  # stage 0, block 0: 16 channels of 7x7 kernels
+    changed = (supernet.state_dict()[depthwise] != before[depthwise])
+    assert changed[:8, :, 2:5, 2:5].any()  # the path's 8 channels of 3x3 centre
+    assert not changed[8:].any() and not changed[:, :, :2].any() and not changed[:, :, 5:].any()
+    block1 = "model.body.3.blocks.1.body.0.weight"  # depth 1: the second block is off the path
+    assert torch.equal(supernet.state_dict()[block1], before[block1])
+    from search_spaces.protocol import Differentiable
+
+    assert not isinstance(space, Differentiable)  # sizes are not module choices
 
 
 # ---- the built-in NB201 network, rewritten as a user model ----------------------------------------------

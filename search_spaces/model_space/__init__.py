@@ -1,6 +1,6 @@
 """Your own model as a search space: choice points in plain PyTorch (`LayerChoice`, `InputChoice`,
-`ValueChoice`, `Repeat`), and the space, supernet and stand-alone networks derived from them
-(`model_space`)."""
+`ValueChoice`, `Repeat`), layers whose sizes are nested choices (`nested`: `Conv2d`, `BatchNorm2d`,
+`Linear`), and the space, supernet and stand-alone networks derived from them (`model_space`)."""
 
 from search_spaces.model_space.choices import (
     ChosenInput, InputChoice, LayerChoice, Repeat, SpaceDefinitionError, ValueChoice, fixed, recording,

@@ -132,6 +132,20 @@ def _option_names(candidates: Sequence[Any] | Mapping[str, Any], what: str, labe
     return names, items
 
 
+class Sliced:
+    """A layer holding the largest sizes its value choices allow and running slices of them for the
+    selected sizes (nested sharing: `nested.py`). The walks below ask it, by these three methods,
+    which labels it uses, to select an architecture, and what tensors a path takes from it."""
+
+    labels: set[str]
+
+    def select(self, chosen: Mapping[str, int]) -> None:
+        raise NotImplementedError
+
+    def sliced_state(self, chosen: Mapping[str, int]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
 # ---- the choice points ---------------------------------------------------------------------------
 class LayerChoice(nn.Module):
     """One of several candidate modules. In the supernet every candidate is kept (independent
@@ -292,12 +306,6 @@ class Repeat(nn.Module):
         return x
 
 
-CHOICE_POINTS = (LayerChoice, InputChoice, Repeat)
-
-
-def choice_modules(model: nn.Module) -> list[nn.Module]:
-    """Every choice point of a supernet-built model, in module order."""
-    return [m for m in model.modules() if isinstance(m, CHOICE_POINTS) and not (isinstance(m, Repeat) and m.depth_label is None)]
 
 
 def select(model: nn.Module, chosen: Mapping[str, int]) -> None:
@@ -307,6 +315,8 @@ def select(model: nn.Module, chosen: Mapping[str, int]) -> None:
             m.active = chosen[m.label]
         elif isinstance(m, Repeat) and m.depth_label is not None:
             m.active = m.depths[chosen[m.depth_label]]
+        elif isinstance(m, Sliced):
+            m.select(chosen)
 
 
 def mix(model: nn.Module, weights: Mapping[str, torch.Tensor] | None, aux_skip: float = 0.0) -> None:
@@ -323,6 +333,10 @@ def path_items(model: nn.Module, chosen: Mapping[str, int]) -> Iterator[tuple[st
     `Repeat` keeps its first `depth` blocks, everything else keeps its name."""
 
     def walk(module: nn.Module, prefix: str) -> Iterator[tuple[str, torch.Tensor]]:
+        if isinstance(module, Sliced):  # a nested layer: the slices of the chosen sizes
+            for name, tensor in module.sliced_state(chosen).items():
+                yield prefix + name, tensor
+            return
         if isinstance(module, LayerChoice):
             yield from walk(module.candidates[chosen[module.label]], prefix)
             return
@@ -346,9 +360,11 @@ def path_items(model: nn.Module, chosen: Mapping[str, int]) -> Iterator[tuple[st
 
 def labels_by_kind(model: nn.Module) -> dict[str, set[str]]:
     """The labels a supernet-built model uses in layer choices, input choices and depths."""
-    kinds: dict[str, set[str]] = {"layer": set(), "input": set(), "depth": set()}
+    kinds: dict[str, set[str]] = {"layer": set(), "input": set(), "depth": set(), "size": set()}
     for m in model.modules():
-        if isinstance(m, LayerChoice):
+        if isinstance(m, Sliced):
+            kinds["size"] |= m.labels
+        elif isinstance(m, LayerChoice):
             kinds["layer"].add(m.label)
         elif isinstance(m, InputChoice):
             kinds["input"].add(m.label)
@@ -363,6 +379,9 @@ def relevant_labels(model: nn.Module, chosen: Mapping[str, int]) -> set[str]:
     used: set[str] = set()
 
     def walk(module: nn.Module) -> None:
+        if isinstance(module, Sliced):
+            used.update(module.labels)
+            return
         if isinstance(module, LayerChoice):
             used.add(module.label)
             walk(module.candidates[chosen[module.label]])

@@ -117,7 +117,8 @@ class ModelSpace(MeasuredCost, SearchSpace):
         self._skeleton = skeleton  # meta tensors: which choices a path uses (`canonical`)
         kinds = labels_by_kind(skeleton)
         options = {d.options for d in self._decisions}
-        if set(self._labels) == kinds["layer"] and not kinds["input"] | kinds["depth"] and len(options) == 1:
+        if set(self._labels) == kinds["layer"] and not kinds["input"] | kinds["depth"] | kinds["size"] \
+                and len(options) == 1:
             # DARTS can search it (search_spaces.protocol.Differentiable): one row of alphas per choice
             self.alpha_ops = self._decisions[0].options
             self.alpha_shape = (len(self._decisions), len(self.alpha_ops))
@@ -134,6 +135,10 @@ class ModelSpace(MeasuredCost, SearchSpace):
         except (TypeError, ValueError) as err:
             raise SpaceDefinitionError(f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.model_kwargs.items())}) "
                                        f"failed: {type(err).__name__}: {err}") from None
+
+    def __reduce__(self) -> tuple:
+        # the class is made per model (`model_space`): rebuilt by name where it is unpickled
+        return _rebuild, (self.name, self.config())
 
     # ---- the protocol ------------------------------------------------------------------------
     @property
@@ -227,6 +232,12 @@ class ModelSpace(MeasuredCost, SearchSpace):
         finally:
             for hook in hooks:
                 hook.remove()
+
+
+def _rebuild(name: str, config: dict[str, Any]) -> "ModelSpace":
+    from nas_common.registry import SPACES
+
+    return SPACES.get(name)(**config)
 
 
 def _shape(output: Any) -> Any:
