@@ -87,6 +87,8 @@ RULES = [
     ("nas.data", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.workflows.search"), ()),
     # DARTS is reached through the training-method hook (nas.supernet.methods), never by name.
     ("nas", ("nas.darts",), ("nas.darts", "nas.strategies.darts")),
+    # The Python API is a top layer beside the CLI: the CLI calls it, the engine never does.
+    ("nas", ("nas.api",), ("nas.api", "nas.cli")),
     # Constraints know the space protocol; strategies, the baseline and the config read them.
     ("nas.constraints", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.workflows"), ()),
 ]
