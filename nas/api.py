@@ -6,6 +6,7 @@
     model = result.model()                         # its stand-alone network, supernet weights inherited
     nas.resume(result.path, budget=100)            # continue the run
     nas.load("runs/archived/shufflenet-cifar10-evolution")   # any run directory
+    nas.search_with(nas.SearchRequest(space="nb201", strategy="rl", evaluator="table", budget=100))
 
 `search` takes the settings of `nas search` by the names of its flags (`budget`, `seed`, `data`,
 `steps`, `epochs`, `evaluator`, `max_flops`, `preset`, ..., see `nas search --help`), with
@@ -170,6 +171,12 @@ def search(space: Any, strategy: str = "evolution", *, out: str | Path | None = 
                             space_option=list((space_options or {}).items()),
                             option=list((strategy_options or {}).items()),
                             evaluator_option=list((evaluator_options or {}).items()), **settings)
+    return search_with(request, out=out, quiet=quiet)
+
+
+def search_with(request: SearchRequest, *, out: str | Path | None = None, quiet: bool = True) -> SearchResult:
+    """A search from a settings object (`SearchRequest`, the flags of `nas search` as fields; its
+    `config` field may name a config.json to repeat)."""
     planned = plan(request)
     run_dir = create(planned, out)
     run(run_dir, quiet=quiet)
@@ -222,5 +229,5 @@ def _size(path: Path) -> int | None:
         return None
 
 
-__all__ = ["Plan", "Ranked", "SearchResult", "create", "load", "plan", "reopen", "resume", "run", "search",
-           "space_name"]
+__all__ = ["Plan", "Ranked", "SearchRequest", "SearchResult", "create", "load", "plan", "reopen", "resume", "run",
+           "search", "search_with", "space_name"]

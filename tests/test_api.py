@@ -91,6 +91,8 @@ def test_the_api_and_the_command_line_make_the_same_run(tmp_path):
     assert configs[0] == configs[1]
     assert result.best.metrics == max((r.metrics for r in result.ranking), key=lambda m: m["val_acc"])
     assert [r.rank for r in result.ranking] == list(range(1, 25))
+    again = api.search_with(api.SearchRequest(config=tmp_path / "api" / "config.json"), out=tmp_path / "again")
+    assert _records(again.path) == _records(tmp_path / "api")  # a settings object: the saved config, repeated
 
 
 def test_resume_continues_a_run_as_if_never_stopped(tmp_path):
