@@ -343,6 +343,7 @@ def test_a_space_from_an_entry_point_is_listed_and_built(tmp_path, monkeypatch):
     ({"input_size": 10**9}, "input_size must be a whole number from 1 to 4,096"),
     ({"in_channels": float("nan")}, "in_channels must be a whole number"),
     ({"channels": 10**6}, "its supernet would hold .* parameters, above 2,000,000,000"),
+    ({"channels": -3}, r"SmallCNN\(channels=-3\) failed: RuntimeError: Trying to create tensor with negative"),
 ])
 def test_sizes_beyond_what_a_machine_builds_are_refused_before_allocating(options, message):
     with pytest.raises((ValueError, SpaceDefinitionError), match=message):

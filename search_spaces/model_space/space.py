@@ -130,11 +130,11 @@ class ModelSpace(MeasuredCost, SearchSpace):
     def _construct(self) -> nn.Module:
         try:
             return self.model(**self.model_kwargs)
-        except SpaceDefinitionError:
+        except UserError:
             raise
-        except (TypeError, ValueError) as err:
+        except Exception as err:  # the user's constructor may fail in any way: one line, naming it
             raise SpaceDefinitionError(f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.model_kwargs.items())}) "
-                                       f"failed: {type(err).__name__}: {err}") from None
+                                       f"failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
 
     def __reduce__(self) -> tuple:
         # the class is made per model (`model_space`): rebuilt by name where it is unpickled
@@ -224,9 +224,9 @@ class ModelSpace(MeasuredCost, SearchSpace):
                     supernet(self.probe_input(2), self.sample(rng))
                     if problems:
                         raise SpaceDefinitionError(f"{self.name}: {problems[0]}")
-        except SpaceDefinitionError:
+        except UserError:
             raise
-        except RuntimeError as err:  # a shape mismatch inside the model itself
+        except Exception as err:  # a shape mismatch inside the model itself, or any failure of its forward
             raise SpaceDefinitionError(f"{self.name}: the supernet fails on a "
                                        f"{tuple(self.probe_input(2).shape)} input ({str(err).splitlines()[0]})") from None
         finally:
