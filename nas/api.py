@@ -210,11 +210,22 @@ def space_name(space: Any) -> str:
                         f"{type(space).__name__} (pass the class, not an instance)")
     cls = space if issubclass(space, SearchSpace) else model_space(space)
     name = cls.name
+    if name in SPACES and SPACES.get(name) is not cls:
+        if not _redefined(SPACES.get(name), cls):
+            raise UserError(f"another space is registered as {name!r}; give this one another name")
+        SPACES.remove(name)  # a notebook cell run again: the new definition replaces the old
     if name not in SPACES:
         SPACES.register(name)(cls)  # found by name from here on: runs, resume, this process's workers
-    elif SPACES.get(name) is not cls:
-        raise UserError(f"another space is registered as {name!r}; give this one another name")
     return name
+
+
+def _redefined(old: Any, new: Any) -> bool:
+    """Whether `new` is `old` defined again (same module and name), as re-running a cell does."""
+    from search_spaces.model_space import ModelSpace
+
+    if issubclass(old, ModelSpace) and issubclass(new, ModelSpace):
+        old, new = old.model, new.model
+    return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
 
 
 def _public_settings() -> list[str]:

@@ -112,6 +112,27 @@ def test_load_reads_an_archived_run():
     assert len(result.ranking) == result.summary["evaluations"]
 
 
+def test_a_model_class_defined_again_replaces_its_registration_as_a_notebook_expects():
+    from search_spaces.model_space import LayerChoice
+
+    def define(options):
+        class Cell(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.op = LayerChoice([torch.nn.Identity() for _ in range(options)], label="op")
+
+            def forward(self, x):
+                return self.op(x)
+        return Cell
+
+    first, second = define(2), define(3)  # the same module and name: a cell run twice
+    try:
+        assert SPACES.get(api.space_name(first))().size() == 2
+        assert SPACES.get(api.space_name(second))().size() == 3
+    finally:
+        SPACES.remove(api.space_name(second))
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: api.search("nb201", "evolution", evaluator="table", budjet=3), "search\\(\\) has no setting 'budjet'"),
     (lambda: api.search(torch.nn.Linear(2, 2), "random"), "pass the class, not an instance"),
