@@ -13,7 +13,6 @@ from nas.evaluate.supernet_evaluator import SupernetEvaluator
 from nas.archive import RunDir
 from nas_common.errors import UserError
 from nas.evaluate.base import split_outcomes
-from nas.tasks import get_task
 from nas.supernet.loading import load_supernet_run, resolve_device, space_of_run, supernet_dir_of
 
 
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                                            seed=config.get("seed", 0) if config.get("kind") == "search" else 0)
     result = {"arch": arch.to_dict(), "arch_hash": arch.hash, **split_outcomes(evaluator.evaluate(arch))[0],
               "flops": space.flops(arch), "params": space.params(arch)}
-    objective = get_task(supernet_run.data_config.task).objective
+    objective = supernet_run.task.objective
     metric = objective.metric
     if args.inherited:
         result[f"{metric}_inherited_bn"] = evaluator.evaluate_inherited(arch)[metric]

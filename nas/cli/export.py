@@ -12,7 +12,6 @@ from nas_common.errors import UserError
 from nas.archive.atomic import check_output_file
 from nas.workflows.export import export_model, export_onnx, options_beyond_defaults, recalibrated_network
 from nas.supernet.loading import space_of_run, supernet_dir_of
-from nas.tasks import get_task
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,15 +53,14 @@ def run(args: argparse.Namespace) -> int:
                                    on_step=options.progress_line)
     model, arch, metrics, space, supernet_run = (network.model, network.arch, network.metrics, network.space,
                                                  network.supernet_run)
-    preprocessing = get_task(supernet_run.data_config.task).preprocessing(supernet_run.data)
+    preprocessing = supernet_run.task.preprocessing(supernet_run.data)
     if args.format == "onnx":
         error = export_onnx(args.out, model, preprocessing)
         print(f"exported {arch} to {args.out} as ONNX (onnxruntime matches PyTorch within {error:.1e}; input "
               f"\"images\" N x {preprocessing.get('channels', 3)} x {preprocessing['input_size']}^2, preprocessing: "
               f"{preprocessing.get('mean')} / {preprocessing.get('std')})")
         return 0
-    task = get_task(supernet_run.data_config.task)
-    carried = options_beyond_defaults(space, task.space_options(supernet_run.data))
+    carried = options_beyond_defaults(space, supernet_run.task.space_options(supernet_run.data))
     arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics,
                              preprocessing=preprocessing, space_options=carried)
     print(f"exported {arch} to {args.out} (architecture: {arch_json})")

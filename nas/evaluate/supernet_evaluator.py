@@ -141,7 +141,7 @@ class SupernetEvaluator:
                  device_name: str = "auto") -> "SupernetEvaluator":
         """The evaluator over a loaded supernet run (`nas.supernet.loading.load_supernet_run`)."""
         spec = EvaluatorSpec.for_supernet_run(run.config, asdict(cfg), seed, device_name)
-        return cls.from_parts(run.supernet, run.data, cfg, device, seed, spec, task=get_task(run.data_config.task))
+        return cls.from_parts(run.supernet, run.data, cfg, device, seed, spec, task=run.task)
 
     @classmethod
     def from_spec(cls, spec: EvaluatorSpec, weights: dict[str, torch.Tensor] | None) -> "SupernetEvaluator":

@@ -62,6 +62,7 @@ class SupernetRun:
     data: Any  # the task's data (ImageData for classification)
     space: SearchSpace
     supernet: torch.nn.Module
+    task: Task  # the data's task, resolved once when the run is loaded
 
 
 def supernet_location(run_dir: Path, config: dict[str, Any]) -> Path:
@@ -113,15 +114,15 @@ def load_supernet_run(run_dir: str | Path) -> SupernetRun:
     state = load_checkpoint(supernet_location(run_dir, config))
     if state["space"] != space_name:
         raise UserError(f"checkpoint of space {state['space']!r} does not match the run's space {space_name!r}")
-    data = data_config.load()
-    space = make_space(space_name, data, space_options, get_task(data_config.task))
+    data, task = data_config.load(), get_task(data_config.task)
+    space = make_space(space_name, data, space_options, task)
     supernet = space.supernet()
     try:
         supernet.load_state_dict(state["model"])
     except RuntimeError:
         raise UserError(f"supernet checkpoint in {run_dir} does not fit space {space_name} "
                         f"with options {space_options}") from None
-    return SupernetRun(run_dir, config, data_config, data, space, supernet.eval())
+    return SupernetRun(run_dir, config, data_config, data, space, supernet.eval(), task)
 
 
 def data_config_dict(cfg: DataConfig) -> dict[str, Any]:
