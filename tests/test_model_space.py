@@ -298,8 +298,9 @@ def test_a_supernet_search_on_a_user_space_exports_resumes_and_reloads(tmp_path)
 
 @needs_subset
 def test_darts_searches_a_user_space_whose_choices_are_all_module_choices(tmp_path):
-    """NB201 written as a user model: every choice a layer choice over the same five ops, so DARTS
-    trains its mixed supernet and derives a cell (scored by a short stand-alone training)."""
+    """NB201 written as a user model (every choice a layer choice over the same five ops) and a cell
+    with input choices (choices of 2 to 4 options): DARTS trains the mixed supernet and derives a
+    cell (scored by a short stand-alone training); depths are not module choices, so no DARTS."""
     from search_spaces.protocol import Differentiable
 
     assert isinstance(SPACES.get(NB201_MODEL)(channels=4, cells_per_stage=1), Differentiable)
@@ -312,6 +313,17 @@ def test_darts_searches_a_user_space_whose_choices_are_all_module_choices(tmp_pa
     alphas = json.loads((run / "supernet" / "alphas.json").read_text())
     assert alphas["ops"] == ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
     assert len(alphas["logits"]) == 6
+    cells = tmp_path / "cells"  # layer choices of 4 ops and input choices of 2 or 3: rows padded to 4
+    code, report = run_main(["search", "--space", CELL_NET, "-S", "channels=4", "--strategy", "darts", "--data",
+                             "cifar10-subset", "--epochs", "1", "--train-limit", "400", "-E", "epochs=1", "--force",
+                             "--quiet", "--out", str(cells)])
+    assert code == 0, report
+    space = SPACES.get(CELL_NET)(channels=4)
+    best = json.loads((cells / "evaluations.jsonl").read_text().splitlines()[0])["arch"]
+    assert space.contains(space.parse(best))
+    padded = np.zeros(space.alpha_shape)
+    padded[:, 0], padded[:, -1] = 1.0, 9.0  # the last column exists only for the 4-op choices
+    assert list(space.discretise(padded).choices) == [3 if d.num_options == 4 else 0 for d in space.decisions]
     code, _ = run_main(["search", "--space", SMALL_CNN, "--strategy", "darts", "--data", "cifar10-subset",
                         "--out", str(tmp_path / "refused")])
     assert code == 2 and not (tmp_path / "refused").exists()  # "needs a space with a mixed forward"

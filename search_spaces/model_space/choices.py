@@ -224,10 +224,13 @@ class InputChoice(nn.Module):
         label = self._label
         super().__init__()
         self.label, self.count, self.active = label, n_candidates, 0
+        self.mixed: tuple[torch.Tensor, float] | None = None  # DARTS: (weight per input, unused)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(inputs) != self.count:
             raise ValueError(f"input choice {self.label!r} expects {self.count} inputs, got {len(inputs)}")
+        if self.mixed is not None:
+            return sum(w * x for w, x in zip(self.mixed[0], inputs))
         return inputs[self.active]
 
 
@@ -320,10 +323,10 @@ def select(model: nn.Module, chosen: Mapping[str, int]) -> None:
 
 
 def mix(model: nn.Module, weights: Mapping[str, torch.Tensor] | None, aux_skip: float = 0.0) -> None:
-    """DARTS's continuous relaxation: every layer choice sums its candidates weighted by
-    `weights[label]` (None: back to the single path)."""
+    """DARTS's continuous relaxation: every layer choice sums its candidates, every input choice
+    its inputs, weighted by `weights[label]` (None: back to the single path)."""
     for m in model.modules():
-        if isinstance(m, LayerChoice):
+        if isinstance(m, (LayerChoice, InputChoice)):
             m.mixed = None if weights is None else (weights[m.label], aux_skip)
 
 

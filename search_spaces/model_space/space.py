@@ -73,15 +73,21 @@ class ModelSupernet(nn.Module):
 
 
 class MixedModelSupernet(ModelSupernet):
-    """The supernet of a differentiable model space (every choice a layer choice over the same
-    options): it also has DARTS's mixed forward."""
+    """The supernet of a differentiable model space (every choice a layer or input choice): it also
+    has DARTS's mixed forward."""
 
     def forward_mixed(self, x: Any, weights: torch.Tensor, aux_skip: float = 0.0) -> Any:
-        """DARTS: every layer choice sums its candidates, weighted by its row of `weights`
-        (decisions x options; a model space is differentiable when every choice is a layer choice
-        over the same options)."""
-        labels = self.space[0]._labels
-        mix(self.model, {label: weights[i] for i, label in enumerate(labels)}, aux_skip)
+        """DARTS: every layer choice sums its candidates, every input choice its inputs, weighted by
+        its row of `weights` (decisions x the most options; differentiable when every choice is one
+        of these two)."""
+        space = self.space[0]
+        # a decision with fewer options than the widest uses the first columns, renormalised: the
+        # softmax of its own logits (the padding columns get no weight and no gradient)
+        rows = {}
+        for i, (label, d) in enumerate(zip(space._labels, space.decisions)):
+            row = weights[i, :d.num_options]
+            rows[label] = row if d.num_options == weights.shape[1] else row / row.sum()
+        mix(self.model, rows, aux_skip)
         try:
             return self.model(x)
         finally:
@@ -116,12 +122,13 @@ class ModelSpace(MeasuredCost, SearchSpace):
         self._labels = tuple(context.decisions)
         self._skeleton = skeleton  # meta tensors: which choices a path uses (`canonical`)
         kinds = labels_by_kind(skeleton)
-        options = {d.options for d in self._decisions}
-        if set(self._labels) == kinds["layer"] and not kinds["input"] | kinds["depth"] | kinds["size"] \
-                and len(options) == 1:
-            # DARTS can search it (search_spaces.protocol.Differentiable): one row of alphas per choice
-            self.alpha_ops = self._decisions[0].options
-            self.alpha_shape = (len(self._decisions), len(self.alpha_ops))
+        if set(self._labels) == kinds["layer"] | kinds["input"] and not kinds["depth"] | kinds["size"]:
+            # DARTS can search it (search_spaces.protocol.Differentiable): one row of alphas per choice,
+            # as wide as the widest; the columns are named by the options when every choice has the same
+            options = {d.options for d in self._decisions}
+            width = max(d.num_options for d in self._decisions)
+            self.alpha_ops = options.pop() if len(options) == 1 else tuple(f"option_{i}" for i in range(width))
+            self.alpha_shape = (len(self._decisions), width)
         key = (type(self), json.dumps(self.config(), sort_keys=True, default=repr))
         if key not in _SHAPES_CHECKED:  # once per model and options: a forward pass of the supernet
             self.check_shapes()
@@ -163,7 +170,8 @@ class ModelSpace(MeasuredCost, SearchSpace):
         alphas = np.asarray(alphas, dtype=float)
         if alphas.shape != self.alpha_shape:
             raise ValueError(f"need alphas of shape {self.alpha_shape}, got {alphas.shape}")
-        return self.canonical(Arch(self.name, tuple(int(i) for i in alphas.argmax(axis=1))))
+        return self.canonical(Arch(self.name, tuple(int(row[:d.num_options].argmax())
+                                                    for row, d in zip(alphas, self.decisions))))
 
     def one_hot(self, arch: Arch) -> Any:
         import numpy as np
