@@ -145,6 +145,21 @@ def test_mutation_and_crossover_stay_inside_the_space(space):
     assert len({c.hash for c in children}) > 1
 
 
+@pytest.mark.parametrize("space", user_spaces())
+def test_a_seed_fixes_every_weight_whatever_the_global_generator_did(space):
+    """Weights come from the generator passed in (STYLE 5), never from torch's global generator."""
+    arch = space.sample(np.random.default_rng(1))
+    nets = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)  # the test disturbs the global generator on purpose
+        nets.append((space.supernet(torch.Generator().manual_seed(7)).state_dict(),
+                     space.build(arch, torch.Generator().manual_seed(7)).state_dict()))
+    for a, b in zip(nets[0], nets[1]):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    other = space.supernet(torch.Generator().manual_seed(8)).state_dict()
+    assert any(not torch.equal(other[k], nets[0][0][k]) for k in other if other[k].is_floating_point())
+
+
 def test_costs_are_counted_on_the_stand_alone_network():
     from search_spaces.cost import count_params, measure_flops
 

@@ -29,9 +29,9 @@ from nas_common.errors import UserError
 from nas_common.limits import MAX_CHANNELS, MAX_INPUT_SIZE
 from search_spaces.arch import Arch
 from search_spaces.cost import MeasuredCost
-from search_spaces.model_space.choices import (
-    LayerChoice, SpaceDefinitionError, fixed, labels_by_kind, mix, path_items, recording, relevant_labels, select,
-)
+from search_spaces.model_space import nested
+from search_spaces.model_space.choices import LayerChoice, SpaceDefinitionError, fixed, recording
+from search_spaces.model_space.walks import labels_by_kind, mix, path_items, relevant_labels, select
 from search_spaces.protocol import Decision, Differentiable, SearchSpace
 
 # options every model space takes beside the model's own: the input the cost probe and the shape
@@ -180,19 +180,14 @@ class ModelSpace(MeasuredCost, SearchSpace):
 
     def build(self, arch: Arch, generator: torch.Generator | None = None) -> nn.Module:
         self.validate(arch)
-        with torch.random.fork_rng(devices=[]):  # the model's own initialisation, seeded, globals restored
-            if generator is not None:
-                torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-            with fixed(self.chosen(arch)):
-                return self._construct()
+        with fixed(self.chosen(arch)):
+            return initialise(self._construct(), generator)
 
     def supernet(self, generator: torch.Generator | None = None) -> ModelSupernet:
-        with torch.random.fork_rng(devices=[]):
-            if generator is not None:
-                torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-            with recording():
-                kind = MixedModelSupernet if isinstance(self, Differentiable) else ModelSupernet
-                return kind(self, self._construct())
+        with recording():
+            model = initialise(self._construct(), generator)
+        kind = MixedModelSupernet if isinstance(self, Differentiable) else ModelSupernet
+        return kind(self, model)
 
     def probe_input(self, batch: int = 1) -> torch.Tensor:
         return torch.zeros(batch, self.in_channels, self.input_size, self.input_size)
@@ -240,6 +235,39 @@ class ModelSpace(MeasuredCost, SearchSpace):
         finally:
             for hook in hooks:
                 hook.remove()
+
+
+_CONVS = (nn.modules.conv._ConvNd, nested.Conv2d)
+_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def initialise(model: nn.Module, generator: torch.Generator | None) -> nn.Module:
+    """Every random weight of `model` drawn again from `generator`, so a seed fixes the network
+    whatever the global generator did while the model's constructor ran (the built-in spaces'
+    scheme, `weight_sharing.init_weights`): convolutions Kaiming-normal (fan out), linear layers
+    N(0, 0.01), norms 1 and 0, biases 0; any other parameter of two or more dimensions (an
+    embedding, a user's own weight) N(0, 0.02). One-dimensional parameters of other modules keep
+    what the constructor gave them (scales and shifts, which constructors set without drawing).
+    Without a generator the model keeps its own initialisation."""
+    if generator is None:
+        return model
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, _NORMS):
+                module.reset_parameters()  # deterministic: ones, zeros, fresh statistics
+                continue
+            for name, param in module._parameters.items():
+                if param is None:
+                    continue
+                if name == "bias" and isinstance(module, (*_CONVS, nn.Linear, nested.Linear)):
+                    param.zero_()
+                elif isinstance(module, _CONVS) and name == "weight":
+                    nn.init.kaiming_normal_(param, mode="fan_out", nonlinearity="relu", generator=generator)
+                elif isinstance(module, (nn.Linear, nested.Linear)) and name == "weight":
+                    nn.init.normal_(param, 0.0, 0.01, generator=generator)
+                elif param.dim() >= 2:
+                    nn.init.normal_(param, 0.0, 0.02, generator=generator)
+    return model
 
 
 def _rebuild(name: str, config: dict[str, Any]) -> "ModelSpace":
