@@ -77,7 +77,7 @@ def reopen(request: SearchRequest) -> tuple[RunDir, Callable[[], None]]:
 
 def run(run_dir: RunDir, *, quiet: bool = True, undo: Callable[[], None] | None = None, **callbacks: Any):
     """Train what the run's config asks for, search, write the summary (`nas.workflows.search.execute`;
-    `callbacks`: on_record, on_baseline, on_search_start)."""
+    `callbacks`: on_record, on_baseline, on_search_start, on_held_out)."""
     from nas.workflows.search import execute
 
     try:
@@ -120,6 +120,15 @@ class SearchResult:
     @property
     def objective(self) -> Any:
         return RunDir(self.path).objective()
+
+    @property
+    def verdict(self) -> dict[str, Any] | None:
+        """Is the best better than random? `better_than_random`, decided on the images named by
+        `basis` ("confirmation": images that took no part in choosing it; "selection": the
+        validation lead against the best of N equal architectures, where none were kept apart),
+        `splits` (validation, confirmation, test side by side) and `text`. None for a run without
+        noise estimates (a table search) or one that has not ended."""
+        return self.summary.get("verdict")
 
     def space(self) -> Any:
         """The run's search space, rebuilt with the options it ran with."""

@@ -69,7 +69,7 @@ def test_the_binary_space_is_searched_single_path_and_by_darts(tmp_path, strateg
         if strategy == "evolution" else []
     code, text = run_main(["search", "--space", "binary", "--strategy", strategy, *extra, "-S", "channels=4",
                            "-S", "layers=3", "--data", "cifar10-subset", "--val-size", "32", "--train-limit", "32",
-                           "--epochs", "1", "--batch-size", "32", "--calibration-images", "32", "--val-images", "32",
+                           "--epochs", "1", "--batch-size", "32", "--calibration-images", "32", "--val-images", "32", "--confirm-images", "32",
                            "--force", "--random-baseline", "0", "--quiet", "--out", out])
     assert code == 0, text
     records = read_jsonl(out / "evaluations.jsonl")

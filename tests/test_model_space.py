@@ -293,7 +293,8 @@ def test_a_supernet_search_on_a_user_space_exports_resumes_and_reloads(tmp_path)
     run = tmp_path / "search"
     flags = ["search", "--space", CELL_NET, "-S", "channels=4", "--strategy", "random", "--budget", "4",
              "--data", "cifar10-subset", "--steps", "20", "--train-limit", "600", "-E", "calibration_images=64",
-             "-E", "val_images=100", "--random-baseline", "5", "--force", "--quiet", "--out", str(run)]
+             "-E", "val_images=100", "-E", "confirm_images=100", "--random-baseline", "5", "--force", "--quiet",
+             "--out", str(run)]
     code, report = run_main(flags)
     assert code == 0, report
     records = (run / "evaluations.jsonl").read_text().splitlines()

@@ -29,7 +29,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BUDGET = 6
 TINY = ["--space", "shufflenet", "--width", "0.25", "--data", "cifar10-subset", "--val-size", "300",
         "--train-limit", "512", "--steps", "4", "--batch-size", "32", "--val-images", "100",
-        "--calibration-images", "64", "--device", "cpu", "--quiet"]
+        "--calibration-images", "64", "--confirm-images", "200", "--device", "cpu", "--quiet"]
 TINY_SEARCH = ["search", *TINY, "--strategy", "evolution", "-o", "population=4", "-o", "generations=2",
                "-o", "mutations=1", "-o", "crossovers=1", "-o", "topk=2", "--budget", str(BUDGET),
                "--random-baseline", "2", "--force"]  # 4 training steps: too few to pass the trust check

@@ -46,8 +46,22 @@ def _label(objective: Objective) -> str:
     return f"{objective.metric}{unit}, {'higher' if objective.maximise else 'lower'} is better"
 
 
-def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC) -> None:
-    """Best objective so far vs number of evaluations, each evaluation as a faint dot."""
+def _verdict_caption(verdict: dict[str, Any], objective: Objective) -> str:
+    """The verdict in one short line, on the split that decided it."""
+    judged = verdict.get("best_vs_random_median") or {}
+    if "basis" not in verdict or not judged:
+        return "verdict unconfirmed (judged on the images that chose the best)"
+    on = {"confirmation": f"{judged.get('images', 0):,} confirmation images",
+          "validation": "validation, selection allowed for"}.get(judged.get("split"), "validation")
+    said = "better than random" if verdict.get("better_than_random") else "NOT distinguishable from random"
+    return f"best vs median random: {judged['difference']:+.2f}{objective.unit} ± {judged['se']:.2f} on {on}: {said}"
+
+
+def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC,
+                  verdict: dict[str, Any] | None = None) -> None:
+    """Best objective so far vs number of evaluations, each evaluation as a faint dot; with the
+    search's `verdict` (summary.json's), the random architectures' median on validation as a line
+    and the verdict, judged on the confirmation images, under the title."""
     fig, ax = new_figure()
     accs = [objective.value(r["metrics"]) for r in records]
     xs = list(range(1, len(accs) + 1))
@@ -72,6 +86,14 @@ def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, object
     else:
         ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(f"Search progress ({len(records)} evaluations)")
+    if verdict:
+        comparison = (verdict.get("splits") or {}).get("validation")
+        if comparison and records:
+            ax.axhline(comparison["b"], color="tab:gray", linestyle="--", linewidth=1,
+                       label="median random architecture")
+            ax.legend(loc="lower right")
+        ax.set_title(f"Search progress ({len(records)} evaluations)\n{_verdict_caption(verdict, objective)}",
+                     fontsize=9)
     ax.set_xlabel("evaluations")
     ax.set_ylabel(_label(objective))
     ax.grid(True, alpha=0.3)

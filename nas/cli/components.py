@@ -43,7 +43,7 @@ def run(kind: str) -> int:
 
 
 # Evaluator settings a preset sets (its "batch_size" is the training batch, not the evaluator's).
-_PRESET_EVALUATION = {("supernet", "calibration_images"), ("supernet", "val_images")}
+_PRESET_EVALUATION = {("supernet", "calibration_images"), ("supernet", "val_images"), ("supernet", "confirm_images")}
 
 
 def components(kind: str) -> list[tuple[str, str, type | None]]:

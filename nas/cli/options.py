@@ -130,12 +130,19 @@ def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) 
         raise UserError(f"training settings: {err}") from None
 
 
-def add_evaluation_options(parser: argparse.ArgumentParser, default: str = "the preset's") -> None:
+def add_evaluation_options(parser: argparse.ArgumentParser, default: str = "the preset's", confirm: bool = False) -> None:
+    """`confirm`: also --confirm-images, the images a search's verdict is judged on (nas search)."""
     g = parser.add_argument_group("candidate evaluation")
     g.add_argument("--calibration-images", type=positive_int, default=None,
                    help=f"training images used to recalibrate BN per path (default: {default}; SPOS: 25600)")
     g.add_argument("--val-images", type=positive_int, default=None,
-                   help=f"score on the first N validation images (default: {default}; all when it sets none)")
+                   help=f"score on the first N validation images (default: {default}; all when it sets none, "
+                        "less the confirmation images)")
+    if confirm:
+        g.add_argument("--confirm-images", type=non_negative_int, default=None,
+                       help="validation images kept apart from the start to judge the verdict: the search never "
+                            "scores on them; its top architectures and the random ones are scored again on them "
+                            "after it (at most half the validation split; 0: none, the verdict is then unconfirmed)")
     g.add_argument("--eval-batch-size", type=positive_int, default=None,
                    help=f"images per forward pass while recalibrating and scoring (default: {default})")
 

@@ -71,7 +71,10 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"evaluated  {summary['evaluations']} records, {summary['unique_architectures']} architectures"
           f"{'' if saved_summary else '  (no summary.json: the search has not ended)'}")
     if saved_summary and isinstance(saved_summary.get("verdict"), dict):
-        print(f"verdict    {saved_summary['verdict'].get('text', '-')}")
+        from nas.cli.search_report import verdict_lines
+
+        for line in verdict_lines(saved_summary["verdict"], objective.unit):
+            print(line.replace("verdict             ", "verdict    ", 1))
     if records:  # what was asked for first; the settings after it
         print()
         print(top_table(records, args.top, objective=objective))

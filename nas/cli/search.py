@@ -104,7 +104,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train the backbone as a classification supernet for N steps first, then start the "
                         "detector from it (0: start from scratch; default: the preset's)")
     g.add_argument("--pretrain-data", default=None, help="classification data of the pre-training (default cifar10)")
-    options.add_evaluation_options(p)
+    options.add_evaluation_options(p, confirm=True)
     options.add_device_option(p)
     g = p.add_argument_group("distributed (Ray)")
     g.add_argument("--workers", type=parse_workers, default=None,
@@ -122,7 +122,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 # Flags whose default is the preset's (by space), with the fallback where a preset leaves one unset
 # (TrainConfig's defaults: `nas search --help` must not import torch to read them; a test checks).
 _PRESET_FLAGS = {"epochs": 10, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "warmup_epochs": 0.0,
-                 "grad_clip": 0.0, "calibration_images": None, "val_images": None, "width": None,
+                 "grad_clip": 0.0, "calibration_images": None, "val_images": None, "confirm_images": 0, "width": None,
                  "train_limit": None}
 
 
@@ -192,11 +192,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"run directory: {run_dir.path}", file=sys.stderr)
     progress = SearchProgress(config.budget, len(run_dir.read_records()), args.quiet, config.objective)
     baseline_bar = BaselineBar(args.quiet)
+    held_out_bar = BaselineBar(args.quiet, "confirming")
     try:
         outcome = api.run(run_dir, quiet=args.quiet, undo=undo, on_record=progress, on_baseline=baseline_bar,
-                          on_search_start=progress.start)
+                          on_search_start=progress.start, on_held_out=held_out_bar)
     finally:
         baseline_bar.close()
+        held_out_bar.close()
         progress.close()
     report(outcome.summary, outcome.records, args.top, time.perf_counter() - started, run_dir)
     return 0

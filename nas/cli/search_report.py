@@ -10,7 +10,7 @@ from tqdm import tqdm
 from nas.archive import RunDir, top_table
 from nas_common.registry import SPACES
 from nas.judging.trust import describe
-from nas.judging.verdict import describe_separability
+from nas.judging.verdict import describe_separability, split_table
 from nas_common.objective import Objective
 
 
@@ -50,14 +50,15 @@ class SearchProgress:
 
 
 class BaselineBar:
-    """Progress of the random architectures scored before the search (the supernet trust check)."""
+    """Progress of the random architectures scored before the search (the supernet trust check), or
+    of the architectures scored again on the confirmation images after it."""
 
-    def __init__(self, quiet: bool) -> None:
-        self.quiet, self.bar = quiet, None
+    def __init__(self, quiet: bool, desc: str = "random archs") -> None:
+        self.quiet, self.bar, self.desc = quiet, None, desc
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=total, desc="random archs", unit="arch", disable=self.quiet, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=self.desc, unit="arch", disable=self.quiet, dynamic_ncols=True)
         self.bar.update(1)
         if done == total:
             self.close()
@@ -118,8 +119,21 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
         print(f"skip connections    the alphas chose {darts['skip_connections']} of {darts['decisions']} "
               f"decisions{capped}")
     if "verdict" in summary:
-        print(f"verdict             {summary['verdict']['text']}")
+        for line in verdict_lines(summary["verdict"], objective.unit):
+            print(line)
     if "estimator" in summary:
         print(f"ranked by           {summary['estimator']['text']}")
     print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
     print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")
+
+
+def verdict_lines(verdict: dict[str, Any], unit: str) -> list[str]:
+    """The verdict as printed: the splits side by side, then the verdict; a verdict saved before
+    confirmation existed is labelled as judged on the images that chose the best."""
+    lines = [f"  {line}" for line in split_table(verdict, unit)]
+    if lines:
+        lines.insert(0, "splits")
+    text = verdict.get("text", "-")
+    if "basis" not in verdict:
+        text = f"UNCONFIRMED (saved before confirmation: judged on the images that chose the best) {text}"
+    return [*lines, f"verdict             {text}"]

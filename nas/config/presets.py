@@ -8,6 +8,10 @@ too few for its random paths to reach the 58% (median) an 8-block supernet reach
 steps (`make demo`: 8 min on 2 cores).
 `full` warms the learning rate up over 2 epochs (SPOS re-implementations use 5 on ImageNet).
 
+Every preset keeps `confirm_images` apart from the start (`nas.tasks.splits`): training images the
+supernet never trains on (left out by `train_limit`) first, then the end of the validation split
+(at most half of it). The search never scores on them; its verdict is judged on them.
+
 A preset may hold per-space overrides (`spaces`): the `detnas` space trains a detector on the
 bundled raccoon photos, with its own data, widths, schedule and evaluation sizes. Its `cpu`
 preset is sized to finish in 15 minutes on 2 cores; its `full` preset is DetNAS's (300M layout,
@@ -30,14 +34,14 @@ from nas_common.errors import UserError
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {
         "width": 0.25, "train_limit": 20000, "epochs": 6, "batch_size": 64, "lr": 0.1,
-        "calibration_images": 512, "val_images": 1000, "random_baseline": 10,
+        "calibration_images": 512, "val_images": 1000, "confirm_images": 5000, "random_baseline": 10,
         "space_options": {"shufflenet": {"stage_repeats": [2, 2, 2, 2]}},
         "strategy_options": {"evolution": {"population": 16, "topk": 5, "mutations": 8,
                                            "crossovers": 8, "generations": 6}},
         "spaces": {
             "detnas": {
                 "width": 0.25, "epochs": 100, "batch_size": 16, "lr": 0.02, "warmup_epochs": 2, "grad_clip": 35.0,
-                "calibration_images": 64, "val_images": None, "random_baseline": 10,
+                "calibration_images": 64, "val_images": None, "confirm_images": 2000, "random_baseline": 10,
                 "data": {"image_size": 256},
                 "space_options": {"detnas": {"layout": "cpu", "head_norm": "gn"}},
                 "strategy_options": {"evolution": {"population": 12, "topk": 4, "mutations": 6,
@@ -48,13 +52,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {
         # SPOS: 20 blocks, 200 x 128 images recalibrate BN; population 50, top-k 10, 20 generations.
         "width": 1.0, "train_limit": None, "epochs": 100, "batch_size": 256, "lr": 0.2, "warmup_epochs": 2,
-        "calibration_images": 25600, "val_images": None, "random_baseline": 50,
+        "calibration_images": 25600, "val_images": None, "confirm_images": 10000, "random_baseline": 50,
         "space_options": {}, "strategy_options": {},
         "spaces": {
             "detnas": {
                 # DetNAS: 300M space, COCO at 800x1333 (here square 800 letterboxes), EA 50 x 20.
                 "width": 1.0, "epochs": 12, "batch_size": 16, "lr": 0.02, "warmup_epochs": 1, "grad_clip": 35.0,
-                "calibration_images": 2000, "val_images": None, "random_baseline": 50,
+                "calibration_images": 2000, "val_images": None, "confirm_images": 2000, "random_baseline": 50,
                 "data": {"image_size": 800, "max_size": 1333},
                 # Step 1: the backbone as a classification supernet first (ImageNet in the paper; the
                 # bundled CIFAR-10 here), unless --backbone RUN or --pretrain-steps 0.
@@ -74,13 +78,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 _NB201_SUPERNET = {"sharing": "nested", "affine": False}
 PRESETS["cpu"]["spaces"]["nb201"] = {
     "width": 0.5, "train_limit": 20000, "epochs": 32, "batch_size": 64, "lr": 0.05,
-    "calibration_images": 256, "val_images": 2560, "random_baseline": 10,
+    "calibration_images": 256, "val_images": 2560, "confirm_images": 5000, "random_baseline": 10,
     "space_options": {"nb201": {**_NB201_SUPERNET, "cells_per_stage": 1}},
     "strategy_options": PRESETS["cpu"]["strategy_options"],
 }
 PRESETS["full"]["spaces"]["nb201"] = {
     "width": 1.0, "train_limit": None, "epochs": 100, "batch_size": 256, "lr": 0.1, "warmup_epochs": 2,
-    "calibration_images": 2048, "val_images": None, "random_baseline": 50,
+    "calibration_images": 2048, "val_images": None, "confirm_images": 5000, "random_baseline": 50,
     "space_options": {"nb201": dict(_NB201_SUPERNET)}, "strategy_options": {},
 }
 

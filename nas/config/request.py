@@ -65,6 +65,7 @@ class SearchRequest:
     pretrain_data: str | None = None
     calibration_images: int | None = None
     val_images: int | None = None
+    confirm_images: int | None = None
     eval_batch_size: int | None = None
     device: str | None = None
     workers: int | str | None = None

@@ -39,7 +39,7 @@ _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "
                     "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
                     "test_data", "image_size", "backbone", "init_from", "path_pool", "average_last", "grad_clip",
                     "pretrain_steps", "pretrain_data", "epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
-                    "val_images", "eval_batch_size")
+                    "val_images", "confirm_images", "eval_batch_size")
 
 
 def config_from_file(args: SearchRequest) -> SearchConfig:
@@ -97,7 +97,8 @@ def _resolve_config(args: SearchRequest) -> dict[str, Any]:
                               "gpus_per_worker": args.gpus_per_worker, "address": args.address}
     config["evaluator"] = {"kind": "supernet", "calibration_images": pick(args.calibration_images, p["calibration_images"]),
                            "batch_size": pick(args.eval_batch_size, 256),
-                           "val_images": pick(args.val_images, p["val_images"])}
+                           "val_images": pick(args.val_images, p["val_images"]),
+                           "confirm_images": pick(args.confirm_images, p["confirm_images"])}
     method = method_of(args.strategy)  # a strategy that trains its supernet its own way (DARTS)
     trains = method is not None
     if trains and args.supernet is not None:

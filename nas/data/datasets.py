@@ -22,6 +22,7 @@ from nas_common.errors import UserError
 # training loader, which uses default_rng([seed, epoch]) with small epoch numbers).
 _VAL_STREAM = 0x5EED_0001
 _LIMIT_STREAM = 0x5EED_0002
+_SPARE_STREAM = 0x5EED_0003
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -38,6 +39,9 @@ class ImageData:
     They are left writable on purpose: torch.from_numpy / torch.as_tensor warn on read-only arrays.
 
     `mean`/`std` are per-channel statistics of `x_train` in [0, 1] units, for normalisation.
+    `x_spare`/`y_spare`: images of the source's training set that are neither trained on (left out
+    by `train_limit`) nor in the validation split: the first images a search's verdict is confirmed
+    on (`nas.tasks.splits`). Empty without a `train_limit`.
     """
 
     name: str
@@ -50,9 +54,15 @@ class ImageData:
     y_test: np.ndarray
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    x_spare: np.ndarray | None = None
+    y_spare: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for x, y in ((self.x_train, self.y_train), (self.x_val, self.y_val), (self.x_test, self.y_test)):
+        if self.x_spare is None or self.y_spare is None:
+            object.__setattr__(self, "x_spare", self.x_train[:0])
+            object.__setattr__(self, "y_spare", self.y_train[:0])
+        for x, y in ((self.x_train, self.y_train), (self.x_val, self.y_val), (self.x_test, self.y_test),
+                     (self.x_spare, self.y_spare)):
             if x.ndim != 4 or len(x) != len(y):
                 raise ValueError(f"images {x.shape} and labels {y.shape} do not match")
 
@@ -71,7 +81,7 @@ class ImageData:
     def __repr__(self) -> str:
         return (f"ImageData({self.name!r}, {self.num_classes} classes, {self.image_size}x"
                 f"{self.image_size}x{self.channels}, train={len(self.x_train)}, "
-                f"val={len(self.x_val)}, test={len(self.x_test)})")
+                f"val={len(self.x_val)}, test={len(self.x_test)}, spare={len(self.x_spare)})")
 
 
 def data_root() -> Path:
@@ -174,19 +184,24 @@ def load_data(spec: str = "cifar10", *, val_size: int | float = 0.1, seed: int =
     # Validation stays in shuffled order: sources are often sorted by class, and evaluators may
     # score on the first N validation images.
     val_idx, train_idx = perm[:k], np.sort(perm[k:])
+    spare_idx = train_idx[:0]
     if train_limit is not None:
         if isinstance(train_limit, bool) or not isinstance(train_limit, (int, np.integer)) or train_limit < 1:
             raise UserError(f"train_limit must be a positive integer or None, got {train_limit!r}")
         if train_limit < len(train_idx):
             rng = np.random.default_rng([seed, _LIMIT_STREAM])
-            train_idx = np.sort(rng.choice(train_idx, size=int(train_limit), replace=False))
+            kept = np.sort(rng.choice(train_idx, size=int(train_limit), replace=False))
+            # in a seeded order of their own: a confirmation takes the first N of them
+            spare_idx = np.random.default_rng([seed, _SPARE_STREAM]).permutation(np.setdiff1d(train_idx, kept))
+            train_idx = kept
 
     x_train = raw.x_train[train_idx]
     mean, std = _channel_stats(x_train)
     return ImageData(name=name, classes=raw.classes,
                      x_train=x_train, y_train=raw.y_train[train_idx],
                      x_val=raw.x_train[val_idx], y_val=raw.y_train[val_idx],
-                     x_test=raw.x_test, y_test=raw.y_test, mean=mean, std=std)
+                     x_test=raw.x_test, y_test=raw.y_test, mean=mean, std=std,
+                     x_spare=raw.x_train[spare_idx], y_spare=raw.y_train[spare_idx])
 
 
 @dataclass(frozen=True)

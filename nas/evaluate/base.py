@@ -10,7 +10,7 @@ its attributes (`uses_supernet`: whether export, rank-check and inherited-BN rep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
@@ -56,6 +56,20 @@ class Evaluator(Scorer, Protocol):
     spec: EvaluatorSpec  # how to build the same evaluator elsewhere
 
     def shared_weights(self) -> dict[str, torch.Tensor] | None: ...  # what from_spec needs beside the spec
+
+
+@runtime_checkable
+class HeldOutScorer(Protocol):
+    """An evaluator that can score an architecture again on images the search never chose by
+    (`nas.tasks.splits`): the confirmation images that judge the verdict, and the test split that is
+    only reported. The supernet evaluator is one (a path is rescored in a second); evaluators that
+    train each candidate or read a table keep no network to rescore."""
+
+    split_images: dict[str, int]  # {"validation": n, "confirmation": n, "test": n}
+
+    def confirm_metrics(self, arch: Arch) -> dict[str, Any]: ...  # "confirm_<metric>", per-image outcomes
+
+    def test_metrics(self, arch: Arch, per_image: bool = False) -> dict[str, Any]: ...
 
 
 class EvaluatorKind(Protocol):

@@ -22,6 +22,7 @@ from nas.supernet.train import to_device
 from nas.tasks import get_task
 from nas.tasks.base import Task
 from nas.tasks.classification import CLASSIFICATION
+from nas.tasks.splits import validation_parts
 from nas_common.objective import Objective
 from nas_common.registry import EVALUATORS
 from search_spaces.arch import Arch
@@ -37,13 +38,18 @@ class EvaluatorConfig:
 
     calibration_images: int = 1024
     batch_size: int = 256
-    val_images: int | None = None  # None: the whole validation split
+    val_images: int | None = None  # None: the whole validation split (less the confirmation's images)
+    # Validation images kept apart to confirm the verdict (`nas.tasks.splits`); 0: none, as in runs
+    # saved before confirmation existed (a new search's comes from its preset).
+    confirm_images: int = 0
 
     def __post_init__(self) -> None:
         for key in ("calibration_images", "batch_size", "val_images"):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ValueError(f"{key} must be at least 1, got {value}")
+        if self.confirm_images < 0:
+            raise ValueError(f"confirm_images must be at least 0, got {self.confirm_images}")
 
 
 def split_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -75,8 +81,12 @@ class SupernetEvaluator:
         self.batch_size = batch_size
         self.calibration = calibration.to(self.device)
         self.val_batches = [(x.to(self.device), to_device(y, self.device)) for x, y in val_batches]
-        # The test split's batches, made only when asked (test_metrics): none by default.
+        # The test split's and the confirmation images' batches, made only when asked
+        # (test_metrics, confirm_metrics): none by default.
         self.test_batches: Callable[[], Iterable[tuple[torch.Tensor, Any]]] | None = None
+        self.confirm_batches: Callable[[], Iterable[tuple[torch.Tensor, Any]]] | None = None
+        # how many images each role has (nas.tasks.splits): what a verdict says it was judged on
+        self.split_images: dict[str, int] = {"validation": sum(len(x) for x, _ in val_batches)}
 
     def _chunks(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         return iter(x.split(self.batch_size))
@@ -108,6 +118,16 @@ class SupernetEvaluator:
         with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
             return self._accuracy(arch, batches, split="test", per_image=per_image)
 
+    def confirm_metrics(self, arch: Arch) -> dict[str, Any]:
+        """The task's metrics of `arch` (recalibrated) on the confirmation images, which neither
+        trained the supernet nor scored the search ("confirm_acc", its standard error and the
+        per-image outcomes that pair it with another architecture's). Empty when there are none."""
+        batches = list(self.confirm_batches()) if self.confirm_batches is not None else []
+        if not batches:
+            return {}
+        with path_statistics(self.supernet, lambda x: self.supernet(x, arch), self._chunks(self.calibration)):
+            return self._accuracy(arch, batches, split="confirm", per_image=True)
+
     def evaluate_inherited(self, arch: Arch) -> dict[str, float]:
         """Validation accuracy with the supernet's running statistics as trained (for comparison)."""
         return self._accuracy(arch)
@@ -128,10 +148,22 @@ class SupernetEvaluator:
         """An evaluator over `supernet` with calibration images (picked by `seed`) and validation
         split from `data`, batched and scored as `task` says."""
         calibration = task.calibration_images(data, cfg.calibration_images, seed)
-        val_batches = list(task.eval_batches(data, "val", cfg.batch_size, cfg.val_images))
+        parts = validation_parts(task.split_size(data, "val"), cfg.val_images, cfg.confirm_images,
+                                 spare=task.split_size(data, "spare"))
+        val_batches = list(task.eval_batches(data, "val", cfg.batch_size, parts.search))
         evaluator = cls(supernet, calibration, val_batches, cfg.batch_size, device,
                         chance=task.chance(data), task=task)
         evaluator.test_batches = functools.partial(task.eval_batches, data, "test", cfg.batch_size)
+        if parts.confirm:
+            def confirmation() -> Iterator[tuple[torch.Tensor, Any]]:
+                if parts.from_spare:
+                    yield from task.eval_batches(data, "spare", cfg.batch_size, parts.from_spare)
+                if parts.from_val:
+                    yield from task.eval_batches(data, "val", cfg.batch_size, parts.from_val, start=parts.confirm_start)
+
+            evaluator.confirm_batches = confirmation
+        evaluator.split_images = {"validation": parts.search, "confirmation": parts.confirm,
+                                  "test": task.split_size(data, "test")}
         evaluator.spec = spec
         evaluator.images_available = task.images_outside_test(data)
         return evaluator

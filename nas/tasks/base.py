@@ -5,7 +5,8 @@ labels or boxes: they call the task. A task says
 - which data it reads (`load_data`) and how a space is adapted to it (`space_options`: input size,
   channels, classes, ...),
 - how its data is batched: seeded training batches (`train_loader`, a pure function of
-  (seed, step)), held-out batches (`eval_batches`) and BN-calibration images
+  (seed, step)), held-out batches (`eval_batches`; which validation images choose and which
+  confirm is `nas.tasks.splits`) and BN-calibration images
   (`calibration_images`),
 - how a batch moves to a device (`to_device`: targets may be tensors or lists of boxes),
 - the training loss and per-batch training metrics (`training_loss`),
@@ -47,8 +48,13 @@ class Task(Protocol):
     def train_loader(self, data: Any, batch_size: int, seed: int, *, augment: bool = True, rank: int = 0,
                      world_size: int = 1, device: torch.device = torch.device("cpu")) -> Loader: ...
 
-    def eval_batches(self, data: Any, split: str, batch_size: int,
-                     limit: int | None = None) -> Iterator[tuple[torch.Tensor, Any]]: ...
+    def eval_batches(self, data: Any, split: str, batch_size: int, limit: int | None = None,
+                     start: int = 0) -> Iterator[tuple[torch.Tensor, Any]]:
+        """Unaugmented batches of the split's images `start` .. `start + limit` (all from `start`
+        when `limit` is None), in order."""
+        ...
+
+    def split_size(self, data: Any, split: str) -> int: ...  # images in a split ("train", "val", "test")
 
     def calibration_images(self, data: Any, count: int, seed: int) -> torch.Tensor: ...
 

@@ -32,10 +32,14 @@ class Classification:
                      world_size: int = 1, device: torch.device = torch.device("cpu")) -> TrainLoader:
         return TrainLoader(data, batch_size, seed, augment=augment, rank=rank, world_size=world_size, device=device)
 
-    def eval_batches(self, data: ImageData, split: str, batch_size: int,
-                     limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        x, y = getattr(data, f"x_{split}")[:limit], getattr(data, f"y_{split}")[:limit]
+    def eval_batches(self, data: ImageData, split: str, batch_size: int, limit: int | None = None,
+                     start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        end = None if limit is None else start + limit
+        x, y = getattr(data, f"x_{split}")[start:end], getattr(data, f"y_{split}")[start:end]
         return eval_batches(x, y, batch_size, data.mean, data.std)
+
+    def split_size(self, data: ImageData, split: str) -> int:
+        return len(getattr(data, f"y_{split}"))
 
     def calibration_images(self, data: ImageData, count: int, seed: int) -> torch.Tensor:
         return calibration_images(data, count, seed)

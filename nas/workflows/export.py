@@ -127,7 +127,8 @@ def run_evaluator_config(config: dict, args: Any) -> tuple["EvaluatorConfig", li
         saved, source = {k: v for k, v in evaluator.items() if k in EvaluatorConfig.__dataclass_fields__}, "the search's"
     else:
         p = preset(config.get("preset") or "cpu", config.get("space"))
-        saved = {"calibration_images": p["calibration_images"], "val_images": p["val_images"]}
+        saved = {"calibration_images": p["calibration_images"], "val_images": p["val_images"],
+                 "confirm_images": p["confirm_images"]}
         source = f"the {config.get('preset') or 'cpu'} preset's"
     given = {"calibration_images": args.calibration_images, "batch_size": args.eval_batch_size,
              "val_images": args.val_images}
@@ -135,6 +136,7 @@ def run_evaluator_config(config: dict, args: Any) -> tuple["EvaluatorConfig", li
     cfg = EvaluatorConfig(**settings)
     said = [f"{cfg.calibration_images:,} calibration images ({'--calibration-images' if given['calibration_images'] else source})",
             (f"{cfg.val_images:,} validation images" if cfg.val_images else "all validation images")
+            + (f" less {cfg.confirm_images:,} kept apart for confirmation" if cfg.confirm_images else "")
             + f" ({'--val-images' if given['val_images'] else source})"]
     return cfg, said
 

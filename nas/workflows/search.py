@@ -23,7 +23,8 @@ from nas.strategies import make_strategy
 from nas.strategies.base import Strategy
 from nas_common.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
-from nas.judging.verdict import verdict
+from nas.judging.confirmation import TOP as CONFIRM_TOP, held_out_scores
+from nas.judging.verdict import judge, verdict
 from nas.judging.trust import check_learned, check_mixed_learned, check_separable, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
@@ -137,6 +138,12 @@ def plan(config: SearchConfig, budget: int | None) -> str:
     else:
         steps.append(f"search {budget} architectures with {config.strategy}" if budget is not None
                      else f"search with {config.strategy} until it ends")
+    confirm = config.evaluator.settings.get("confirm_images", 0) if evaluator_kind(config).uses_supernet else 0
+    if confirm and baseline:
+        steps.append(f"judge the verdict on up to {confirm:,} validation images kept apart (the search's top "
+                     f"{CONFIRM_TOP} and the random architectures scored again; at most half the validation split)")
+    elif baseline and evaluator_kind(config).uses_supernet:
+        steps.append("verdict UNCONFIRMED (no validation images kept apart: --confirm-images)")
     return " -> ".join(steps)
 
 
@@ -181,11 +188,13 @@ def trusted_baseline(run: RunDir, config: SearchConfig, space, evaluator,
 def execute(run: RunDir, *, quiet: bool = False,
             on_record: Callable[[dict[str, Any], bool], None] | None = None,
             on_baseline: Callable[[int, int], None] | None = None,
-            on_search_start: Callable[[int | None], None] | None = None) -> SearchOutcome:
-    """Train (or load) the supernet, check it, then search. The callbacks report progress:
-    `on_baseline(done, total)` per random architecture, `on_search_start(budget)` once the search
-    itself begins (the strategy's budget: the run's, or what its own settings come to), and
-    `on_record(record, new)` per result."""
+            on_search_start: Callable[[int | None], None] | None = None,
+            on_held_out: Callable[[int, int], None] | None = None) -> SearchOutcome:
+    """Train (or load) the supernet, check it, search, then judge the best on images that took no
+    part in choosing it. The callbacks report progress: `on_baseline(done, total)` per random
+    architecture, `on_search_start(budget)` once the search itself begins (the strategy's budget:
+    the run's, or what its own settings come to), `on_record(record, new)` per result, and
+    `on_held_out(done, total)` per architecture scored again on the confirmation images."""
     config = SearchConfig.from_dict(run.read_config(), where=str(run.config))
     device = resolve_device(config.device)
     trained_by = method_settings(config.strategy, config.strategy_options)  # DARTS: its own training
@@ -242,17 +251,22 @@ def execute(run: RunDir, *, quiet: bool = False,
         summary["darts_mixed_forward"] = mixed
     judged = verdict(records, baseline if baseline["count"] else None, objective.metric, objective.maximise,
                      objective.unit, objective.scale)
+    held = {}
     if judged is not None:
-        summary["verdict"] = judged
+        # judged on images that took no part in choosing the best (nas.judging.confirmation)
+        held = held_out_scores(records, baseline, objective, evaluator, on_step=on_held_out)
+        summary["verdict"] = judge(judged, held, candidates=summary["unique_architectures"],
+                                   randoms=baseline["count"], unit=objective.unit)
     if evaluator_kind(config).uses_supernet:
         best = Arch.from_dict(summary["best"]["arch"])
         summary[f"best_inherited_bn_{objective.metric}"] = evaluator.evaluate_inherited(best)[objective.metric]
-        test = evaluator.test_metrics(best)  # reported only: the search never saw the test split
+        # reported only: the search never saw the test split
+        test = held["test"]["best"] if "test" in held else evaluator.test_metrics(best)
         if test:
             summary["best_test"] = test
     if trained_by is not None:
         summary.update(trained_by[0].summary(space, trained_by[1], handed))
     write_json_atomic(run.summary, summary)
-    plot_progress(records, run.progress_plot, objective)
+    plot_progress(records, run.progress_plot, objective, summary.get("verdict"))
     plot_pareto(records, run.pareto_plot, objective)
     return SearchOutcome(run, records, summary)

@@ -68,14 +68,19 @@ class Detection:
                      world_size: int = 1, device: torch.device = torch.device("cpu")) -> DetectionLoader:
         return DetectionLoader(data, data.train, batch_size, seed, data.image_size, augment, rank, world_size)
 
-    def eval_batches(self, data: DetectionData, split: str, batch_size: int,
-                     limit: int | None = None) -> Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]:
+    def eval_batches(self, data: DetectionData, split: str, batch_size: int, limit: int | None = None,
+                     start: int = 0) -> Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]:
         part = getattr(data, split)
-        if limit is not None and limit < len(part):
-            part = type(part)(*(getattr(part, f)[:limit] for f in ("images", "boxes", "labels", "ids")))
+        end = len(part) if limit is None else min(len(part), start + limit)
+        if start > 0 or end < len(part):
+            part = type(part)(*(getattr(part, f)[start:end] for f in ("images", "boxes", "labels", "ids")))
         if not len(part):
             return iter(())
         return DetectionLoader(data, part, min(batch_size, len(part)), 0, data.image_size, augment=False).eval_batches()
+
+    def split_size(self, data: DetectionData, split: str) -> int:
+        """Images in a split; detection data keep no spare training images (0)."""
+        return len(getattr(data, split, ()))
 
     def calibration_images(self, data: DetectionData, count: int, seed: int) -> torch.Tensor:
         """A fixed seeded subset of `count` training images, letterboxed, unaugmented."""
