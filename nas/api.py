@@ -141,13 +141,22 @@ class SearchResult:
         factory = SPACES.get(self.config["space"])
         return factory(**self.config.get("space_options", {}))
 
-    def model(self, arch: Arch | None = None, *, calibration_images: int | None = None, device: str = "auto"):
+    def model(self, arch: Arch | None = None, *, calibration_images: int | None = None, device: str = "auto",
+              preprocessed: bool = True):
         """The stand-alone network of `arch` (default: the best) holding the supernet's weights on
-        its path, BN statistics recalibrated as the search scored it; eval mode. A run without a
-        supernet (a table or zero-cost search) has no weights to give: train the network instead."""
+        its path, BN statistics recalibrated as the search scored it; eval mode. It takes images as
+        you have them, floats in [0, 1] (pixels / 255), NCHW: the normalisation of the data it was
+        trained on is its first module (`.net` is the bare network; `preprocessed=False` gives that
+        alone, which expects normalised images). A run without a supernet (a table or zero-cost
+        search) has no weights to give: train the network instead."""
+        from nas.data.preprocessed import with_preprocessing
         from nas.workflows.export import recalibrated_network
 
-        return recalibrated_network(self.path, arch, calibration_images=calibration_images, device=device).model.eval()
+        network = recalibrated_network(self.path, arch, calibration_images=calibration_images, device=device)
+        if not preprocessed:
+            return network.model.eval()
+        run = network.supernet_run
+        return with_preprocessing(network.model, run.task.preprocessing(run.data)).eval()
 
 
 def load(run: str | Path) -> SearchResult:

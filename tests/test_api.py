@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch
 
 import nas.api as api
 from nas.config.request import SearchRequest
@@ -50,8 +51,12 @@ def test_the_readme_first_search_runs_and_its_model_is_the_best_path(tmp_path, m
         assert result.best.rank == 1 and result.best.metrics == max((r.metrics for r in result.ranking),
                                                                      key=lambda m: (m["val_acc"], -m["val_loss"]))
         space = result.space()
-        assert model.state_dict().keys() == space.build(result.best.arch).state_dict().keys()
+        assert model.net.state_dict().keys() == space.build(result.best.arch).state_dict().keys()
         assert not model.training
+        # it takes raw images in [0, 1]: the data's normalisation is its first module
+        x = torch.rand(2, 3, 32, 32)
+        mean, std = model.mean, model.std
+        torch.testing.assert_close(model(x), model.net((x - mean) / std))
         verdict = result.summary["verdict"]["best_vs_random_median"]  # told apart from random, with its CI
         assert verdict["ci95"][0] <= verdict["difference"] <= verdict["ci95"][1]
     finally:

@@ -196,3 +196,28 @@ def test_confirmation_images_are_disjoint_from_training_and_search_validation(tm
     assert not (searched | confirming) & numbers(data.x_test)
     # the 20 spare training images first, then the last 20 of the validation split
     assert searched == numbers(data.x_val[:30]) and confirming == numbers(data.x_spare) | numbers(data.x_val[80:])
+
+
+def test_detection_is_judged_by_the_same_rule_over_paired_bootstrap_resamples():
+    """mAP is no mean over images: two detectors are paired through the same bootstrap resamples of
+    the confirmation images, and the verdict is decided there as for accuracy."""
+    from nas.judging.verdict import compare
+    from nas.tasks.uncertainty import pack_values
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(30.0, 3.0, 200)  # resampling moves both detectors' mAP alike
+
+    def detector(shift: float, split: str) -> dict:
+        boot = shared + shift + rng.normal(0.0, 0.3, 200)
+        return {f"{split}_mAP": float(30.0 + shift), f"{split}_mAP_se": float(boot.std(ddof=1)),
+                PER_IMAGE: {f"{split}_mAP_boot": pack_values(boot), "images": 40}}
+
+    better = compare(detector(2.0, "confirm"), detector(0.0, "confirm"), "confirm_mAP")
+    assert better["paired"] and better["distinguishable"] and better["se"] < 1.0  # unpaired it would be ~4.2
+    held = {"confirmation": {"images": 40, "metric": "confirm_mAP", "comparison": better}}
+    validation = verdict([{"arch_hash": "a", "metrics": {"val_mAP": 35.0, "val_mAP_se": 3.0}}],
+                         {"evaluations": [{"arch_hash": "r", "choices": [], "val_mAP": 30.0, "val_mAP_se": 3.0}]},
+                         "val_mAP", unit="")
+    final = judge(validation, held, candidates=10, randoms=1, unit="")
+    assert final["basis"] == "confirmation" and final["better_than_random"]
+    assert not compare(detector(0.1, "confirm"), detector(0.0, "confirm"), "confirm_mAP")["distinguishable"]

@@ -240,6 +240,11 @@ def test_tiny_detnas_search_on_raccoon_end_to_end(tmp_path):
     assert config["task"] == "detection" and config["objective"]["metric"] == "val_mAP"
     assert config["data"]["annotations"] == "raccoon" and config["data"]["image_size"] == 64
     assert summary["evaluations"] == 4 and "test_mAP" in summary["best_test"]
+    # the verdict is judged on the 16 validation photos the search never scored (half of the 32)
+    verdict = summary["verdict"]
+    assert verdict["basis"] == "confirmation" and verdict["splits"]["confirmation"]["images"] == 16
+    assert verdict["splits"]["confirmation"]["metric"] == "confirm_mAP"
+    assert verdict["splits"]["validation"]["images"] == 16 and verdict["splits"]["test"]["images"] == 40
     records = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
     assert all(r["flops"] <= 40e6 and "val_AP50" in r["metrics"] for r in records)
     # Step 1 ran first: a classification backbone supernet, which the detection supernet started from.

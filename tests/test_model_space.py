@@ -307,9 +307,9 @@ def test_a_supernet_search_on_a_user_space_exports_resumes_and_reloads(tmp_path)
     model, arch, _ = load_exported(tmp_path / "best.pt")
     space = SPACES.get(CELL_NET)(channels=4)
     reference = space.build(arch)
-    reference.load_state_dict(model.state_dict())
+    reference.load_state_dict(model.net.state_dict())
     x = torch.randn(2, 3, 32, 32)
-    torch.testing.assert_close(model(x), reference.eval()(x))
+    torch.testing.assert_close(model.net(x), reference.eval()(x))
 
 
 @needs_subset
@@ -371,7 +371,7 @@ def test_a_space_from_an_entry_point_is_listed_and_built(tmp_path, monkeypatch):
     ({"input_size": 10**9}, "input_size must be a whole number from 1 to 4,096"),
     ({"in_channels": float("nan")}, "in_channels must be a whole number"),
     ({"channels": 10**6}, "its supernet would hold .* parameters, above 2,000,000,000"),
-    ({"channels": -3}, r"SmallCNN\(channels=-3\) failed: RuntimeError: Trying to create tensor with negative"),
+    ({"channels": -3}, r"SmallCNN\(channels=-3, in_channels=3\) failed: RuntimeError: Trying to create tensor with negative"),
 ])
 def test_sizes_beyond_what_a_machine_builds_are_refused_before_allocating(options, message):
     with pytest.raises((ValueError, SpaceDefinitionError), match=message):

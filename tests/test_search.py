@@ -138,8 +138,13 @@ def test_export_equals_the_recalibrated_supernet_path(searched):
     with torch.no_grad():
         with path_statistics(supernet, lambda b: supernet(b, arch), evaluator.calibration.split(evaluator.batch_size)):
             expected = supernet(x, arch)
-        got = model(x)
+        got = model.net(x)  # the bare network takes the normalised validation images
+        raw = x * torch.tensor(evaluator.task.preprocessing(load_supernet_run(run / "supernet").data)["std"]).view(1, -1, 1, 1) \
+            + torch.tensor(meta["preprocessing"]["mean"]).view(1, -1, 1, 1)
+        assert raw.min() >= -1e-5 and raw.max() <= 1 + 1e-5  # back to pixels / 255
+        behind = model(raw)  # the exported model normalises them itself
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(behind, expected, rtol=1e-4, atol=1e-4)
 
 
 @needs_subset
@@ -170,6 +175,22 @@ def test_search_reuses_a_trained_supernet(searched, tmp_path):
     assert config["supernet"]["run"] == str((run / "supernet").resolve()) and config["train"] is None
     # Same seed, strategy and evaluator settings on the same weights: the same evaluations.
     assert without_wall(records(tmp_path / "again")) == without_wall(records(run))
+
+
+@needs_subset
+def test_a_resumed_search_ends_with_the_verdict_of_an_uninterrupted_one(searched, tmp_path):
+    """The confirmation and test scores are functions of the supernet, the seed and the images: a
+    search stopped halfway and resumed judges exactly as the one that ran through."""
+    run, _ = searched
+    args = [a for a in TINY_SEARCH if a not in ("--space", "shufflenet")]
+    args[args.index("--budget") + 1] = "3"
+    out = tmp_path / "halfway"
+    assert run_main([*args, "--supernet", run / "supernet", "--out", out])[0] == 0
+    assert run_main(["search", "--resume", out, "--budget", str(BUDGET), "--quiet"])[0] == 0
+    whole = json.loads((run / "summary.json").read_text())["verdict"]
+    resumed = json.loads((out / "summary.json").read_text())["verdict"]
+    assert resumed == whole and whole["basis"] == "confirmation"
+    assert whole["splits"]["confirmation"]["images"] == 200 and whole["splits"]["validation"]["images"] == 100
 
 
 # ---- the trust check: an untrained supernet is not searched ----------------------------------------

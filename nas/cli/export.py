@@ -57,14 +57,20 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         error = export_onnx(args.out, model, preprocessing)
         print(f"exported {arch} to {args.out} as ONNX (onnxruntime matches PyTorch within {error:.1e}; input "
-              f"\"images\" N x {preprocessing.get('channels', 3)} x {preprocessing['input_size']}^2, preprocessing: "
-              f"{preprocessing.get('mean')} / {preprocessing.get('std')})")
+              f"\"images\" N x {preprocessing.get('channels', 3)} x {preprocessing['input_size']}^2, floats in [0, 1] "
+              f"(pixels / 255): the normalisation with mean {_rounded(preprocessing.get('mean'))} and std "
+              f"{_rounded(preprocessing.get('std'))} is inside)")
         return 0
     carried = options_beyond_defaults(space, supernet_run.task.space_options(supernet_run.data))
     arch_json = export_model(args.out, space=space, arch=arch, model=model, metrics=metrics,
                              preprocessing=preprocessing, space_options=carried)
-    print(f"exported {arch} to {args.out} (architecture: {arch_json})")
+    print(f"exported {arch} to {args.out} (architecture: {arch_json}); `nas.workflows.export.load_exported` gives "
+          f"it behind its normalisation: feed images in [0, 1] (pixels / 255), NCHW")
     return 0
+
+
+def _rounded(values) -> str:
+    return "(" + ", ".join(f"{v:.4f}" for v in values) + ")" if values else "none"
 
 
 def _not_a_run_file(path: Path, run: Path) -> None:

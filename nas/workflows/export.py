@@ -3,7 +3,8 @@ recalibrated BN statistics, in a file plain PyTorch loads (`torch.load(..., weig
 
 File layout (a dict): `format` ("nas-export/1"), `space`, `space_config`, `arch` (its JSON dict),
 `state_dict`, `metrics` (what the search measured) and `preprocessing` (input size, mean/std,
-resizing, class names: the task's `preprocessing`). `load_exported` rebuilds the module.
+resizing, class names: the task's `preprocessing`). `load_exported` rebuilds the module behind its
+normalisation: it takes images in [0, 1] (`nas.data.preprocessed`), as the ONNX file does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from nas.archive import save_torch_atomic, write_json_atomic
+from nas.data.preprocessed import with_preprocessing
 from nas_common.errors import UserError
 from nas_common.registry import SPACES
 from search_spaces.arch import Arch
@@ -55,8 +57,9 @@ def export_model(path: str | Path, *, space, arch: Arch, model: nn.Module, metri
 
 
 def export_onnx(path: str | Path, model: nn.Module, preprocessing: dict[str, Any], seed: int = 0) -> float:
-    """Write `model` as ONNX (batch size dynamic) and run it with onnxruntime on a random batch:
-    returns the largest absolute difference from PyTorch's outputs (refused above 1e-3)."""
+    """Write `model` behind its normalisation as ONNX (input "images": floats in [0, 1], NCHW, batch
+    size dynamic) and run it with onnxruntime on a random batch: returns the largest absolute
+    difference from PyTorch's outputs (refused above 1e-3)."""
     try:
         import onnxruntime
     except ImportError:
@@ -67,8 +70,8 @@ def export_onnx(path: str | Path, model: nn.Module, preprocessing: dict[str, Any
     import numpy as np
 
     size, channels = int(preprocessing["input_size"]), int(preprocessing.get("channels", 3))
-    x = torch.randn(2, channels, size, size, generator=torch.Generator().manual_seed(seed))
-    model = model.eval()
+    x = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(seed))
+    model = with_preprocessing(model, preprocessing).eval()
     with torch.no_grad():
         out = model(x)
     expected = [out] if isinstance(out, torch.Tensor) else list(out)
@@ -92,8 +95,11 @@ def export_onnx(path: str | Path, model: nn.Module, preprocessing: dict[str, Any
     return error
 
 
-def load_exported(path: str | Path) -> tuple[nn.Module, Arch, dict[str, Any]]:
-    """(model in eval mode, architecture, the export's metadata)."""
+def load_exported(path: str | Path, preprocessed: bool = True) -> tuple[nn.Module, Arch, dict[str, Any]]:
+    """(model in eval mode, architecture, the export's metadata). The model takes images as a user
+    has them, floats in [0, 1] (pixels / 255), NCHW, and normalises them itself
+    (`nas.data.preprocessed.Preprocessed`; `.net` is the bare network); `preprocessed=False`: the
+    bare network, which expects images normalised with `meta["preprocessing"]`'s mean and std."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -107,7 +113,10 @@ def load_exported(path: str | Path) -> tuple[nn.Module, Arch, dict[str, Any]]:
     arch = space.parse(state["arch"])
     model = space.build(arch)
     model.load_state_dict(state["state_dict"])
-    return model.eval(), arch, {k: v for k, v in state.items() if k != "state_dict"}
+    meta = {k: v for k, v in state.items() if k != "state_dict"}
+    if preprocessed:
+        model = with_preprocessing(model, meta.get("preprocessing") or {})
+    return model.eval(), arch, meta
 
 
 def describe_file(path: str | Path) -> str:

@@ -105,10 +105,16 @@ class ModelSpace(MeasuredCost, SearchSpace):
         if unknown:
             raise ValueError(f"space {self.name!r} has no option {unknown[0]!r}; valid options: "
                              f"{', '.join(sorted(self.options))}")
-        # the data adapts a space with `num_classes`; a model that takes none ignores it
+        # The data adapts a space with its shape (`input_size`, `in_channels`, `num_classes`): each
+        # reaches the model's constructor when it declares a parameter of that name, and the probe
+        # input has the same shape, so grayscale 28 x 28 data builds a 1-channel model.
         self.model_kwargs = {k: v for k, v in options.items() if k in self.model_options}
         self.input_size = _whole("input_size", input_size, MAX_INPUT_SIZE)
         self.in_channels = _whole("in_channels", in_channels, MAX_CHANNELS)
+        for name, value in (("input_size", self.input_size), ("in_channels", self.in_channels)):
+            if name in self.model_options:
+                self.model_kwargs[name] = value
+        self.num_classes = options.get("num_classes")
         with recording() as context, torch.device("meta"):
             skeleton = self._construct()
         held = sum(p.numel() for p in skeleton.parameters())
@@ -129,7 +135,7 @@ class ModelSpace(MeasuredCost, SearchSpace):
             width = max(d.num_options for d in self._decisions)
             self.alpha_ops = options.pop() if len(options) == 1 else tuple(f"option_{i}" for i in range(width))
             self.alpha_shape = (len(self._decisions), width)
-        key = (type(self), json.dumps(self.config(), sort_keys=True, default=repr))
+        key = (type(self), json.dumps({**self.config(), "num_classes": self.num_classes}, sort_keys=True, default=repr))
         if key not in _SHAPES_CHECKED:  # once per model and options: a forward pass of the supernet
             self.check_shapes()
             _SHAPES_CHECKED.add(key)
@@ -224,9 +230,10 @@ class ModelSpace(MeasuredCost, SearchSpace):
         try:
             with torch.no_grad():
                 for _ in range(archs):
-                    supernet(self.probe_input(2), self.sample(rng))
+                    output = supernet(self.probe_input(2), self.sample(rng))
                     if problems:
                         raise SpaceDefinitionError(f"{self.name}: {problems[0]}")
+                    self._check_classes(output)
         except UserError:
             raise
         except Exception as err:  # a shape mismatch inside the model itself, or any failure of its forward
@@ -235,6 +242,20 @@ class ModelSpace(MeasuredCost, SearchSpace):
         finally:
             for hook in hooks:
                 hook.remove()
+
+
+    def _check_classes(self, output: Any) -> None:
+        """Logits of another width than the data's classes (a model that ignores `num_classes`
+        and keeps its own 1,000) would train on labels it cannot output: refused, naming the fix."""
+        if self.num_classes is None or not isinstance(output, torch.Tensor) or output.dim() != 2:
+            return
+        if output.shape[1] != self.num_classes:
+            takes = "num_classes" in self.model_options
+            raise SpaceDefinitionError(
+                f"{self.name} gives {output.shape[1]:,} outputs per image but the data has {self.num_classes:,} "
+                "classes; " + ("size its classifier with its num_classes argument" if takes else
+                               "take num_classes in its constructor (def __init__(self, num_classes=10, ...)) "
+                               "and size its classifier with it"))
 
 
 _CONVS = (nn.modules.conv._ConvNd, nested.Conv2d)

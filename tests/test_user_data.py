@@ -1,0 +1,96 @@
+"""Users' own models on users' own data: the data's shape reaches the model (grayscale, any size,
+the number of classes), checked on every example and through the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nas.data import load_data
+from nas.supernet.loading import make_space
+from nas.tasks.classification import CLASSIFICATION
+from nas_common.errors import UserError
+from search_spaces.model_space import LayerChoice, SpaceDefinitionError, model_space
+
+try:
+    from tests.conftest import run_main
+except ImportError:
+    from conftest import run_main
+
+EXAMPLES = [("examples.small_cnn:SmallCNN", {"channels": 4}), ("examples.cell_inputs:CellNet", {"channels": 4}),
+            ("examples.nb201_model:NB201", {"channels": 4, "cells_per_stage": 1}),
+            ("examples.nested_blocks:NestedNet", {"channels": 4})]
+
+
+def write_digits(path, size: int = 28, channels: int = 1, classes: int = 10, count: int = 240):
+    """A small user data set as an .npz: images whose class is the brightness of a square, so a
+    network can learn it in a few steps; grayscale stored (N, H, W) as MNIST-like files are."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, classes, count + 60)
+    x = rng.integers(0, 40, (count + 60, size, size, channels)).astype(np.uint8)
+    for i, label in enumerate(y):
+        x[i, size // 4: 3 * size // 4, size // 4: 3 * size // 4] += np.uint8(20 * label)
+    if channels == 1:
+        x = x[..., 0]
+    np.savez(path, x_train=x[:count], y_train=y[:count], x_test=x[count:], y_test=y[count:])
+    return path
+
+
+@pytest.mark.parametrize("channels, size", [(1, 28), (3, 32), (3, 20)], ids=["gray28", "colour32", "colour20"])
+@pytest.mark.parametrize("reference, options", EXAMPLES, ids=[e[0].split(":")[1] for e in EXAMPLES])
+def test_every_example_builds_for_the_data_shape(reference, options, channels, size, tmp_path):
+    data = load_data(str(write_digits(tmp_path / "d.npz", size, channels, classes=7)), val_size=40)
+    assert (data.channels, data.image_size) == (channels, size)
+    space = make_space(reference, data, options, CLASSIFICATION)
+    arch = space.sample(np.random.default_rng(0))
+    supernet = space.supernet(torch.Generator().manual_seed(0)).eval()
+    x = torch.rand(2, channels, size, size)
+    with torch.no_grad():
+        out = supernet(x, arch)
+        alone = supernet.extract(arch).eval()(x)
+    assert out.shape == (2, 7) and torch.allclose(out, alone, atol=1e-5)
+    assert space.flops(arch) > 0
+
+
+class Fixed1000(nn.Module):
+    """A model that keeps ImageNet's 1,000 classes whatever the data."""
+
+    def __init__(self, in_channels: int = 3) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(in_channels, 4, 3), LayerChoice([nn.ReLU(), nn.Tanh()], label="act"),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 1000))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_a_model_that_ignores_the_number_of_classes_is_refused_naming_the_fix():
+    with pytest.raises(SpaceDefinitionError, match="gives 1,000 outputs per image but the data has 10 classes; "
+                                                   "take num_classes in its constructor"):
+        model_space(Fixed1000)(num_classes=10, in_channels=1, input_size=28)
+    model_space(Fixed1000)(num_classes=1000, in_channels=1, input_size=28)  # ImageNet's own: fine
+    assert isinstance(SpaceDefinitionError("x"), UserError)
+
+
+def test_a_grayscale_search_on_a_users_model_works_on_the_first_try(tmp_path):
+    """The newcomer's path of the issue: a user's .npz of 28 x 28 grayscale digits, an example model
+    with its default in_channels=3, no -S in_channels=1: search, export and reload."""
+    digits = write_digits(tmp_path / "digits.npz")
+    out = tmp_path / "run"
+    code, report = run_main(["search", "--space", "examples.small_cnn:SmallCNN", "-S", "channels=4",
+                             "--data", str(digits), "--strategy", "random", "--budget", "3", "--steps", "30",
+                             "--batch-size", "32", "--random-baseline", "5", "--val-images", "30",
+                             "--confirm-images", "20", "--calibration-images", "32", "--force", "--quiet",
+                             "--out", out])
+    assert code == 0, report
+    config = json.loads((out / "supernet" / "config.json").read_text())
+    assert config["space_config"]["in_channels"] == 1 and config["space_config"]["input_size"] == 28
+    assert run_main(["export", "--run", out, "--out", tmp_path / "best.pt", "--calibration-images", "32"])[0] == 0
+    from nas.workflows.export import load_exported
+
+    model, _, _ = load_exported(tmp_path / "best.pt")
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
