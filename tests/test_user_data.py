@@ -94,3 +94,42 @@ def test_a_grayscale_search_on_a_users_model_works_on_the_first_try(tmp_path):
 
     model, _, _ = load_exported(tmp_path / "best.pt")
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_augmentation_is_decided_by_the_data_and_a_crop_never_mirrors():
+    from nas.data import DataConfig, DetectionDataConfig, default_augmentation
+    from nas.data.batches import augment_batch, augmentation
+
+    assert default_augmentation(DataConfig("cifar10")) == "flip-crop"  # the bundled photos
+    assert default_augmentation(DataConfig("digits.npz")) == "crop"  # a user's: a mirrored 7 is no 7
+    assert default_augmentation(DetectionDataConfig()) == "flip"  # boxes are mirrored with the image
+    assert augmentation(True) == "flip-crop" and augmentation(False) == "none"  # configs saved before
+    with pytest.raises(ValueError, match="augment must be one of flip-crop, crop, flip, none"):
+        augmentation("rotate")
+    x = torch.arange(1, 9, dtype=torch.float32).repeat(64, 1, 8, 1)  # every row reads 1..8 left to right
+
+    def mirrored(batch: torch.Tensor) -> torch.Tensor:  # per image: does some row read right to left?
+        rows = batch[:, 0]
+        steps = [(b[b > 0][1:] - b[b > 0][:-1]) for row in rows for b in row]
+        return torch.tensor([bool((s < 0).any()) for s in steps]).view(64, 8).any(1)
+
+    crop = augment_batch(x, torch.Generator().manual_seed(0), crop=True, flip=False)
+    both = augment_batch(x, torch.Generator().manual_seed(0), crop=True, flip=True)
+    flip = augment_batch(x, torch.Generator().manual_seed(0), crop=False, flip=True)
+    assert not mirrored(crop).any() and mirrored(both).any() and mirrored(flip).any()
+    assert not torch.equal(crop, x) and ((flip == x).flatten(1).all(1) | (flip == x.flip(-1)).flatten(1).all(1)).all()
+
+
+def test_the_plan_line_and_the_config_say_the_augmentation(tmp_path, capsys):
+    from nas.cli.main import main
+
+    digits = write_digits(tmp_path / "digits.npz")
+    out = tmp_path / "run"
+    assert main(["search", "--space", "examples.small_cnn:SmallCNN", "-S", "channels=4", "--data", str(digits),
+                 "--strategy", "random", "--budget", "1", "--steps", "2", "--batch-size", "16", "--val-images", "20",
+                 "--confirm-images", "10", "--calibration-images", "16", "--random-baseline", "5", "--force",
+                 "--out", str(out)]) == 0
+    assert "train the supernet (2 steps, augmentation crop)" in capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["train"]["augment"] == "crop"
+    with pytest.raises(SystemExit):
+        main(["search", "--space", "nb201", "--strategy", "random", "--augment", "rotate"])

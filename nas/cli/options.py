@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import sys
 from dataclasses import fields
 
@@ -67,6 +68,26 @@ def space_options(args: argparse.Namespace) -> dict:
     return opts
 
 
+def add_augment_option(group: Any) -> None:
+    from nas.data.batches import AUGMENTATIONS
+
+    group.add_argument("--augment", choices=AUGMENTATIONS, default=None,
+                       help="what training does to an image: a random crop of the image padded by 4 pixels, a "
+                            "random horizontal flip, both, or none (default by data: flip-crop for the bundled "
+                            "CIFAR-10, crop for your own images, where a flip may be wrong: digits, text; flip for "
+                            "detection)")
+    group.add_argument("--no-augment", action="store_true", help="the same as --augment none")
+
+
+def augment_given(args: argparse.Namespace) -> str | None:
+    """The augmentation the flags ask for, None when they leave it to the data."""
+    if getattr(args, "no_augment", False):
+        if getattr(args, "augment", None) not in (None, "none"):
+            raise UserError(f"--no-augment contradicts --augment {args.augment}; give one of them")
+        return "none"
+    return getattr(args, "augment", None)
+
+
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("supernet training")
     length = g.add_mutually_exclusive_group()
@@ -87,7 +108,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--average-last", type=non_negative_float, default=None, metavar="FRACTION",
                    help="end on the average of the weights saved at the epoch ends of this last fraction of "
                         "training (checkpoint averaging; default 0: off)")
-    g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    add_augment_option(g)
     g.add_argument("--path-pool", default=None, metavar="FILE",
                    help="train only these architectures (a JSON list, e.g. the top 10%% of a first supernet's "
                         "ranking), each step one of them uniformly; with --init-from: continued training")
@@ -105,10 +126,14 @@ _TRAIN_FLAGS = ("epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_e
                 "average_last", "grad_clip")
 
 
-def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) -> TrainConfig:
-    """TrainConfig from `base` (a --config file's "train"), then TrainConfig's defaults, with the
-    flags given on the command line on top."""
+def train_config(args: argparse.Namespace, seed: int, base: dict | None = None, data: Any = None) -> TrainConfig:
+    """TrainConfig from `base` (a --config file's "train"), then TrainConfig's defaults (the
+    augmentation: what suits `data`, `nas.data.default_augmentation`), with the flags given on the
+    command line on top."""
+    from nas.data import default_augmentation
+
     values = {f.name: f.default for f in fields(TrainConfig)}
+    values["augment"] = default_augmentation(data)
     values.update({k: v for k, v in (base or {}).items() if k in values})
     given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k, None) is not None}
     if given.get("epochs") is not None:
@@ -116,8 +141,9 @@ def train_config(args: argparse.Namespace, seed: int, base: dict | None = None) 
     if given.get("steps") is not None:
         values["epochs"] = TrainConfig.epochs
     values.update(given, seed=seed)
-    if args.no_augment:
-        values["augment"] = False
+    augment = augment_given(args)
+    if augment is not None:
+        values["augment"] = augment
     if getattr(args, "backbone", None):
         values["backbone"] = backbone_run(args)
     if getattr(args, "init_from", None):

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--table is only read with --against-table")
     if args.resume:
         check_resume(args, out)
-    train = None if args.resume else train_config(args, args.epochs)
+    train = None if args.resume else train_config(args, args.epochs, _run_data(args.run))
     result = rank_check(args.run, out, args.archs, train,
                         EvaluatorConfig(args.calibration_images, val_images=args.val_images),
                         resolve_device(args.device), seed=args.seed, resume=args.resume, test=args.test,
@@ -92,3 +92,14 @@ def run_against_table(args: argparse.Namespace, out: Path) -> int:
     print("for comparison: " + describe_estimator("nb201", "zc:naswot", "the zero-cost proxy naswot"))
     print(f"wrote {out}/rank_check_table.json and {out}/rank_check_table.png")
     return 0
+
+
+def _run_data(run: Path):
+    """The data a run trained on (its augmentation default follows them), None when it names none."""
+    from nas.archive import RunDir
+    from nas.data import data_config_from_dict
+
+    config = RunDir.open(run).read_config()
+    if config.get("kind") == "search" and not config.get("data") and (config.get("supernet") or {}).get("run"):
+        config = RunDir.open(config["supernet"]["run"]).read_config()
+    return data_config_from_dict(config["data"]) if isinstance(config.get("data"), dict) else None

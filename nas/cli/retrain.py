@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 from pathlib import Path
 
 from nas.config.request import data_config
@@ -28,7 +29,7 @@ def add_retrain_options(p: argparse.ArgumentParser) -> None:
                    help="peak learning rate, cosine decay (default: %(default)s)")
     g.add_argument("--weight-decay", type=options.non_negative_float, default=TrainConfig.weight_decay,
                    help="default: %(default)s")
-    g.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    options.add_augment_option(g)
     g.add_argument("--seed", type=seed_value, default=0, help="seed of initialisation, batches, augmentation")
     g.add_argument("--test", action="store_true", help="also score the test split once at the end (reported apart)")
     g = p.add_argument_group("distributed (Ray Tune)")
@@ -51,12 +52,15 @@ def resume_into_out(args: argparse.Namespace) -> None:
     args.resume = bool(args.resume)
 
 
-def train_config(args: argparse.Namespace, epochs: int | None) -> TrainConfig:
+def train_config(args: argparse.Namespace, epochs: int | None, data: Any = None) -> TrainConfig:
+    """The training of each network; its augmentation `--augment`'s, else what suits `data`."""
+    from nas.data import default_augmentation
+
     if epochs is None:
         raise UserError("--epochs is required for a new run (e.g. --epochs 10)")
     try:
         return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                           augment=not args.no_augment, seed=args.seed)
+                           augment=options.augment_given(args) or default_augmentation(data), seed=args.seed)
     except ValueError as err:
         raise UserError(str(err)) from None
 
@@ -118,7 +122,7 @@ def job_from_archs(args: argparse.Namespace):
     data_cfg = data_config(args, SPACES.get(name).task)
     space = space_on_data(name, data_cfg, {**carried[0], **options.space_options(args)})
     archs = tuple(dict.fromkeys(read_arch(text, space) for text in args.arch))  # repeated archs train once
-    return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
+    return RetrainJob(name, space.config(), data_cfg, train_config(args, args.epochs, data_cfg), archs, args.test)
 
 
 def job_from_run(args: argparse.Namespace):
@@ -135,7 +139,7 @@ def job_from_run(args: argparse.Namespace):
         data_config(args, SPACES.get(config["space"]).task)
     space = space_on_data(config["space"], data_cfg, config.get("space_options") or {})
     archs = tuple(space.parse(r["arch"]) for r in records)
-    return RetrainJob(config["space"], space.config(), data_cfg, train_config(args, args.epochs), archs, args.test)
+    return RetrainJob(config["space"], space.config(), data_cfg, train_config(args, args.epochs, data_cfg), archs, args.test)
 
 
 def run(args: argparse.Namespace) -> int:

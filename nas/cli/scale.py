@@ -115,7 +115,7 @@ def job_from_args(args: argparse.Namespace):
                             f"{', '.join(dims)} above 1) has alpha*beta^2*gamma^2 within {args.grid_tolerance:.0%} "
                             "of 2; widen --grid-tolerance or refine --grid-step")
         candidates = spread(grid, args.max_candidates)
-    return ScaleJob(name, space.config(), arch, data_cfg, train_config(args, args.epochs), tuple(candidates),
+    return ScaleJob(name, space.config(), arch, data_cfg, train_config(args, args.epochs, data_cfg), tuple(candidates),
                     args.phi, not args.no_ablation, test=args.test, source=source)
 
 

@@ -64,7 +64,7 @@ def resolve(args: argparse.Namespace) -> tuple[str, dict, Any, Any]:
             space_opts.pop(key, None)
     data_cfg = data_config(args, SPACES.get(space).task, defaults=saved.get("data"))
     seed = args.seed if args.seed is not None else int((saved.get("train") or {}).get("seed", 0))
-    return space, space_opts, data_cfg, options.train_config(args, seed, saved.get("train"))
+    return space, space_opts, data_cfg, options.train_config(args, seed, saved.get("train"), data_cfg)
 
 
 def run_distributed(args: argparse.Namespace, out: Path) -> dict:

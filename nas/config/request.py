@@ -57,6 +57,7 @@ class SearchRequest:
     checkpoint_every: int | None = None
     grad_clip: float | None = None
     average_last: float | None = None
+    augment: str | None = None
     no_augment: bool = False
     path_pool: str | None = None
     init_from: str | None = None

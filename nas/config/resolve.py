@@ -10,7 +10,7 @@ from typing import Any
 
 from nas.config.request import SearchRequest, backbone_run, data_config, init_run, path_pool_file
 from nas.archive import RunDir
-from nas.data import DataConfig
+from nas.data import DataConfig, default_augmentation
 from nas_common.errors import UserError
 from nas.config.presets import preset
 from nas_common.registry import EVALUATORS, SPACES, STRATEGIES
@@ -39,7 +39,7 @@ _DEFINED_BY_FILE = ("space", "width", "space_option", "supernet", "evaluator", "
                     "preset", "random_baseline", "data", "val_size", "split_seed", "train_limit", "images",
                     "test_data", "image_size", "backbone", "init_from", "path_pool", "average_last", "grad_clip",
                     "pretrain_steps", "pretrain_data", "epochs", "steps", "batch_size", "lr", "weight_decay", "warmup_epochs", "calibration_images",
-                    "val_images", "confirm_images", "eval_batch_size")
+                    "val_images", "confirm_images", "eval_batch_size", "augment")
 
 
 def config_from_file(args: SearchRequest) -> SearchConfig:
@@ -199,14 +199,23 @@ def _referenced_supernet(args: SearchRequest, config: dict[str, Any]) -> dict[st
     return config
 
 
+def _augment(args: SearchRequest, data: Any) -> str:
+    """--augment (or --no-augment), else what suits the data (`nas.data.default_augmentation`)."""
+    if args.no_augment and args.augment not in (None, "none"):
+        raise UserError(f"--no-augment contradicts --augment {args.augment}; give one of them")
+    return "none" if args.no_augment else pick(args.augment, default_augmentation(data))
+
+
 def _supernet_trained_here(args: SearchRequest, config: dict[str, Any], p: dict[str, Any],
                            seed: int) -> dict[str, Any]:
+    space = pick(args.space, config.get("space") or "shufflenet")
+    data = data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     try:
         train = TrainConfig(epochs=pick(args.epochs, p["epochs"]), steps=args.steps,
                             batch_size=pick(args.batch_size, p["batch_size"]), lr=pick(args.lr, p["lr"]),
                             weight_decay=pick(args.weight_decay, p.get("weight_decay", TrainConfig.weight_decay)),
                             seed=seed,
-                            checkpoint_every=pick(args.checkpoint_every, 0), augment=not args.no_augment,
+                            checkpoint_every=pick(args.checkpoint_every, 0), augment=_augment(args, data),
                             warmup_epochs=pick(args.warmup_epochs, p.get("warmup_epochs", 0.0)),
                             average_last=pick(args.average_last, p.get("average_last", 0.0)),
                             grad_clip=pick(args.grad_clip, p.get("grad_clip", 0.0)),
@@ -214,8 +223,6 @@ def _supernet_trained_here(args: SearchRequest, config: dict[str, Any], p: dict[
                             backbone=backbone_run(args), init_from=init_run(args))
     except ValueError as err:
         raise UserError(str(err)) from None
-    space = pick(args.space, config.get("space") or "shufflenet")
-    data = data_config(args, SPACES.get(space).task, {"train_limit": p["train_limit"], **p["data"]})
     # the preset's width where the space has one (a model space's options are its model's arguments)
     width = {"width": pick(args.width, p["width"])} if "width" in SPACES.get(space).options or args.width else {}
     space_options = {**p["space_options"].get(space, {}), **width,

@@ -41,17 +41,38 @@ def to_float(x_uint8: np.ndarray | torch.Tensor, mean: Sequence[float], std: Seq
     return _normalise(_unit_nchw(x_uint8), mean, std)
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """Random crop from a zero-padded image plus random horizontal flip, for an NCHW batch of any dtype.
+# What training may do to an image (`--augment`): a random crop from the image padded by 4 pixels
+# (a shift), a random horizontal flip, both, or nothing. Flips are wrong for digits, text and many
+# medical images; the default depends on the data (`default_augmentation`).
+AUGMENTATIONS = ("flip-crop", "crop", "flip", "none")
+
+
+def augmentation(value: bool | str) -> str:
+    """A training config's `augment` as one of AUGMENTATIONS (configs saved before it was a
+    choice hold true, flip-crop, or false, none)."""
+    if isinstance(value, bool):
+        return "flip-crop" if value else "none"
+    if value not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {str(value)[:40]!r}")
+    return value
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, padding: int = 4, *, crop: bool = True,
+                  flip: bool = True) -> torch.Tensor:
+    """Random crop from a zero-padded image plus random horizontal flip (either alone with
+    `crop`/`flip`), for an NCHW batch of any dtype.
 
     One gather does both: each image reads rows oy..oy+H-1 and columns ox..ox+W-1 of its padded
     copy, columns reversed when flipped. Random numbers are drawn on the CPU from `generator`
-    (a CPU generator), so the result does not depend on x's device.
+    (a CPU generator), so the result does not depend on x's device, and the same numbers are drawn
+    whatever is switched off (a crop-only run shifts its images as the flip-crop run does).
     """
     n, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
     offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
-    flip = torch.rand(n, generator=generator) < 0.5
+    flip = (torch.rand(n, generator=generator) < 0.5) & flip
+    if not crop:
+        offsets = torch.full_like(offsets, padding)
     rows = offsets[:, :1] + torch.arange(h)                       # (N, H)
     cols = offsets[:, 1:] + torch.arange(w)                       # (N, W)
     cols = torch.where(flip[:, None], cols.flip(1), cols)
@@ -89,7 +110,7 @@ class TrainLoader:
     and every image is seen at least once per epoch.
     """
 
-    def __init__(self, data: ImageData, batch_size: int, seed: int, *, augment: bool = True,
+    def __init__(self, data: ImageData, batch_size: int, seed: int, *, augment: bool | str = True,
                  rank: int = 0, world_size: int = 1, drop_last: bool = True,
                  device: str | torch.device = "cpu") -> None:
         n = len(data.x_train)
@@ -106,7 +127,7 @@ class TrainLoader:
         if seed < 0:
             raise UserError(f"seed must be a non-negative integer, got {seed}")
         self.data, self.batch_size, self.seed = data, batch_size, seed
-        self.augment, self.rank, self.world_size, self.drop_last = augment, rank, world_size, drop_last
+        self.augment, self.rank, self.world_size, self.drop_last = augmentation(augment), rank, world_size, drop_last
         self.steps_per_epoch = n // batch_size if drop_last else -(-n // batch_size)
         self.device = torch.device(device)
         # from_numpy shares memory on the CPU; .to() copies once onto an accelerator, unless the
@@ -145,9 +166,9 @@ class TrainLoader:
         # Crop and flip only move pixels, so they run on the uint8 bytes (a quarter of the memory
         # traffic of float32); one fused multiply-add then converts and normalises.
         x = self._images[idx].to(self.device, non_blocking=True).permute(0, 3, 1, 2)
-        if self.augment:
+        if self.augment != "none":
             gen = torch.Generator().manual_seed(_generator_seed(self.seed, step, self.rank))
-            x = augment_batch(x, gen)
+            x = augment_batch(x, gen, crop="crop" in self.augment, flip="flip" in self.augment)
         scale, shift = self._affine
         x = torch.addcmul(shift, x.to(torch.float32), scale).contiguous()  # NCHW, as the eval batches
         return x, self._labels[idx].to(self.device)

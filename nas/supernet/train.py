@@ -38,7 +38,9 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
-    augment: bool = True
+    # one of nas.data.batches.AUGMENTATIONS (flip-crop, crop, flip, none); true/false in configs saved
+    # before it was a choice (flip-crop / none); a new run's default depends on its data
+    augment: bool | str = True
     seed: int = 0
     checkpoint_every: int = 0  # steps between checkpoints; 0 = at each epoch end only
     warmup_epochs: float = 0.0  # linear warm-up to lr over these epochs, then cosine decay
@@ -58,6 +60,9 @@ class TrainConfig:
     grad_clip: float = 0.0
 
     def __post_init__(self) -> None:
+        from nas.data.batches import augmentation
+
+        augmentation(self.augment)  # one of the known modes (a ValueError names them)
         for key in ("epochs", "batch_size"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")

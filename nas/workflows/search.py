@@ -118,8 +118,10 @@ def plan(config: SearchConfig, budget: int | None) -> str:
     if config.backbone_pretraining is not None:
         steps.append(f"pre-train the backbone ({config.backbone_pretraining.train.get('steps')} steps)")
     if config.train is not None:
+        from nas.data.batches import augmentation
+
         length = f"{config.train.steps} steps" if config.train.steps else f"{config.train.epochs} epochs"
-        steps.append(f"train the supernet ({length})")
+        steps.append(f"train the supernet ({length}, augmentation {augmentation(config.train.augment)})")
     elif config.supernet_run:
         steps.append(f"use the supernet of {config.supernet_run}")
     baseline = config.random_baseline

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from nas.data.detection.data import DetectionData, DetectionSplit
+from nas.data.batches import augmentation
 from nas_common.errors import UserError
 
 
@@ -39,13 +40,17 @@ class DetectionLoader:
     """`batch(step)`: (images float32 (B, 3, size, size) normalised, targets) for `step`."""
 
     def __init__(self, data: DetectionData, split: DetectionSplit, batch_size: int, seed: int, size: int,
-                 augment: bool = True, rank: int = 0, world_size: int = 1) -> None:
+                 augment: bool | str = True, rank: int = 0, world_size: int = 1) -> None:
         if not 1 <= batch_size <= len(split):
             raise UserError(f"batch size {batch_size} must be between 1 and the {len(split)} images of the split")
         if batch_size % world_size or not 0 <= rank < world_size:
             raise UserError(f"batch size {batch_size} must split evenly over {world_size} workers (rank {rank})")
+        # detection mirrors images with their boxes; it does not crop (a crop could cut boxes in two)
+        mode = augmentation(augment)
+        if mode == "crop":
+            raise UserError("--augment crop is not available for detection (boxes would be cut); use flip or none")
         self.data, self.split, self.batch_size, self.seed, self.size, self.augment = \
-            data, split, batch_size, seed, size, augment
+            data, split, batch_size, seed, size, mode != "none"
         self.rank, self.world_size = rank, world_size
         self.steps_per_epoch = len(split) // batch_size
         mean = torch.tensor(data.mean).view(3, 1, 1) * 255
