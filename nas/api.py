@@ -7,6 +7,8 @@
     nas.resume(result.path, budget=100)            # continue the run
     nas.load("runs/archived/shufflenet-cifar10-evolution")   # any run directory
     nas.search_with(nas.SearchRequest(space="nb201", strategy="rl", evaluator="table", budget=100))
+    space = nas.space(MyNet, in_channels=1)        # look before searching: decisions, sample, build
+    space.build(space.from_labels({"kernel": 5, "width": 32}))   # your model, those choices taken
 
 `search` takes the settings of `nas search` by the names of its flags (`budget`, `seed`, `data`,
 `steps`, `epochs`, `evaluator`, `max_flops`, `preset`, ..., see `nas search --help`), with
@@ -99,6 +101,11 @@ class Ranked:
     metrics: dict[str, Any]
     flops: int | None
     params: int | None
+    # the architecture as a person reads it: each decision's option by label (`SearchSpace.describe`)
+    # and on one line (`SearchSpace.readable`: NB201's cell string, ShuffleNet's blocks); empty when
+    # the run's space cannot be rebuilt here
+    labels: dict[str, str] = field(default_factory=dict)
+    readable: str = ""
 
 
 @dataclass
@@ -132,14 +139,9 @@ class SearchResult:
 
     def space(self) -> Any:
         """The run's search space, rebuilt with the options it ran with."""
-        from nas_common.registry import SPACES
-        from nas.supernet.loading import space_of_run, supernet_dir_of
+        from nas.supernet.loading import space_of_search
 
-        supernet = supernet_dir_of(RunDir(self.path), self.config)
-        if supernet is not None:
-            return space_of_run(supernet)
-        factory = SPACES.get(self.config["space"])
-        return factory(**self.config.get("space_options", {}))
+        return space_of_search(RunDir(self.path), self.config)
 
     def model(self, arch: Arch | None = None, *, calibration_images: int | None = None, device: str = "auto",
               preprocessed: bool = True):
@@ -171,9 +173,38 @@ def load(run: str | Path) -> SearchResult:
         from nas_common.json_files import read_json_or_none
 
         summary = read_json_or_none(run_dir.summary) or {}
-    ranking = [Ranked(i, Arch.from_dict(r["arch"]), dict(r["metrics"]), r.get("flops"), r.get("params"))
-               for i, r in enumerate(records, start=1)]
+    try:
+        from nas.supernet.loading import space_of_search
+
+        searched = space_of_search(run_dir, config)
+    except (UserError, ValueError, TypeError):  # a user's model that no longer imports: digits only
+        searched = None
+    ranking = []
+    for i, r in enumerate(records, start=1):
+        arch = Arch.from_dict(r["arch"])
+        labels, readable = {}, ""
+        if searched is not None and searched.contains(arch):
+            labels, readable = dict(searched.describe(arch)), searched.readable(arch)
+        ranking.append(Ranked(i, arch, dict(r["metrics"]), r.get("flops"), r.get("params"), labels, readable))
     return SearchResult(run_dir.path, config, summary, ranking)
+
+
+def space(model: Any, **options: Any) -> Any:
+    """The search space of `model` (a model class with choice points, a registered name, a
+    `package.module:Class` reference or a `SearchSpace` class) with `options` (its constructor's
+    arguments, and `in_channels`, `input_size`, `num_classes` as your data has them), to look at
+    before searching: `.decisions` (each with its label and options), `.sample(rng)`,
+    `.from_labels({"stage1.kernel": 5, ...})` (an architecture by its choices' names),
+    `.describe(arch)` / `.readable(arch)`, `.build(arch)` (your model with those choices taken: a
+    plain `nn.Module` to print, run or train) and `.flops(arch)` / `.params(arch)`."""
+    from nas_common.registry import SPACES
+
+    factory = SPACES.get(space_name(model))
+    try:
+        return factory(**options)
+    except (TypeError, ValueError) as err:
+        said = str(err)
+        raise UserError(said if said.startswith("space ") else f"space {factory.name!r}: {said}") from None
 
 
 def search(space: Any, strategy: str = "evolution", *, out: str | Path | None = None, quiet: bool = True,

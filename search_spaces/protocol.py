@@ -14,7 +14,7 @@ import typing
 from functools import cached_property
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import Any, ClassVar, Mapping, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -187,6 +187,29 @@ class SearchSpace(ABC):
         """(decision label, option name) pairs: what a person reads."""
         self.validate(arch)
         return [(d.label, d.options[c]) for d, c in zip(self.decisions, arch.choices)]
+
+    def readable(self, arch: Arch) -> str:
+        """The architecture as a person reads it, on one line (tables, summaries, the API's
+        ranking): each decision's option by its label, or the space's own notation where it has
+        one (NB201's cell string, ShuffleNet's block names). The digit form stays the key."""
+        return " ".join(f"{label}={option}" for label, option in self.describe(arch))
+
+    def from_labels(self, choices: Mapping[str, Any]) -> Arch:
+        """The architecture that takes, for every decision label, the named option (what `describe`
+        gives, or the value itself: `{"stage1.kernel": 5}`); the inverse of `describe`."""
+        unknown = sorted(set(choices) - {d.label for d in self.decisions})
+        if unknown:
+            raise InvalidArchitecture(f"{self.name} has no decision {unknown[0]!r}; its decisions: "
+                                      f"{', '.join(d.label for d in self.decisions)}")
+        picked = []
+        for d in self.decisions:
+            if d.label not in choices:
+                raise InvalidArchitecture(f"choose an option for {d.label!r} too ({', '.join(d.options)})")
+            value = str(choices[d.label])
+            if value not in d.options:
+                raise InvalidArchitecture(f"{d.label!r} has no option {value!r}; its options: {', '.join(d.options)}")
+            picked.append(d.options.index(value))
+        return self.validate(Arch(self.name, tuple(picked)))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

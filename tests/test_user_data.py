@@ -133,3 +133,62 @@ def test_the_plan_line_and_the_config_say_the_augmentation(tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["train"]["augment"] == "crop"
     with pytest.raises(SystemExit):
         main(["search", "--space", "nb201", "--strategy", "random", "--augment", "rotate"])
+
+
+# ---- readable architectures --------------------------------------------------------------------
+def test_every_space_reads_an_architecture_and_takes_it_back_by_its_labels():
+    from nas_common.registry import SPACES
+
+    spaces = {"shufflenet": {"stage_repeats": [2, 2, 2, 2]}, "nb201": {}, "mbconv": {}, "darts": {}, "binary": {},
+              "detnas": {}, "examples.small_cnn:SmallCNN": {"channels": 4}}
+    for name, options in spaces.items():
+        space = SPACES.get(name)(**options)
+        arch = space.sample(np.random.default_rng(1))
+        assert space.from_labels(dict(space.describe(arch))) == arch, name
+        assert space.readable(arch) and "\n" not in space.readable(arch)
+    nb201 = SPACES.get("nb201")()
+    arch = nb201.sample(np.random.default_rng(0))
+    assert nb201.readable(arch) == nb201.to_string(arch)  # the benchmark's own notation
+    shufflenet = SPACES.get("shufflenet")(stage_repeats=[2, 2, 2, 2])
+    assert shufflenet.readable(shufflenet.from_labels({f"block_{i}": "shuffle3x3" for i in range(8)})) \
+        == "3x3 3x3 | 3x3 3x3 | 3x3 3x3 | 3x3 3x3"
+    with pytest.raises(UserError, match="has no option 'shuffle9x9'; its options: shuffle3x3"):
+        shufflenet.from_labels({**{f"block_{i}": "shuffle3x3" for i in range(8)}, "block_0": "shuffle9x9"})
+    with pytest.raises(UserError, match="choose an option for 'block_7' too"):
+        shufflenet.from_labels({f"block_{i}": "shuffle3x3" for i in range(7)})
+
+
+def test_a_user_builds_their_model_for_one_architecture_before_searching():
+    import nas.api as api
+
+    space = api.space("examples.small_cnn:SmallCNN", channels=4, in_channels=1, input_size=28)
+    labels = [d.label for d in space.decisions]
+    assert labels[:3] == ["stage0.kernel", "stage0.width", "stage0.depth"]
+    arch = space.from_labels({"stage0.kernel": 5, "stage0.width": 8, "stage0.depth": 2,
+                              "stage1.kernel": 3, "stage1.width": 16, "stage1.depth": 1})
+    model = space.build(arch)
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert "Conv2d(1, 4" in str(model)  # the user's own module, one input channel
+    with pytest.raises(SpaceDefinitionError, match=r"nas.api.space\(MyNet\).build\(arch\)"):
+        from examples.small_cnn import SmallCNN
+
+        SmallCNN()
+
+
+def test_runs_show_the_search_table_and_the_api_read_architectures_by_name(tmp_path, capsys):
+    import nas.api as api
+    from nas.cli.main import main
+
+    out = tmp_path / "nb"
+    assert main(["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random", "--budget", "5",
+                 "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    result = api.load(out)
+    best = result.best
+    assert best.readable.startswith("|") and best.readable in printed  # the search's own table
+    assert set(best.labels) == {"edge_1<-0", "edge_2<-0", "edge_2<-1", "edge_3<-0", "edge_3<-1", "edge_3<-2"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_readable"] == best.readable and summary["best_labels"] == best.labels
+    assert main(["runs", "show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "choices" in shown and best.readable in shown

@@ -60,8 +60,10 @@ def top_table(
     k: int = 10,
     describe: Callable[[dict[str, Any]], str] | None = None,
     objective: Objective = VAL_ACC,
+    readable: Callable[[dict[str, Any]], str] | None = None,
 ) -> str:
-    """The k best architectures; `describe(arch_dict)` may render them (e.g. op names per layer)."""
+    """The k best architectures; `describe(arch_dict)` may render the key column (the digit form by
+    default); `readable(arch_dict)` adds the choices as a person reads them (`SearchSpace.readable`)."""
     describe = describe or _describe
     rows = [
         [
@@ -71,10 +73,28 @@ def top_table(
             f"{r.get('params', 0) / 1e6:.2f}",
             describe(r["arch"]),
             r["arch_hash"],
+            *([readable(r["arch"])] if readable else []),
         ]
         for rank, r in enumerate(ranked(records, objective)[:k], start=1)
     ]
-    return format_table(["rank", objective.metric, "MFLOPs", "Mparams", "arch", "hash"], rows)
+    return format_table(["rank", objective.metric, "MFLOPs", "Mparams", "arch", "hash",
+                         *(["choices"] if readable else [])], rows)
+
+
+def readable_by(space: Any) -> Callable[[dict[str, Any]], str] | None:
+    """`readable(arch_dict)` through `space` (None without one); an architecture the space refuses
+    reads as '-', never an error in a listing."""
+    if space is None:
+        return None
+    from search_spaces.arch import Arch
+
+    def readable(arch: dict[str, Any]) -> str:
+        try:
+            return space.readable(Arch.from_dict(arch))
+        except (InvalidArchitecture, ValueError, KeyError, IndexError):
+            return "-"
+
+    return readable
 
 
 def _describe(arch: dict[str, Any]) -> str:

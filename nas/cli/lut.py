@@ -54,7 +54,7 @@ def _space(name: str, options: dict):
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from nas_common.progress import progress
 
     from nas.archive.atomic import check_output_file
     from nas.constraints.latency import build_table
@@ -67,8 +67,8 @@ def run_build(args: argparse.Namespace) -> int:
     if not isinstance(space, LatencyParts):
         raise UserError(f"space {args.space!r} has no latency parts; latency tables exist for: mbconv")
     fixed, rows = space.parts(1)
-    with tqdm(total=len(fixed) + sum(len(r) for r in rows), desc="lut", unit="part", file=sys.stderr,
-              dynamic_ncols=True) as bar:
+    with progress(total=len(fixed) + sum(len(r) for r in rows), desc="lut", unit="part", file=sys.stderr,
+                  dynamic_ncols=True) as bar:
         table = build_table(space, batch_size=args.batch_size, threads=args.threads, warmup=args.warmup,
                             repeats=args.repeats, calibration=args.calibration, on_part=lambda: bar.update(1))
     table.save(args.out)

@@ -86,10 +86,10 @@ def run_train(args: argparse.Namespace) -> int:
     n_test = min(max(1, round(args.test_fraction * n)), n - 2)
     test, train = order[:n_test], order[n_test:]
     scores = np.asarray(data.scores)
-    from tqdm import tqdm
+    from nas_common.progress import progress
 
-    with tqdm(total=predictor.config.epochs, desc="predictor", unit="epoch", disable=args.quiet,
-              dynamic_ncols=True) as bar:
+    with progress(total=predictor.config.epochs, desc="predictor", unit="epoch", disable=args.quiet,
+                  dynamic_ncols=True) as bar:
         predictor.fit([data.archs[i] for i in train], scores[train], on_epoch=lambda done, total: bar.update(1))
     print(f"trained {args.model} ({args.loss} loss) on {len(train)} architectures of {data.space.name}")
     if n_test >= 2:

@@ -67,13 +67,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_against_table(args: argparse.Namespace, out: Path) -> int:
-    from tqdm import tqdm
+    from nas_common.progress import progress
 
     from nas.workflows.table_rank import table_rank_check
 
     if args.resume:
         raise UserError("--against-table retrains nothing, so there is nothing to --resume; drop it")
-    bar = tqdm(total=args.archs, desc="scoring", unit="arch", dynamic_ncols=True)
+    bar = progress(total=args.archs, desc="scoring", unit="arch", dynamic_ncols=True)
     try:
         result = table_rank_check(args.run, out, args.archs,
                                   EvaluatorConfig(args.calibration_images, val_images=args.val_images),

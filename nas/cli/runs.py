@@ -76,8 +76,12 @@ def run_show(args: argparse.Namespace) -> int:
         for line in verdict_lines(saved_summary["verdict"], objective.unit):
             print(line.replace("verdict             ", "verdict    ", 1))
     if records:  # what was asked for first; the settings after it
+        from nas.archive.tables import readable_by
+        from nas.cli.search_report import run_space
+
         print()
-        print(top_table(records, args.top, objective=objective))
+        print(top_table(records, args.top, objective=objective,
+                        readable=readable_by(run_space(run)) if config.get("kind") == "search" else None))
     settings = {k: v for k, v in config.items() if k != "provenance"}
     shown = {k: v for k, v in (saved_summary or {}).items() if k not in ("top", "best")}
     layout = _indented if args.config else _one_line_each  # in full on request, one line per key otherwise

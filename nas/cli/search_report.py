@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tqdm import tqdm
+from nas_common.progress import progress
 
 from nas.archive import RunDir, top_table
+from nas.archive.tables import readable_by
 from nas_common.registry import SPACES
 from nas.judging.trust import describe
 from nas.judging.verdict import describe_separability, split_table
@@ -21,7 +22,7 @@ class SearchProgress:
         self.objective = objective
         self.best: float | None = None
         self.total, self.done, self.quiet = total, done, quiet
-        self.bar: tqdm | None = None
+        self.bar: Any = None
         self.started: float | None = None  # when the search itself began (set by `start`)
 
     def start(self, budget: int | None) -> None:
@@ -37,7 +38,7 @@ class SearchProgress:
 
     def __call__(self, record: dict[str, Any], new: bool) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=self.total, initial=self.done, desc="search", unit="arch",
+            self.bar = progress(total=self.total, initial=self.done, desc="search", unit="arch",
                             disable=self.quiet, dynamic_ncols=True, smoothing=0)
             if self.started is not None:  # opened at the first result: its rate is not 1 over ~0 s
                 self.bar.start_t = self.started
@@ -58,7 +59,7 @@ class BaselineBar:
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.desc, unit="arch", disable=self.quiet, dynamic_ncols=True)
+            self.bar = progress(total=total, desc=self.desc, unit="arch", disable=self.quiet, dynamic_ncols=True)
         self.bar.update(1)
         if done == total:
             self.close()
@@ -81,9 +82,12 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
     name, value = objective.metric, objective.format(objective.value(best["metrics"]))
     if isinstance(best["metrics"].get(f"{name}_se"), float):  # one standard error over the validation images
         value = f"{objective.value(best['metrics']):.2f} ± {best['metrics'][f'{name}_se']:.2f}{objective.unit}"
-    print(top_table(records, top, objective=objective))
+    readable = readable_by(run_space(run))
+    print(top_table(records, top, objective=objective, readable=readable))
     print()
     print(f"best architecture   {best['arch']['choices']}  ({best['arch_hash']})")
+    if readable is not None:
+        print(f"                    {readable(best['arch'])}")
     if f"best_inherited_bn_{name}" in summary:
         print(f"{name:<19} {value}  (per-path BN recalibrated; "
               f"with inherited BN: {objective.format(summary[f'best_inherited_bn_{name}'])})")
@@ -137,3 +141,15 @@ def verdict_lines(verdict: dict[str, Any], unit: str) -> list[str]:
     if "basis" not in verdict:
         text = f"UNCONFIRMED (saved before confirmation: judged on the images that chose the best) {text}"
     return [*lines, f"verdict             {text}"]
+
+
+def run_space(run: RunDir) -> Any:
+    """The run's space, to read its architectures by name; None when it cannot be rebuilt here (a
+    user's model that no longer imports): the digit form still identifies them."""
+    from nas.supernet.loading import space_of_search
+    from nas_common.errors import UserError
+
+    try:
+        return space_of_search(run, run.read_config())
+    except (UserError, ValueError, TypeError):
+        return None

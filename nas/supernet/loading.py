@@ -94,6 +94,19 @@ def space_of_run(run_dir: str | Path) -> SearchSpace:
         raise UserError(f"{run_dir}/config.json lacks a valid space entry of a supernet run") from None
 
 
+def space_of_search(run: RunDir, config: dict[str, Any]) -> SearchSpace:
+    """The space a search run searched, rebuilt with the options it ran with, without loading data:
+    its supernet's (trained into it or referenced), else its config's (a table or zero-cost search)."""
+    supernet = supernet_dir_of(run, config)
+    if supernet is not None and (supernet / "config.json").is_file():
+        return space_of_run(supernet)
+    factory = SPACES.get(config["space"])
+    try:
+        return factory(**(config.get("space_options") or {}))
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{run.path}: space {config['space']!r}: {err}") from None
+
+
 def read_supernet_config(run_dir: str | Path) -> dict[str, Any]:
     config = RunDir.open(run_dir).read_config()
     if config.get("kind") != "supernet":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from tqdm import tqdm
 
+from nas_common.progress import progress
 from nas.archive.run_dir import RunDir
 from nas.data import data_config_from_dict
 from nas_common.errors import UserError
@@ -46,11 +47,11 @@ def train_into(out: Path, space_name: str, space_opts: dict, data_cfg: DataConfi
     trainer = trainer(space, supernet, data, train_cfg, out, device, task=task)
     resumed = trainer.resume()
     if resumed and not quiet:
-        tqdm.write(f"resuming {out} from step {trainer.step}/{trainer.total_steps}")
+        print(f"resuming {out} from step {trainer.step}/{trainer.total_steps}", file=sys.stderr, flush=True)
     # opened after the resume, at the step it resumes from: the bar neither jumps nor counts the
     # restored steps as done in no time
-    bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=label, unit="step", disable=quiet,
-               dynamic_ncols=True)
+    bar = progress(total=trainer.total_steps, initial=trainer.step, desc=label, unit="step", disable=quiet,
+                   dynamic_ncols=True)
 
     def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
         bar.update(1)

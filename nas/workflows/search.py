@@ -90,9 +90,9 @@ def proxies_for_run(run: RunDir, config: SearchConfig, space: SearchSpace, proxi
         if quiet or total < 2:
             return
         if bar is None:
-            from tqdm import tqdm
+            from nas_common.progress import progress
 
-            bar = tqdm(total=total, desc="zero-cost proxies", unit="arch", leave=False)
+            bar = progress(total=total, desc="zero-cost proxies", unit="arch", leave=False)
         bar.update(1)
         if done == total:
             bar.close()
@@ -246,6 +246,9 @@ def execute(run: RunDir, *, quiet: bool = False,
     if not records:
         raise UserError("the search evaluated no architecture; check the budget and constraint")
     summary = summarize(records, objective=objective)
+    best_arch = Arch.from_dict(summary["best"]["arch"])
+    summary["best_readable"] = space.readable(best_arch)  # the digit form stays the key
+    summary["best_labels"] = dict(space.describe(best_arch))
     summary["estimator"] = estimator_summary(space, config)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": evaluator.chance}

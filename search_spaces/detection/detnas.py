@@ -36,7 +36,7 @@ from search_spaces.shufflenet.blocks import CHOICES
 from search_spaces.shufflenet.network import (
     SHARING, ShuffleNet, ShuffleNetConfig, ShuffleNetSupernet, make_divisible, make_layout,
 )
-from search_spaces.shufflenet.space import ShuffleNetSpace
+from search_spaces.shufflenet.space import ShuffleNetSpace, blocks_text
 from search_spaces.detection.nasfpn_cells import NeckEncoding
 from search_spaces.weight_sharing import init_weights
 
@@ -126,6 +126,14 @@ class DetNASSpace(SearchSpace):
 
     def config(self) -> dict[str, Any]:
         return config_dict(self.cfg)
+
+    def readable(self, arch: Arch) -> str:
+        """The backbone's blocks as ShuffleNet reads them (`3x3 7x7 | ...`), then any searched neck cell."""
+        described = self.describe(arch)
+        blocks = len(self.backbone_decisions)
+        text = blocks_text(self.layout, [option for _, option in described[:blocks]])
+        neck = " ".join(f"{label}={option}" for label, option in described[blocks:])
+        return f"{text} || neck {neck}" if neck else text
 
     @classmethod
     def upgrade_config(cls, saved: dict[str, Any]) -> dict[str, Any]:

@@ -90,8 +90,9 @@ _CONTEXT: ContextVar[_Context | None] = ContextVar("nas_model_space_context", de
 def _current(what: str) -> _Context:
     context = _CONTEXT.get()
     if context is None:
-        raise SpaceDefinitionError(f"{what} is built outside a model space: build the model with "
-                                   "ModelSpace (or `recording()` / `fixed(...)`), not by calling it directly")
+        raise SpaceDefinitionError(f"{what} is built outside a model space: for one architecture use "
+                                   "nas.api.space(MyNet).build(arch) (or `with fixed({label: option_index}): "
+                                   "MyNet()`), not MyNet() alone")
     return context
 
 

@@ -97,6 +97,9 @@ class NB201Space(TabulatedCost, SearchSpace):
         return arch
 
     # ---- the NB201 string ----------------------------------------------------------------------
+    def readable(self, arch: Arch) -> str:
+        return self.to_string(arch)
+
     def to_string(self, arch: Arch) -> str:
         """`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`: node j lists its incoming edges from nodes 0..j-1."""
         self.validate(arch)

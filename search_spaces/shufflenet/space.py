@@ -36,6 +36,10 @@ class ShuffleNetSpace(TabulatedCost, SearchSpace):
     def config(self) -> dict[str, Any]:
         return config_dict(self.cfg)
 
+    def readable(self, arch: Arch) -> str:
+        """The blocks in order, stages apart: `3x3 7x7 | xception 5x5 | ...`."""
+        return blocks_text(self.layout, [option for _, option in self.describe(arch)])
+
     @classmethod
     def upgrade_config(cls, saved: dict[str, Any]) -> dict[str, Any]:
         """Configs saved before nested weight sharing existed describe SPOS's independent candidates."""
@@ -71,3 +75,11 @@ class ShuffleNetSpace(TabulatedCost, SearchSpace):
             table.add_fixed(ClassifierHead(layout.blocks[-1].out_channels, layout.last_channels, cfg.num_classes,
                                            cfg.dropout), x)
         return table
+
+
+def blocks_text(layout: Layout, options: list[str]) -> str:
+    """Choice blocks as read: kernel sizes (or xception) in order, `|` between stages."""
+    stages: dict[int, list[str]] = {}
+    for block, option in zip(layout.blocks, options):
+        stages.setdefault(block.stage, []).append(option.removeprefix("shuffle"))
+    return " | ".join(" ".join(names) for names in stages.values())
