@@ -92,7 +92,11 @@ class Registry(Generic[T]):
                 return found
         valid = ", ".join(sorted([*self._entries, *self._plugins])) or "(none)"
         shown = repr(name) if len(str(name)) <= 40 else repr(str(name)[:37] + "...")
-        raise UnknownName(f"unknown {self.kind} {shown}; valid {self.plural}: {valid}")
+        hint = ""
+        if self._resolvers and isinstance(name, str) and "." in name and ":" not in name:
+            module, _, attribute = name.rpartition(".")
+            hint = f" (for a class of your own, write package.module:Class: {module}:{attribute})"
+        raise UnknownName(f"unknown {self.kind} {shown}{hint}; valid {self.plural}: {valid}")
 
     def names(self) -> list[str]:
         """Registered and plug-in names (references a resolver understands are not listed)."""

@@ -194,6 +194,10 @@ class SearchSpace(ABC):
         one (NB201's cell string, ShuffleNet's block names). The digit form stays the key."""
         return " ".join(f"{label}={option}" for label, option in self.describe(arch))
 
+    def without_mixed_forward(self) -> str:
+        """Why DARTS cannot search this space (it is not `Differentiable`), for its refusal."""
+        return f"{self.name!r} has none"
+
     def from_labels(self, choices: Mapping[str, Any]) -> Arch:
         """The architecture that takes, for every decision label, the named option (what `describe`
         gives, or the value itself: `{"stage1.kernel": 5}`); the inverse of `describe`."""

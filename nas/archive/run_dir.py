@@ -18,6 +18,7 @@ A directory is a run exactly when it holds a readable config.json; that is what 
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -168,7 +169,7 @@ def discard_failed_starts() -> list[Path]:
     removed = []
     for path, existed in reversed(_started):
         files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
-        if any(p.name not in _BOOKKEEPING for p in files):
+        if any(_recorded(p, path) for p in files):
             continue  # something was recorded (a checkpoint, a record): keep it for --resume
         lock.release(path)
         for item in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
@@ -178,6 +179,25 @@ def discard_failed_starts() -> list[Path]:
         removed.append(path)
     _started.clear()
     return removed
+
+
+def _recorded(file: Path, run: Path) -> bool:
+    """Whether `file` holds work a resume would use: not bookkeeping, not an empty log opened before
+    the failure, not TensorBoard's event files (a copy of what the records hold), not a strategy's
+    state before its first record, not a random baseline of no architecture."""
+    if file.name in _BOOKKEEPING or "tensorboard" in file.relative_to(run).parts:
+        return False
+    try:
+        if file.stat().st_size == 0:
+            return False
+        if file.name == "strategy_state.json" and file.parent == run:
+            log = run / "evaluations.jsonl"
+            return log.is_file() and log.stat().st_size > 0
+        if file.name == "random_baseline.json" and file.parent == run:
+            return json.loads(file.read_text()).get("count", 1) > 0
+    except (OSError, ValueError, AttributeError):
+        return True  # unreadable: keep it, never delete what might be work
+    return True
 
 
 def forget_started() -> None:

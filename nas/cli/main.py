@@ -90,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = f" (nothing was recorded; {', '.join(map(str, removed))} removed)" if removed else ""
         print(f"nas {args.command}: error: {_one_line(err)}{kept}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `nas runs show RUN | head`: the reader has what it wanted, as with git or grep
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no "Exception ignored" when Python flushes stdout at exit
+        return 0
     except OSError as err:  # the disk said no (read-only run directory, disk full): what was recorded stays
         if os.environ.get("NAS_DEBUG"):
             raise

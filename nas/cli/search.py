@@ -60,7 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"search strategy: {', '.join(STRATEGIES.names())} (options: `nas strategies`)")
     p.add_argument("-o", "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option, repeatable (e.g. -o population=50 -o mode=regularized)")
-    p.add_argument("--supernet", type=Path, default=None, help="use the supernet of this run directory")
+    p.add_argument("--supernet", type=Path, default=None,
+                   help="use the supernet of this run: a supernet run (nas train-supernet) or a search run that "
+                        "trained or used one")
     p.add_argument("--evaluator", choices=EVALUATORS.names(), default=None,
                    help="supernet (default: a trained supernet, BN recalibrated per path), table (look "
                         "accuracies up in a benchmark table: nb201), zc (a zero-cost proxy of the untrained "

@@ -32,7 +32,7 @@ class DartsStrategy(Strategy):
     def __init__(self, space: Any, **kwargs: Any) -> None:
         if not isinstance(space, Differentiable):
             raise UserError(f"--strategy darts needs a space with a mixed forward (nb201, darts, binary, or a model "
-                            f"space whose choices are all layer or input choices); {space.name!r} has none")
+                            f"space whose choices are all layer or input choices); {space.without_mixed_forward()}")
         super().__init__(space, **kwargs)
         self._alphas: np.ndarray | None = None
 

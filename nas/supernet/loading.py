@@ -94,6 +94,23 @@ def space_of_run(run_dir: str | Path) -> SearchSpace:
         raise UserError(f"{run_dir}/config.json lacks a valid space entry of a supernet run") from None
 
 
+def supernet_of(path: str | Path) -> Path:
+    """The supernet run that `path` names: itself, or the one a search run trained (`RUN/supernet`)
+    or used; a directory that is neither is left for `read_supernet_config` to refuse by name."""
+    path = Path(path)
+    try:
+        config = RunDir.open(path).read_config()
+    except UserError:
+        return path
+    if config.get("kind") == "search":
+        found = supernet_dir_of(RunDir.open(path), config)
+        if found is None:
+            raise UserError(f"{path} is a search run without a supernet (a table or zero-cost search); "
+                            "pass a supernet run or a supernet search run")
+        return found
+    return path
+
+
 def space_of_search(run: RunDir, config: dict[str, Any]) -> SearchSpace:
     """The space a search run searched, rebuilt with the options it ran with, without loading data:
     its supernet's (trained into it or referenced), else its config's (a table or zero-cost search)."""

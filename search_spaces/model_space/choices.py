@@ -201,7 +201,17 @@ class ChosenInput(nn.Module):
         self.index, self.count = index, count
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        _check_inputs(inputs, self.count, "input choice")
         return inputs[self.index]
+
+
+def _check_inputs(inputs: Any, count: int, label: str) -> None:
+    """An input choice is given its candidates as one list; a tensor would be indexed along its batch."""
+    if isinstance(inputs, torch.Tensor) or not isinstance(inputs, (list, tuple)):
+        raise SpaceDefinitionError(f"{label} takes a list of its {count} candidate inputs "
+                                   f"(choice([a, b, ...])), not a {type(inputs).__name__}")
+    if len(inputs) != count:
+        raise SpaceDefinitionError(f"{label} expects {count} inputs, got {len(inputs)}")
 
 
 class InputChoice(nn.Module):
@@ -228,8 +238,7 @@ class InputChoice(nn.Module):
         self.mixed: tuple[torch.Tensor, float] | None = None  # DARTS: (weight per input, unused)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        if len(inputs) != self.count:
-            raise ValueError(f"input choice {self.label!r} expects {self.count} inputs, got {len(inputs)}")
+        _check_inputs(inputs, self.count, f"input choice {self.label!r}")
         if self.mixed is not None:
             return sum(w * x for w, x in zip(self.mixed[0], inputs))
         return inputs[self.active]

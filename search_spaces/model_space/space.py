@@ -128,6 +128,9 @@ class ModelSpace(MeasuredCost, SearchSpace):
         self._labels = tuple(context.decisions)
         self._skeleton = skeleton  # meta tensors: which choices a path uses (`canonical`)
         kinds = labels_by_kind(skeleton)
+        self._not_mixable = {**{label: "a depth (Repeat)" for label in kinds["depth"]},
+                             **{label: "a nested size" for label in kinds["size"]},
+                             **{label: "a value choice" for label in set(self._labels) - set().union(*kinds.values())}}
         if set(self._labels) == kinds["layer"] | kinds["input"] and not kinds["depth"] | kinds["size"]:
             # DARTS can search it (search_spaces.protocol.Differentiable): one row of alphas per choice,
             # as wide as the widest; the columns are named by the options when every choice has the same
@@ -146,8 +149,16 @@ class ModelSpace(MeasuredCost, SearchSpace):
         except UserError:
             raise
         except Exception as err:  # the user's constructor may fail in any way: one line, naming it
+            said = str(err).splitlines()[0] if str(err) else ""
             raise SpaceDefinitionError(f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.model_kwargs.items())}) "
-                                       f"failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+                                       f"failed: {type(err).__name__}: {said}{_constructor_hint(err, said)}") from None
+
+    def without_mixed_forward(self) -> str:
+        label = next((label for label in self._labels if label in self._not_mixable), None)
+        if label is None:
+            return f"{self.name!r} has none"
+        return (f"choice {label!r} of {self.name} is {self._not_mixable[label]}, which DARTS cannot weigh; "
+                "search it with evolution, random or rl")
 
     def __reduce__(self) -> tuple:
         # the class is made per model (`model_space`): rebuilt by name where it is unpickled
@@ -208,11 +219,28 @@ class ModelSpace(MeasuredCost, SearchSpace):
     def check_shapes(self, archs: int = 4, seed: int = 0) -> None:
         """Run the supernet on the probe input along a few paths, running every candidate of each
         layer choice met; candidates whose outputs differ in shape are refused, naming the layer."""
+        try:  # shapes alone first, on the meta device: no memory, no arithmetic (4,000 channels: instant)
+            self._check_shapes_on("meta", archs, seed)
+            return
+        except UserError:
+            raise
+        except Exception:  # an op without a meta kernel, or a real failure: the real run says which
+            pass
+        self._check_shapes_on("cpu", archs, seed)
+
+    def _check_shapes_on(self, device: str, archs: int, seed: int) -> None:
         import numpy as np
 
         try:
-            supernet = self.supernet(torch.Generator().manual_seed(seed)).eval()
+            if device == "meta":
+                with recording(), torch.device("meta"):
+                    kind = MixedModelSupernet if isinstance(self, Differentiable) else ModelSupernet
+                    supernet = kind(self, self._construct()).eval()
+            else:
+                supernet = self.supernet(torch.Generator().manual_seed(seed)).eval()
         except (RuntimeError, MemoryError) as err:  # an allocation the machine cannot make
+            if device == "meta":
+                raise
             raise SpaceDefinitionError(f"{self.name}: the supernet cannot be built "
                                        f"({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
         problems: list[str] = []
@@ -230,13 +258,17 @@ class ModelSpace(MeasuredCost, SearchSpace):
         try:
             with torch.no_grad():
                 for _ in range(archs):
-                    output = supernet(self.probe_input(2), self.sample(rng))
+                    output = supernet(self.probe_input(2).to(device), self.sample(rng))
                     if problems:
                         raise SpaceDefinitionError(f"{self.name}: {problems[0]}")
                     self._check_classes(output)
         except UserError:
             raise
         except Exception as err:  # a shape mismatch inside the model itself, or any failure of its forward
+            if device == "meta":
+                raise
+            if problems:  # candidates of one choice disagreed, and a later layer failed on it: name the choice
+                raise SpaceDefinitionError(f"{self.name}: {problems[0]}") from None
             raise SpaceDefinitionError(f"{self.name}: the supernet fails on a "
                                        f"{tuple(self.probe_input(2).shape)} input ({str(err).splitlines()[0]})") from None
         finally:
@@ -291,6 +323,21 @@ def initialise(model: nn.Module, generator: torch.Generator | None) -> nn.Module
     return model
 
 
+def _constructor_hint(err: Exception, said: str) -> str:
+    """What a constructor's failure usually means, as the fix."""
+    import re
+
+    missing = re.search(r"missing \d+ required (?:positional |keyword-only )?arguments?: (.*)", said)
+    if isinstance(err, TypeError) and missing:
+        names = re.findall(r"'(\w+)'", missing.group(1))
+        flags = " ".join(f"-S {n}=VALUE" for n in names)
+        return f" (give {'them' if len(names) > 1 else 'it'} with {flags}, or space_options={{...}} in Python)"
+    if "ValueChoice" in said:
+        return (" (a ValueChoice is a choice, not a number: build the layer with .map(lambda v: nn.Conv2d(..., v)), "
+                "or use nested.Conv2d / nested.BatchNorm2d / nested.Linear, which take ValueChoice sizes)")
+    return ""
+
+
 def _rebuild(name: str, config: dict[str, Any]) -> "ModelSpace":
     from nas_common.registry import SPACES
 
@@ -339,8 +386,12 @@ def resolve_reference(reference: str) -> type[ModelSpace] | None:
     try:
         module = importlib.import_module(module_name)
     except Exception as err:  # the user's module may fail in any way while importing
+        hint = ""
+        if isinstance(err, ModuleNotFoundError) and err.name and module_name.split(".")[0] == err.name.split(".")[0]:
+            hint = (f"; run nas from the folder that holds {module_name.split('.')[0]}(.py), or add that folder "
+                    "to PYTHONPATH")
         raise UserError(f"cannot import {module_name!r} for space {reference!r} "
-                        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+                        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}){hint}") from None
     target: Any = module
     for part in attribute.split("."):
         try:
