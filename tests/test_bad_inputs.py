@@ -74,6 +74,8 @@ def ws(tmp_path_factory) -> Path:
     weights = (w / "pred" / "weights.pt").read_bytes()
     (w / "pred-trunc" / "weights.pt").write_bytes(weights[: len(weights) // 2])
     (w / "pred-evil" / "weights.pt").write_bytes(pickle.dumps(_Evil()))
+    # an attacker replaces the checksum too (here: removes it): weights_only loading must still refuse
+    (w / "pred-evil" / "weights.pt.sha256").unlink(missing_ok=True)
     meta = json.loads((w / "pred" / "predictor.json").read_text())
     meta["config"]["hidden"] = meta["config"].get("hidden", 64) * 2 + 3
     (w / "pred-mismatch" / "predictor.json").write_text(json.dumps(meta))
@@ -320,7 +322,7 @@ CASES = [
      "not a search run"),
     # ---- predictor directories ----
     ("predictor-missing", ["predictor", "eval", "--predictor", "{w}/none", "--runs", "{w}/nb"], "not found"),
-    ("predictor-truncated", ["predictor", "eval", "--predictor", "{w}/pred-trunc", "--runs", "{w}/nb"], "corrupt"),
+    ("predictor-truncated", ["predictor", "eval", "--predictor", "{w}/pred-trunc", "--runs", "{w}/nb"], "damaged"),
     ("predictor-malicious-pickle", ["predictor", "eval", "--predictor", "{w}/pred-evil", "--runs", "{w}/nb"],
      "corrupt"),
     ("predictor-weights-mismatch", ["predictor", "eval", "--predictor", "{w}/pred-mismatch", "--runs", "{w}/nb"],
@@ -336,7 +338,7 @@ CASES = [
     ("predictor-runs-of-another-space", ["predictor", "train", "--space", "shufflenet", "--runs", "{w}/nb", "--out",
                                          "{w}/new-pred"], "nb201"),
     ("nao-with-truncated-predictor", [*SEARCH, "--strategy", "nao", "-o", "predictor={w}/pred-trunc", "--out",
-                                      "{w}/new"], "corrupt"),
+                                      "{w}/new"], "damaged"),
 ]
 
 

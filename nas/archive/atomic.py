@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, IO
 
 
-def _replace_via_temp(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    path = Path(path)
+def _write_temp(path: Path, write: Callable[[IO[bytes]], None]) -> str:
+    """A synced temporary file beside `path` holding what `write` wrote; removed again on failure
+    (a full disk included), so nothing is left behind and `path` is untouched."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
@@ -24,13 +25,26 @@ def _replace_via_temp(path: str | os.PathLike, write: Callable[[IO[bytes]], None
             write(f)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _unlink_quietly(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+
+
+def _replace_via_temp(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    path = Path(path)
+    tmp = _write_temp(path, write)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        # Never leave the temp file behind; the target is untouched.
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink_quietly(tmp)
         raise
     _fsync_dir(path.parent)
 
@@ -78,11 +92,59 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, text)
 
 
+CHECKSUM_SUFFIX = ".sha256"
+
+
 def save_torch_atomic(obj: Any, path: str | os.PathLike) -> None:
-    """`torch.save(obj)` to `path` atomically (torch imported here so the archive stays torch-free)."""
+    """`torch.save(obj)` to `path` atomically (torch imported here so the archive stays torch-free),
+    with its SHA-256 beside it (`<path>.sha256`, as `sha256sum` writes it): a truncated or
+    bit-flipped file is then refused by `verify_checksum` instead of loading wrong weights, which a
+    flipped bit inside a tensor would do without any error."""
+    import hashlib
+    import io
+
     import torch
 
-    _replace_via_temp(path, lambda f: torch.save(obj, f))
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    data = buffer.getvalue()
+    path = Path(path)
+    sidecar = Path(str(path) + CHECKSUM_SUFFIX)
+    # Both files are written in full before either replaces its old version: a full disk or a crash
+    # while writing leaves the old pair, which still match each other.
+    tmp = _write_temp(path, lambda f: f.write(data))
+    try:
+        tmp_sum = _write_temp(sidecar, lambda f: f.write(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode()))
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    os.replace(tmp, path)
+    os.replace(tmp_sum, sidecar)
+    _fsync_dir(path.parent)
+
+
+def verify_checksum(path: str | os.PathLike, what: str, remedy: str) -> None:
+    """Raise `UserError` when `path` does not match the checksum saved beside it (files saved
+    before checksums existed have none and pass)."""
+    import hashlib
+
+    from nas_common.errors import UserError
+
+    path = Path(path)
+    sidecar = Path(str(path) + CHECKSUM_SUFFIX)
+    try:
+        expected = sidecar.read_text().split()[0]
+    except (FileNotFoundError, IndexError):
+        return
+    except OSError as err:
+        raise UserError(f"cannot read {sidecar}: {err.strerror}; {remedy}") from None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise UserError(f"{what} {path} is damaged: its SHA-256 differs from the one saved with it "
+                        f"({sidecar.name}; truncated or changed on disk); {remedy}")
 
 
 def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: Any = "cpu") -> Any:
@@ -100,6 +162,7 @@ def load_torch(path: str | os.PathLike, what: str, remedy: str, map_location: An
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{what} {path} is missing; {remedy}")
+    verify_checksum(path, what, remedy)
     try:
         with warnings.catch_warnings():  # torch's notes on foreign pickles would add lines to the one-line error
             warnings.simplefilter("ignore")

@@ -43,8 +43,8 @@ def run_info(path: Path, root: Path) -> dict[str, Any]:
     """One run's row: kind, space, strategy, progress, best, test figure; `problem` when damaged."""
     info: dict[str, Any] = {"run": str(path.relative_to(root)) if path != root else str(path), "path": str(path),
                             "kind": "-", "space": "-", "strategy": "-", "evaluations": None, "budget": None,
-                            "finished": None, "best": None, "test": None, "objective": None, "created": None,
-                            "problem": None}
+                            "finished": None, "running": False, "best": None, "test": None, "objective": None,
+                            "created": None, "problem": None}
     try:
         config = RunDir(path).read_config()
     except UserError as err:
@@ -65,7 +65,7 @@ def run_info(path: Path, root: Path) -> dict[str, Any]:
     budget = config.get("budget") or _strategy_budget(path)
     unique = len({r["arch_hash"] for r in records})
     info.update(evaluations=unique, budget=budget, objective=f"{objective.metric} ({objective.direction})",
-                finished=_finished(path, len(records)))
+                finished=_finished(path, len(records)), running=being_written(path))
     if records:
         best = ranked(records, objective)[0]
         info["best"] = objective.value(best["metrics"])
@@ -92,6 +92,22 @@ def _finished(path: Path, records: int) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(summary, dict) and summary.get("evaluations") == records
+
+
+def being_written(path: Path) -> bool:
+    """Whether a live nas process holds the run's lock (`nas.archive.lock`): its pid, written in
+    `.lock`, is alive and runs nas. Read without taking the lock, so a reader never blocks a writer."""
+    try:
+        pid = int((path / ".lock").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return False  # this process: a reader in a command that also writes
+    try:
+        return "nas" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return True  # no /proc (macOS): a live pid is the best we know
 
 
 def list_runs(root: str | os.PathLike) -> list[dict[str, Any]]:

@@ -140,10 +140,20 @@ class RecordWriter:
             raise ValueError(f"refusing to write a record that readers would reject: {problem}")
         # json.dumps escapes newlines inside strings, so a record is always exactly one line.
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        start = os.lseek(self._file.fileno(), 0, os.SEEK_END)
         view = memoryview(line)
-        while view:  # os.write may write less than asked (rare for files, but allowed)
-            view = view[self._file.write(view) :]
-        os.fsync(self._file.fileno())
+        try:
+            while view:  # os.write may write less than asked (rare for files, but allowed)
+                view = view[self._file.write(view) :]
+            os.fsync(self._file.fileno())
+        except OSError:
+            # A full disk mid-line: cut the log back to its last complete record, so nothing half
+            # written is left for a reader (the record is evaluated again on --resume).
+            try:
+                os.ftruncate(self._file.fileno(), start)
+            except OSError:
+                pass  # the reader and --resume still skip a torn last line
+            raise
 
     def close(self) -> None:
         self._file.close()

@@ -46,7 +46,8 @@ def runs_table(root: str | os.PathLike) -> str:
             continue
         progress = "-" if info["evaluations"] is None else (
             f"{info['evaluations']}/{info['budget'] or '?'}")
-        status = "-" if info["finished"] is None else ("done" if info["finished"] else "stopped")
+        status = "-" if info["finished"] is None else (
+            "done" if info["finished"] else "running" if info.get("running") else "stopped")
         rows.append([info["run"], info["kind"], info["space"], info["strategy"], progress, status,
                      "-" if info["best"] is None else f"{info['best']:.2f}",
                      "-" if info["test"] is None else f"{info['test']:.2f}",

@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import warnings
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from nas import __version__
 from nas_common.errors import UserError
@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     from nas.archive import lock, run_dir
 
+    restore = _stop_on_sigterm()
     try:
         code = int(args.handler(args) or 0)
         run_dir.forget_started()
@@ -106,6 +107,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         lock.release_all()
+        restore()
+
+
+def _stop_on_sigterm() -> Callable[[], Any]:
+    """`kill PID` (SIGTERM: a scheduler's, a container's or systemd's stop) ends a command as Ctrl-C
+    does: records and checkpoints written so far stay, locks are released, exit 130, and --resume
+    continues exactly. Only the main thread of the main interpreter can take signals."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError):
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(err: BaseException) -> str:

@@ -30,11 +30,12 @@ def resolve_config(args: SearchRequest) -> SearchConfig:
     """The full, explicit, typed config of a new search (saved as the run's config.json), with
     the objective its evaluator optimises."""
     if args.supernet is not None:  # a search run stands for the supernet it trained or used
-        from dataclasses import replace
+        import copy
 
         from nas.supernet.loading import supernet_of
 
-        args = replace(args, supernet=supernet_of(args.supernet))
+        args = copy.copy(args)  # the caller's request is left as given
+        args.supernet = supernet_of(args.supernet)
     config = SearchConfig.from_dict(_resolve_config(args), where="the command line")
     return config.updated(objective=EVALUATORS.get(config.evaluator.kind).objective_of(config))
 

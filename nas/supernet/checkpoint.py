@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from nas.archive.atomic import save_torch_atomic
+from nas.archive.atomic import save_torch_atomic, verify_checksum
 from nas_common.errors import UserError
 
 CHECKPOINT_NAME = "supernet.pt"
@@ -23,6 +23,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no supernet checkpoint at {path}; train one with `nas train-supernet --out DIR`")
+    verify_checksum(path, "supernet checkpoint", "retrain it or restore it from a backup")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file; all mean the same to a user

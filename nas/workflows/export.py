@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nas.archive import save_torch_atomic, write_json_atomic
+from nas.archive.atomic import verify_checksum
 from nas.data.preprocessed import with_preprocessing
 from nas_common.errors import UserError
 from nas_common.registry import SPACES
@@ -100,6 +101,8 @@ def load_exported(path: str | Path, preprocessed: bool = True) -> tuple[nn.Modul
     has them, floats in [0, 1] (pixels / 255), NCHW, and normalises them itself
     (`nas.data.preprocessed.Preprocessed`; `.net` is the bare network); `preprocessed=False`: the
     bare network, which expects images normalised with `meta["preprocessing"]`'s mean and std."""
+    if Path(path).is_file():
+        verify_checksum(path, "exported model", "export it again (`nas export`)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
