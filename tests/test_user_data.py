@@ -94,6 +94,28 @@ def test_a_grayscale_search_on_a_users_model_works_on_the_first_try(tmp_path):
 
     model, _, _ = load_exported(tmp_path / "best.pt")
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    # retrain the exported architecture alone on the same digits: no flip for them, no workaround
+    code, printed = run_main(["retrain", "--arch", tmp_path / "best.arch.json", "--data", str(digits), "--epochs", "1",
+                              "--batch-size", "32", "--workers", "1", "--out", tmp_path / "retrained"])
+    assert code == 0, printed
+    trained = [json.loads(line) for line in (tmp_path / "retrained" / "retrain.jsonl").read_text().splitlines()]
+    assert len(trained) == 1 and 0 <= trained[0]["metrics"]["val_acc"] <= 100
+    assert json.loads((tmp_path / "retrained" / "config.json").read_text())["train"]["augment"] == "crop"
+
+
+def test_the_api_searches_grayscale_digits_as_the_command_line_does(tmp_path):
+    import nas.api as api
+    from examples.small_cnn import SmallCNN
+
+    digits = write_digits(tmp_path / "digits.npz", size=20)
+    result = api.search(SmallCNN, "random", data=str(digits), budget=2, steps=10, batch_size=32, val_images=30,
+                        confirm_images=20, calibration_images=32, random_baseline=5, force=True,
+                        space_options={"channels": 4}, out=tmp_path / "api")
+    assert result.best.readable.startswith("stage0.kernel=")
+    # 240 training images, a tenth validation (24), no spare ones: confirmation takes at most half of them
+    assert result.verdict["splits"]["confirmation"]["images"] == 12
+    model = result.model()
+    assert model(torch.rand(3, 1, 20, 20)).shape == (3, 10)
 
 
 def test_augmentation_is_decided_by_the_data_and_a_crop_never_mirrors():
