@@ -15,11 +15,18 @@ validation accuracy, and the CPU seconds it costs per architecture.
 - combined: `predictors.forest` (random forest on the encoding, the cell's path features and every
   proxy score), fitted on `--labelled` (100) architectures and ranked on the rest, over `--splits`
   random splits: with table labels (standing in for stand-alone trainings), and, per supernet,
-  with the supernet's scores as labels.
+  with the supernet's scores as labels;
+- label-free combinations, per supernet (what a user has without a single stand-alone training):
+  the mean of the architectures' ranks under the supernet's -loss and a proxy (params, jacov, ...).
+
+Every estimator also gets its pick: the table's 200-epoch test accuracy of the architecture it
+ranks first among the `--archs` (what a search that trusted it would end on), and the mean of its
+top 5.
 
 Writes `--out`/estimators.json, table.md and ranking.png. Headline: the best CPU-budget estimator's
 Kendall tau against the 200-epoch test accuracy.
-Run: python bench/estimator_ranking_nb201.py [--archs 1000] [--supernet RUN ...] [--workers 2] [--out DIR]
+Run: python bench/estimator_ranking_nb201.py [--archs 1000] [--proxies params,jacov,...] [--supernet RUN ...]
+     [--workers 2] [--out DIR]
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ TOP = 0.05
 
 def metrics(score, truth_test, truth_val) -> dict[str, float]:
     score = np.asarray(score, dtype=float)
-    out = {}
+    order = np.argsort(-score, kind="stable")
+    out = {"pick_test": float(np.asarray(truth_test)[order[0]]), "top5_test": float(np.asarray(truth_test)[order[:5]].mean())}
     for name, truth in (("test", np.asarray(truth_test)), ("val", np.asarray(truth_val))):
         out[f"tau_{name}"] = float(stats.kendalltau(score, truth).statistic)
         out[f"rho_{name}"] = float(stats.spearmanr(score, truth).statistic)
@@ -76,6 +84,12 @@ def supernet_scores(run: str, archs, workers: int) -> tuple[np.ndarray, np.ndarr
         acc.append(m["val_acc"])
         neg_loss.append(-m["val_loss"])
     return np.array(acc), np.array(neg_loss), (time.process_time() - started) / len(archs)
+
+
+def rank_mean(*scores) -> np.ndarray:
+    """The mean of each architecture's ranks under `scores` (higher is better; ties share a rank):
+    a combination that needs no labels and no scale matching."""
+    return np.mean([stats.rankdata(np.asarray(s, dtype=float)) for s in scores], axis=0)
 
 
 def combined(space, archs, labels, extra, truth_test, truth_val, labelled: int, splits: int) -> dict[str, float]:
@@ -106,6 +120,8 @@ def main() -> None:
     parser.add_argument("--cheap-classes", type=int, default=None, metavar="N",
                         help="rank the cheap proxies over the first N classes of the scoring order "
                              "(default: all 6,466; about 1 CPU s each for naswot)")
+    parser.add_argument("--proxies", default=",".join(PROXIES),
+                        help="the proxies to score (comma-separated; jacov, snip, grad_norm and zico cost ~1.5 CPU s each)")
     parser.add_argument("--labelled", type=int, default=100)
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
@@ -118,12 +134,16 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(classes))  # the order bench/_zc_cache.py scores in
     every = [classes[i] for i in order][: args.cheap_classes]
     archs = every[: args.archs]
-    scores = proxy_table([a.choices for a in archs], PROXIES, workers=args.workers)
+    proxies = tuple(p for p in args.proxies.split(",") if p)
+    unknown = sorted(set(proxies) - set(PROXIES))
+    if unknown:
+        raise SystemExit(f"--proxies: unknown {', '.join(unknown)}; choose from {', '.join(PROXIES)}")
+    scores = proxy_table([a.choices for a in archs], proxies, workers=args.workers)
     cheap = proxy_table([a.choices for a in every], ("naswot", "synflow"), workers=args.workers)
     test = np.array([rows[a].test_acc for a in archs])
     val = np.array([rows[a].val_acc for a in archs])
     results: dict[str, dict[str, float]] = {}
-    for name in PROXIES:
+    for name in proxies:
         values = np.array([scores[a.choices][name] for a in archs])
         cpu = np.mean([scores[a.choices].get(f"{name}_cpu_s", 0.0) for a in archs])
         results[name] = {**metrics(values, test, val), "cpu_s": float(cpu), "kind": "proxy"}
@@ -135,7 +155,7 @@ def main() -> None:
                                                  "cpu_s": results[name]["cpu_s"], "kind": "proxy"}
     results[f"table 12-epoch validation ({len(every)} classes)"] = {
         **metrics(everyone["val"], everyone["test"], everyone["val"]), "cpu_s": 0.0, "kind": "ground truth, short"}
-    extra = np.stack([[scores[a.choices][n] for n in PROXIES] for a in archs])
+    extra = np.stack([[scores[a.choices][n] for n in proxies] for a in archs])
     zc_cost = float(np.mean([scores[a.choices]["zc_cpu_s"] for a in archs]))
     results["combined: forest, table labels"] = {
         **combined(space, archs, test, extra, test, val, args.labelled, args.splits), "cpu_s": zc_cost,
@@ -155,6 +175,20 @@ def main() -> None:
         results[f"combined: forest, supernet {label} labels"] = {
             **combined(space, archs, neg_loss, extra, test, val, args.labelled, args.splits), "cpu_s": zc_cost + cpu,
             "kind": "combined (supernet labels)"}
+        for name in proxies:
+            proxy = np.array([scores[a.choices][name] for a in archs])
+            for signal, values in (("-loss", neg_loss), ("acc", acc)):
+                results[f"rank mean: supernet {label} {signal} + {name}"] = {
+                    **metrics(rank_mean(values, proxy), test, val), "kind": "label-free",
+                    "cpu_s": cpu + results[name]["cpu_s"]}
+        if {"params", "jacov"} <= set(proxies):
+            both = [np.array([scores[a.choices][n] for a in archs]) for n in ("params", "jacov")]
+            results[f"rank mean: supernet {label} -loss + params + jacov"] = {
+                **metrics(rank_mean(neg_loss, *both), test, val), "kind": "label-free",
+                "cpu_s": cpu + results["params"]["cpu_s"] + results["jacov"]["cpu_s"]}
+            results["rank mean: params + jacov (no supernet)"] = {
+                **metrics(rank_mean(*both), test, val), "kind": "label-free",
+                "cpu_s": results["params"]["cpu_s"] + results["jacov"]["cpu_s"]}
     report(results, archs, args)
     if args.write_known:
         write_known(args.write_known, results, len(archs), len(every), args.supernet)
@@ -168,7 +202,7 @@ def write_known(path: Path, results: dict[str, dict[str, float]], archs: int, ev
     known = json.loads(path.read_text()) if path.exists() else {}
     nb201 = known.setdefault("nb201", {})
     source = "bench/estimator_ranking_nb201.py"
-    for name in PROXIES:
+    for name in (p for p in PROXIES if p in results):
         full = results.get(f"{name} ({every} classes)")
         r, count = (full, every) if full else (results[name], archs)
         nb201[f"zc:{name}"] = {"kendall_tau": round(r["tau_test"], 3), "spearman_rho": round(r["rho_test"], 3),
@@ -187,11 +221,13 @@ def write_known(path: Path, results: dict[str, dict[str, float]], archs: int, ev
 
 def report(results: dict[str, dict[str, float]], archs, args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
-    header = "| estimator | kind | tau test | rho test | p@5% test | tau val12 | rho val12 | CPU s/arch | published rho |"
-    lines = [header, "|" + "---|" * 9]
+    header = ("| estimator | kind | tau test | rho test | p@5% test | pick test | top-5 test | tau val12 | rho val12 "
+              "| CPU s/arch | published rho |")
+    lines = [header, "|" + "---|" * 11]
     for name, r in results.items():
         published = PUBLISHED_RHO.get(name.split(" ")[0], "")
         lines.append(f"| {name} | {r['kind']} | {r['tau_test']:.3f} | {r['rho_test']:.3f} | {r['p_top5_test']:.2f} | "
+                     f"{r.get('pick_test', float('nan')):.2f} | {r.get('top5_test', float('nan')):.2f} | "
                      f"{r['tau_val']:.3f} | {r['rho_val']:.3f} | {r['cpu_s']:.2f} | {published} |")
     table = "\n".join(lines)
     (args.out / "table.md").write_text(table + "\n")

@@ -17,7 +17,7 @@ schedule to check the bench itself in a minute.
 
 Headline: noise_verdict_agreement = the smaller of the agreement among "better" claims and among
 "not distinguishable" claims (target >= 0.9 on each side, >= 10 searches each).
-Run: python bench/noise_verdicts.py [--settings demo,nb201] [--seeds 10] [--tiny]
+Run: python bench/noise_verdicts.py [--settings demo,nb201] [--seeds 10] [--first-seed 0] [--tiny]
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", default="demo,nb201")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 "
+                        "(the first of them trains the supernet): more searches for a side with too few")
     parser.add_argument("--tiny", action="store_true", help="tiny schedules: checks the bench, not the verdicts")
     args = parser.parse_args()
     started, rows = time.perf_counter(), []
@@ -122,7 +124,7 @@ def main() -> None:
                 shapes = write_shapes_coco(Path(tmp) / "shapes", 200 if args.tiny else 800, test=50 if args.tiny else 200)
                 base = [str(shapes) if a == "{shapes}" else a for a in base]
             first = None
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 out = Path(tmp) / f"{setting}-{seed}"
                 argv = base + ["--seed", str(seed)]
                 if first is not None:  # the same supernet: only the search, its baseline and calibration change

@@ -160,9 +160,9 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:
 
 
 @needs_subset
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
-def test_a_stopped_search_says_so_is_listed_stopped_and_resumes_exactly(tmp_path, sig):
-    """Mid-search: a search on a trained supernet, stopped once some records exist."""
+def test_a_stopped_search_says_so_is_listed_stopped_and_resumes_exactly(tmp_path):
+    """Mid-search: a search on a trained supernet, stopped by Ctrl-C once some records exist (`kill`
+    takes the same path: the training below is stopped by it)."""
     supernet = tmp_path / "sn"
     assert run_main([*training(2), "--out", supernet])[0] == 0
     search = ["search", "--supernet", supernet, "--strategy", "random", "--budget", "30", "--random-baseline", "5",
@@ -174,7 +174,7 @@ def test_a_stopped_search_says_so_is_listed_stopped_and_resumes_exactly(tmp_path
     _wait_for(lambda: log.is_file() and len(log.read_bytes().splitlines()) >= 3)
     listed = subprocess.run([sys.executable, "-m", "nas", "runs", "list", tmp_path], cwd=REPO, capture_output=True,
                             text=True).stdout
-    process.send_signal(sig)
+    process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130 and "interrupted; everything recorded so far is on disk" in err
     assert "Traceback" not in err
