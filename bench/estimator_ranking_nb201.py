@@ -23,7 +23,7 @@ Every estimator also gets its pick: the table's 200-epoch test accuracy of the a
 ranks first among the `--archs` (what a search that trusted it would end on), and the mean of its
 top 5.
 
-Writes `--out`/estimators.json, table.md and ranking.png. Headline: the best CPU-budget estimator's
+Writes `--out`/estimators.json, table.md, ranking.png and archs.jsonl (every architecture's scores). Headline: the best CPU-budget estimator's
 Kendall tau against the 200-epoch test accuracy.
 Run: python bench/estimator_ranking_nb201.py [--archs 1000] [--proxies params,jacov,...] [--supernet RUN ...]
      [--workers 2] [--out DIR]
@@ -163,9 +163,13 @@ def main() -> None:
     results["forest on encoding only, table labels"] = {
         **combined(space, archs, test, None, test, val, args.labelled, args.splits), "cpu_s": 0.0,
         "kind": f"combined ({args.labelled} labelled)"}
+    per_arch = [{"choices": list(a.choices), "test_200ep": float(t), "val_12ep": float(v),
+                 **{n: scores[a.choices][n] for n in proxies}} for a, t, v in zip(archs, test, val)]
     for run in args.supernet:
         acc, neg_loss, cpu = supernet_scores(run, archs, args.workers)
         label = Path(run).name
+        for row, a, nl in zip(per_arch, acc, neg_loss):
+            row[f"supernet {label} acc"], row[f"supernet {label} -loss"] = float(a), float(nl)
         results[f"supernet {label}: acc"] = {**metrics(acc, test, val), "cpu_s": cpu, "kind": "supernet"}
         results[f"supernet {label}: -loss"] = {**metrics(neg_loss, test, val), "cpu_s": cpu, "kind": "supernet"}
         with_sn = np.c_[extra, neg_loss]
@@ -189,6 +193,8 @@ def main() -> None:
             results["rank mean: params + jacov (no supernet)"] = {
                 **metrics(rank_mean(*both), test, val), "kind": "label-free",
                 "cpu_s": results["params"]["cpu_s"] + results["jacov"]["cpu_s"]}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "archs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in per_arch))
     report(results, archs, args)
     if args.write_known:
         write_known(args.write_known, results, len(archs), len(every), args.supernet)
@@ -206,6 +212,7 @@ def write_known(path: Path, results: dict[str, dict[str, float]], archs: int, ev
         full = results.get(f"{name} ({every} classes)")
         r, count = (full, every) if full else (results[name], archs)
         nb201[f"zc:{name}"] = {"kendall_tau": round(r["tau_test"], 3), "spearman_rho": round(r["rho_test"], 3),
+                               "p_top5": round(r["p_top5_test"], 2),
                                "truth": "the 200-epoch test accuracy", "archs": count, "source": source}
     r = results[f"table 12-epoch validation ({every} classes)"]
     nb201["table"] = {"kendall_tau": round(r["tau_test"], 3), "spearman_rho": round(r["rho_test"], 3),
@@ -214,6 +221,7 @@ def write_known(path: Path, results: dict[str, dict[str, float]], archs: int, ev
         rows = [results[f"supernet {Path(run).name}: acc"] for run in supernets]
         nb201["supernet"] = {"kendall_tau": round(float(np.mean([r["tau_test"] for r in rows])), 3),
                              "spearman_rho": round(float(np.mean([r["rho_test"] for r in rows])), 3),
+                             "p_top5": round(float(np.mean([r["p_top5_test"] for r in rows])), 2),
                              "truth": "the 200-epoch test accuracy", "archs": archs,
                              "source": f"{source}, CPU preset supernet, mean of {len(rows)} training seeds"}
     path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
