@@ -166,9 +166,11 @@ def add_evaluation_options(parser: argparse.ArgumentParser, default: str = "the 
                         "less the confirmation images)")
     if confirm:
         g.add_argument("--confirm-images", type=non_negative_int, default=None,
-                       help="validation images kept apart from the start to judge the verdict: the search never "
-                            "scores on them; its top architectures and the random ones are scored again on them "
-                            "after it (at most half the validation split; 0: none, the verdict is then unconfirmed)")
+                       help="images kept apart from the start to judge the verdict: first training images the "
+                            "supernet never trains on (left out by --train-limit), then the end of the validation "
+                            "split (at most half of it); the search never scores on them; its top architectures and "
+                            "the random ones are scored again on them after it (0: none, the verdict is then "
+                            "unconfirmed)")
     g.add_argument("--eval-batch-size", type=positive_int, default=None,
                    help=f"images per forward pass while recalibrating and scoring (default: {default})")
 

@@ -142,10 +142,11 @@ def plan(config: SearchConfig, budget: int | None) -> str:
                      else f"search with {config.strategy} until it ends")
     confirm = config.evaluator.settings.get("confirm_images", 0) if evaluator_kind(config).uses_supernet else 0
     if confirm and baseline:
-        steps.append(f"judge the verdict on up to {confirm:,} validation images kept apart (the search's top "
-                     f"{CONFIRM_TOP} and the random architectures scored again; at most half the validation split)")
+        steps.append(f"judge the verdict on up to {confirm:,} images kept apart (training images the supernet "
+                     f"never trains on, then the end of the validation split, at most half of it; the search's top "
+                     f"{CONFIRM_TOP} and the random architectures scored again)")
     elif baseline and evaluator_kind(config).uses_supernet:
-        steps.append("verdict UNCONFIRMED (no validation images kept apart: --confirm-images)")
+        steps.append("verdict UNCONFIRMED (no images kept apart: --confirm-images)")
     return " -> ".join(steps)
 
 
