@@ -139,7 +139,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--proxies: unknown {', '.join(unknown)}; choose from {', '.join(PROXIES)}")
     scores = proxy_table([a.choices for a in archs], proxies, workers=args.workers)
-    cheap = proxy_table([a.choices for a in every], ("naswot", "synflow"), workers=args.workers)
+    cheap = proxy_table([a.choices for a in every], tuple(p for p in ("naswot", "synflow") if p in proxies),
+                        workers=args.workers)
     test = np.array([rows[a].test_acc for a in archs])
     val = np.array([rows[a].val_acc for a in archs])
     results: dict[str, dict[str, float]] = {}
@@ -148,7 +149,7 @@ def main() -> None:
         cpu = np.mean([scores[a.choices].get(f"{name}_cpu_s", 0.0) for a in archs])
         results[name] = {**metrics(values, test, val), "cpu_s": float(cpu), "kind": "proxy"}
     everyone = {"test": np.array([rows[a].test_acc for a in every]), "val": np.array([rows[a].val_acc for a in every])}
-    for name in CHEAP:
+    for name in (p for p in CHEAP if p in proxies):
         values = np.array([space.params(a) if name == "params" else space.flops(a) if name == "flops"
                            else cheap[a.choices][name] for a in every])
         results[f"{name} ({len(every)} classes)"] = {**metrics(values, everyone["test"], everyone["val"]),
