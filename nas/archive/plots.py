@@ -54,7 +54,9 @@ def _verdict_caption(verdict: dict[str, Any], objective: Objective) -> str:
     on = {"confirmation": f"{judged.get('images', 0):,} confirmation images",
           "validation": "validation, selection allowed for"}.get(judged.get("split"), "validation")
     said = "better than random" if verdict.get("better_than_random") else "NOT distinguishable from random"
-    return f"best vs median random: {judged['difference']:+.2f}{objective.unit} ± {judged['se']:.2f} on {on}: {said}"
+    # two lines: one would run past the figure's width
+    return (f"best vs median random: {judged['difference']:+.2f}{objective.unit} ± {judged['se']:.2f} (standard "
+            f"error) on {on}:\n{said}")
 
 
 def plot_progress(records: list[dict[str, Any]], path: str | os.PathLike, objective: Objective = VAL_ACC,
