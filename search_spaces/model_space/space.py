@@ -30,7 +30,8 @@ from nas_common.limits import MAX_CHANNELS, MAX_INPUT_SIZE
 from search_spaces.arch import Arch
 from search_spaces.cost import MeasuredCost
 from search_spaces.model_space import nested
-from search_spaces.model_space.choices import LayerChoice, SpaceDefinitionError, fixed, recording
+from search_spaces.model_space.choices import SpaceDefinitionError, fixed, recording
+from search_spaces.model_space.shape_check import check_shapes
 from search_spaces.model_space.walks import labels_by_kind, mix, path_items, relevant_labels, select
 from search_spaces.protocol import Decision, Differentiable, SearchSpace
 
@@ -215,79 +216,17 @@ class ModelSpace(MeasuredCost, SearchSpace):
     def config(self) -> dict[str, Any]:
         return {**self.model_kwargs, "input_size": self.input_size, "in_channels": self.in_channels}
 
-    # ---- checks at space build ----------------------------------------------------------------
+    # ---- checks at space build (search_spaces.model_space.shape_check) ----------------------------
     def check_shapes(self, archs: int = 4, seed: int = 0) -> None:
-        """Run the supernet on the probe input along a few paths, running every candidate of each
-        layer choice met; candidates whose outputs differ in shape are refused, naming the layer."""
-        try:  # shapes alone first, on the meta device: no memory, no arithmetic (4,000 channels: instant)
-            self._check_shapes_on("meta", archs, seed)
-            return
-        except UserError:
-            raise
-        except Exception:  # an op without a meta kernel, or a real failure: the real run says which
-            pass
-        self._check_shapes_on("cpu", archs, seed)
+        """Refuse, naming the layer, candidates of one choice whose outputs differ in shape, a forward
+        that fails on the data's input shape, and logits of another width than the data's classes."""
+        check_shapes(self, archs, seed)
 
-    def _check_shapes_on(self, device: str, archs: int, seed: int) -> None:
-        import numpy as np
-
-        try:
-            if device == "meta":
-                with recording(), torch.device("meta"):
-                    kind = MixedModelSupernet if isinstance(self, Differentiable) else ModelSupernet
-                    supernet = kind(self, self._construct()).eval()
-            else:
-                supernet = self.supernet(torch.Generator().manual_seed(seed)).eval()
-        except (RuntimeError, MemoryError) as err:  # an allocation the machine cannot make
-            if device == "meta":
-                raise
-            raise SpaceDefinitionError(f"{self.name}: the supernet cannot be built "
-                                       f"({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
-        problems: list[str] = []
-
-        def compare(module: LayerChoice, inputs: tuple, output: Any) -> None:
-            shapes = [_shape(candidate(*inputs)) for candidate in module.candidates]
-            other = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
-            if other is not None and not problems:
-                problems.append(f"layer choice {module.label!r}: candidate {module.names[other]} gives "
-                                f"{shapes[other]}, candidate {module.names[0]} gives {shapes[0]}; the candidates "
-                                "of a choice must give outputs of one shape")
-
-        hooks = [m.register_forward_hook(compare) for m in supernet.modules() if isinstance(m, LayerChoice)]
-        rng = np.random.default_rng(seed)
-        try:
-            with torch.no_grad():
-                for _ in range(archs):
-                    output = supernet(self.probe_input(2).to(device), self.sample(rng))
-                    if problems:
-                        raise SpaceDefinitionError(f"{self.name}: {problems[0]}")
-                    self._check_classes(output)
-        except UserError:
-            raise
-        except Exception as err:  # a shape mismatch inside the model itself, or any failure of its forward
-            if device == "meta":
-                raise
-            if problems:  # candidates of one choice disagreed, and a later layer failed on it: name the choice
-                raise SpaceDefinitionError(f"{self.name}: {problems[0]}") from None
-            raise SpaceDefinitionError(f"{self.name}: the supernet fails on a "
-                                       f"{tuple(self.probe_input(2).shape)} input ({str(err).splitlines()[0]})") from None
-        finally:
-            for hook in hooks:
-                hook.remove()
-
-
-    def _check_classes(self, output: Any) -> None:
-        """Logits of another width than the data's classes (a model that ignores `num_classes`
-        and keeps its own 1,000) would train on labels it cannot output: refused, naming the fix."""
-        if self.num_classes is None or not isinstance(output, torch.Tensor) or output.dim() != 2:
-            return
-        if output.shape[1] != self.num_classes:
-            takes = "num_classes" in self.model_options
-            raise SpaceDefinitionError(
-                f"{self.name} gives {output.shape[1]:,} outputs per image but the data has {self.num_classes:,} "
-                "classes; " + ("size its classifier with its num_classes argument" if takes else
-                               "take num_classes in its constructor (def __init__(self, num_classes=10, ...)) "
-                               "and size its classifier with it"))
+    def meta_supernet(self) -> ModelSupernet:
+        """The supernet on the meta device: shapes without memory or arithmetic."""
+        with recording(), torch.device("meta"):
+            kind = MixedModelSupernet if isinstance(self, Differentiable) else ModelSupernet
+            return kind(self, self._construct()).eval()
 
 
 _CONVS = (nn.modules.conv._ConvNd, nested.Conv2d)
@@ -342,14 +281,6 @@ def _rebuild(name: str, config: dict[str, Any]) -> "ModelSpace":
     from nas_common.registry import SPACES
 
     return SPACES.get(name)(**config)
-
-
-def _shape(output: Any) -> Any:
-    if isinstance(output, torch.Tensor):
-        return tuple(output.shape)
-    if isinstance(output, (list, tuple)):
-        return tuple(_shape(o) for o in output)
-    return type(output).__name__
 
 
 _MADE: dict[Any, type[ModelSpace]] = {}
