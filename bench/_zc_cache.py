@@ -1,41 +1,18 @@
 """Zero-cost proxy scores of many NB201 architectures, computed once on Ray tasks and cached.
 
-A cache file (JSON lines, one architecture each, appended as chunks finish) lives under
-`$NAS_CACHE_DIR` (default `~/.cache/nas`)/zc/, keyed by space, options, data, batch size and seed,
-so a killed run resumes and later benches reuse the scores. Architectures missing a requested
+The cache is `nas.proxies.shared_cache`'s (the one `nas bench` reads and fills), appended as chunks
+finish, so a killed run resumes and later benches reuse the scores. Architectures missing a requested
 proxy are scored again with every requested proxy.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
-CACHE_VERSION = 1  # bump when a proxy's formula changes
+from nas.proxies.shared_cache import TABLE_DATA, append_rows, cache_path, read_cache
 
-
-def cache_path(space: str, space_options: dict[str, Any], data: dict[str, Any], batch_size: int, seed: int) -> Path:
-    key = json.dumps([CACHE_VERSION, space, space_options, data, batch_size, seed], sort_keys=True)
-    root = Path(os.environ.get("NAS_CACHE_DIR", Path.home() / ".cache" / "nas")) / "zc"
-    root.mkdir(parents=True, exist_ok=True)
-    return root / f"{space}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
-
-
-def read_cache(path: Path) -> dict[tuple[int, ...], dict[str, float]]:
-    scores: dict[tuple[int, ...], dict[str, float]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            scores.setdefault(tuple(row["choices"]), {}).update(row["scores"])
-    return scores
 
 
 def proxy_table(archs: Sequence[Sequence[int]], names: Sequence[str], *, space: str = "nb201",
@@ -46,7 +23,7 @@ def proxy_table(archs: Sequence[Sequence[int]], names: Sequence[str], *, space: 
     from nas.proxies.scoring import score_chunk
 
     space_options = space_options or {}
-    data = data or {"spec": "cifar10", "val_size": 0.1, "split_seed": 0}
+    data = data or TABLE_DATA
     path = cache_path(space, space_options, data, batch_size, seed)
     cached = read_cache(path)
     todo = [tuple(a) for a in archs if not set(names) <= set(cached.get(tuple(a), {}))]
@@ -57,10 +34,9 @@ def proxy_table(archs: Sequence[Sequence[int]], names: Sequence[str], *, space: 
         started, done = time.perf_counter(), [0]
 
         def save(i: int, rows: list[dict[str, float]]) -> None:
-            with path.open("a") as handle:
-                for choices, row in zip(chunks[i], rows):
-                    handle.write(json.dumps({"choices": list(choices), "scores": row}) + "\n")
-                    cached.setdefault(choices, {}).update(row)
+            append_rows(path, zip(chunks[i], rows))
+            for choices, row in zip(chunks[i], rows):
+                cached.setdefault(choices, {}).update(row)
             done[0] += len(rows)
             if not quiet:
                 print(f"  zc scores: {done[0]}/{len(todo)} ({time.perf_counter() - started:.0f} s)",

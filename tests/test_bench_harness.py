@@ -247,8 +247,11 @@ def test_proxy_table_lookups_by_class_and_counted(table, tmp_path):
         lookup([arch], "naswot")
     pair = run_pair(space, table, variant("evolution:warmup=params:200"), seed=0, budget=20, proxies=lookup)
     assert pair["proxy_scores"] == 200  # what a real search would have computed
-    with pytest.raises(UserError, match="give the benchmark a proxy table"):
-        run_pair(space, table, variant("evolution:warmup=params:200"), seed=0, budget=20)
+    assert pair["proxy_cpu_s"] is None  # the table has no `params_cpu_s` column: the cost is unknown
+    # Without a table the space counts the parameters itself: the same search, its cost measured.
+    counted = run_pair(space, table, variant("evolution:warmup=params:200"), seed=0, budget=20)
+    assert counted["pick_test_acc"] == pair["pick_test_acc"] and counted["proxy_scores"] == 200
+    assert 0 <= counted["proxy_cpu_s"] < 10
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"choices": [0, 0, 0, 0, 0, 0]}\n{"x": 1}\n')
     with pytest.raises(UserError, match="line 1 is not a proxy-table row"):
@@ -264,3 +267,88 @@ def test_a_warm_population_beats_a_random_one(table, tmp_path):
     results = run_benchmark(config)
     picked = {label: agg["checkpoints"]["10"]["test_acc_mean"] for label, agg in results["aggregates"].items()}
     assert picked["evolution:warmup=params:1000"] > picked["evolution"] + 1.0
+
+
+def test_data_proxies_are_scored_once_into_the_shared_cache(table, tmp_path, monkeypatch):
+    """A strategy asking for a data proxy gets it scored on CIFAR-10 on first use, kept in the shared
+    cache: a second benchmark computes nothing and searches identically, and the cost it reports is
+    what the first one spent."""
+    from nas.bench_harness.proxy_table import BenchProxies
+    from nas.data import data_root
+
+    if not (data_root() / "cifar10" / "cifar10_jpg.zip").is_file():
+        pytest.skip("CIFAR-10 not in the shared data")
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path))
+    first = BenchProxies(table.space)
+    spec = variant("evolution:warmup=synflow:10")
+    pair = run_pair(table.space, table, spec, seed=0, budget=12, proxies=first)
+    assert first.computed == pair["proxy_scores"] == 10 and pair["proxy_cpu_s"] > 0
+    rows = first.cache_file().read_text().splitlines()
+    assert len(rows) == 10 and first.cache_file().parent == tmp_path / "zc"
+    second = BenchProxies(table.space)
+    again = run_pair(table.space, table, spec, seed=0, budget=12, proxies=second)
+    assert second.computed == 0 and again == pair
+    with first.cache_file().open("a") as handle:
+        handle.write('{"choices": [0, 1')  # a line cut by a kill: ignored, never an error
+    assert run_pair(table.space, table, spec, seed=0, budget=12, proxies=BenchProxies(table.space)) == pair
+
+
+def test_cli_runs_proxy_guided_strategies_and_reports_their_cost(tmp_path, capsys):
+    """The command of the issue: guided and RL warmed up on params, no table needed."""
+    argv = ["bench", "--strategies", "guided,rl:warmup=params:300,random", "--budget", "20", "--seeds", "1",
+            "--workers", "1", "--out", str(tmp_path / "b")]
+    code, io = _exit(argv, capsys)
+    assert code == 0, io.err
+    assert "guided asks for zero-cost proxies: params" in io.err
+    assert "proxies / search" in io.out and "Proxies / search:" in io.out
+    row = next(line for line in io.out.splitlines() if line.startswith("| `rl:warmup=params:300` |"))
+    random_row = next(line for line in io.out.splitlines() if line.startswith("| `random` |"))
+    assert "| - |" in random_row  # asked for none
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    (rl,) = [p for p in results["pairs"] if p["strategy"].startswith("rl")]
+    # 300 cells sampled from the warming policy, each distinct one scored once
+    assert 1 < rl["proxy_scores"] <= 300 and f"{rl['proxy_scores']} scores" in row and "CPU s" in row
+
+
+def test_cli_proxy_table_option_is_read_and_checked(table, tmp_path, capsys):
+    path = _proxy_table(tmp_path, table)
+    argv = ["bench", "--strategies", "evolution:warmup=params:100", "--budget", "12", "--seeds", "1",
+            "--workers", "1", "--quiet", "--proxies", str(path), "--out", str(tmp_path / "b")]
+    code, io = _exit(argv, capsys)
+    assert code == 0, io.err
+    assert "CPU s unknown" in io.out  # a table without cost columns
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n{}\n")
+    argv[argv.index(str(path))] = str(broken)
+    argv[-1] = str(tmp_path / "c")
+    code, io = _exit(argv, capsys)
+    assert code == 2 and io.err.count("\n") == 1 and "line 1 is not a proxy-table row" in io.err
+    argv[argv.index(str(broken))] = str(tmp_path / "missing.jsonl")
+    code, io = _exit(argv, capsys)
+    assert code == 2 and io.err.count("\n") == 1 and "cannot read proxy table" in io.err
+
+
+@pytest.mark.parametrize("spec", ["guided:features=nope", "evolution:warmup=nope:100"])
+def test_an_unknown_proxy_fails_before_any_search(spec, tmp_path, capsys):
+    code, io = _exit(["bench", "--strategies", spec, "--budget", "12", "--seeds", "1", "--workers", "1",
+                      "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "unknown zero-cost proxy 'nope'" in io.err and io.err.count("\n") == 1, io.err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_a_user_error_inside_ray_tasks_prints_one_line_only(table, tmp_path):
+    """A table that lacks the cells a search proposes fails inside the Ray tasks; the user sees the
+    one-line error, and no Ray log line (such as "Failed to push error to driver") with it."""
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    lines = table.path.read_text().splitlines()
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(lines[:41]) + "\n")  # 40 of 15,625 cells
+    run = subprocess.run([sys.executable, "-m", "nas", "bench", "--table", str(small), "--strategies",
+                          "random,evolution", "--budget", "30", "--seeds", "4", "--workers", "2", "--quiet",
+                          "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "is not in the NB201 table" in run.stderr, run.stderr

@@ -15,13 +15,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from nas.bench_harness.trajectory import aggregate, compare_to_baseline, trajectory
 from nas.bench_harness.variants import Variant, parse_variants
 from nas_common.errors import UserError
 from nas.workflows.runner import LocalExecutor, SearchLoop
 from nas.strategies import make_strategy
+from search_spaces.arch import Arch
+
+if TYPE_CHECKING:
+    from nas.bench_harness.proxy_table import BenchProxies
 
 DEFAULT_CHECKPOINTS = (50, 100, 150)
 SPACES = ("nb201",)  # spaces with a benchmark table; the evaluator is the table's
@@ -38,7 +42,7 @@ class BenchConfig:
     checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
     table: str | None = None
     space: str = "nb201"
-    proxies: str | None = None  # a proxy table (nas.bench_harness.proxy_table) for strategies that ask for proxies
+    proxies: str | None = None  # a proxy table (nas.bench_harness.proxy_table) read before computing any proxy
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -63,19 +67,22 @@ class BenchConfig:
 
 
 def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: int,
-             proxies: Any = None) -> dict[str, Any]:
+             proxies: "BenchProxies | None" = None) -> dict[str, Any]:
     """One search: `budget` queries of a fresh `variant` strategy seeded with `seed`.
 
-    Returns the pair's record: every query's val acc (what the strategy saw), and per query count
-    the best val acc so far and the test acc of that pick; `picks` maps each query count at which
-    the pick changed to the picked architecture's NB201 string.
+    `proxies` answers the strategy's zero-cost proxies (a `BenchProxies`; None: one without a table,
+    which counts params/FLOPs and computes data proxies into the shared cache). Returns the pair's record: every query's val acc (what the strategy saw), and
+    per query count the best val acc so far and the test acc of that pick; `picks` maps each query
+    count at which the pick changed to the picked architecture's NB201 string; `proxy_scores` and
+    `proxy_cpu_s` say what the proxies a real search asks for would have cost it.
     """
     strategy = make_strategy(variant.name, space, budget=budget, seed=seed, options=variant.options)
-    scored: set[tuple[str, str]] = set()  # (proxy, arch hash): what a real search would have computed
+    scored: dict[tuple[str, str], Arch] = {}  # (proxy, arch hash): what a real search would have computed
     if strategy.proxies_requested():
         if proxies is None:
-            raise UserError(f"strategy {variant.label!r} asks for zero-cost proxies "
-                            f"({', '.join(strategy.proxies_requested())}); give the benchmark a proxy table")
+            from nas.bench_harness.proxy_table import BenchProxies
+
+            proxies = BenchProxies(space)
         strategy.use_proxies(counted(proxies, scored))
     hidden = frozenset(evaluator.hidden_metrics) | {"test_acc"}
     loop = SearchLoop(space, strategy, LocalExecutor(evaluator), None, hidden_metrics=hidden)
@@ -86,34 +93,53 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
     best_val, pick_test, picks = trajectory(val_accs, test_accs)
     changes = {str(q + 1): space.to_string(archs[i]) for q, i in enumerate(picks) if q == 0 or i != picks[q - 1]}
     return {"strategy": variant.label, "seed": seed, "queries": len(val_accs), "val_acc": val_accs,
-            "best_val": best_val, "pick_test_acc": pick_test, "picks": changes, "proxy_scores": len(scored)}
+            "best_val": best_val, "pick_test_acc": pick_test, "picks": changes, "proxy_scores": len(scored),
+            "proxy_cpu_s": proxy_cost(proxies, scored)}
 
 
-def counted(proxies: Any, scored: set[tuple[str, str]]) -> Any:
+def counted(proxies: Any, scored: dict[tuple[str, str], Arch]) -> Any:
     """`proxies` that also notes each (proxy, architecture) it is asked for."""
 
     def score(archs, proxy):
-        scored.update((proxy, a.hash) for a in archs)
+        scored.update(((proxy, a.hash), a) for a in archs)
         return proxies(archs, proxy)
 
     return score
 
 
+def proxy_cost(proxies: "BenchProxies", scored: dict[tuple[str, str], Arch]) -> float | None:
+    """CPU seconds of every distinct score the search asked for (cached or not: what a real search
+    spends); None when a score's cost is unknown (a user's table without `<proxy>_cpu_s`)."""
+    if not scored:
+        return 0.0
+    costs = [proxies.cost(arch, proxy) for (proxy, _), arch in scored.items()]
+    return None if any(c is None for c in costs) else float(sum(costs))
+
+
 def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], budget: int,
               proxies: str | None = None) -> list[dict[str, Any]]:
     """The pairs of one strategy for several seeds, reading the table once (a Ray task's body)."""
+    from nas.bench_harness.proxy_table import BenchProxies
     from nas.evaluate.table import TableEvaluator
 
     evaluator = TableEvaluator(table)
     v = Variant(variant["label"], variant["strategy"], variant["options"])
-    lookup = _proxies(evaluator.space, proxies)
-    return [run_pair(evaluator.space, evaluator, v, seed, budget, lookup) for seed in seeds]
+    source = BenchProxies.from_file(evaluator.space, proxies)
+    return [run_pair(evaluator.space, evaluator, v, seed, budget, source) for seed in seeds]
 
 
-def _proxies(space: Any, path: str | None):
-    from nas.bench_harness.proxy_table import proxy_lookup, read_proxy_table
+def requested_proxies(space: Any, variants: Sequence[Variant]) -> dict[str, tuple[str, ...]]:
+    """{variant label: the proxies its strategy asks for}, checked against the proxy registry here,
+    before any search starts (an unknown name: one line naming the valid ones)."""
+    from nas.bench_harness.proxy_table import BenchProxies
 
-    return None if path is None else proxy_lookup(space, read_proxy_table(path), path)
+    asked = {}
+    for v in variants:
+        names = make_strategy(v.name, space, budget=1, seed=0, options=v.options).proxies_requested()
+        BenchProxies.check_names(names)
+        if names:
+            asked[v.label] = tuple(names)
+    return asked
 
 
 def _ray_chunk(table, variant, seeds, budget, proxies=None):
@@ -148,7 +174,10 @@ def run_benchmark(
     started = time.perf_counter()
     jobs = [(v, seeds) for v in variants for seeds in chunks(config.seeds, workers)]
     done: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    lookup = _proxies(evaluator.space, config.proxies)  # read here too: a bad table fails before Ray starts
+    from nas.bench_harness.proxy_table import BenchProxies
+
+    asked = requested_proxies(evaluator.space, variants)  # an unknown proxy fails before Ray starts
+    lookup = BenchProxies.from_file(evaluator.space, config.proxies)  # read here too: a bad table fails first
     if workers == 1:
         for v, seeds in jobs:
             done[(v.label, seeds[0])] = [run_pair(evaluator.space, evaluator, v, s, config.budget, lookup)
@@ -169,6 +198,8 @@ def run_benchmark(
         "aggregates": aggregates,
         "comparisons": {"baseline": baseline, "at": config.budget,
                         "strategies": compare_to_baseline(aggregates, baseline)},
+        "proxies": {"asked": {label: list(names) for label, names in asked.items()}, "table": config.proxies,
+                    "cache": str(lookup.cache_file())},
         "pairs": pairs,
         "wall_s": time.perf_counter() - started,
     }

@@ -25,8 +25,9 @@ def markdown_table(results: dict[str, Any]) -> str:
     checkpoints = cfg["checkpoints"]
     comparisons = results.get("comparisons")  # absent in reports written before noise was measured
     versus = f"vs {comparisons['baseline']} @{comparisons['at']}" if comparisons else None
+    spends = any("proxy_scores_mean" in results["aggregates"][s["label"]] for s in cfg["strategies"])
     head = (["strategy"] + [f"test acc @{q}" for q in checkpoints] + [f"best val @{cfg['budget']}"]
-            + ([versus] if versus else []) + ["published"])
+            + ([versus] if versus else []) + (["proxies / search"] if spends else []) + ["published"])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for strategy in cfg["strategies"]:
         stats = results["aggregates"][strategy["label"]]
@@ -38,6 +39,8 @@ def markdown_table(results: dict[str, Any]) -> str:
         cells.append(f"{final['best_val_mean']:.2f} ± {final['best_val_std']:.2f}")
         if versus:
             cells.append(_versus(comparisons["strategies"].get(strategy["label"])))
+        if spends:
+            cells.append(_spend(stats))
         cells.append(_published(strategy))
         lines.append("| " + " | ".join(cells) + " |")
     sources = sorted({r.source for refs in REFERENCES.values() for r in refs})
@@ -48,14 +51,40 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"Best val: 12-epoch validation accuracy (%), the only signal the strategies see. "
         f"Table optimum: {results['optimum']['test_acc']:.2f}.",
         *([_noise_note(results)] if versus else []),
+        *([_proxy_note(results)] if spends else []),
         "Published (@q: at q queries; no @: a fixed search-time budget): " + "; ".join(sources) + ".",
     ]
     return "\n".join(lines) + "\n"
 
 
+def _spend(stats: dict[str, Any]) -> str:
+    if "proxy_scores_mean" not in stats:
+        return "-"
+    cpu = stats.get("proxy_cpu_s_mean")
+    seconds = "CPU s unknown" if cpu is None else f"{cpu:,.0f} CPU s" if cpu >= 10 else f"{cpu:.2f} CPU s"
+    return f"{stats['proxy_scores_mean']:,.0f} scores, {seconds}"
+
+
+def _proxy_note(results: dict[str, Any]) -> str:
+    from nas.bench_harness.proxy_table import COUNTED
+
+    source = results.get("proxies") or {}
+    asked = {p for names in source.get("asked", {}).values() for p in names}
+    where = f"read from {source['table']} first; " if source.get("table") else ""
+    data = sorted(asked - set(COUNTED))
+    kept = (f"{', '.join(data)} scored on CIFAR-10 (one core, a batch of 128 training images, seeded "
+            f"initialisation) once per cell class and kept in {source.get('cache')}, so later benchmarks "
+            f"read them") if data else "no data proxy asked for"
+    return (f"Proxies / search: the zero-cost scores a real search would compute (distinct architectures x "
+            f"proxies) and their CPU seconds, cached or not. {where}params and FLOPs are counted by the "
+            f"space; {kept}.")
+
+
 def _versus(comparison: dict[str, Any] | None) -> str:
     if comparison is None:
         return "(baseline)"
+    if comparison["se"] is None or comparison["se"] != comparison["se"]:  # one seed: no spread to measure
+        return f"{comparison['difference']:+.2f} (one seed: noise unknown)"
     verdict = "beyond noise" if comparison["distinguishable"] else "within noise"
     return f"{comparison['difference']:+.2f} ± {comparison['se']:.2f} ({verdict})"
 
@@ -69,6 +98,17 @@ def _noise_note(results: dict[str, Any]) -> str:
             f"(binomial, 10,000 test images) is ± {record:.2f} at most: two single architectures whose "
             f"test accuracies differ by less than about {1.96 * 2 ** 0.5 * record:.2f} are not told apart by "
             f"the table.")
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with NaN (a standard error over one seed) written as null: results.json stays strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def plot_curves(results: dict[str, Any], path: str | Path) -> None:
@@ -102,7 +142,7 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     """results.json, table.md and bench.png under `out` (created), each written atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "results.json", results)
+    write_json_atomic(out / "results.json", _json_safe(results))
     write_text_atomic(out / "table.md", markdown_table(results))
     plot_curves(results, out / "bench.png")
     return out

@@ -48,8 +48,21 @@ def aggregate(pairs: Sequence[dict[str, Any]], checkpoints: Sequence[int]) -> di
                 raise ValueError(f"{label}: a pair made only {min(short)} queries, fewer than checkpoint {q}")
             stats["checkpoints"][str(q)] = _mean_std(group, q - 1)
         stats["final"] = _mean_std(group, -1)
+        stats.update(_proxy_spend(group))
         out[label] = stats
     return out
+
+
+def _proxy_spend(group: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Mean zero-cost scores per search and their mean CPU seconds (None when a cost is unknown);
+    nothing for strategies that asked for no proxy."""
+    counts = [p.get("proxy_scores", 0) for p in group]
+    if not any(counts):
+        return {}
+    costs = [p.get("proxy_cpu_s") for p in group]
+    known = all(c is not None for c in costs)
+    return {"proxy_scores_mean": float(np.mean(counts)),
+            "proxy_cpu_s_mean": float(np.mean(costs)) if known else None}
 
 
 # NB201's CIFAR-10 test split: every table accuracy is measured on these 10,000 images.

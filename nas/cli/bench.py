@@ -42,10 +42,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="query counts to report (default 50,100,150 up to the budget, and the budget)")
     p.add_argument("--workers", type=options.positive_int, default=None,
                    help="CPU cores to use; more than 1 runs the pairs as Ray tasks (default: all cores)")
+    p.add_argument("--proxies", type=Path, default=None, metavar="FILE",
+                   help="a proxy table (JSON lines {\"choices\": [...], \"scores\": {\"naswot\": ..., "
+                        "\"naswot_cpu_s\": ...}}, one per NB201 cell class) read before computing any proxy; "
+                        "without it, strategies that ask for zero-cost proxies (guided, warmup=naswot:3000) get "
+                        "params/FLOPs counted and data proxies scored on CIFAR-10 once per cell, in a shared cache")
     p.add_argument("--out", type=Path, default=None, help="report directory (default runs/bench-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.epilog = "example: nas bench --space nb201 --evaluator table --strategies random,evolution --budget 150 --seeds 10"
+    p.epilog = ("example: nas bench --space nb201 --evaluator table --strategies random,evolution --budget 150 "
+                "--seeds 10\n         nas bench --strategies guided,rl:warmup=params:3000,random --budget 100 --seeds 10")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(handler=run)
+
+
+def proxy_plan(config) -> list[str]:
+    """What the benchmark's proxies will cost before it starts: which strategies ask for which, and
+    how many of the space's cell classes already have each data proxy (from --proxies or the cache)."""
+    from nas.bench_harness import parse_variants
+    from nas.bench_harness.harness import requested_proxies
+    from nas.bench_harness.proxy_table import COUNTED, BenchProxies
+    from nas.evaluate.table import TableEvaluator
+
+    space = TableEvaluator(config.table).space
+    asked = requested_proxies(space, parse_variants(list(config.strategies)))
+    data = sorted({p for names in asked.values() for p in names} - set(COUNTED))
+    lines = [f"  {label} asks for zero-cost proxies: {', '.join(names)}" for label, names in asked.items()]
+    if data:
+        from nas.proxies.shared_cache import read_cache
+
+        source = BenchProxies.from_file(space, config.proxies)
+        known = read_cache(source.cache_file())
+        classes = len(space.unique_archs())
+        for proxy in data:
+            have = len({key for rows in (source.table, known) for key, row in rows.items() if proxy in row})
+            lines.append(f"  {proxy}: {min(have, classes):,} of {classes:,} cell classes scored already; the rest "
+                         f"are scored on CIFAR-10 as the searches ask (about 1-2 CPU s each), kept in "
+                         f"{source.cache_file()}")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     strategies = tuple(args.strategies or ["random,evolution,rl"])
     checkpoints = args.checkpoints or BenchConfig.default_checkpoints(args.budget)
     config = BenchConfig(strategies=strategies, budget=args.budget, seeds=args.seeds, checkpoints=checkpoints,
-                         table=str(args.table) if args.table else None, space=args.space)
+                         table=str(args.table) if args.table else None, space=args.space,
+                         proxies=str(args.proxies) if args.proxies else None)
     out = args.out or Path("runs") / new_run_id(args.space, "bench")
     if (out / "results.json").exists():
         raise UserError(f"{out} already holds a benchmark report; pass another --out or remove it")
@@ -64,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     def progress(label: str, seeds: list[int], elapsed: float) -> None:
         print(f"  {label}: seeds {seeds[0]}-{seeds[-1]} done ({elapsed:.1f}s)", file=sys.stderr, flush=True)
 
+    if not args.quiet:
+        for line in proxy_plan(config):
+            print(line, file=sys.stderr, flush=True)
     results = run_benchmark(config, workers=workers, progress=None if args.quiet else progress)
     write_report(results, out)
     print(markdown_table(results), end="")

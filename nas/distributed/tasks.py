@@ -23,7 +23,18 @@ def map_tasks(fn: Callable[..., Any], calls: Sequence[tuple], cpus: int,
             try:
                 value = ray.get(ready[0])
             except ray.exceptions.RayTaskError as err:
+                _settle(waiting)
                 if isinstance(err.cause, UserError):  # e.g. a table that lacks a proposed architecture
                     raise err.cause from None
                 raise
             on_result(refs[ready[0]], value)
+
+
+def _settle(refs: list, timeout_s: float = 10.0) -> None:
+    """Cancel the tasks still running and wait for them to end before Ray shuts down: a task that
+    fails after its driver has gone makes Ray's core print "Failed to push error to driver" on the
+    terminal, under the one-line error the user should see alone."""
+    for ref in refs:
+        ray.cancel(ref)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=timeout_s)

@@ -70,21 +70,27 @@ class ProxyScorer:
         return out
 
 
-def score_chunk(space: str, space_options: dict[str, Any], data: dict[str, Any], names: Sequence[str],
-                choices: Sequence[Sequence[int]], seed: int = 0, batch_size: int = 128,
-                threads: int = 1) -> list[dict[str, float]]:
-    """The proxies of several architectures of `space` (given as choice lists), built from plain
-    values so that it runs as one task in another process (bench tables, Ray tasks). `data` is a
-    `DataConfig` as a dict; the space is adapted to it as a search would."""
+def scorer_for(space: str, space_options: dict[str, Any], data: dict[str, Any], names: Sequence[str],
+               seed: int = 0, batch_size: int = 128) -> ProxyScorer:
+    """A `ProxyScorer` built from plain values (another process can build the same one): `data` is a
+    `DataConfig` as a dict, and the space is adapted to it as a search would."""
     from nas.data import data_config_from_dict
     from nas.supernet.loading import make_space
     from nas.tasks import get_task
 
-    torch.set_num_threads(threads)
     data_config = data_config_from_dict(data)
     task = get_task(data_config.task)
     loaded = task.load_data(data_config)
     built = make_space(space, loaded, space_options, task)
     inputs, targets = fixed_batch(task, loaded, batch_size, seed)
-    scorer = ProxyScorer(built, task, inputs, targets, names, seed=seed)
-    return [scorer.score(Arch(built.name, tuple(int(c) for c in arch))) for arch in choices]
+    return ProxyScorer(built, task, inputs, targets, names, seed=seed)
+
+
+def score_chunk(space: str, space_options: dict[str, Any], data: dict[str, Any], names: Sequence[str],
+                choices: Sequence[Sequence[int]], seed: int = 0, batch_size: int = 128,
+                threads: int = 1) -> list[dict[str, float]]:
+    """The proxies of several architectures of `space` (given as choice lists), as one task in
+    another process (bench tables, Ray tasks)."""
+    torch.set_num_threads(threads)
+    scorer = scorer_for(space, space_options, data, names, seed, batch_size)
+    return [scorer.score(Arch(scorer.space.name, tuple(int(c) for c in arch))) for arch in choices]
