@@ -209,12 +209,20 @@ def test_rank_check_end_to_end(ray_local, tmp_path):
     for row in result["archs"]:
         assert all(0 <= row[k] <= 100 for k in ("recalibrated", "inherited", "standalone", "standalone_test"))
     assert set(result["correlations"]) == {"recalibrated_vs_inherited", "recalibrated_vs_standalone",
-                                           "inherited_vs_standalone"}
+                                           "inherited_vs_standalone", "params_vs_standalone"}
     for pair in result["correlations"].values():
         assert set(pair) == {"kendall_tau", "spearman_rho", "kendall_tau_low", "kendall_tau_high"}
         assert all(v is None or (math.isfinite(v) and -1 <= v <= 1) for v in pair.values())  # None: constant
     assert (out / "rank_check.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(records(out)) == 3
+    # what the next shufflenet search's summary quotes: this check, with its size and date
+    from nas.evaluate.known import describe_estimator, known_ranking
+
+    if result["correlations"]["recalibrated_vs_standalone"]["kendall_tau"] is not None:
+        figure = known_ranking("shufflenet", "supernet")
+        assert figure["archs"] == 3 and "nas rank-check of" in figure["source"]
+        assert "summaries now quote" in text
+        assert "over 3 architectures" in describe_estimator("shufflenet", "supernet", "the supernet")
 
 
 @needs_subset

@@ -9,7 +9,7 @@ from nas.cli import options
 from nas.cli.retrain import add_retrain_options, check_resume, cluster_options, resume_into_out, train_config
 from nas_common.errors import UserError
 from nas.evaluate.supernet_evaluator import EvaluatorConfig
-from nas.workflows.rank_check import MIN_ARCHS, rank_check
+from nas.workflows.rank_check import MIN_ARCHS, SPREADS, known_figure, rank_check
 from nas.supernet.loading import resolve_device
 
 
@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--against-table", action="store_true",
                    help="nb201 supernets: rank against the NAS-Bench-201 table instead of retraining "
                         "(K architectures spread over the table's accuracy range; try --count 100)")
+    p.add_argument("--spread", choices=SPREADS, default="accuracy",
+                   help="pick the architectures spread over the run's accuracy range (default; the search's "
+                        "evaluations, else random ones scored on the supernet) or over the FLOPs of random ones")
     p.add_argument("--table", type=Path, default=None,
                    help="NB201 table for --against-table (default: the bundled CIFAR-10 table)")
     add_retrain_options(p)
@@ -60,10 +63,26 @@ def run(args: argparse.Namespace) -> int:
     result = rank_check(args.run, out, args.archs, train,
                         EvaluatorConfig(args.calibration_images, val_images=args.val_images),
                         resolve_device(args.device), seed=args.seed, resume=args.resume, test=args.test,
-                        **cluster_options(args))
+                        spread_by=args.spread, **cluster_options(args))
     print(result["table"])
     print(f"wrote {out}/rank_check.json and {out}/rank_check.png")
+    _remember(result)
     return 0
+
+
+def _remember(result: dict) -> None:
+    """Store the figure a search's summary quotes for this space's supernet, and say so."""
+    import datetime
+
+    from nas.evaluate.known import describe_estimator, record_measured
+
+    figure = known_figure(result, datetime.date.today().isoformat())
+    if figure is None:
+        print("the supernet's rank agreement is undefined here (a constant column); nothing stored for summaries")
+        return
+    path = record_measured(result["space"], "supernet", figure)
+    print("summaries now quote: " + describe_estimator(result["space"], "supernet", "the supernet"))
+    print(f"(kept in {path})")
 
 
 def run_against_table(args: argparse.Namespace, out: Path) -> int:

@@ -77,24 +77,38 @@ def spread(scored: list[tuple[Arch, float]], k: int) -> list[Arch]:
     return [ordered[i][0] for i in picks]
 
 
+SPREADS = ("accuracy", "flops")
+
+
 def select_archs(space: SearchSpace, evaluator: Any, records_path: Any, k: int, seed: int,
-                 pool_factor: int = 4, metric: str = "val_acc") -> tuple[list[Arch], str]:
+                 pool_factor: int = 4, metric: str = "val_acc", spread_by: str = "accuracy") -> tuple[list[Arch], str]:
     """K architectures spread over the accuracy range, and where they came from: the run's
     evaluations when it holds at least `pool_factor * k` distinct ones, else `pool_factor * k`
-    random architectures scored on the supernet (recalibrated BN)."""
+    random architectures scored on the supernet (recalibrated BN). `spread_by="flops"`: spread over
+    the FLOPs of `pool_factor * k` random architectures instead (no supernet score chooses them, so
+    a search's evaluations, which crowd where the search looked, do not bias the check)."""
+    if spread_by not in SPREADS:
+        raise ValueError(f"spread_by {spread_by!r}: expected one of {', '.join(SPREADS)}")
+    if spread_by == "flops":
+        return spread([(a, float(space.flops(a))) for a in _random_pool(space, pool_factor * k, seed)], k), "flops"
     records = read_records(records_path, missing_ok=True) if records_path is not None else []
     scored = [(Arch.from_dict(r["arch"]), float(r["metrics"][metric])) for r in records
               if r["arch"].get("space") == space.name and metric in r.get("metrics", {})]
     if len({a.hash for a, _ in scored}) >= pool_factor * k:
         return spread(scored, k), "evaluations"
+    return spread([(a, evaluator.evaluate(a)[metric]) for a in _random_pool(space, pool_factor * k, seed)], k), "random"
+
+
+def _random_pool(space: SearchSpace, size: int, seed: int) -> list[Arch]:
+    """Up to `size` distinct random architectures, a function of `seed`."""
     rng = np.random.default_rng([seed, 0x4A4C])
     pool: dict[str, Arch] = {}
-    for _ in range(100 * pool_factor * k):
-        if len(pool) == pool_factor * k:
+    for _ in range(100 * size):
+        if len(pool) == size:
             break
         arch = space.sample(rng)
         pool.setdefault(arch.hash, arch)
-    return spread([(a, evaluator.evaluate(a)[metric]) for a in pool.values()], k), "random"
+    return list(pool.values())
 
 
 def report_table(rows: list[dict[str, Any]], correlations: dict[str, dict[str, float]],
@@ -156,7 +170,7 @@ def supernet_of(run_path: Any) -> tuple[Any, Any]:
 
 
 def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, device: Any, *, seed: int = 0,
-               resume: bool = False, test: bool = False, **cluster: Any) -> dict[str, Any]:
+               resume: bool = False, test: bool = False, spread_by: str = "accuracy", **cluster: Any) -> dict[str, Any]:
     """Select (or, on resume, reuse) K architectures of `run_path`, score them on its supernet both
     ways, retrain them on Ray Tune into `out`, and write `rank_check.json` and `rank_check.png` there.
     `cluster`: workers, gpus_per_worker, address (see `nas.workflows.retrain.retrain`)."""
@@ -181,7 +195,8 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
         _, job = open_or_create(out, None, resume=True)
         archs, source = list(job.archs), job.extra.get("rank_check", {}).get("selection", "saved")
     else:
-        archs, source = select_archs(supernet.space, evaluator, evaluations, k, seed, metric=metric)
+        archs, source = select_archs(supernet.space, evaluator, evaluations, k, seed, metric=metric,
+                                     spread_by=spread_by)
         job = RetrainJob(supernet.space.name, supernet.space.config(), supernet.data_config, train, tuple(archs),
                          test, {"rank_check": {"run": str(run_path), "supernet": str(supernet_dir), "archs": k,
                                                "selection": source, "seed": seed, "evaluator": asdict(eval_cfg)}})
@@ -196,7 +211,11 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
                      **({"standalone_test": record["metrics"][test_metric]} if test_metric in record["metrics"] else {}),
                      "flops": record["flops"], "params": record["params"]})
     correlations = rank_correlations({c: [r[c] for r in rows] for c in COLUMNS})
+    # The simplest estimator on the same architectures: a supernet that ranks no better is no help.
+    correlations["params_vs_standalone"] = rank_correlations(
+        {"params": [r["params"] for r in rows], "standalone": [r["standalone"] for r in rows]})["params_vs_standalone"]
     result = {"run": str(run_path), "supernet": str(supernet_dir), "selection": source, "metric": metric,
+              "space": supernet.space.name, "space_options": supernet.space.config(),
               "epochs": job.train.epochs, "archs": [{key: v for key, v in r.items() if key != "arch_str"} for r in rows],
               "correlations": json_safe(correlations),
               "note": "null correlation: one column is constant, so its ranking is undefined"}
@@ -204,3 +223,23 @@ def rank_check(run_path: Any, out: Any, k: int, train: Any, eval_cfg: Any, devic
     plot_rank_check(rows, correlations, out / "rank_check.png", metric)
     result["table"] = report_table(rows, correlations, metric)
     return result
+
+
+def known_figure(result: dict[str, Any], when: str) -> dict[str, Any] | None:
+    """What a search's summary quotes of this check (`nas.evaluate.known`): the recalibrated
+    supernet's rank agreement with stand-alone training, its 95% interval, and counting parameters
+    on the same architectures; None when the correlation is undefined."""
+    ours = result["correlations"]["recalibrated_vs_standalone"]
+    if ours["kendall_tau"] is None:
+        return None
+    figure = {"archs": len(result["archs"]), "kendall_tau": round(ours["kendall_tau"], 3),
+              "spearman_rho": round(ours["spearman_rho"], 3),
+              "truth": f"stand-alone {result['metric']} after {result['epochs']} epochs",
+              "source": f"nas rank-check of {result['run']} ({result['selection']} spread), {when}",
+              "space_options": result.get("space_options", {})}
+    if ours.get("kendall_tau_low") is not None and ours.get("kendall_tau_high") is not None:
+        figure["kendall_tau_interval"] = [round(ours["kendall_tau_low"], 3), round(ours["kendall_tau_high"], 3)]
+    params = result["correlations"].get("params_vs_standalone", {})
+    if params.get("kendall_tau") is not None:
+        figure["params_kendall_tau"] = round(params["kendall_tau"], 3)
+    return figure
