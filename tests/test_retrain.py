@@ -78,6 +78,26 @@ def test_spread_takes_evenly_spaced_quantiles():
     assert [a.choices[0] for a in spread(scored, 3)] == [1, 0, 2]  # worst (10), median (50), best (90)
 
 
+def test_a_flops_spread_is_chosen_without_the_supernet():
+    """`--spread flops`: evenly spaced FLOPs quantiles of random architectures; no supernet score (and
+    no search's evaluations) takes part in choosing them, and the same seed gives the same ones."""
+    from nas.workflows.rank_check import select_archs
+    from search_spaces.shufflenet import ShuffleNetSpace
+
+    class NoScores:
+        def evaluate(self, arch):
+            raise AssertionError("a FLOPs spread must not score architectures on the supernet")
+
+    space = ShuffleNetSpace()
+    archs, source = select_archs(space, NoScores(), None, 6, seed=3, spread_by="flops")
+    flops = [space.flops(a) for a in archs]
+    assert source == "flops" and len({a.hash for a in archs}) == 6 and flops == sorted(flops)
+    assert flops[0] < flops[-1]
+    assert select_archs(space, NoScores(), None, 6, seed=3, spread_by="flops")[0] == archs
+    with pytest.raises(ValueError, match="spread_by"):
+        select_archs(space, NoScores(), None, 6, seed=3, spread_by="params")
+
+
 # ---- bad input ------------------------------------------------------------------------------------
 @needs_subset
 @pytest.mark.parametrize("argv, message", [
