@@ -5,6 +5,6 @@
 from nas.strategies.base import Strategy, Trial
 from nas.strategies.factory import build_config, make_strategy
 
-from nas.strategies import darts, evolution, guided, nao, random_search, rl, seminas  # noqa: F401  (register them)
+from nas.strategies import darts, evolution, guided, nao, nsga2, random_search, rl, seminas  # noqa: F401  (register them)
 
 __all__ = ["Strategy", "Trial", "build_config", "make_strategy"]

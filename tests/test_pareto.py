@@ -1,0 +1,136 @@
+"""Pareto fronts (non-dominated sorting, crowding, hypervolume) against brute force, and NSGA-II:
+a better front than random search at the same budget, resumed exactly."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from nas.strategies import make_strategy
+from nas.strategies.pareto import (Goal, crowding_distance, dominates, hypervolume_2d, non_dominated_fronts,
+                                   parse_goals)
+from nas_common.errors import UserError
+
+
+def brute_fronts(points):
+    """Peel the non-dominated set again and again (the definition, O(n^3))."""
+    left, fronts = list(range(len(points))), []
+    while left:
+        front = [i for i in left if not any(dominates(points[j], points[i]) for j in left)]
+        fronts.append(front)
+        left = [i for i in left if i not in front]
+    return fronts
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fronts_match_the_definition(seed):
+    rng = np.random.default_rng(seed)
+    points = rng.integers(0, 6, size=(40, 2 + seed % 2)).astype(float)  # small integers: ties and duplicates
+    assert non_dominated_fronts(points) == brute_fronts(points)
+    assert sorted(i for f in non_dominated_fronts(points) for i in f) == list(range(40))
+    assert non_dominated_fronts(np.zeros((0, 2))) == []
+
+
+def test_crowding_keeps_the_ends_and_measures_the_gaps():
+    front = np.array([[0.0, 4.0], [1.0, 3.0], [3.0, 1.0], [4.0, 0.0]])
+    distance = crowding_distance(front)
+    assert np.isinf(distance[0]) and np.isinf(distance[3])
+    # point 1: neighbours (0, 4) and (3, 1): (3 - 0) / 4 + (4 - 1) / 4 = 1.5; point 2 likewise
+    assert distance[1] == pytest.approx(1.5) and distance[2] == pytest.approx(1.5)
+    assert np.isinf(crowding_distance(front[:2])).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hypervolume_equals_the_counted_area(seed):
+    rng = np.random.default_rng(seed)
+    points = rng.integers(1, 9, size=(12, 2))
+    # unit cells of the grid [0, 9)^2 dominated by some point (the reference is the origin)
+    counted = sum(1 for x, y in itertools.product(range(9), range(9))
+                  if any(px >= x + 1 and py >= y + 1 for px, py in points))
+    assert hypervolume_2d(points, (0, 0)) == pytest.approx(counted)
+    assert hypervolume_2d([[5, 5]], (5, 0)) == 0.0  # not better than the reference in x: nothing
+
+
+def test_goals_are_parsed_and_checked():
+    assert parse_goals("val_acc:max, params:min") == (Goal("val_acc", True), Goal("params", False))
+    assert Goal("params", False).oriented(3) == -3 and str(Goal("val_acc", True)) == "val_acc:max"
+    for bad in ("val_acc", "val_acc:max", "val_acc:up,params:min", "params:min,params:max"):
+        with pytest.raises(UserError):
+            parse_goals(bad)
+
+
+# ---- NSGA-II on the NB201 table ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def table():
+    from nas.evaluate.table import TableEvaluator, default_table
+
+    if not default_table().is_file():
+        pytest.skip("bundled NB201 table not available")
+    return TableEvaluator()
+
+
+def _search(table, name, seed, budget=100, options=None):
+    strategy = make_strategy(name, table.space, budget=budget, seed=seed, options=options or {})
+    while not strategy.done():
+        for trial in strategy.ask(10):
+            strategy.tell(trial.trial_id, table.evaluate(trial.arch))
+    return strategy
+
+
+def _hypervolume(table, history):
+    """Area of the (12-epoch val acc, -params in millions) front above 70% and below 1.6M parameters
+    (the NB201 space's largest cell has 1.53M)."""
+    points = [(m["val_acc"], -table.space.params(a) / 1e6) for a, m in history]
+    return hypervolume_2d(points, (70.0, -1.6))
+
+
+def test_nsga2_finds_a_better_front_than_random_search(table):
+    """20 seeds x 100 queries, accuracy against parameters: NSGA-II's front covers more than random
+    search's at the same budget, beyond the seeds' noise, and in most seeds (measured: 19.21 +- 0.07
+    vs 18.70 +- 0.11, 16 of 20)."""
+    nsga = np.array([_hypervolume(table, _search(table, "nsga2", s).history) for s in range(20)])
+    rand = np.array([_hypervolume(table, _search(table, "random", s).history) for s in range(20)])
+    diff = nsga - rand
+    assert diff.mean() > 2 * diff.std(ddof=1) / np.sqrt(len(diff)), (nsga, rand)
+    assert (diff > 0).sum() >= 13, (nsga, rand)
+
+
+def test_nsga2_front_and_exact_resume(table):
+    whole = _search(table, "nsga2", 3, budget=60)
+    front = whole.front()
+    assert front and all(m["val_acc"] > 0 for _, m in front)
+    values = np.array([whole.values(a, m) for a, m in whole.history])
+    on_front = {a.hash for a, _ in front}
+    for (a, m), v in zip(whole.history, values):  # a front member is dominated by nobody; others by someone
+        beaten = any(np.all(w >= v) and np.any(w > v) for w in values)
+        assert beaten == (a.hash not in on_front)
+
+    cut = make_strategy("nsga2", table.space, budget=60, seed=3)
+    while len(cut.history) < 25:  # stop mid-generation, with trials pending
+        for trial in cut.ask(10):
+            cut.tell(trial.trial_id, table.evaluate(trial.arch))
+    state = json.loads(json.dumps(cut.state_dict()))
+    resumed = make_strategy("nsga2", table.space, budget=60, seed=99)
+    resumed.load_state_dict(state)
+    for trial in resumed.pending():
+        resumed.tell(trial.trial_id, table.evaluate(trial.arch))
+    while not resumed.done():
+        for trial in resumed.ask(10):
+            resumed.tell(trial.trial_id, table.evaluate(trial.arch))
+    assert [a for a, _ in resumed.history] == [a for a, _ in whole.history]
+
+
+def test_nsga2_options_are_checked(table):
+    with pytest.raises(UserError, match="must include the search's objective"):
+        make_strategy("nsga2", table.space, budget=10, seed=0, options={"objectives": "params:min,flops:min"})
+    with pytest.raises(UserError, match="population=1 must be at least 2"):
+        make_strategy("nsga2", table.space, budget=10, seed=0, options={"population": 1})
+    strategy = make_strategy("nsga2", table.space, budget=10, seed=0, options={"objectives": "val_acc:max,latency:min"})
+    trial = strategy.ask(1)[0]
+    metrics = table.evaluate(trial.arch)
+    strategy.tell(trial.trial_id, metrics)
+    with pytest.raises(UserError, match="neither a metric the evaluator records"):
+        strategy.front()
