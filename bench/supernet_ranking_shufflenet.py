@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from nas.cli.main import main as nas_main
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import nas  # noqa: E402  (the command as a user types it)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_RUN = ROOT / "runs" / "archived" / "shufflenet-cifar10-evolution"
@@ -55,7 +56,7 @@ def main() -> None:
         argv = ["rank-check", "--run", str(args.run), "--resume", str(out), "--workers", str(args.workers),
                 "--device", "cpu"]
     print("nas " + " ".join(argv), flush=True)
-    code = nas_main(argv)
+    code = nas(argv, capture=False).returncode
     if code:
         raise SystemExit(code)
     result = json.loads((out / "rank_check.json").read_text())
