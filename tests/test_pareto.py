@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from nas.strategies import make_strategy
-from nas.strategies.pareto import (Goal, crowding_distance, dominates, hypervolume_2d, non_dominated_fronts,
+from nas_common.pareto import (Goal, crowding_distance, dominates, hypervolume_2d, non_dominated_fronts,
                                    parse_goals)
 from nas_common.errors import UserError
+from search_spaces.arch import Arch
 
 
 def brute_fronts(points):
@@ -134,3 +135,50 @@ def test_nsga2_options_are_checked(table):
     strategy.tell(trial.trial_id, metrics)
     with pytest.raises(UserError, match="neither a metric the evaluator records"):
         strategy.front()
+
+
+# ---- the front a run reports ---------------------------------------------------------------------------
+def test_front_summary_of_records_and_their_random_baseline(table):
+    from nas.judging.front import describe_front, front_summary
+
+    space = table.space
+    strategy = _search(table, "nsga2", 1, budget=40)
+    records = [{"arch": a.to_dict(), "metrics": m, "step": i} for i, (a, m) in enumerate(strategy.history)]
+    rng = np.random.default_rng(0)
+    randoms = [space.sample(rng) for _ in range(15)]
+    baseline = {"evaluations": [{"arch_hash": a.hash, "choices": list(a.choices), "val_acc": table.evaluate(a)["val_acc"]}
+                                for a in randoms]}
+    goals = parse_goals("val_acc:max,params:min")
+    front = front_summary(space, records, goals, baseline)
+    assert {f["arch_hash"] for f in front["front"]} == {a.hash for a, _ in strategy.front()}
+    assert all(f["values"]["params"] == space.params(Arch.from_dict(f["arch"])) for f in front["front"])
+    every = [(m["val_acc"], space.params(a)) for a, m in strategy.history] + \
+            [(r["val_acc"], space.params(a)) for r, a in zip(baseline["evaluations"], randoms)]
+    assert front["reference"] == [min(v for v, _ in every), max(p for _, p in every)]  # the worst of both
+    assert 0 < front["random_baseline"]["hypervolume"] <= 1 and 0 < front["hypervolume"] <= 1
+    # the box is shared: a baseline that holds the search's own points covers at least as much
+    merged = {"evaluations": baseline["evaluations"] + [
+        {"arch_hash": a.hash, "choices": list(a.choices), "val_acc": m["val_acc"]} for a, m in strategy.history]}
+    assert front_summary(space, records, goals, merged)["random_baseline"]["hypervolume"] >= \
+        front_summary(space, records, goals, merged)["hypervolume"] - 1e-12
+    text = describe_front(front, len(records))
+    assert f"{len(front['front'])} architectures on the front of val_acc:max, params:min" in text
+    assert "15 random architectures" in text
+
+
+def test_a_pareto_search_reports_its_front(tmp_path, table):
+    from tests.conftest import run_main
+
+    out = tmp_path / "run"
+    code, text = run_main(["search", "--space", "nb201", "--evaluator", "table", "--strategy", "nsga2", "--budget", "30",
+                           "--random-baseline", "10", "--quiet", "--out", out])
+    assert code == 0, text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["front"]["goals"] == ["val_acc:max", "params:min"] and summary["front"]["front"]
+    assert "pareto front" in text and "random baseline's" in text
+    code, shown = run_main(["runs", "show", out])
+    assert code == 0 and "front      " in shown and "architectures on the front of val_acc:max" in shown
+    single = tmp_path / "single"
+    code, text = run_main(["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random", "--budget", "5",
+                           "--quiet", "--out", single])
+    assert code == 0 and "front" not in json.loads((single / "summary.json").read_text())

@@ -75,6 +75,10 @@ def run_show(args: argparse.Namespace) -> int:
 
         for line in verdict_lines(saved_summary["verdict"], objective.unit):
             print(line.replace("verdict             ", "verdict    ", 1))
+    if saved_summary and isinstance(saved_summary.get("front"), dict):
+        from nas.judging.front import describe_front
+
+        print(f"front      {describe_front(saved_summary['front'], summary['evaluations'])}")
     if records:  # what was asked for first; the settings after it
         from nas.archive.tables import readable_by
         from nas.cli.search_report import run_space

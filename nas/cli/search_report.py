@@ -127,6 +127,10 @@ def report(summary: dict[str, Any], records: list[dict[str, Any]], top: int, sec
             print(line)
     if "estimator" in summary:
         print(f"ranked by           {summary['estimator']['text']}")
+    if "front" in summary:
+        from nas.judging.front import describe_front
+
+        print(f"pareto front        {describe_front(summary['front'], summary['evaluations'])}")
     print(f"evaluations         {summary['evaluations']}  in {seconds:.0f} s")
     print(f"run directory       {run.path}  (summary.json, evaluations.jsonl, progress.png, pareto.png)")
 

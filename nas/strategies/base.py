@@ -176,6 +176,13 @@ class Strategy(ABC):
         ranked = sorted(self._history, key=lambda rec: -self.utility(rec[2]))
         return [(arch, metrics) for _, arch, metrics in ranked[:k]]
 
+    def goals(self) -> tuple:
+        """The objectives this strategy trades off (`nas_common.pareto.Goal`s): the search's one
+        objective, unless it searches a Pareto front (then the run reports the front too)."""
+        from nas_common.pareto import Goal
+
+        return (Goal(self.objective.metric, self.objective.maximise),)
+
     # ---- helpers for strategies ----------------------------------------------------------------
     def utility(self, metrics: dict) -> float:
         """The told objective as "higher is better" (negated when the objective is minimised)."""

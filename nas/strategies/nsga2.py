@@ -24,7 +24,7 @@ import numpy as np
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
-from nas.strategies.pareto import crowding_distance, non_dominated_fronts, parse_goals
+from nas_common.pareto import crowding_distance, non_dominated_fronts, parse_goals
 from search_spaces.arch import Arch
 
 CHILD_TRIES = 20  # draws per child; a child that cannot be found is replaced by a random one
@@ -60,14 +60,17 @@ class NSGA2(Strategy):
 
     def __init__(self, space, **kwargs) -> None:
         super().__init__(space, **kwargs)
-        self.goals = parse_goals(self.config.objectives, "nsga2 option objectives")
-        if self.objective.metric not in {g.metric for g in self.goals}:
+        self._goals = parse_goals(self.config.objectives, "nsga2 option objectives")
+        if self.objective.metric not in {g.metric for g in self._goals}:
             raise UserError(f"nsga2 option objectives={self.config.objectives!r} must include the search's "
                             f"objective {self.objective.metric!r}, so that its best and verdict keep their meaning")
         self._generation = 0  # generations built so far
         self._queue: list[Arch] = []  # built but not yet handed out
         self._parents: list[int] = []  # history positions of the current population (elitist survivors)
         self._children_from = 0  # history position where the current generation's results begin
+
+    def goals(self) -> tuple:
+        return self._goals
 
     def default_budget(self) -> int:
         return self.config.population * self.config.generations
@@ -79,7 +82,7 @@ class NSGA2(Strategy):
     def values(self, arch: Arch, metrics: dict) -> np.ndarray:
         """The goals of one told result, oriented so that higher is better."""
         out = []
-        for goal in self.goals:
+        for goal in self._goals:
             if goal.metric in metrics:
                 value = float(metrics[goal.metric])
             elif goal.metric in COUNTED:

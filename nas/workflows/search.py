@@ -25,6 +25,7 @@ from nas_common.registry import EVALUATORS
 from nas.supernet.loading import resolve_device
 from nas.judging.confirmation import TOP as CONFIRM_TOP, held_out_scores
 from nas.judging.verdict import judge, verdict
+from nas.judging.front import front_summary
 from nas.judging.trust import check_learned, check_mixed_learned, check_separable, random_baseline
 from search_spaces.arch import Arch
 from search_spaces.protocol import SearchSpace
@@ -251,6 +252,8 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary["best_readable"] = space.readable(best_arch)  # the digit form stays the key
     summary["best_labels"] = dict(space.describe(best_arch))
     summary["estimator"] = estimator_summary(space, config)
+    if len(strategy.goals()) > 1:  # a Pareto search ends on a front, not only on a best
+        summary["front"] = front_summary(space, records, strategy.goals(), baseline if baseline["count"] else None)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": evaluator.chance}
     if mixed is not None:  # how DARTS's supernet was judged (its mixed forward, not single paths)

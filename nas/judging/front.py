@@ -1,0 +1,87 @@
+"""The Pareto front a multi-objective search ends on, and how much it covers.
+
+A search that trades several objectives off (`Strategy.goals()` names more than one) ends on a
+front, not a best: every architecture no other beats on all objectives at once. Its size is the
+hypervolume (for two objectives: the area the front dominates above a reference point), measured
+in one box for the search and for its random baseline, so the two are comparable: from the worst
+to the best value of each objective over both, so that 1 would be one architecture best at both. Objectives are metrics the evaluator
+recorded, or `params`/`flops`, which the space counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from nas_common.pareto import Goal, hypervolume_2d, non_dominated_fronts
+from search_spaces.arch import Arch
+
+COUNTED = ("params", "flops")
+
+
+def goal_values(space: Any, arch: Arch, metrics: dict[str, Any], goals: Sequence[Goal]) -> list[float] | None:
+    """The goals' raw values for one architecture; None when a goal is missing from its metrics."""
+    out = []
+    for goal in goals:
+        if goal.metric in metrics:
+            out.append(float(metrics[goal.metric]))
+        elif goal.metric in COUNTED:
+            out.append(float(space.params(arch) if goal.metric == "params" else space.flops(arch)))
+        else:
+            return None
+    return out
+
+
+def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence[Goal],
+                  baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+    """{"goals", "front": [{step, arch, arch_hash, values}], "hypervolume", "reference",
+    "random_baseline": {"count", "hypervolume"}} (hypervolumes for two goals only)."""
+    run = _points(space, [(Arch.from_dict(r["arch"]), r["metrics"], r) for r in records], goals)
+    randoms = []
+    for row in (baseline or {}).get("evaluations", []):
+        arch = Arch(space.name, tuple(int(c) for c in row["choices"]))
+        randoms.append((arch, {k: v for k, v in row.items() if k not in ("arch_hash", "choices")}, row))
+    base = _points(space, randoms, goals)
+    out: dict[str, Any] = {"goals": [str(g) for g in goals], "front": []}
+    if not run:
+        return out
+    oriented = np.array([[g.oriented(v) for g, v in zip(goals, values)] for _, values, _ in run])
+    for i in sorted(non_dominated_fronts(oriented)[0], key=lambda i: run[i][1][1:]):
+        arch, values, record = run[i]
+        out["front"].append({"step": record.get("step"), "arch": arch.to_dict(), "arch_hash": arch.hash,
+                             "values": dict(zip((g.metric for g in goals), values))})
+    if len(goals) == 2:
+        every = oriented if not base else np.vstack(
+            [oriented, [[g.oriented(v) for g, v in zip(goals, values)] for _, values, _ in base]])
+        reference, ideal = every.min(axis=0), every.max(axis=0)
+        span = np.where(ideal > reference, ideal - reference, 1.0)
+        out["reference"] = [g.oriented(v) for g, v in zip(goals, reference)]  # back to raw units
+        out["ideal"] = [g.oriented(v) for g, v in zip(goals, ideal)]
+        # as a share of the box between the worst and the best value of each objective (0 to 1)
+        out["hypervolume"] = hypervolume_2d((oriented - reference) / span, (0.0, 0.0))
+        if base:
+            points = np.array([[g.oriented(v) for g, v in zip(goals, values)] for _, values, _ in base])
+            out["random_baseline"] = {"count": len(base),
+                                      "hypervolume": hypervolume_2d((points - reference) / span, (0.0, 0.0))}
+    return out
+
+
+def _points(space, rows, goals):
+    points = []
+    for arch, metrics, record in rows:
+        values = goal_values(space, arch, metrics, goals)
+        if values is not None:
+            points.append((arch, values, record))
+    return points
+
+
+def describe_front(front: dict[str, Any], evaluated: int) -> str:
+    """One line for the report: the front's size and its hypervolume beside the random baseline's."""
+    text = f"{len(front['front'])} architectures on the front of {', '.join(front['goals'])}"
+    if "hypervolume" in front:
+        text += f"; hypervolume {front['hypervolume']:.3f} of the box ({evaluated} evaluated)"
+        base = front.get("random_baseline")
+        if base:
+            text += f"; the random baseline's {base['hypervolume']:.3f} ({base['count']} random architectures)"
+    return text
