@@ -35,16 +35,19 @@ class Goal:
 
 
 def parse_goals(text: str, owner: str = "objectives") -> tuple[Goal, ...]:
-    """`"val_acc:max,params:min"` -> goals (at least two, each named once)."""
+    """`"val_acc:max,params:min"` (or joined by `+`, where commas separate other things, as in
+    `nas bench --strategies nsga2:objectives=val_acc:max+params:min`) -> goals (at least two, each
+    named once)."""
     goals = []
-    for part in (p.strip() for p in str(text).split(",")):
+    for part in (p.strip() for p in str(text).replace("+", ",").split(",")):
         metric, _, direction = part.partition(":")
         if not metric or direction not in DIRECTIONS:
-            raise UserError(f"{owner}={text!r}: write each objective as METRIC:max or METRIC:min, comma-separated "
-                            "(e.g. val_acc:max,params:min)")
+            raise UserError(f"{owner}={text!r}: write each objective as METRIC:max or METRIC:min, separated by "
+                            "commas or + (e.g. val_acc:max,params:min)")
         goals.append(Goal(metric, direction == "max"))
     if len(goals) < 2 or len({g.metric for g in goals}) != len(goals):
-        raise UserError(f"{owner}={text!r}: name at least two different objectives")
+        raise UserError(f"{owner}={text!r}: name at least two different objectives (in `nas bench`, join them "
+                        "with +: objectives=val_acc:max+params:min)")
     return tuple(goals)
 
 

@@ -9,8 +9,11 @@ drawn by binary tournaments on (front, crowding distance); the next population i
 constraint-breakers are rejected before evaluation, as in every strategy here; constraints stay
 hard limits (feasibility), objectives are traded off.
 
-`objectives` names the goals, `METRIC:max|min` comma-separated: any metric the evaluator tells, or
-`params`/`flops`, counted by the space (free). The search's own objective (val_acc) must be one of
+`objectives` names the goals, `METRIC:max|min` comma-separated: any metric the evaluator tells,
+`params`/`flops`, counted by the space (free), or a column of `cost_table` (costs measured on a
+device: `-o cost_table=phone.csv,objectives=val_acc:max,lat_ms:min`); an architecture the table does
+not list gets the cost a ridge regression on the encoding predicts, its cross-validated error
+said before the search (`warnings`). The search's own objective (val_acc) must be one of
 them, so the run's best, verdict and reports keep their meaning; `front()` is the Pareto front of
 everything told.
 """
@@ -23,6 +26,7 @@ import numpy as np
 
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
+from nas.constraints.cost_table import read_cost_table
 from nas.strategies.base import Strategy
 from nas_common.pareto import crowding_distance, non_dominated_fronts, parse_goals
 from search_spaces.arch import Arch
@@ -40,6 +44,8 @@ class NSGA2Config:
     objectives: str = "val_acc:max,params:min"
     crossover_prob: float = 0.9
     mutation_prob: float = 0.2
+    # a table of costs measured elsewhere (nas.constraints.cost_table): its columns may be objectives
+    cost_table: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -64,6 +70,8 @@ class NSGA2(Strategy):
         if self.objective.metric not in {g.metric for g in self._goals}:
             raise UserError(f"nsga2 option objectives={self.config.objectives!r} must include the search's "
                             f"objective {self.objective.metric!r}, so that its best and verdict keep their meaning")
+        self._table = read_cost_table(self.config.cost_table, space) if self.config.cost_table else None
+        self._predicted: dict[str, tuple] = {}  # column -> (predict, cross-validated relative error)
         self._generation = 0  # generations built so far
         self._queue: list[Arch] = []  # built but not yet handed out
         self._parents: list[int] = []  # history positions of the current population (elitist survivors)
@@ -87,11 +95,35 @@ class NSGA2(Strategy):
                 value = float(metrics[goal.metric])
             elif goal.metric in COUNTED:
                 value = self.proxy_scores([arch], goal.metric)[0]
+            elif self._table is not None and goal.metric in self._table.columns:
+                value = self._measured(arch, goal.metric)
             else:
+                columns = f", nor a column of {self._table.path}" if self._table is not None else ""
                 raise UserError(f"nsga2 objective {goal.metric!r} is neither a metric the evaluator records "
-                                f"({', '.join(sorted(metrics))}) nor one the space counts ({', '.join(COUNTED)})")
+                                f"({', '.join(sorted(metrics))}) nor one the space counts ({', '.join(COUNTED)})"
+                                + columns)
             out.append(goal.oriented(value))
         return np.asarray(out)
+
+    def _measured(self, arch: Arch, column: str) -> float:
+        value = self._table.value(arch, column)
+        if value is not None:
+            return value
+        if column not in self._predicted:
+            self._predicted[column] = self._table.predictor(self.space, column)
+        return self._predicted[column][0](arch)
+
+    def warnings(self) -> list[str]:
+        if self._table is None:
+            return []
+        out = []
+        for goal in self._goals:
+            if goal.metric in self._table.columns and len(self._table.rows) < self.space.size():
+                _, error = self._predicted.setdefault(goal.metric, self._table.predictor(self.space, goal.metric))
+                out.append(f"{goal.metric}: {len(self._table.rows)} of {self.space.size():,} architectures measured in "
+                           f"{self._table.path}; the others get a ridge regression's prediction (cross-validated "
+                           f"error {error:.1%})")
+        return out
 
     def front(self) -> list[tuple[Arch, dict]]:
         """The Pareto front of everything told, in the order told."""
