@@ -108,6 +108,13 @@ def test_nsga2_searches_on_measured_costs(tmp_path):
             assert -value == pytest.approx(expected, abs=1e-4)  # measured: the table's value itself
         else:
             assert -value == pytest.approx(latency(arch), rel=0.05)  # predicted
+    # the run's report reads the measured column as the search did
+    from nas.judging.front import front_summary
+
+    records = [{"arch": a.to_dict(), "metrics": m, "step": i} for i, (a, m) in enumerate(strategy.history)]
+    front = front_summary(SPACE, records, strategy.goals(), strategy.goal_value)
+    assert {f["arch_hash"] for f in front["front"]} == {a.hash for a, _ in strategy.front()}
+    assert all("lat_ms" in f["values"] for f in front["front"]) and 0 < front["hypervolume"] <= 1
     with pytest.raises(UserError, match="nor a column of"):
         bad = make_strategy("nsga2", evaluator.space, budget=5, seed=0,
                             options={"cost_table": str(path), "objectives": "val_acc:max,energy:min"})

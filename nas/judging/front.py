@@ -5,44 +5,34 @@ front, not a best: every architecture no other beats on all objectives at once. 
 hypervolume (for two objectives: the area the front dominates above a reference point), measured
 in one box for the search and for its random baseline, so the two are comparable: from the worst
 to the best value of each objective over both, so that 1 would be one architecture best at both. Objectives are metrics the evaluator
-recorded, or `params`/`flops`, which the space counts.
+recorded, `params`/`flops`, which the space counts, or costs measured elsewhere, read as the search
+read them (`Strategy.goal_value`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from nas_common.pareto import Goal, hypervolume_2d, non_dominated_fronts
 from search_spaces.arch import Arch
 
-COUNTED = ("params", "flops")
+# value(arch, metrics, metric) -> the goal's raw value, None when unknown (`Strategy.goal_value`)
+GoalValue = Callable[[Arch, dict, str], "float | None"]
 
 
-def goal_values(space: Any, arch: Arch, metrics: dict[str, Any], goals: Sequence[Goal]) -> list[float] | None:
-    """The goals' raw values for one architecture; None when a goal is missing from its metrics."""
-    out = []
-    for goal in goals:
-        if goal.metric in metrics:
-            out.append(float(metrics[goal.metric]))
-        elif goal.metric in COUNTED:
-            out.append(float(space.params(arch) if goal.metric == "params" else space.flops(arch)))
-        else:
-            return None
-    return out
-
-
-def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence[Goal],
+def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence[Goal], value: GoalValue,
                   baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    """{"goals", "front": [{step, arch, arch_hash, values}], "hypervolume", "reference",
-    "random_baseline": {"count", "hypervolume"}} (hypervolumes for two goals only)."""
-    run = _points(space, [(Arch.from_dict(r["arch"]), r["metrics"], r) for r in records], goals)
+    """{"goals", "front": [{step, arch, arch_hash, values}], "hypervolume", "reference", "ideal",
+    "random_baseline": {"count", "hypervolume"}} (hypervolumes for two goals only); `value` reads a
+    goal of one result as the search did (metrics, the space's counts, a measured cost table)."""
+    run = _points([(Arch.from_dict(r["arch"]), r["metrics"], r) for r in records], goals, value)
     randoms = []
     for row in (baseline or {}).get("evaluations", []):
         arch = Arch(space.name, tuple(int(c) for c in row["choices"]))
         randoms.append((arch, {k: v for k, v in row.items() if k not in ("arch_hash", "choices")}, row))
-    base = _points(space, randoms, goals)
+    base = _points(randoms, goals, value)
     out: dict[str, Any] = {"goals": [str(g) for g in goals], "front": []}
     if not run:
         return out
@@ -67,12 +57,13 @@ def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence
     return out
 
 
-def _points(space, rows, goals):
+def _points(rows, goals, value):
+    """(arch, raw goal values, record) of the rows whose every goal is known."""
     points = []
     for arch, metrics, record in rows:
-        values = goal_values(space, arch, metrics, goals)
-        if values is not None:
-            points.append((arch, values, record))
+        values = [value(arch, metrics, g.metric) for g in goals]
+        if all(v is not None for v in values):
+            points.append((arch, [float(v) for v in values], record))
     return points
 
 

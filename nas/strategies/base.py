@@ -183,6 +183,15 @@ class Strategy(ABC):
 
         return (Goal(self.objective.metric, self.objective.maximise),)
 
+    def goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
+        """One goal's raw value for a told result: the evaluator's metric, else `params`/`flops`
+        counted by the space; None when neither knows it (strategies with other sources extend it)."""
+        if metric in metrics:
+            return float(metrics[metric])
+        if metric in ("params", "flops"):
+            return self.proxy_scores([arch], metric)[0]
+        return None
+
     # ---- helpers for strategies ----------------------------------------------------------------
     def utility(self, metrics: dict) -> float:
         """The told objective as "higher is better" (negated when the objective is minimised)."""

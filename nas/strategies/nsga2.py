@@ -91,19 +91,20 @@ class NSGA2(Strategy):
         """The goals of one told result, oriented so that higher is better."""
         out = []
         for goal in self._goals:
-            if goal.metric in metrics:
-                value = float(metrics[goal.metric])
-            elif goal.metric in COUNTED:
-                value = self.proxy_scores([arch], goal.metric)[0]
-            elif self._table is not None and goal.metric in self._table.columns:
-                value = self._measured(arch, goal.metric)
-            else:
+            value = self.goal_value(arch, metrics, goal.metric)
+            if value is None:
                 columns = f", nor a column of {self._table.path}" if self._table is not None else ""
                 raise UserError(f"nsga2 objective {goal.metric!r} is neither a metric the evaluator records "
                                 f"({', '.join(sorted(metrics))}) nor one the space counts ({', '.join(COUNTED)})"
                                 + columns)
             out.append(goal.oriented(value))
         return np.asarray(out)
+
+    def goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
+        value = super().goal_value(arch, metrics, metric)
+        if value is None and self._table is not None and metric in self._table.columns:
+            value = self._measured(arch, metric)
+        return value
 
     def _measured(self, arch: Arch, column: str) -> float:
         value = self._table.value(arch, column)

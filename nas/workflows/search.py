@@ -253,7 +253,8 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary["best_labels"] = dict(space.describe(best_arch))
     summary["estimator"] = estimator_summary(space, config)
     if len(strategy.goals()) > 1:  # a Pareto search ends on a front, not only on a best
-        summary["front"] = front_summary(space, records, strategy.goals(), baseline if baseline["count"] else None)
+        summary["front"] = front_summary(space, records, strategy.goals(), strategy.goal_value,
+                                         baseline if baseline["count"] else None)
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": evaluator.chance}
     if mixed is not None:  # how DARTS's supernet was judged (its mixed forward, not single paths)
