@@ -176,6 +176,7 @@ def test_a_pareto_search_reports_its_front(tmp_path, table):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["front"]["goals"] == ["val_acc:max", "params:min"] and summary["front"]["front"]
     assert "pareto front" in text and "random baseline's" in text
+    assert (out / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, shown = run_main(["runs", "show", out])
     assert code == 0 and "front      " in shown and "architectures on the front of val_acc:max" in shown
     single = tmp_path / "single"

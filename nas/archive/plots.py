@@ -1,4 +1,5 @@
-"""The two pictures of a run: search progress and accuracy vs FLOPs with the Pareto front.
+"""The pictures of a run: search progress, accuracy vs FLOPs with the Pareto front, and for a
+search of two objectives its own front (`front.png`).
 
 matplotlib is imported inside the functions so the archive imports fast. Figures are made with
 `matplotlib.figure.Figure`, not pyplot: no global figure state, no backend switch (a caller's
@@ -166,6 +167,27 @@ def plot_pareto(records: list[dict[str, Any]], path: str | os.PathLike, objectiv
     ax.set_title(f"{'Accuracy' if objective.metric == 'val_acc' else objective.metric} vs FLOPs")
     ax.set_xlabel("FLOPs (millions)")
     ax.set_ylabel(_label(objective))
+    ax.grid(True, alpha=0.3)
+    save_figure(fig, path)
+
+
+def plot_front(path: str | os.PathLike, evaluated: list[tuple[float, float]], front: list[tuple[float, float]],
+               randoms: list[tuple[float, float]], xlabel: str, ylabel: str, title: str) -> None:
+    """Two objectives of a Pareto search: every evaluated point, the front joined up, and the random
+    baseline's points (what the same axes look like without a search)."""
+    fig, ax = new_figure()
+    if evaluated:
+        ax.scatter(*zip(*evaluated), s=12, alpha=0.35, color="tab:blue", label="evaluated")
+    if randoms:
+        ax.scatter(*zip(*randoms), s=22, marker="x", color="tab:gray", label="random baseline")
+    if front:
+        ax.plot(*zip(*sorted(front)), "-o", color="tab:orange", markersize=5, label="Pareto front")
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     save_figure(fig, path)
 

@@ -12,6 +12,7 @@ predictors, which read archives across runs:
     summary.json          best architecture and metrics, top-k (`summary.py`)
     progress.png          best val accuracy so far vs evaluations (`plots.py`)
     pareto.png            val accuracy vs FLOPs with the Pareto front
+    front.png             a search of two objectives (nsga2): its front, every point, the random baseline
 
 A directory is a run exactly when it holds a readable config.json; that is what `open` checks.
 """

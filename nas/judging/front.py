@@ -23,10 +23,11 @@ GoalValue = Callable[[Arch, dict, str], "float | None"]
 
 
 def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence[Goal], value: GoalValue,
-                  baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+                  baseline: dict[str, Any] | None = None, figure: Any = None) -> dict[str, Any]:
     """{"goals", "front": [{step, arch, arch_hash, values}], "hypervolume", "reference", "ideal",
     "random_baseline": {"count", "hypervolume"}} (hypervolumes for two goals only); `value` reads a
-    goal of one result as the search did (metrics, the space's counts, a measured cost table)."""
+    goal of one result as the search did (metrics, the space's counts, a measured cost table).
+    `figure`: a path where two goals are drawn (every point, the front, the random baseline)."""
     run = _points([(Arch.from_dict(r["arch"]), r["metrics"], r) for r in records], goals, value)
     randoms = []
     for row in (baseline or {}).get("evaluations", []):
@@ -41,6 +42,12 @@ def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence
         arch, values, record = run[i]
         out["front"].append({"step": record.get("step"), "arch": arch.to_dict(), "arch_hash": arch.hash,
                              "values": dict(zip((g.metric for g in goals), values))})
+    if len(goals) == 2 and figure is not None:
+        from nas.archive.plots import plot_front
+
+        plot_front(figure, [tuple(v) for _, v, _ in run], [tuple(f["values"][g.metric] for g in goals) for f in out["front"]],
+                   [tuple(v) for _, v, _ in base], str(goals[0]), str(goals[1]),
+                   f"Pareto front: {len(out['front'])} of {len(run)} evaluated")
     if len(goals) == 2:
         every = oriented if not base else np.vstack(
             [oriented, [[g.oriented(v) for g, v in zip(goals, values)] for _, values, _ in base]])

@@ -254,7 +254,7 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary["estimator"] = estimator_summary(space, config)
     if len(strategy.goals()) > 1:  # a Pareto search ends on a front, not only on a best
         summary["front"] = front_summary(space, records, strategy.goals(), strategy.goal_value,
-                                         baseline if baseline["count"] else None)
+                                         baseline if baseline["count"] else None, figure=run.path / "front.png")
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": evaluator.chance}
     if mixed is not None:  # how DARTS's supernet was judged (its mixed forward, not single paths)
