@@ -21,6 +21,7 @@ import numpy as np
 from nas_common.errors import UserError
 from nas.constraints.limits import Constraint, InfeasibleConstraint, format_si
 from nas_common.objective import VAL_ACC, Objective
+from nas.strategies.reward import REWARD
 from search_spaces.arch import Arch
 
 if TYPE_CHECKING:  # torch stays out of `import nas.strategies` for light tools
@@ -73,6 +74,8 @@ class Strategy(ABC):
         self._exhausted = False
         self._costs: dict[str, dict[str, int]] = {}  # measuring can be slow; pure, so never saved
         self._proxy: Callable[[list[Arch], str], Any] | None = None  # cheap estimators (use_proxies)
+        self._reward = None  # a MnasReward the strategy ranks by (nas.strategies.reward), if asked for
+        self._ranking = objective  # what `utility` reads: the objective, or the reward
 
     # ---- what a strategy supplies ------------------------------------------------------------
     @abstractmethod
@@ -145,6 +148,8 @@ class Strategy(ABC):
         self.objective.finite_value(metrics)
         metrics = {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
         arch = self._pending.pop(trial_id)
+        if self._reward is not None:  # ranked by the reward; the objective stays in the metrics too
+            metrics = {**metrics, REWARD: self._rewarded(arch, metrics)}
         self._history.append((trial_id, arch, metrics))
         self._on_tell(trial_id, arch, metrics)
 
@@ -183,6 +188,28 @@ class Strategy(ABC):
 
         return (Goal(self.objective.metric, self.objective.maximise),)
 
+    def _rank_by_reward(self, text: str) -> None:
+        """Rank by MnasNet's soft reward (`reward=mnas:COST:T[:w]`) instead of the objective (what
+        `utility` and `top` read); the search's objective, records and verdict stay as they were."""
+        from dataclasses import replace
+
+        from nas.strategies.reward import MnasReward
+
+        self._reward = MnasReward.parse(text, self.name)
+        if self._reward is not None and not self.objective.maximise:
+            raise UserError(f"{self.name} option reward: MnasNet's reward scales an objective to maximise "
+                            f"(an accuracy or mAP); this search minimises {self.objective.metric}")
+        if self._reward is not None:
+            self._ranking = replace(self.objective, metric=REWARD, direction="max")
+
+    def _rewarded(self, arch: Arch, metrics: dict) -> float:
+        accuracy = self.objective.finite_value(metrics)
+        cost = self.goal_value(arch, metrics, self._reward.cost)
+        if cost is None:
+            raise UserError(f"{self.name} option reward: cost {self._reward.cost!r} is neither params, flops nor a "
+                            f"metric the evaluator records ({', '.join(sorted(metrics))})")
+        return self._reward.value(accuracy, cost)
+
     def goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
         """One goal's raw value for a told result: the evaluator's metric, else `params`/`flops`
         counted by the space; None when neither knows it (strategies with other sources extend it)."""
@@ -194,8 +221,9 @@ class Strategy(ABC):
 
     # ---- helpers for strategies ----------------------------------------------------------------
     def utility(self, metrics: dict) -> float:
-        """The told objective as "higher is better" (negated when the objective is minimised)."""
-        return self.objective.utility(float(metrics[self.objective.metric]))
+        """The told objective as "higher is better" (negated when the objective is minimised), or the
+        reward where the strategy ranks by one."""
+        return self._ranking.utility(float(metrics[self._ranking.metric]))
 
     def _cost(self, arch: Arch) -> dict[str, int]:
         key = arch.hash

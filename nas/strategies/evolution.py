@@ -27,6 +27,7 @@ import numpy as np
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
+from nas.strategies.reward import MnasReward
 from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
 from search_spaces.arch import Arch
 
@@ -46,6 +47,8 @@ class EvolutionConfig:
     sample_size: int = 10  # regularized mode only: tournament size
     # "PROXY:N": the first population is the proxy's top of N random architectures (nas.strategies.warmup)
     warmup: str = ""
+    # "mnas:COST:TARGET[:W]": rank by MnasNet's soft reward ACC x (COST/TARGET)^W (nas.strategies.reward)
+    reward: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -53,6 +56,7 @@ class EvolutionConfig:
                 raise UserError(f"evolution option {message}")
 
         need(self.mode in MODES, f"mode={self.mode!r} is unknown; valid modes: {', '.join(MODES)}")
+        MnasReward.parse(self.reward, "evolution")
         warmup = Warmup.parse(self.warmup, "evolution")
         need(warmup is None or warmup.count >= self.population,
              f"warmup={self.warmup!r} must score at least population={self.population} architectures")
@@ -84,6 +88,7 @@ class Evolution(Strategy):
         self._population: list[tuple[Arch, float]] = []  # regularized: oldest first
         self._warmup = Warmup.parse(self.config.warmup, "evolution")
         self._warm: list[Arch] | None = None  # the proxy's top architectures, once scored
+        self._rank_by_reward(self.config.reward)
 
     def proxies_requested(self) -> tuple[str, ...]:
         return (self._warmup.proxy,) if self._warmup else ()

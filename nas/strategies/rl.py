@@ -38,6 +38,7 @@ from torch import nn
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
+from nas.strategies.reward import MnasReward
 from nas.strategies.torch_state import check_weights, pack, unpack
 from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
@@ -65,12 +66,15 @@ class RLConfig:
     # "PROXY:N": before the search, N controller samples scored by the proxy train the policy
     # (REINFORCE on the batch-standardised proxy scores; nas.strategies.warmup)
     warmup: str = ""
+    # "mnas:COST:TARGET[:W]": the reward is MnasNet's ACC x (COST/TARGET)^W (nas.strategies.reward)
+    reward: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise UserError(f"rl option {message}")
 
+        MnasReward.parse(self.reward, "rl")
         need(
             self.algorithm in ALGORITHMS,
             f"algorithm={self.algorithm!r} is unknown; valid algorithms: {', '.join(ALGORITHMS)}",
@@ -173,6 +177,7 @@ class RL(Strategy):
 
     def __init__(self, space, **kwargs) -> None:
         super().__init__(space, **kwargs)
+        self._rank_by_reward(self.config.reward)
         self._init_seed = int(self.rng.integers(2**63))  # saved: a resume before any update rebuilds from it
         self._build(self._init_seed)
         self._batch: list[tuple[tuple[int, ...], float]] = []  # (choices, reward) awaiting the update
