@@ -352,3 +352,25 @@ def test_a_user_error_inside_ray_tasks_prints_one_line_only(table, tmp_path):
                           "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 2, run.stderr
     assert run.stderr.count("\n") == 1 and "is not in the NB201 table" in run.stderr, run.stderr
+
+
+# ---- several objectives: fronts ---------------------------------------------------------------------
+def test_a_benchmark_of_two_objectives_measures_fronts_against_random(tmp_path, capsys):
+    config = BenchConfig(strategies=("nsga2,random",), budget=100, seeds=10, checkpoints=(50, 100),
+                         objectives="val_acc:max,params:min")
+    results = run_benchmark(config)
+    fronts = results["fronts"]
+    assert fronts["goals"] == ["val_acc:max", "params:min"] and fronts["baseline"] == "random"
+    nsga = fronts["strategies"]["nsga2"]["100"]["mean"]
+    assert 0 < fronts["strategies"]["random"]["100"]["mean"] < nsga <= 1  # measured: 0.965 vs 0.960
+    versus = fronts["comparisons"]["nsga2"]
+    assert versus["difference"] == pytest.approx(nsga - fronts["strategies"]["random"]["100"]["mean"])
+    pair = results["pairs"][0]
+    assert len(pair["goal_values"]) == 100 and all(len(v) == 2 for v in pair["goal_values"])
+    assert fronts["box"]["reference"][1] == max(v[1] for p in results["pairs"] for v in p["goal_values"])
+    assert "hypervolume @100" in markdown_table(results)
+    with pytest.raises(UserError, match="exactly two objectives"):
+        BenchConfig(objectives="val_acc:max,params:min,flops:min")
+    code, io = _exit(["bench", "--strategies", "random", "--objectives", "val_acc:max,latency:min", "--budget", "10",
+                      "--seeds", "1", "--workers", "1", "--quiet", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "'latency' is neither a metric the table records" in io.err and io.err.count("\n") == 1

@@ -22,6 +22,7 @@ from nas.bench_harness.variants import Variant, parse_variants
 from nas_common.errors import UserError
 from nas.workflows.runner import LocalExecutor, SearchLoop
 from nas.strategies import make_strategy
+from nas_common.pareto import parse_goals
 from search_spaces.arch import Arch
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class BenchConfig:
     table: str | None = None
     space: str = "nb201"
     proxies: str | None = None  # a proxy table (nas.bench_harness.proxy_table) read before computing any proxy
+    # several objectives ("val_acc:max,params:min"): each search's front is measured too (nas.bench_harness.fronts)
+    objectives: str | None = None
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -59,6 +62,8 @@ class BenchConfig:
                                 "lower it or raise the budget")
         if list(self.checkpoints) != sorted(set(self.checkpoints)):
             raise UserError(f"checkpoints {list(self.checkpoints)} must be increasing, each once")
+        if self.objectives is not None and len(parse_goals(self.objectives, "--objectives")) != 2:
+            raise UserError(f"--objectives {self.objectives}: a benchmark measures fronts of exactly two objectives")
 
     @staticmethod
     def default_checkpoints(budget: int) -> tuple[int, ...]:
@@ -67,7 +72,7 @@ class BenchConfig:
 
 
 def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: int,
-             proxies: "BenchProxies | None" = None) -> dict[str, Any]:
+             proxies: "BenchProxies | None" = None, objectives: str | None = None) -> dict[str, Any]:
     """One search: `budget` queries of a fresh `variant` strategy seeded with `seed`.
 
     `proxies` answers the strategy's zero-cost proxies (a `BenchProxies`; None: one without a table,
@@ -92,9 +97,22 @@ def run_pair(space: Any, evaluator: Any, variant: Variant, seed: int, budget: in
     archs = [space.parse(r["arch"]) for r in records]
     best_val, pick_test, picks = trajectory(val_accs, test_accs)
     changes = {str(q + 1): space.to_string(archs[i]) for q, i in enumerate(picks) if q == 0 or i != picks[q - 1]}
-    return {"strategy": variant.label, "seed": seed, "queries": len(val_accs), "val_acc": val_accs,
+    pair = {"strategy": variant.label, "seed": seed, "queries": len(val_accs), "val_acc": val_accs,
             "best_val": best_val, "pick_test_acc": pick_test, "picks": changes, "proxy_scores": len(scored),
             "proxy_cpu_s": proxy_cost(proxies, scored)}
+    if objectives:  # each query's goals as a strategy reads them (the told metrics, the space's counts)
+        seen = [{k: v for k, v in r["metrics"].items() if k not in hidden} for r in records]
+        pair["goal_values"] = [[_goal(strategy, a, m, g.metric) for g in parse_goals(objectives)]
+                               for a, m in zip(archs, seen)]
+    return pair
+
+
+def _goal(strategy: Any, arch: Arch, metrics: dict, metric: str) -> float:
+    value = strategy.goal_value(arch, metrics, metric)
+    if value is None:
+        raise UserError(f"--objectives: {metric!r} is neither a metric the table records ({', '.join(sorted(metrics))}) "
+                        "nor params/flops")
+    return value
 
 
 def counted(proxies: Any, scored: dict[tuple[str, str], Arch]) -> Any:
@@ -117,7 +135,7 @@ def proxy_cost(proxies: "BenchProxies", scored: dict[tuple[str, str], Arch]) -> 
 
 
 def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], budget: int,
-              proxies: str | None = None) -> list[dict[str, Any]]:
+              proxies: str | None = None, objectives: str | None = None) -> list[dict[str, Any]]:
     """The pairs of one strategy for several seeds, reading the table once (a Ray task's body)."""
     from nas.bench_harness.proxy_table import BenchProxies
     from nas.evaluate.table import TableEvaluator
@@ -125,7 +143,7 @@ def run_chunk(table: str | None, variant: dict[str, Any], seeds: Sequence[int], 
     evaluator = TableEvaluator(table)
     v = Variant(variant["label"], variant["strategy"], variant["options"])
     source = BenchProxies.from_file(evaluator.space, proxies)
-    return [run_pair(evaluator.space, evaluator, v, seed, budget, source) for seed in seeds]
+    return [run_pair(evaluator.space, evaluator, v, seed, budget, source, objectives) for seed in seeds]
 
 
 def requested_proxies(space: Any, variants: Sequence[Variant]) -> dict[str, tuple[str, ...]]:
@@ -142,11 +160,11 @@ def requested_proxies(space: Any, variants: Sequence[Variant]) -> dict[str, tupl
     return asked
 
 
-def _ray_chunk(table, variant, seeds, budget, proxies=None):
+def _ray_chunk(table, variant, seeds, budget, proxies=None, objectives=None):
     import torch
 
     torch.set_num_threads(1)  # one core per task: intra-op threads would fight the other tasks
-    return run_chunk(table, variant, seeds, budget, proxies)
+    return run_chunk(table, variant, seeds, budget, proxies, objectives)
 
 
 def chunks(seeds: int, parts: int) -> list[list[int]]:
@@ -180,18 +198,24 @@ def run_benchmark(
     lookup = BenchProxies.from_file(evaluator.space, config.proxies)  # read here too: a bad table fails first
     if workers == 1:
         for v, seeds in jobs:
-            done[(v.label, seeds[0])] = [run_pair(evaluator.space, evaluator, v, s, config.budget, lookup)
-                                         for s in seeds]
+            done[(v.label, seeds[0])] = [run_pair(evaluator.space, evaluator, v, s, config.budget, lookup,
+                                                  config.objectives) for s in seeds]
             if progress:
                 progress(v.label, seeds, time.perf_counter() - started)
     else:
-        _run_on_ray(jobs, table, config.budget, workers, done, progress, started, config.proxies)
+        _run_on_ray(jobs, table, config.budget, workers, done, progress, started, config.proxies, config.objectives)
     pairs = [pair for v, seeds in jobs for pair in done[(v.label, seeds[0])]]
     best_arch, best_test = evaluator.best("test_acc")
     aggregates = aggregate(pairs, config.checkpoints)
     labels = [v.label for v in variants]
     baseline = "random" if "random" in labels else labels[0]
+    fronts = None
+    if config.objectives:
+        from nas.bench_harness.fronts import front_stats
+
+        fronts = front_stats(pairs, parse_goals(config.objectives), config.checkpoints, baseline)
     return {
+        **({"fronts": fronts} if fronts else {}),
         "config": {**asdict(config), "strategies": [v.to_dict() for v in variants], "table": table,
                    "seeds": list(range(config.seeds)), "workers": workers},
         "optimum": {"test_acc": best_test, "arch": evaluator.space.to_string(best_arch)},
@@ -205,7 +229,7 @@ def run_benchmark(
     }
 
 
-def _run_on_ray(jobs, table, budget, workers, done, progress, started, proxies=None) -> None:
+def _run_on_ray(jobs, table, budget, workers, done, progress, started, proxies=None, objectives=None) -> None:
     from nas.distributed.tasks import map_tasks
 
     def finished(i: int, pairs: list[dict[str, Any]]) -> None:
@@ -214,4 +238,5 @@ def _run_on_ray(jobs, table, budget, workers, done, progress, started, proxies=N
         if progress:
             progress(variant.label, seeds, time.perf_counter() - started)
 
-    map_tasks(_ray_chunk, [(table, v.to_dict(), seeds, budget, proxies) for v, seeds in jobs], workers, finished)
+    map_tasks(_ray_chunk, [(table, v.to_dict(), seeds, budget, proxies, objectives) for v, seeds in jobs], workers,
+              finished)

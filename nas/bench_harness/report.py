@@ -54,7 +54,12 @@ def markdown_table(results: dict[str, Any]) -> str:
         *([_proxy_note(results)] if spends else []),
         "Published (@q: at q queries; no @: a fixed search-time budget): " + "; ".join(sources) + ".",
     ]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if results.get("fronts"):
+        from nas.bench_harness.fronts import front_table
+
+        text += "\n" + front_table(results["fronts"])
+    return text
 
 
 def _spend(stats: dict[str, Any]) -> str:

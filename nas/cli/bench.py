@@ -47,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "\"naswot_cpu_s\": ...}}, one per NB201 cell class) read before computing any proxy; "
                         "without it, strategies that ask for zero-cost proxies (guided, warmup=naswot:3000) get "
                         "params/FLOPs counted and data proxies scored on CIFAR-10 once per cell, in a shared cache")
+    p.add_argument("--objectives", default=None, metavar="A:max,B:min",
+                   help="two objectives (a table metric or params/flops), e.g. val_acc:max,params:min: also "
+                        "report each search's front as its hypervolume, beside random search at the same budget")
     p.add_argument("--out", type=Path, default=None, help="report directory (default runs/bench-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.epilog = ("example: nas bench --space nb201 --evaluator table --strategies random,evolution --budget 150 "
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoints = args.checkpoints or BenchConfig.default_checkpoints(args.budget)
     config = BenchConfig(strategies=strategies, budget=args.budget, seeds=args.seeds, checkpoints=checkpoints,
                          table=str(args.table) if args.table else None, space=args.space,
-                         proxies=str(args.proxies) if args.proxies else None)
+                         proxies=str(args.proxies) if args.proxies else None, objectives=args.objectives)
     out = args.out or Path("runs") / new_run_id(args.space, "bench")
     if (out / "results.json").exists():
         raise UserError(f"{out} already holds a benchmark report; pass another --out or remove it")
