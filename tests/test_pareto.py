@@ -183,3 +183,22 @@ def test_a_pareto_search_reports_its_front(tmp_path, table):
     code, text = run_main(["search", "--space", "nb201", "--evaluator", "table", "--strategy", "random", "--budget", "5",
                            "--quiet", "--out", single])
     assert code == 0 and "front" not in json.loads((single / "summary.json").read_text())
+
+
+def test_front_steps_inside_the_accuracy_noise_are_marked():
+    """With standard errors on the accuracies (a supernet's scores), a dearer front member that is
+    not shown to be more accurate than the cheaper one before it is marked `within_noise`."""
+    from nas.judging.front import describe_front, front_summary
+    from search_spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    rows = [((0, 0, 0, 0, 0, 1), 80.0, 100), ((0, 0, 0, 0, 1, 1), 80.5, 200), ((0, 0, 0, 1, 1, 1), 85.0, 300),
+            ((0, 0, 1, 1, 1, 1), 70.0, 400)]  # the last is dominated
+    records = [{"arch": {"space": "nb201", "choices": list(c)}, "step": i,
+                "metrics": {"val_acc": acc, "val_acc_se": 0.4, "cost": cost}} for i, (c, acc, cost) in enumerate(rows)]
+    goals = parse_goals("val_acc:max,cost:min")
+    front = front_summary(space, records, goals, lambda arch, metrics, metric: metrics.get(metric))
+    assert [f["values"]["cost"] for f in front["front"]] == [100, 200, 300]
+    assert [f.get("within_noise") for f in front["front"]] == [None, True, False]  # +0.5 is noise, +4.5 is not
+    assert front["front"][0]["se"] == {"val_acc": 0.4}
+    assert "(1 of its steps within the val_acc noise)" in describe_front(front, 4)

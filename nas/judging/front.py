@@ -40,8 +40,12 @@ def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence
     oriented = np.array([[g.oriented(v) for g, v in zip(goals, values)] for _, values, _ in run])
     for i in sorted(non_dominated_fronts(oriented)[0], key=lambda i: run[i][1][1:]):
         arch, values, record = run[i]
+        metrics = record.get("metrics", {})
+        errors = {g.metric: float(metrics[f"{g.metric}_se"]) for g in goals if f"{g.metric}_se" in metrics}
         out["front"].append({"step": record.get("step"), "arch": arch.to_dict(), "arch_hash": arch.hash,
-                             "values": dict(zip((g.metric for g in goals), values))})
+                             "values": dict(zip((g.metric for g in goals), values)),
+                             **({"se": errors} if errors else {})})
+    _mark_noise(out["front"], goals)
     if len(goals) == 2 and figure is not None:
         from nas.archive.plots import plot_front
 
@@ -64,6 +68,20 @@ def front_summary(space: Any, records: Sequence[dict[str, Any]], goals: Sequence
     return out
 
 
+def _mark_noise(front: list[dict[str, Any]], goals: Sequence[Goal]) -> None:
+    """Along the front (ordered by the later goals), each step buys the first goal with the others;
+    where that gain is inside its noise (both points' standard errors, 95%), the step is marked
+    `within_noise`: the dearer architecture is not shown to be better on the first goal."""
+    from nas.tasks.uncertainty import distinguishable
+
+    first = goals[0].metric
+    for before, after in zip(front, front[1:]):
+        if first in before.get("se", {}) and first in after.get("se", {}):
+            gain = after["values"][first] - before["values"][first]
+            se = float(np.hypot(before["se"][first], after["se"][first]))
+            after["within_noise"] = not distinguishable(gain, se)
+
+
 def _points(rows, goals, value):
     """(arch, raw goal values, record) of the rows whose every goal is known."""
     points = []
@@ -77,6 +95,9 @@ def _points(rows, goals, value):
 def describe_front(front: dict[str, Any], evaluated: int) -> str:
     """One line for the report: the front's size and its hypervolume beside the random baseline's."""
     text = f"{len(front['front'])} architectures on the front of {', '.join(front['goals'])}"
+    noisy = sum(bool(f.get("within_noise")) for f in front["front"])
+    if any("within_noise" in f for f in front["front"]):
+        text += f" ({noisy} of its steps within the {front['goals'][0].split(':')[0]} noise)"
     if "hypervolume" in front:
         text += f"; hypervolume {front['hypervolume']:.3f} of the box ({evaluated} evaluated)"
         base = front.get("random_baseline")
