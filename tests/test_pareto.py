@@ -202,3 +202,35 @@ def test_front_steps_inside_the_accuracy_noise_are_marked():
     assert [f.get("within_noise") for f in front["front"]] == [None, True, False]  # +0.5 is noise, +4.5 is not
     assert front["front"][0]["se"] == {"val_acc": 0.4}
     assert "(1 of its steps within the val_acc noise)" in describe_front(front, 4)
+
+
+def test_export_picks_the_best_architecture_within_a_budget(tmp_path, table, capsys):
+    from nas.judging.front import parse_pick, pick
+    from nas_common.objective import VAL_ACC
+    from tests.conftest import run_main
+
+    assert parse_pick("params<=300k") == ("params", "<=", 300e3)
+    assert parse_pick(" lat_ms_pixel >= 2.5 ") == ("lat_ms_pixel", ">=", 2.5)
+    for bad in ("params<300k", "params<=", "<=3", "params<=lots"):
+        with pytest.raises(UserError, match="METRIC<=VALUE"):
+            parse_pick(bad)
+    out = tmp_path / "run"
+    code, _ = run_main(["search", "--space", "nb201", "--evaluator", "table", "--strategy", "nsga2", "--budget", "40",
+                        "--quiet", "--out", out])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    records = [json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    chosen = pick(summary, records, "params<=400k", VAL_ACC)
+    on_front = [f for f in summary["front"]["front"] if f["values"]["params"] <= 400e3]
+    assert chosen["arch_hash"] == max(on_front, key=lambda f: f["values"]["val_acc"])["arch_hash"]
+    smallest = min(f["values"]["params"] for f in summary["front"]["front"])
+    with pytest.raises(UserError, match="no architecture on the front meets it; params ranges"):
+        pick(summary, records, f"params<={smallest - 1}", VAL_ACC)
+    # the command refuses before any slow work (this table run has no supernet to export from)
+    capsys.readouterr()
+    code, _ = run_main(["export", "--run", out, "--pick", "params<=1", "--out", tmp_path / "x.pt"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no architecture on the front meets it" in err and err.count("\n") == 1
+    code, _ = run_main(["export", "--run", out, "--pick", "params<=400k", "--arch", "[0,0,0,0,0,0]",
+                        "--out", tmp_path / "y.pt"])
+    assert code == 2 and "give --arch or --pick, not both" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from nas.archive import RunDir
@@ -20,6 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "network with supernet weights and recalibrated BN statistics.")
     p.add_argument("--run", type=Path, required=True, help="a search run (or a supernet run with --arch)")
     p.add_argument("--arch", default=None, help="architecture JSON or file (default: the run's best)")
+    p.add_argument("--pick", default=None, metavar="METRIC<=VALUE",
+                   help="the best architecture that meets a budget, from the run's Pareto front when it has one "
+                        "(else from every record), e.g. --pick params<=300k or --pick lat_ms_pixel<=3")
     p.add_argument("--out", type=Path, required=True, help="output file, e.g. best.pt (or best.onnx)")
     p.add_argument("--format", choices=("torch", "onnx"), default="torch",
                    help="torch: weights, architecture and preprocessing for `nas.workflows.export.load_exported`; onnx: "
@@ -41,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     for path in written:  # before any work: the model file and the architecture file beside it
         _not_a_run_file(path, Path(args.run))
         check_output_file(path, args.overwrite, flag="--out" if path == written[0] else "--out's architecture file")
+    if args.pick is not None:  # chosen before the slow part: a budget nothing meets fails at once
+        if args.arch is not None:
+            raise UserError("give --arch or --pick, not both")
+        args.arch = json.dumps(_picked(Path(args.run), args.pick)["arch"])
     if args.arch is not None:  # read before the slow part: a bad --arch fails at once
         supernet_dir = supernet_dir_of(RunDir.open(args.run), RunDir.open(args.run).read_config())
         if supernet_dir is None:
@@ -67,6 +75,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"exported {arch} to {args.out} (architecture: {arch_json}); `nas.workflows.export.load_exported` gives "
           f"it behind its normalisation: feed images in [0, 1] (pixels / 255), NCHW")
     return 0
+
+
+def _picked(run_path: Path, condition: str) -> dict:
+    from nas.judging.front import pick
+
+    run = RunDir.open(run_path)
+    summary = json.loads(run.summary.read_text()) if run.summary.exists() else {}
+    record = pick(summary, run.read_records(strict=False), condition, run.objective())
+    print(f"--pick {condition}: {record['arch']['choices']} (step {record.get('step')})")
+    return record
 
 
 def _rounded(values) -> str:

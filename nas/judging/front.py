@@ -104,3 +104,51 @@ def describe_front(front: dict[str, Any], evaluated: int) -> str:
         if base:
             text += f"; the random baseline's {base['hypervolume']:.3f} ({base['count']} random architectures)"
     return text
+
+
+def parse_pick(text: str) -> tuple[str, str, float]:
+    """`"latency_ms<=3"`, `"params<=300k"`, `"val_acc>=70"` -> (metric, "<=" or ">=", value)."""
+    import re
+
+    from nas.strategies.reward import si_number
+    from nas_common.errors import UserError
+
+    match = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*(<=|>=)\s*([^\s]+)\s*", str(text))
+    try:
+        if match is None:
+            raise ValueError
+        return match.group(1), match.group(2), si_number(match.group(3))
+    except ValueError:
+        raise UserError(f"--pick {text!r}: write METRIC<=VALUE or METRIC>=VALUE, e.g. latency_ms<=3 or "
+                        "params<=300k") from None
+
+
+def pick(summary: dict[str, Any], records: Sequence[dict[str, Any]], condition: str, objective: Any
+         ) -> dict[str, Any]:
+    """The record of the best architecture (by `objective`) that meets `condition`, chosen from the
+    run's front when it has one (its values include costs measured elsewhere), else from every record
+    (metrics, flops, params). UserError, naming the range there is, when none meets it."""
+    from nas_common.errors import UserError
+
+    metric, op, bound = parse_pick(condition)
+    by_hash = {r["arch_hash"]: r for r in records}
+
+    def value(record: dict[str, Any], values: dict[str, Any]) -> float | None:
+        for source in (values, record.get("metrics", {}), record):
+            if metric in source and isinstance(source[metric], (int, float)):
+                return float(source[metric])
+        return None
+
+    front = (summary or {}).get("front", {}).get("front") or []
+    candidates = ([(by_hash[f["arch_hash"]], f["values"]) for f in front if f["arch_hash"] in by_hash]
+                  or [(r, {}) for r in records])
+    known = [(r, value(r, v)) for r, v in candidates]
+    known = [(r, x) for r, x in known if x is not None]
+    if not known:
+        raise UserError(f"--pick {condition}: the run records no {metric!r} (try flops, params or a metric it records)")
+    meets = [r for r, x in known if (x <= bound if op == "<=" else x >= bound)]
+    if not meets:
+        values = [x for _, x in known]
+        raise UserError(f"--pick {condition}: no architecture {'on the front ' if front else ''}meets it; "
+                        f"{metric} ranges {min(values):g} to {max(values):g} there")
+    return max(meets, key=objective.record_utility)

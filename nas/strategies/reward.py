@@ -36,7 +36,7 @@ class MnasReward:
         if parts[0] != "mnas" or len(parts) not in (3, 4) or not parts[1]:
             raise UserError(usage)
         try:
-            target = _number(parts[2])
+            target = si_number(parts[2])
             w = float(parts[3]) if len(parts) == 4 else -0.07
         except ValueError:
             raise UserError(usage) from None
@@ -49,7 +49,8 @@ class MnasReward:
         return float(accuracy) * (max(float(cost), 1e-12) / self.target) ** self.w
 
 
-def _number(text: str) -> float:
+def si_number(text: str) -> float:
+    """`300M`, `1.5k`, `5`, `2e6` as a number (suffixes k/K, M, G)."""
     text = text.strip()
     if text and text[-1] in SUFFIXES:
         return float(text[:-1]) * SUFFIXES[text[-1]]
