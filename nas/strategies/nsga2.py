@@ -74,8 +74,8 @@ class NSGA2(Strategy):
         self._predicted: dict[str, tuple] = {}  # column -> (predict, cross-validated relative error)
         self._generation = 0  # generations built so far
         self._queue: list[Arch] = []  # built but not yet handed out
-        self._parents: list[int] = []  # history positions of the current population (elitist survivors)
-        self._children_from = 0  # history position where the current generation's results begin
+        self._parents: list[int] = []  # trial ids of the current population (elitist survivors)
+        self._children_from = 0  # the first trial id of the generation being evaluated
 
     def goals(self) -> tuple:
         return self._goals
@@ -145,14 +145,19 @@ class NSGA2(Strategy):
         handed, self._queue = self._queue[:n], self._queue[n:]
         return handed
 
+    def _results(self) -> dict[int, tuple[Arch, dict]]:
+        """Every told result by trial id: selection reads them in id order, so workers that finish in
+        another order (Ray) select the same survivors."""
+        return {trial.trial_id: (trial.arch, metrics) for trial, metrics in self.told()}
+
     def _select_survivors(self) -> None:
         """Parents and the generation just told, cut to `population` by front, then crowding."""
-        history = self.history
-        pool = self._parents + list(range(self._children_from, len(history)))
-        self._children_from = len(history)
+        results = self._results()
+        pool = sorted(set(self._parents) | {i for i in results if i >= self._children_from})
+        self._children_from = max(results, default=-1) + 1
         if not pool:
             return
-        points = np.stack([self.values(*history[i]) for i in pool])
+        points = np.stack([self.values(*results[i]) for i in pool])
         keep: list[int] = []
         for front in non_dominated_fronts(points):
             if len(keep) + len(front) <= self.config.population:
@@ -168,8 +173,8 @@ class NSGA2(Strategy):
         cfg, rng, space = self.config, self.rng, self.space
         children: list[Arch] = []
         if self._parents:
-            history = self.history
-            members = [history[i] for i in self._parents]
+            results = self._results()
+            members = [results[i] for i in self._parents]
             points = np.stack([self.values(a, m) for a, m in members])
             rank, crowd = np.zeros(len(members), dtype=int), np.zeros(len(members))
             for r, front in enumerate(non_dominated_fronts(points)):
