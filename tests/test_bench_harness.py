@@ -294,12 +294,13 @@ def test_data_proxies_are_scored_once_into_the_shared_cache(table, tmp_path, mon
 
 
 def test_cli_runs_proxy_guided_strategies_and_reports_their_cost(tmp_path, capsys):
-    """The command of the issue: guided and RL warmed up on params, no table needed."""
-    argv = ["bench", "--strategies", "guided,rl:warmup=params:300,random", "--budget", "20", "--seeds", "1",
+    """The command of the issue (guided and RL warmed up on params, no table needed), smaller."""
+    argv = ["bench", "--strategies", "guided:warmup=params:300,trees=20,rl:warmup=params:300,random",
+            "--budget", "20", "--seeds", "1",
             "--workers", "1", "--out", str(tmp_path / "b")]
     code, io = _exit(argv, capsys)
     assert code == 0, io.err
-    assert "guided asks for zero-cost proxies: params" in io.err
+    assert "guided:warmup=params:300,trees=20 asks for zero-cost proxies: params" in io.err
     assert "proxies / search" in io.out and "Proxies / search:" in io.out
     row = next(line for line in io.out.splitlines() if line.startswith("| `rl:warmup=params:300` |"))
     random_row = next(line for line in io.out.splitlines() if line.startswith("| `random` |"))
