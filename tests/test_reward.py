@@ -19,9 +19,16 @@ def test_the_reward_is_the_papers():
     assert reward.value(75.0, 300e6) == pytest.approx(75.0)  # at the target: the accuracy itself
     assert reward.value(75.0, 600e6) == pytest.approx(75.0 * 2 ** -0.07)  # twice the cost: about -5%
     assert reward.value(75.0, 600e6) / 75.0 == pytest.approx(0.953, abs=1e-3)
-    assert MnasReward.parse("mnas:lat_ms:5:-0.15", "rl") == MnasReward("lat_ms", 5.0, -0.15)
+    assert MnasReward.parse("mnas:lat_ms:5:-0.15", "rl") == MnasReward("lat_ms", 5.0, -0.15, -0.15)
     assert MnasReward.parse("", "rl") is None
-    for bad in ("mnas", "mnas:flops", "nas:flops:3", "mnas:flops:x", "mnas:flops:0", "mnas:flops:3:0.1", "mnas::3"):
+    # soft (alpha = beta): the target scales every reward alike, so it never changes a ranking
+    a, b = MnasReward("params", 1e6), MnasReward("params", 3e5)
+    assert a.value(80, 2e5) / a.value(84, 8e5) == pytest.approx(b.value(80, 2e5) / b.value(84, 8e5))
+    # hard (the paper's alpha = 0, beta = -1): free up to the target, steep beyond it
+    hard = MnasReward.parse("mnas:params:0.5M:0:-1", "evolution")
+    assert hard.value(80, 0.2e6) == 80 and hard.value(80, 0.5e6) == 80 and hard.value(80, 1e6) == pytest.approx(40)
+    for bad in ("mnas", "mnas:flops", "nas:flops:3", "mnas:flops:x", "mnas:flops:0", "mnas:flops:3:0.1", "mnas::3",
+                "mnas:flops:3:0:0", "mnas:flops:3:-2:-1", "mnas:flops:3:0:-1:5"):
         with pytest.raises(UserError, match="mnas:COST:TARGET"):
             MnasReward.parse(bad, "evolution")
 
@@ -48,7 +55,7 @@ def _run(table, name, options, seed, budget=100):
     ("rl", {}),
 ])
 def test_a_strong_cost_penalty_ranks_cheaper_architectures_first(table, name, options):
-    """With w = -0.5 and a target of 0.2M parameters, the architectures ranked first are smaller
+    """With w = -0.5 (soft) and T = 0.2M parameters, the architectures ranked first are smaller
     than without the reward, over 5 seeds; the accuracy stays in every told result."""
     plain, rewarded = [], []
     for seed in range(5):

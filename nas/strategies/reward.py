@@ -1,12 +1,15 @@
 """MnasNet's soft reward: accuracy traded against a cost in one number.
 
 Tan et al. 2019 ("MnasNet: Platform-Aware Neural Architecture Search for Mobile") rank by
-ACC(m) x (COST(m) / T)^w: at the target cost T the reward is the accuracy itself; with w = -0.07
-an architecture twice as costly must be about 5% more accurate to rank the same (2^-0.07 = 0.953).
-A single-objective strategy (evolution, rl) searches on it with `-o reward=mnas:COST:T[:w]`, where
-COST is `params`, `flops` or a metric the evaluator records (e.g. a latency), T its target
-(`300M`, `5e6`, `5`), and w the exponent (default -0.07). The search's own objective, best and
-verdict stay the accuracy; only the strategy's ranking uses the reward (`REWARD` in its history).
+ACC(m) x (COST(m) / T)^w with w = alpha when COST <= T, else beta. The paper's soft reward has
+alpha = beta = -0.07: an architecture twice as costly must be about 5% more accurate to rank the
+same (2^-0.07 = 0.953), and T then only scales every reward alike (the ranking does not depend on
+it); its hard reward has alpha = 0, beta = -1: free up to T, penalised steeply beyond. A
+single-objective strategy (evolution, rl) searches on it with `-o reward=mnas:COST:T[:W]` (alpha =
+beta = W, default -0.07) or `mnas:COST:T:ALPHA:BETA`, where COST is `params`, `flops` or a metric the
+evaluator records (e.g. a latency) and T its target (`300M`, `5e6`, `5`). The search's own
+objective, best and verdict stay the accuracy; only the strategy's ranking uses the reward
+(`REWARD` in its history).
 """
 
 from __future__ import annotations
@@ -23,30 +26,36 @@ SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 class MnasReward:
     cost: str
     target: float
-    w: float = -0.07
+    alpha: float = -0.07  # the exponent at or under the target
+    beta: float = -0.07  # the exponent over it
 
     @classmethod
     def parse(cls, text: str, owner: str) -> "MnasReward | None":
-        """`"mnas:flops:300M"`, `"mnas:params:1.5M:-0.1"`; "" is no reward."""
+        """`"mnas:flops:300M"`, `"mnas:params:1.5M:-0.1"`, `"mnas:lat_ms:5:0:-1"`; "" is no reward."""
         if not text:
             return None
         parts = str(text).split(":")
-        usage = (f"{owner} option reward={text!r}: write mnas:COST:TARGET[:W], e.g. mnas:flops:300M or "
-                 "mnas:lat_ms:5:-0.07 (COST: params, flops or a recorded metric; W < 0)")
-        if parts[0] != "mnas" or len(parts) not in (3, 4) or not parts[1]:
+        usage = (f"{owner} option reward={text!r}: write mnas:COST:TARGET[:W] or mnas:COST:TARGET:ALPHA:BETA, e.g. "
+                 "mnas:flops:300M (soft, W = -0.07) or mnas:lat_ms:5:0:-1 (hard); COST: params, flops or a "
+                 "recorded metric")
+        if parts[0] != "mnas" or len(parts) not in (3, 4, 5) or not parts[1]:
             raise UserError(usage)
         try:
             target = si_number(parts[2])
-            w = float(parts[3]) if len(parts) == 4 else -0.07
+            exponents = [float(p) for p in parts[3:]] or [-0.07]
         except ValueError:
             raise UserError(usage) from None
-        if not target > 0 or not -1 <= w < 0:
-            raise UserError(usage + f"; got target {target:g}, w {w:g} (need target > 0, -1 <= w < 0)")
-        return cls(parts[1], target, w)
+        alpha, beta = exponents if len(exponents) == 2 else exponents * 2
+        if not target > 0 or not -1 <= alpha <= 0 or not -1 <= beta < 0:
+            raise UserError(usage + f"; got target {target:g}, alpha {alpha:g}, beta {beta:g} "
+                            "(need target > 0, -1 <= alpha <= 0, -1 <= beta < 0)")
+        return cls(parts[1], target, alpha, beta)
 
     def value(self, accuracy: float, cost: float) -> float:
-        """ACC x (COST / T)^w; a zero cost counts as the smallest positive one (no division by zero)."""
-        return float(accuracy) * (max(float(cost), 1e-12) / self.target) ** self.w
+        """ACC x (COST / T)^w, w = alpha at or under T, beta over it; a zero cost counts as the
+        smallest positive one (no division by zero)."""
+        ratio = max(float(cost), 1e-12) / self.target
+        return float(accuracy) * ratio ** (self.alpha if ratio <= 1 else self.beta)
 
 
 def si_number(text: str) -> float:
