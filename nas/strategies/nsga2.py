@@ -9,7 +9,8 @@ drawn by binary tournaments on (front, crowding distance); the next population i
 constraint-breakers are rejected before evaluation, as in every strategy here; constraints stay
 hard limits (feasibility), objectives are traded off.
 
-`objectives` names the goals, `METRIC:max|min` comma-separated: any metric the evaluator tells,
+`objectives` names the goals, `METRIC:max|min` comma-separated (default: the search's own objective
+and `params:min`): any metric the evaluator tells,
 `params`/`flops`, counted by the space (free), or a column of `cost_table` (costs measured on a
 device: `-o cost_table=phone.csv,objectives=val_acc:max,lat_ms:min`); an architecture the table does
 not list gets the cost a ridge regression on the encoding predicts, its cross-validated error
@@ -41,7 +42,8 @@ class NSGA2Config:
     # 20 x 5 (hypervolume 19.21 +- 0.07 vs 18.95 +- 0.17; random search 18.70 +- 0.11, 20 seeds)
     population: int = 10
     generations: int = 10
-    objectives: str = "val_acc:max,params:min"
+    # "" = the search's own objective (val_acc, or val_mAP for detection) against the parameter count
+    objectives: str = ""
     crossover_prob: float = 0.9
     mutation_prob: float = 0.2
     # a table of costs measured elsewhere (nas.constraints.cost_table): its columns may be objectives
@@ -52,7 +54,8 @@ class NSGA2Config:
             if not ok:
                 raise UserError(f"nsga2 option {message}")
 
-        parse_goals(self.objectives, "nsga2 option objectives")
+        if self.objectives:
+            parse_goals(self.objectives, "nsga2 option objectives")
         need(self.population >= 2, f"population={self.population} must be at least 2")
         need(self.generations >= 1, f"generations={self.generations} must be at least 1")
         need(0 <= self.crossover_prob <= 1, f"crossover_prob={self.crossover_prob} must be in [0, 1]")
@@ -66,9 +69,10 @@ class NSGA2(Strategy):
 
     def __init__(self, space, **kwargs) -> None:
         super().__init__(space, **kwargs)
-        self._goals = parse_goals(self.config.objectives, "nsga2 option objectives")
+        objectives = self.config.objectives or f"{self.objective.metric}:{self.objective.direction},params:min"
+        self._goals = parse_goals(objectives, "nsga2 option objectives")
         if self.objective.metric not in {g.metric for g in self._goals}:
-            raise UserError(f"nsga2 option objectives={self.config.objectives!r} must include the search's "
+            raise UserError(f"nsga2 option objectives={objectives!r} must include the search's "
                             f"objective {self.objective.metric!r}, so that its best and verdict keep their meaning")
         self._table = read_cost_table(self.config.cost_table, space) if self.config.cost_table else None
         self._predicted: dict[str, tuple] = {}  # column -> (predict, cross-validated relative error)
@@ -120,7 +124,9 @@ class NSGA2(Strategy):
         out = []
         for goal in self._goals:
             if goal.metric in self._table.columns and len(self._table.rows) < self.space.size():
-                _, error = self._predicted.setdefault(goal.metric, self._table.predictor(self.space, goal.metric))
+                if goal.metric not in self._predicted:
+                    self._predicted[goal.metric] = self._table.predictor(self.space, goal.metric)
+                _, error = self._predicted[goal.metric]
                 out.append(f"{goal.metric}: {len(self._table.rows)} of {self.space.size():,} architectures measured in "
                            f"{self._table.path}; the others get a ridge regression's prediction (cross-validated "
                            f"error {error:.1%})")
