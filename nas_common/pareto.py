@@ -106,11 +106,10 @@ def hypervolume_2d(points: Sequence[Sequence[float]], reference: Sequence[float]
     pts = pts[np.all(pts > ref, axis=1)]
     if len(pts) == 0:
         return 0.0
-    front = pts[non_dominated_fronts(pts)[0]]
-    front = front[np.argsort(-front[:, 0], kind="stable")]  # x descending, so y ascends along the front
-    area, y_floor = 0.0, ref[1]
-    for x, y in front:
-        if y > y_floor:
-            area += (x - ref[0]) * (y - y_floor)
-            y_floor = y
-    return float(area)
+    # Sweep from the largest x down: a point adds the strip between its y and the highest y of the
+    # points right of it, as wide as its x. O(n log n): a table's 15,625 points need no front first.
+    pts = pts[np.lexsort((-pts[:, 1], -pts[:, 0]))]
+    floor = np.maximum.accumulate(np.r_[ref[1], pts[:-1, 1]])
+    floor = np.maximum(floor, ref[1])
+    gain = np.clip(pts[:, 1] - floor, 0.0, None)
+    return float(np.sum((pts[:, 0] - ref[0]) * gain))
