@@ -276,21 +276,22 @@ def test_data_proxies_are_scored_once_into_the_shared_cache(table, tmp_path, mon
     from nas.bench_harness.proxy_table import BenchProxies
     from nas.data import data_root
 
-    if not (data_root() / "cifar10" / "cifar10_jpg.zip").is_file():
-        pytest.skip("CIFAR-10 not in the shared data")
+    if not (data_root() / "cifar10" / "cifar10_subset_5k_1k.npz").is_file():
+        pytest.skip("the CIFAR-10 subset is not in the shared data")
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path))
-    first = BenchProxies(table.space)
+    data = {"spec": "cifar10-subset", "val_size": 64, "split_seed": 0}  # the table's CIFAR-10 in small
+    first = BenchProxies(table.space, data=data)
     spec = variant("evolution:warmup=synflow:10")
     pair = run_pair(table.space, table, spec, seed=0, budget=12, proxies=first)
     assert first.computed == pair["proxy_scores"] == 10 and pair["proxy_cpu_s"] > 0
     rows = first.cache_file().read_text().splitlines()
     assert len(rows) == 10 and first.cache_file().parent == tmp_path / "zc"
-    second = BenchProxies(table.space)
+    second = BenchProxies(table.space, data=data)
     again = run_pair(table.space, table, spec, seed=0, budget=12, proxies=second)
     assert second.computed == 0 and again == pair
     with first.cache_file().open("a") as handle:
         handle.write('{"choices": [0, 1')  # a line cut by a kill: ignored, never an error
-    assert run_pair(table.space, table, spec, seed=0, budget=12, proxies=BenchProxies(table.space)) == pair
+    assert run_pair(table.space, table, spec, seed=0, budget=12, proxies=BenchProxies(table.space, data=data)) == pair
 
 
 def test_cli_runs_proxy_guided_strategies_and_reports_their_cost(tmp_path, capsys):

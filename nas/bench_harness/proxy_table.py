@@ -67,12 +67,13 @@ class BenchProxies:
 
     def __init__(self, space, table: dict[tuple[int, ...], dict[str, float]] | None = None, *,
                  table_name: str = "the proxy table", compute: bool = True, batch_size: int = 128,
-                 seed: int = 0) -> None:
+                 seed: int = 0, data: dict | None = None) -> None:
         self.space = space
         self.table = table or {}
         self.table_name = table_name
         self.compute = compute
         self.batch_size, self.seed = batch_size, seed
+        self.data = data  # a DataConfig as a dict; None: the table's CIFAR-10 (shared_cache.TABLE_DATA)
         self._cache: dict[tuple[int, ...], dict[str, float]] | None = None
         self._scorers: dict[str, object] = {}
         self._counted_cost: dict[tuple[str, str], float] = {}
@@ -128,7 +129,7 @@ class BenchProxies:
     def cache_file(self) -> Path:
         from nas.proxies.shared_cache import TABLE_DATA, cache_path
 
-        return cache_path(self.space.name, {}, TABLE_DATA, self.batch_size, self.seed)
+        return cache_path(self.space.name, {}, self.data or TABLE_DATA, self.batch_size, self.seed)
 
     def _shared(self) -> dict[tuple[int, ...], dict[str, float]]:
         if self._cache is None:
@@ -142,7 +143,7 @@ class BenchProxies:
         from nas.proxies.scoring import scorer_for
 
         if proxy not in self._scorers:  # CIFAR-10 is loaded once per process, on the first miss
-            self._scorers[proxy] = scorer_for(self.space.name, {}, TABLE_DATA, [proxy], self.seed,
+            self._scorers[proxy] = scorer_for(self.space.name, {}, self.data or TABLE_DATA, [proxy], self.seed,
                                               self.batch_size)
         scores = self._scorers[proxy].score(Arch(self.space.name, key))
         row = {proxy: scores[proxy], f"{proxy}_cpu_s": scores[f"{proxy}_cpu_s"]}
