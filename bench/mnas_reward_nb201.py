@@ -32,7 +32,7 @@ def search(table, options, seed, budget=100):
         for trial in strategy.ask(10):
             metrics = {k: v for k, v in table.evaluate(trial.arch).items() if k not in ("test_acc",)}
             strategy.tell(trial.trial_id, metrics)
-    arch, metrics = strategy.top(1)[0]
+    arch, metrics = strategy.history.top(1)[0]
     assert REWARD in metrics
     return arch
 

@@ -112,7 +112,7 @@ def test_nsga2_searches_on_measured_costs(tmp_path):
     from nas.judging.front import front_summary
 
     records = [{"arch": a.to_dict(), "metrics": m, "step": i} for i, (a, m) in enumerate(strategy.history)]
-    front = front_summary(SPACE, records, strategy.goals(), strategy.goal_value)
+    front = front_summary(SPACE, records, strategy.goals().goals, strategy.goals().value)
     assert {f["arch_hash"] for f in front["front"]} == {a.hash for a, _ in strategy.front()}
     assert all("lat_ms" in f["values"] for f in front["front"]) and 0 < front["hypervolume"] <= 1
     with pytest.raises(UserError, match="nor a column of"):

@@ -211,3 +211,84 @@ def test_the_cycle_and_bench_checks_fail_on_planted_violations():
               "nas.archive.planted_b": {"nas.archive.planted_a.thing"}}
     assert [sorted(c) for c in _cycles(inside, within_packages=True)] == [["nas.archive.planted_a", "nas.archive.planted_b"]]
     assert _cli_imports_in_bench({"bench.planted": {"nas.cli.main"}}) == ["bench.planted imports nas.cli.main"]
+
+
+# ---- strategies: ask/tell, a narrow base, hooks as the only contract -------------------------------
+MAX_BASE_MEMBERS = 12  # ask, tell, done, history, state and the few capabilities (issue 38)
+
+
+def _classes(sources: dict[str, str]) -> dict[str, tuple[list[str], set[str], list[tuple[str, int, str]]]]:
+    """class name -> (base names, the private names it defines, its private reads via self/super())."""
+    out = {}
+    for path, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = [b.id if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases]
+            defined, reads = set(), []
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    defined.add(item.name)
+                elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                    targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                    defined |= {t.id for t in targets if isinstance(t, ast.Name)}
+            for sub in ast.walk(node):
+                if not isinstance(sub, ast.Attribute) or not sub.attr.startswith("_") or sub.attr.startswith("__"):
+                    continue
+                on_self = isinstance(sub.value, ast.Name) and sub.value.id == "self"
+                on_super = (isinstance(sub.value, ast.Call) and isinstance(sub.value.func, ast.Name)
+                            and sub.value.func.id == "super")
+                if on_self and isinstance(sub.ctx, ast.Store):
+                    defined.add(sub.attr)
+                elif on_self or on_super:
+                    reads.append((sub.attr, sub.lineno, "super()" if on_super else "self"))
+            out[node.name] = (bases, defined, [(a, line, f"{path}:{line}") for a, line, _ in reads])
+    return out
+
+
+def _private_reads_from_bases(sources: dict[str, str]) -> list[str]:
+    """Reads of a private name (`self._x`, `super()._x`) that an ancestor defines and the class itself
+    does not: a subclass reaching into its base class instead of using its public members."""
+    classes = _classes(sources)
+
+    def ancestors(name: str) -> set[str]:
+        found, todo = set(), list(classes[name][0])
+        while todo:
+            base = todo.pop()
+            if base in classes and base not in found:
+                found.add(base)
+                todo += classes[base][0]
+        return found
+
+    offences = []
+    for name, (_, defined, reads) in classes.items():
+        inherited = set().union(*(classes[a][1] for a in ancestors(name)))
+        offences += [f"{where}: {name} reads {attr}" for attr, _, where in reads
+                     if attr in inherited and attr not in defined]
+    return sorted(offences)
+
+
+def _strategy_sources() -> dict[str, str]:
+    return {str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "nas" / "strategies").glob("*.py"))}
+
+
+def test_strategies_read_their_base_only_through_public_members():
+    assert _private_reads_from_bases(_strategy_sources()) == []
+
+
+def test_the_private_read_check_finds_planted_reads():
+    planted = ("class Base:\n    def __init__(self):\n        self._told = []\n    def _ask(self):\n        pass\n"
+               "class Mine(Base):\n    def _ask(self):\n        return self._told\n"
+               "class Deeper(Mine):\n    def go(self):\n        return super()._ask()\n")
+    assert [o.split(": ", 1)[1] for o in _private_reads_from_bases({"planted.py": planted})] == [
+        "Deeper reads _ask", "Mine reads _told"]
+
+
+def test_the_strategy_base_class_stays_narrow():
+    """Public methods and properties of `Strategy`: everything a runner, a report or a subclass may
+    call. Options, the space and the composed helpers are attributes, not counted."""
+    from nas.strategies.base import Strategy
+
+    public = sorted(n for n, v in vars(Strategy).items()
+                    if not n.startswith("_") and (callable(v) or isinstance(v, property)))
+    assert len(public) <= MAX_BASE_MEMBERS, public

@@ -48,7 +48,7 @@ def best(name, table, seed, budget=60, **options):
     options = {} if name == "random" else {**QUICK, **options}
     strategy = make_strategy(name, table.space, budget=budget, seed=seed, options=options)
     run(strategy, lambda a: table.evaluate(a)["val_acc"], ask_n=10, tell_n=10)
-    return strategy.top(1)[0][1]["val_acc"]
+    return strategy.history.top(1)[0][1]["val_acc"]
 
 
 @pytest.mark.parametrize("name", ["nao", "seminas"])
@@ -99,7 +99,7 @@ def test_restore_mid_run_continues_identically(name, steps, one_thread):
     resumed.load_state_dict(state)
     resumed.load_tensors(tensors)
     assert resumed.state_dict() == state
-    assert resumed.pending() == outstanding
+    assert resumed.history.pending() == outstanding
 
     rest_first, _ = run(first, space.score, outstanding=outstanding)
     rest_resumed, _ = run(resumed, space.score, outstanding=outstanding)
@@ -154,7 +154,7 @@ def test_surrogate_picks_each_later_generation(table, one_thread):
         log, _ = run(strategy, lambda a: table.evaluate(a)["val_acc"], ask_n=10, tell_n=10)
         logs.append([t.arch for t in log])
         assert len({a.hash for a in logs[-1]}) == len(logs[-1]) == 20
-        assert strategy._seen == {a.hash for a in logs[-1]}  # the pool's rejects are not marked seen
+        assert strategy.proposals.seen() == sorted(a.hash for a in logs[-1])  # the pool's rejects are never claimed
     assert logs[0] == logs[1]  # seeded
     with pytest.raises(UserError, match="surrogate_pool=3 must be >= candidates=5"):
         make_strategy("nao", table.space, budget=20, seed=1, options={**options, "surrogate_pool": 3})

@@ -32,7 +32,7 @@ def _best_error(name: str, options: dict, seed: int, space: ToySpace) -> float:
     while not strategy.done():
         for trial in strategy.ask(4):
             strategy.tell(trial.trial_id, {"val_error": 100.0 - space.score(trial.arch)})
-    return strategy.top(1)[0][1]["val_error"]
+    return strategy.history.top(1)[0][1]["val_error"]
 
 
 @pytest.mark.parametrize("name, options", [

@@ -116,7 +116,7 @@ def test_nsga2_front_and_exact_resume(table):
     state = json.loads(json.dumps(cut.state_dict()))
     resumed = make_strategy("nsga2", table.space, budget=60, seed=99)
     resumed.load_state_dict(state)
-    for trial in resumed.pending():
+    for trial in resumed.history.pending():
         resumed.tell(trial.trial_id, table.evaluate(trial.arch))
     while not resumed.done():
         for trial in resumed.ask(10):
@@ -149,7 +149,7 @@ def test_front_summary_of_records_and_their_random_baseline(table):
     baseline = {"evaluations": [{"arch_hash": a.hash, "choices": list(a.choices), "val_acc": table.evaluate(a)["val_acc"]}
                                 for a in randoms]}
     goals = parse_goals("val_acc:max,params:min")
-    front = front_summary(space, records, goals, strategy.goal_value, baseline)
+    front = front_summary(space, records, goals, strategy.goals().value, baseline)
     assert {f["arch_hash"] for f in front["front"]} == {a.hash for a, _ in strategy.front()}
     assert all(f["values"]["params"] == space.params(Arch.from_dict(f["arch"])) for f in front["front"])
     every = [(m["val_acc"], space.params(a)) for a, m in strategy.history] + \
@@ -159,7 +159,7 @@ def test_front_summary_of_records_and_their_random_baseline(table):
     # the box is shared: a baseline that holds the search's own points covers at least as much
     merged = {"evaluations": baseline["evaluations"] + [
         {"arch_hash": a.hash, "choices": list(a.choices), "val_acc": m["val_acc"]} for a, m in strategy.history]}
-    wider = front_summary(space, records, goals, strategy.goal_value, merged)
+    wider = front_summary(space, records, goals, strategy.goals().value, merged)
     assert wider["random_baseline"]["hypervolume"] >= wider["hypervolume"] - 1e-12
     text = describe_front(front, len(records))
     assert f"{len(front['front'])} architectures on the front of val_acc:max, params:min" in text

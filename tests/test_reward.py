@@ -61,10 +61,10 @@ def test_a_strong_cost_penalty_ranks_cheaper_architectures_first(table, name, op
     for seed in range(5):
         base = _run(table, name, options, seed)
         shaped = _run(table, name, {**options, "reward": "mnas:params:0.2M:-0.5"}, seed)
-        plain += [table.space.params(a) for a, _ in base.top(5)]
-        rewarded += [table.space.params(a) for a, _ in shaped.top(5)]
+        plain += [table.space.params(a) for a, _ in base.history.top(5)]
+        rewarded += [table.space.params(a) for a, _ in shaped.history.top(5)]
         assert all(REWARD in m and "val_acc" in m for _, m in shaped.history)
-        a, m = shaped.top(1)[0]
+        a, m = shaped.history.top(1)[0]
         assert m[REWARD] == pytest.approx(m["val_acc"] * (table.space.params(a) / 0.2e6) ** -0.5)
     assert np.mean(rewarded) < 0.8 * np.mean(plain), (np.mean(rewarded), np.mean(plain))
 

@@ -64,7 +64,7 @@ def drive(strategy, space, steps=10**6, ask_n=4, tell_n=3, outstanding=None, log
 
 
 def best(strategy) -> float:
-    return strategy.top(1)[0][1]["val_acc"]
+    return strategy.history.top(1)[0][1]["val_acc"]
 
 
 # ---- learning ----------------------------------------------------------------------------------------
@@ -163,16 +163,16 @@ def test_checkpoint_mid_batch_continues_identically(algorithm, steps):
     first = make(space, budget=80, seed=3, algorithm=algorithm)
     outstanding, _ = drive(first, space, steps)
     state, tensors = save(first)
-    assert state["strategy_state"]["batch"] and first.pending()  # results and trials in flight
+    assert state["strategy_state"]["batch"] and first.history.pending()  # results and trials in flight
 
     resumed = make(space, budget=80, seed=999, algorithm=algorithm)  # the seed must not matter
     resumed.load_state_dict(state)
     resumed.load_tensors(tensors)
     assert resumed.state_dict() == state
-    assert resumed.pending() == outstanding
+    assert resumed.history.pending() == outstanding
 
     _, rest = drive(first, space, outstanding=outstanding)
-    _, rest_resumed = drive(resumed, space, outstanding=list(resumed.pending()))
+    _, rest_resumed = drive(resumed, space, outstanding=list(resumed.history.pending()))
     assert rest_resumed == rest
     assert resumed.state_dict() == first.state_dict()
     assert all(torch.equal(v, first.tensors()[k]) for k, v in resumed.tensors().items())

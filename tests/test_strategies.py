@@ -59,7 +59,7 @@ class Driver:
 def best_score(variant: str, space: ToySpace, budget: int, seed: int) -> float:
     strategy = Driver(make(variant, space, budget=budget, seed=seed), space).run().strategy
     assert len(strategy.history) == budget
-    return strategy.top(1)[0][1]["val_acc"]
+    return strategy.history.top(1)[0][1]["val_acc"]
 
 
 # ---- search quality -------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_state_round_trip_continues_identically(variant, steps):
 
     resumed = Driver(make(variant, space, budget=budget, seed=999), space)  # the seed must not matter
     resumed.strategy.load_state_dict(state)
-    assert resumed.strategy.pending() == first.outstanding
+    assert resumed.strategy.history.pending() == first.outstanding
     resumed.outstanding = list(first.outstanding)
     assert resumed.strategy.state_dict() == state
 
@@ -232,7 +232,7 @@ def test_strategy_contract(name):
     assert resumed.state_dict() == state
 
     driver.run()
-    assert strategy.done() and not strategy.pending() and strategy.ask(5) == []
+    assert strategy.done() and not strategy.history.pending() and strategy.ask(5) == []
     archs = [arch for _, arch in driver.log]
     assert len(archs) == 60 == len(set(archs)) == len(strategy.history)
     assert all(space.contains(a) and constraint.violation(space, a) is None for a in archs)

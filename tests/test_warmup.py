@@ -48,9 +48,7 @@ def test_evolution_warmup_seeds_the_population_with_the_proxys_top(mode):
     assert proxy.calls == [(200, "toyproxy")]  # scored once, all together
     # The same 200 draws, ranked by the proxy: the population is their top 8.
     twin = make_strategy("evolution", space, budget=40, seed=0, options=options)
-    from nas.strategies.warmup import random_candidates
-
-    drawn = random_candidates(twin, 200)
+    drawn = twin.proposals.candidates(200)
     top = sorted(drawn, key=lambda a: -space.score(a))[:8]
     assert [t.arch for t in first] == top
     random_start = make_strategy("evolution", space, budget=40, seed=0, options={**options, "warmup": ""}).ask(8)
@@ -116,7 +114,7 @@ def test_guided_beats_random_at_the_same_budget():
         strategy = make_strategy(name, space, budget=40, seed=seed, options=options)
         strategy.use_proxies(toy_proxy(space, noise=20.0, seed=seed))
         Driver(strategy, space, ask_n=1, tell_n=1).run()
-        return strategy.top(1)[0][1]["val_acc"]
+        return strategy.history.top(1)[0][1]["val_acc"]
 
     random_best = [best("random", {}, s) for s in range(3)]
     guided_best = [best("guided", {"init": 10, "trees": 10, "warmup": "", "features": "", "explore": 0.0}, s)
@@ -160,9 +158,7 @@ def test_nao_warmup_makes_generation_zero_the_proxys_top(name):
     assert strategy.proxies_requested() == ("toyproxy",)
     strategy.use_proxies(toy_proxy(space))
     first = [t.arch for t in strategy.ask(6)]
-    from nas.strategies.warmup import random_candidates
-
     twin = make_strategy(name, space, budget=8, seed=0, options=options)
-    assert first == sorted(random_candidates(twin, 60), key=lambda a: -space.score(a))[:6]
+    assert first == sorted(twin.proposals.candidates(60), key=lambda a: -space.score(a))[:6]
     with pytest.raises(UserError, match="give one"):
         make_strategy(name, space, budget=8, seed=0, options={**options, "predictor": "/tmp/p"})

@@ -120,7 +120,7 @@ def _universe(evaluator: Any, objectives: str) -> list[list[float]]:
 
 
 def _goal(strategy: Any, arch: Arch, metrics: dict, metric: str) -> float:
-    value = strategy.goal_value(arch, metrics, metric)
+    value = strategy.goals().value(arch, metrics, metric)
     if value is None:
         raise UserError(f"--objectives: {metric!r} is neither a metric the table records ({', '.join(sorted(metrics))}) "
                         "nor params/flops")

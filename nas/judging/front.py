@@ -6,7 +6,7 @@ hypervolume (for two objectives: the area the front dominates above a reference 
 in one box for the search and for its random baseline, so the two are comparable: from the worst
 to the best value of each objective over both, so that 1 would be one architecture best at both. Objectives are metrics the evaluator
 recorded, `params`/`flops`, which the space counts, or costs measured elsewhere, read as the search
-read them (`Strategy.goal_value`).
+read them (`Strategy.goals().value`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from nas_common.pareto import Goal, hypervolume_2d, non_dominated_fronts
 from search_spaces.arch import Arch
 
-# value(arch, metrics, metric) -> the goal's raw value, None when unknown (`Strategy.goal_value`)
+# value(arch, metrics, metric) -> the goal's raw value, None when unknown (`Strategy.goals().value`)
 GoalValue = Callable[[Arch, dict, str], "float | None"]
 
 

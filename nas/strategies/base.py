@@ -1,12 +1,18 @@
-"""Ask/tell search strategies: the constraint and the base class every strategy extends.
+"""Ask/tell search strategies: the base class every strategy extends.
 
 A strategy proposes architectures (`ask`) and learns their metrics (`tell`), keyed by trial id, in
 the style of Ray Tune's `Searcher`. It knows only architectures and the space protocol, never a
 supernet, data or Ray, so one runner drives every strategy and tests run on toy objectives in
-milliseconds. The base class owns what every strategy needs: trial ids, pending trials, the told
-history, the budget, the rules "never propose an architecture twice" and "never propose one that
-breaks the constraint", and the JSON state. A strategy supplies `_ask` and, where it learns
-online, `_on_tell` plus `_state`/`_load_state` for its own fields.
+milliseconds. The base class keeps what every strategy needs and nothing else: trial ids, the
+budget, the trials (read by everyone through the read-only `history`) and the JSON state. What
+strategies share is composed, each helper with public methods: `proposals` (never the same
+architecture twice, never one that breaks the constraint), `proxies` (cheap scores), and the
+ranking `history.top` reads (the objective, or MnasNet's reward).
+
+A strategy supplies `_ask`; where it learns online, `_on_tell`, and `_state`/`_load_state` for its
+own fields; optionally `_default_budget`, `_backlog`, `_reward_option` and `_goal_value`. Those
+hooks are the whole contract between the base class and a subclass: a subclass reads the base
+only through public members.
 """
 
 from __future__ import annotations
@@ -14,14 +20,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import asdict
 from numbers import Integral
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
 from nas_common.errors import UserError
-from nas.constraints.limits import Constraint, InfeasibleConstraint, format_si
+from nas.constraints.limits import Constraint
 from nas_common.objective import VAL_ACC, Objective
-from nas.strategies.reward import REWARD
+from nas_common.pareto import Goal
+from nas.strategies.goals import Goals, told_or_counted
+from nas.strategies.history import History, Trial
+from nas.strategies.proposals import MAX_TRIES, Proposals
+from nas.strategies.reward import Ranking
+from nas.strategies.warmup import Proxies
 from search_spaces.arch import Arch
 
 if TYPE_CHECKING:  # torch stays out of `import nas.strategies` for light tools
@@ -29,12 +40,7 @@ if TYPE_CHECKING:  # torch stays out of `import nas.strategies` for light tools
 
     from search_spaces.protocol import SearchSpace
 
-MAX_TRIES = 1000  # draws per proposal before a strategy concludes infeasible or exhausted
-
-
-class Trial(NamedTuple):
-    trial_id: int
-    arch: Arch
+__all__ = ["MAX_TRIES", "Strategy", "Trial"]
 
 
 class Strategy(ABC):
@@ -66,21 +72,18 @@ class Strategy(ABC):
         self.constraint = constraint
         self.objective = objective
         self.rng = rng
-        self.budget: int | None = int(budget) if budget is not None else self.default_budget()
+        self.proposals = Proposals(space, constraint, rng)
+        self.proxies = Proxies(space, self.name)
         self._next_id = 0
-        self._seen: set[str] = set()  # hashes of every architecture ever proposed (all feasible)
         self._pending: dict[int, Arch] = {}
-        self._history: list[tuple[int, Arch, dict]] = []
-        self._exhausted = False
-        self._costs: dict[str, dict[str, int]] = {}  # measuring can be slow; pure, so never saved
-        self._proxy: Callable[[list[Arch], str], Any] | None = None  # cheap estimators (use_proxies)
-        self._reward = None  # a MnasReward the strategy ranks by (nas.strategies.reward), if asked for
-        self._ranking = objective  # what `utility` reads: the objective, or the reward
+        self._told: list[tuple[int, Arch, dict]] = []
+        self._history = History(self._told, self._pending, Ranking.of(objective, self._reward_option(), self.name))
+        self.budget: int | None = int(budget) if budget is not None else self._default_budget()
 
     # ---- what a strategy supplies ------------------------------------------------------------
     @abstractmethod
     def _ask(self, n: int) -> list[Arch]:
-        """Up to `n` new architectures, each obtained through `_propose` (or `_sample`)."""
+        """Up to `n` new architectures, each obtained through `self.proposals`."""
 
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
         """Learn from one result (the base class has already recorded it in the history)."""
@@ -93,31 +96,21 @@ class Strategy(ABC):
         pass
 
     def _backlog(self) -> int:
-        """Architectures already proposed (so marked seen) but not yet handed out by `_ask`."""
+        """Architectures already claimed but not yet handed out by `_ask`."""
         return 0
 
-    def proxies_requested(self) -> tuple[str, ...]:
-        """The zero-cost proxies this strategy's options ask for (e.g. `warmup=naswot:3000`), which
-        the search hands it with `use_proxies`; empty when it needs none."""
-        return ()
-
-    def use_proxies(self, score: Callable[[list[Arch], str], Any]) -> None:
-        """`score(archs, proxy)` -> that proxy's values (higher predicted better), for each of
-        `proxies_requested()`."""
-        self._proxy = score
-
-    def proxy_scores(self, archs: list[Arch], proxy: str) -> list[float]:
-        if self._proxy is None and proxy in ("params", "flops"):  # the space counts them: no data needed
-            count = self.space.params if proxy == "params" else self.space.flops
-            return [float(count(a)) for a in archs]
-        if self._proxy is None:
-            raise UserError(f"strategy {self.name!r} needs the scores of proxy {proxy!r}; run it through "
-                            "`nas search` (or give it a scoring function with use_proxies)")
-        return [float(v) for v in self._proxy(list(archs), proxy)]
-
-    def default_budget(self) -> int | None:
+    def _default_budget(self) -> int | None:
         """Trials to run when the user gives no budget; None runs until the space is exhausted."""
         return None
+
+    def _reward_option(self) -> str:
+        """The `reward=` option (`mnas:COST:T[:W]`) to rank by instead of the objective; "" for none."""
+        return ""
+
+    def _goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
+        """One goal's raw value for a told result: the evaluator's metric, else `params`/`flops`
+        counted by the space; None when neither knows it (strategies with other sources extend it)."""
+        return told_or_counted(self.proxies, arch, metrics, metric)
 
     # ---- ask / tell --------------------------------------------------------------------------
     def ask(self, n: int) -> list[Trial]:
@@ -126,14 +119,14 @@ class Strategy(ABC):
             raise ValueError(f"ask(n) needs n >= 0, got {n}")
         if self.budget is not None:
             n = min(n, self.budget - self._next_id)
-        if n <= 0 or (self._exhausted and not self._backlog()):
+        if n <= 0 or (self.proposals.exhausted and not self._backlog()):
             return []
         archs = self._ask(n)
         if len(archs) > n:
             raise RuntimeError(f"{self.name}._ask({n}) returned {len(archs)} architectures")
         if not archs and not self._pending:
             # Nothing new and nothing outstanding to learn from: no later call can do better.
-            self._exhausted = True
+            self.proposals.exhausted = True
         trials = [Trial(self._next_id + i, arch) for i, arch in enumerate(archs)]
         self._next_id += len(trials)
         self._pending.update(trials)
@@ -148,131 +141,40 @@ class Strategy(ABC):
         self.objective.finite_value(metrics)
         metrics = {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
         arch = self._pending.pop(trial_id)
-        if self._reward is not None:  # ranked by the reward; the objective stays in the metrics too
-            metrics = {**metrics, REWARD: self._rewarded(arch, metrics)}
-        self._history.append((trial_id, arch, metrics))
+        # ranked by a reward: it joins the metrics, the objective stays in them too
+        metrics = self._history.ranking.annotate(metrics, lambda cost: self._goal_value(arch, metrics, cost), self.name)
+        self._told.append((trial_id, arch, metrics))
         self._on_tell(trial_id, arch, metrics)
 
     def done(self) -> bool:
-        if self.budget is not None and len(self._history) >= self.budget:
+        if self.budget is not None and len(self._told) >= self.budget:
             return True
-        return self._exhausted and not self._pending and not self._backlog()
+        return self.proposals.exhausted and not self._pending and not self._backlog()
+
+    @property
+    def history(self) -> History:
+        """The trials, read-only: told results in order, pending trials, the top by the ranking."""
+        return self._history
 
     def warnings(self) -> list[str]:
         """Settings that run but probably not as meant (e.g. a budget too small to get past the
         random start); the CLI prints them before a search."""
         return []
 
-    def pending(self) -> list[Trial]:
-        """Trials asked but not yet told (after a restore: the ones to evaluate again)."""
-        return [Trial(i, a) for i, a in sorted(self._pending.items())]
-
-    def told(self) -> list[tuple[Trial, dict]]:
-        """(trial, metrics told) in the order they were told (a resume checks them against the archive)."""
-        return [(Trial(i, arch), metrics) for i, arch, metrics in self._history]
-
-    @property
-    def history(self) -> list[tuple[Arch, dict]]:
-        """Told results in the order they were told."""
-        return [(arch, metrics) for _, arch, metrics in self._history]
-
-    def top(self, k: int) -> list[tuple[Arch, dict]]:
-        """The `k` best told results; ties go to the earlier told (a stable sort)."""
-        ranked = sorted(self._history, key=lambda rec: -self.utility(rec[2]))
-        return [(arch, metrics) for _, arch, metrics in ranked[:k]]
-
-    def goals(self) -> tuple:
-        """The objectives this strategy trades off (`nas_common.pareto.Goal`s): the search's one
+    def goals(self) -> Goals:
+        """The objectives this strategy trades off, with their values' reader: the search's one
         objective, unless it searches a Pareto front (then the run reports the front too)."""
-        from nas_common.pareto import Goal
+        return Goals((Goal(self.objective.metric, self.objective.maximise),), self._goal_value)
 
-        return (Goal(self.objective.metric, self.objective.maximise),)
+    def proxies_requested(self) -> tuple[str, ...]:
+        """The zero-cost proxies this strategy's options ask for (e.g. `warmup=naswot:3000`), which
+        the search hands it with `use_proxies`; empty when it needs none."""
+        return ()
 
-    def _rank_by_reward(self, text: str) -> None:
-        """Rank by MnasNet's soft reward (`reward=mnas:COST:T[:w]`) instead of the objective (what
-        `utility` and `top` read); the search's objective, records and verdict stay as they were."""
-        from dataclasses import replace
-
-        from nas.strategies.reward import MnasReward
-
-        self._reward = MnasReward.parse(text, self.name)
-        if self._reward is not None and not self.objective.maximise:
-            raise UserError(f"{self.name} option reward: MnasNet's reward scales an objective to maximise "
-                            f"(an accuracy or mAP); this search minimises {self.objective.metric}")
-        if self._reward is not None:
-            self._ranking = replace(self.objective, metric=REWARD, direction="max")
-
-    def _rewarded(self, arch: Arch, metrics: dict) -> float:
-        accuracy = self.objective.finite_value(metrics)
-        cost = self.goal_value(arch, metrics, self._reward.cost)
-        if cost is None:
-            raise UserError(f"{self.name} option reward: cost {self._reward.cost!r} is neither params, flops nor a "
-                            f"metric the evaluator records ({', '.join(sorted(metrics))})")
-        return self._reward.value(accuracy, cost)
-
-    def goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
-        """One goal's raw value for a told result: the evaluator's metric, else `params`/`flops`
-        counted by the space; None when neither knows it (strategies with other sources extend it)."""
-        if metric in metrics:
-            return float(metrics[metric])
-        if metric in ("params", "flops"):
-            return self.proxy_scores([arch], metric)[0]
-        return None
-
-    # ---- helpers for strategies ----------------------------------------------------------------
-    def utility(self, metrics: dict) -> float:
-        """The told objective as "higher is better" (negated when the objective is minimised), or the
-        reward where the strategy ranks by one."""
-        return self._ranking.utility(float(metrics[self._ranking.metric]))
-
-    def _cost(self, arch: Arch) -> dict[str, int]:
-        key = arch.hash
-        if key not in self._costs:
-            self._costs[key] = self.constraint.costs(self.space, arch)
-        return self._costs[key]
-
-    def _propose(
-        self, generate: Callable[[], Arch], tries: int = MAX_TRIES, *, strict: bool = True
-    ) -> Arch | None:
-        """Draw from `generate` until an unseen architecture within the constraint appears.
-
-        Returns None when every draw was seen before or broke the constraint (for random draws:
-        the space is exhausted). With `strict`, raises InfeasibleConstraint when not one draw met
-        the constraint; strategies pass strict=False for local moves such as mutation, whose
-        failure says nothing about the whole space.
-        """
-        feasible = False
-        smallest: dict[str, int] = {}
-        for _ in range(tries):
-            arch = generate()
-            key = arch.hash
-            if key in self._seen:
-                feasible = True  # only feasible architectures are ever marked seen
-                continue
-            costs = self._cost(arch)
-            if self.constraint.check(costs) is None:
-                self._seen.add(key)
-                return arch
-            for q, v in costs.items():
-                smallest[q] = min(smallest.get(q, v), v)
-        if strict and not feasible and smallest:
-            limits = ", ".join(f"max_{q}={format_si(v)}" for q, v in self.constraint.limits().items())
-            seen = ", ".join(f"{q} {format_si(v)}" for q, v in smallest.items())
-            raise InfeasibleConstraint(
-                f"constraint {limits} is infeasible: none of {tries} random architectures met it "
-                f"(smallest seen: {seen}); raise the limit"
-            )
-        return None
-
-    def _sample(self) -> Arch | None:
-        """A new uniformly random architecture within the constraint; None once the space is used up."""
-        if len(self._seen) >= self.space.size():
-            arch = None
-        else:
-            arch = self._propose(lambda: self.space.sample(self.rng))
-        if arch is None:
-            self._exhausted = True
-        return arch
+    def use_proxies(self, score: Callable[[list[Arch], str], Any]) -> None:
+        """`score(archs, proxy)` -> that proxy's values (higher predicted better), for each of
+        `proxies_requested()`."""
+        self.proxies.attach(score)
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -285,10 +187,10 @@ class Strategy(ABC):
             "budget": self.budget,
             "rng": self.rng.bit_generator.state,
             "next_id": self._next_id,
-            "exhausted": self._exhausted,
-            "seen": sorted(self._seen),
+            "exhausted": self.proposals.exhausted,
+            "seen": self.proposals.seen(),
             "pending": [{"trial_id": i, "arch": a.to_dict()} for i, a in sorted(self._pending.items())],
-            "history": [{"trial_id": i, "arch": a.to_dict(), "metrics": dict(m)} for i, a, m in self._history],
+            "history": [{"trial_id": i, "arch": a.to_dict(), "metrics": dict(m)} for i, a, m in self._told],
             "strategy_state": self._state(),
         }
 
@@ -311,10 +213,11 @@ class Strategy(ABC):
         parse = self.space.parse
         self.rng.bit_generator.state = state["rng"]
         self._next_id = state["next_id"]
-        self._exhausted = state["exhausted"]
-        self._seen = set(state["seen"])
-        self._pending = {p["trial_id"]: parse(p["arch"]) for p in state["pending"]}
-        self._history = [(h["trial_id"], parse(h["arch"]), dict(h["metrics"])) for h in state["history"]]
+        self.proposals.restore(state["seen"], state["exhausted"])
+        # refilled in place: the history view reads these very containers
+        self._pending.clear()
+        self._pending.update({p["trial_id"]: parse(p["arch"]) for p in state["pending"]})
+        self._told[:] = [(h["trial_id"], parse(h["arch"]), dict(h["metrics"])) for h in state["history"]]
         self._load_state(state["strategy_state"])
 
     def tensors(self) -> dict[str, torch.Tensor]:

@@ -36,7 +36,7 @@ class DartsStrategy(Strategy):
         super().__init__(space, **kwargs)
         self._alphas: np.ndarray | None = None
 
-    def default_budget(self) -> int:
+    def _default_budget(self) -> int:
         return 1
 
     def use_alphas(self, logits: Any) -> None:
@@ -53,14 +53,13 @@ class DartsStrategy(Strategy):
 
     def _ask(self, n: int) -> list[Arch]:
         arch = self.discretised()
-        if arch.hash in self._seen:
+        if not self.proposals.is_new(arch):
             return []
         violation = self.constraint.violation(self.space, arch) if self.constraint.limits() else None
         if violation:
             raise UserError(f"the architecture DARTS found breaks the constraint ({violation}); DARTS does not "
                             "search under resource limits: drop them or use evolution/rl")
-        self._seen.add(arch.hash)
-        return [arch]
+        return self.proposals.take([arch])
 
     def _state(self) -> dict:
         return {"alphas": None if self._alphas is None else self._alphas.tolist()}

@@ -28,7 +28,7 @@ from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from nas.strategies.reward import MnasReward
-from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
+from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
 
 MODES = ("spos", "regularized")
@@ -88,7 +88,9 @@ class Evolution(Strategy):
         self._population: list[tuple[Arch, float]] = []  # regularized: oldest first
         self._warmup = Warmup.parse(self.config.warmup, "evolution")
         self._warm: list[Arch] | None = None  # the proxy's top architectures, once scored
-        self._rank_by_reward(self.config.reward)
+
+    def _reward_option(self) -> str:
+        return self.config.reward
 
     def proxies_requested(self) -> tuple[str, ...]:
         return (self._warmup.proxy,) if self._warmup else ()
@@ -98,13 +100,12 @@ class Evolution(Strategy):
         once, on the first call) when warming up, else a random one."""
         if self._warmup is not None:
             if self._warm is None:
-                ranked = ranked_by_proxy(self, random_candidates(self, self._warmup.count), self._warmup.proxy)
+                ranked = self.proxies.ranked(self.proposals.candidates(self._warmup.count), self._warmup.proxy)
                 self._warm = [arch for arch, _ in ranked[: self.config.population]]
-            while self._warm:
-                arch = self._propose(lambda: self._warm.pop(0), tries=1, strict=False)
-                if arch is not None:
-                    return arch
-        return self._sample()
+            arch = self.proposals.take_first(self._warm)
+            if arch is not None:
+                return arch
+        return self.proposals.sample()
 
     def warnings(self) -> list[str]:
         cfg = self.config
@@ -117,7 +118,7 @@ class Evolution(Strategy):
                     "(or lower -o population)"]
         return []
 
-    def default_budget(self) -> int:
+    def _default_budget(self) -> int:
         # Same in both modes, so switching mode compares the two at an equal cost.
         cfg = self.config
         return cfg.population + (cfg.generations - 1) * (cfg.mutations + cfg.crossovers)
@@ -131,7 +132,7 @@ class Evolution(Strategy):
     # ---- spos ------------------------------------------------------------------------------------
     def _ask_spos(self, n: int) -> list[Arch]:
         if not self._queue:
-            if self._pending:
+            if self.history.pending():
                 return []  # the next generation's parents depend on every result of this one
             self._queue = self._next_generation()
             self._generation += 1
@@ -143,7 +144,7 @@ class Evolution(Strategy):
         size = cfg.population if self._generation == 0 else cfg.mutations + cfg.crossovers
         children: list[Arch] = []
         if self._generation > 0:
-            parents = [arch for arch, _ in self.top(cfg.topk)]
+            parents = [arch for arch, _ in self.history.top(cfg.topk)]
 
             def mutant() -> Arch:
                 return space.mutate(parents[int(rng.integers(len(parents)))], rng, cfg.mutation_prob)
@@ -155,11 +156,11 @@ class Evolution(Strategy):
             crossovers = cfg.crossovers if len(parents) > 1 else 0  # a lone survivor cannot mate
             for generate, count in ((mutant, cfg.mutations), (cross, crossovers)):
                 for _ in range(count):
-                    child = self._propose(generate, CHILD_TRIES, strict=False)
+                    child = self.proposals.propose(generate, CHILD_TRIES, strict=False)
                     if child is not None:
                         children.append(child)
         while len(children) < size:
-            arch = self._initial() if self._generation == 0 else self._sample()
+            arch = self._initial() if self._generation == 0 else self.proposals.sample()
             if arch is None:
                 break
             children.append(arch)
@@ -169,12 +170,12 @@ class Evolution(Strategy):
     def _ask_regularized(self, n: int) -> list[Arch]:
         archs: list[Arch] = []
         for _ in range(n):
-            if self._next_id + len(archs) < self.config.population:
+            if self.history.asked + len(archs) < self.config.population:
                 arch = self._initial()
             elif not self._population:
                 break  # the random initial population is still being evaluated
             else:
-                arch = self._propose(self._tournament_child, CHILD_TRIES, strict=False) or self._sample()
+                arch = self.proposals.propose(self._tournament_child, CHILD_TRIES, strict=False) or self.proposals.sample()
             if arch is None:
                 break
             archs.append(arch)
@@ -188,7 +189,7 @@ class Evolution(Strategy):
 
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
         if self.config.mode == "regularized":
-            self._population.append((arch, self.utility(metrics)))
+            self._population.append((arch, self.history.utility(metrics)))
             if len(self._population) > self.config.population:
                 self._population.pop(0)  # aging: the oldest dies, however good it is
 
@@ -220,5 +221,5 @@ def mutate_one(space, arch: Arch, rng: np.random.Generator) -> Arch:
     choices[i] = other if other < choices[i] else other + 1
     child = space.canonical(Arch(space.name, tuple(choices)))
     # Spaces with rules between decisions (graph cells) may reject a one-decision change; handing
-    # back the parent makes `_propose` discard it as a duplicate and draw again.
+    # back the parent makes `proposals.propose` discard it as a duplicate and draw again.
     return child if space.contains(child) else arch

@@ -25,7 +25,7 @@ import numpy as np
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
-from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
+from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
 
 
@@ -67,7 +67,7 @@ class Guided(Strategy):
         self._warm: list[Arch] | None = None  # the warm-up's architectures, best proxy score first
         self._forest_seed = int(self.rng.integers(2**31))
 
-    def default_budget(self) -> int:
+    def _default_budget(self) -> int:
         return 100
 
     def proxies_requested(self) -> tuple[str, ...]:
@@ -77,11 +77,11 @@ class Guided(Strategy):
     # ---- ask -------------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Arch]:
         if self._warmup is not None and self._warm is None:
-            ranked = ranked_by_proxy(self, random_candidates(self, self._warmup.count), self._warmup.proxy)
+            ranked = self.proxies.ranked(self.proposals.candidates(self._warmup.count), self._warmup.proxy)
             self._warm = [arch for arch, _ in ranked]
         archs: list[Arch] = []
         while len(archs) < n:
-            if len(self._history) + len(self._pending) + len(archs) < self.config.init or not self._history:
+            if self.history.asked + len(archs) < self.config.init or not self.history:
                 arch = self._initial()
             else:
                 arch = self._predicted(exclude={a.hash for a in archs})
@@ -91,21 +91,17 @@ class Guided(Strategy):
         return archs
 
     def _initial(self) -> Arch | None:
-        while self._warm:
-            arch = self._propose(lambda: self._warm.pop(0), tries=1, strict=False)
-            if arch is not None:
-                return arch
-        return self._sample()
+        return self.proposals.take_first(self._warm or []) or self.proposals.sample()
 
     def _predicted(self, exclude: set[str]) -> Arch | None:
         from predictors.forest import ForestEstimator
 
-        told = [arch for _, arch, _ in self._history]
+        told = [arch for arch, _ in self.history]
         forest = ForestEstimator(self.space, trees=self.config.trees, seed=self._forest_seed)
-        forest.fit(told, [self.utility(m) for _, _, m in self._history], self._extra(told))
+        forest.fit(told, [self.history.utility(m) for _, m in self.history], self._extra(told))
         pool = self._candidates(exclude)
         if not pool:
-            return self._sample()
+            return self.proposals.sample()
         extra = self._extra(pool)
         if self.config.explore:
             mean, spread = forest.predict_spread(pool, extra)
@@ -113,21 +109,21 @@ class Guided(Strategy):
         else:
             acquisition = forest.predict(pool, extra)
         best = int(np.argmax(acquisition))
-        return self._propose(lambda: pool[best], tries=1, strict=False) or self._sample()
+        return self.proposals.propose(lambda: pool[best], tries=1, strict=False) or self.proposals.sample()
 
     def _candidates(self, exclude: set[str]) -> list[Arch]:
         found: dict[str, Arch] = {}
 
         def add(arch: Arch) -> None:
-            if arch.hash not in self._seen and arch.hash not in exclude and self.space.contains(arch):
-                if self.constraint.check(self._cost(arch)) is None:
+            if self.proposals.is_new(arch) and arch.hash not in exclude and self.space.contains(arch):
+                if self.proposals.feasible(arch):
                     found.setdefault(arch.hash, arch)
 
         for arch in self._warm or []:
             add(arch)
-        for arch in random_candidates(self, self.config.pool):
+        for arch in self.proposals.candidates(self.config.pool):
             add(arch)
-        for arch, _ in self.top(self.config.topk):
+        for arch, _ in self.history.top(self.config.topk):
             for neighbour in neighbours(self.space, arch):
                 add(neighbour)
         return list(found.values())
@@ -135,7 +131,7 @@ class Guided(Strategy):
     def _extra(self, archs: list[Arch]) -> np.ndarray | None:
         if not self._features:
             return None
-        return np.stack([self.proxy_scores(archs, name) for name in self._features], axis=1)
+        return np.stack([self.proxies.scores(archs, name) for name in self._features], axis=1)
 
     # ---- state -----------------------------------------------------------------------------------
     def _state(self) -> dict:

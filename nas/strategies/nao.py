@@ -37,7 +37,7 @@ trade-off 0.8. The defaults here are scaled for searches of ~100 evaluations on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -47,9 +47,8 @@ from torch import nn
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
-from nas.strategies.rl import _one_thread
-from nas.strategies.torch_state import check_weights, pack, unpack
-from nas.strategies.warmup import Warmup, random_candidates, ranked_by_proxy
+from nas.strategies.torch_state import check_weights, one_thread, pack, unpack
+from nas.strategies.warmup import Warmup
 from predictors.base import init_weights
 from predictors.lstm import PerformanceHead, SequenceEncoder, tokens
 from search_spaces.arch import Arch
@@ -73,17 +72,18 @@ class NAOConfig:
     surrogate: str = ""  # a registered predictor (e.g. paths) that picks each later generation
     surrogate_pool: int = 200  # ascent proposals + random ones the surrogate picks `candidates` of
     warmup: str = ""  # PROXY:N: generation 0 is the proxy's top of N random architectures (warmup.py)
+    owner: ClassVar[str] = "nao"  # the strategy these options belong to, as errors name it
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
-                raise UserError(f"{self.__class__.__name__[:-6].lower()} option {message}")
+                raise UserError(f"{self.owner} option {message}")
 
         for key in ("population", "candidates", "seeds", "hidden", "epochs", "batch_size",
                     "ascent_steps", "generations", "pool"):
             need(getattr(self, key) >= 1, f"{key}={getattr(self, key)} must be at least 1")
         need(self.lr > 0 and self.step_size > 0, "lr and step_size must be positive")
-        warmup = Warmup.parse(self.warmup, self.__class__.__name__[:-6].lower())
+        warmup = Warmup.parse(self.warmup, self.owner)
         need(warmup is None or warmup.count >= self.population,
              f"warmup={self.warmup!r} must score at least population={self.population} architectures")
         need(not (warmup and self.predictor), "warmup and predictor both choose generation 0; give one")
@@ -163,7 +163,7 @@ class NAO(Strategy):
 
             self._warm_start = load_predictor(self.config.predictor, self.space)
 
-    def default_budget(self) -> int:
+    def _default_budget(self) -> int:
         return self.config.population + (self.config.generations - 1) * self.config.candidates
 
     def proxies_requested(self) -> tuple[str, ...]:
@@ -185,9 +185,9 @@ class NAO(Strategy):
     # ---- ask ---------------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Arch]:
         if not self._queue:
-            if self._pending:
+            if self.history.pending():
                 return []  # the next generation learns from every result of this one
-            with _one_thread():
+            with one_thread():
                 self._queue = self._next_generation()
             self._generation += 1
         handed, self._queue = self._queue[:n], self._queue[n:]
@@ -204,7 +204,7 @@ class NAO(Strategy):
             children = self._surrogate_pick() if cfg.surrogate else self._ascend()
             size = cfg.candidates
         while len(children) < size:
-            arch = self._sample()
+            arch = self.proposals.sample()
             if arch is None:
                 break
             children.append(arch)
@@ -213,37 +213,33 @@ class NAO(Strategy):
     def _warmed(self) -> list[Arch]:
         """The `population` best of the warm-up's random architectures by the zero-cost proxy."""
         warmup = Warmup.parse(self.config.warmup, self.name)
-        ranked = ranked_by_proxy(self, random_candidates(self, warmup.count), warmup.proxy)
-        chosen = [arch for arch, _ in ranked[: self.config.population]]
-        return [a for a in (self._propose(lambda a=a: a, 1, strict=False) for a in chosen) if a is not None]
+        ranked = self.proxies.ranked(self.proposals.candidates(warmup.count), warmup.proxy)
+        return self.proposals.take(arch for arch, _ in ranked[: self.config.population])
 
     def _pre_ranked(self) -> list[Arch]:
         """The `population` best of `pool` random new architectures by the saved predictor."""
-        predictor = self._warm_start
-        pool: dict[str, Arch] = {}
-        for _ in range(20 * self.config.pool):
-            if len(pool) == self.config.pool:
-                break
-            arch = self.space.sample(self.rng)
-            if arch.hash not in self._seen and arch.hash not in pool and self.constraint.check(self._cost(arch)) is None:
-                pool[arch.hash] = arch
-        archs = list(pool.values())
-        order = np.argsort(-predictor.predict(archs), kind="stable")
-        chosen = [archs[i] for i in order[: self.config.population]]
-        return [a for a in (self._propose(lambda a=a: a, 1, strict=False) for a in chosen) if a is not None]
+        archs = self.proposals.candidates(self.config.pool)
+        order = np.argsort(-self._warm_start.predict(archs), kind="stable")
+        return self.proposals.take(archs[i] for i in order[: self.config.population])
 
     # ---- training -----------------------------------------------------------------------------------
     def _training_data(self) -> tuple[list[Arch], np.ndarray]:
         """What the model learns from: every result so far (SemiNAS adds pseudo-labelled ones)."""
-        return [a for a, _ in self.history], np.array([self.utility(m) for _, m in self.history])
+        return [a for a, _ in self.history], np.array([self.history.utility(m) for _, m in self.history])
 
     def _train(self) -> None:
         archs, scores = self._training_data()
-        self._fit(archs, scores, seed=self._init_seed + 2 + self._trainings)
+        seed = self._init_seed + 2 + self._trainings
+        self.fit(archs, scores, seed=seed)
+        self._self_train(archs, scores, seed)
         self._trainings += 1
         self._weights_at = self._trainings
 
-    def _fit(self, archs: list[Arch], scores: np.ndarray, seed: int, epochs: int | None = None) -> None:
+    def _self_train(self, archs: list[Arch], scores: np.ndarray, seed: int) -> None:
+        """More training after the fit on the results (SemiNAS: on pseudo-labelled architectures)."""
+
+    def fit(self, archs: list[Arch], scores: np.ndarray, seed: int, epochs: int | None = None) -> None:
+        """Train the encoder, predictor and decoder on `archs` and their scores (standardised here)."""
         cfg = self.config
         x = tokens(self.space, archs)
         choices = torch.tensor([a.choices for a in archs], dtype=torch.long).reshape(len(archs), -1)
@@ -275,42 +271,48 @@ class NAO(Strategy):
     # ---- gradient ascent in embedding space ---------------------------------------------------------
     def _surrogate_pick(self) -> list[Arch]:
         """The `candidates` best, by the `surrogate` predictor fit on every result so far, of the
-        ascent's proposals topped up with random architectures to `surrogate_pool`. The ones not
-        picked are unmarked as seen: they were never handed out."""
+        ascent's proposals topped up with random architectures to `surrogate_pool`, drafted without
+        being claimed: only the picked ones are handed out."""
         from predictors import make_predictor
 
         cfg = self.config
-        pool = self._ascend(cfg.surrogate_pool)
+        pool = self._ascend(cfg.surrogate_pool, claim=False)
+        drafted = {a.hash for a in pool}
         while len(pool) < cfg.surrogate_pool:
-            arch = self._sample()
+            arch = self.proposals.sample(claim=False, exclude=drafted)
             if arch is None:
                 break
             pool.append(arch)
+            drafted.add(arch.hash)
         archs, scores = self._training_data()
         seed = (self._init_seed + 3 + self._trainings) % 2**31
         surrogate = make_predictor(cfg.surrogate, self.space, seed=seed, ensemble=5).fit(archs, scores)
         order = np.argsort(-surrogate.predict(pool), kind="stable")
-        for i in order[cfg.candidates :]:
-            self._seen.discard(pool[i].hash)
-        return [pool[i] for i in order[: cfg.candidates]]
+        return self.proposals.take(pool[i] for i in order[: cfg.candidates])
 
-    def _ascend(self, count: int | None = None) -> list[Arch]:
+    def _ascend(self, count: int | None = None, *, claim: bool = True) -> list[Arch]:
+        """Up to `count` new architectures, one per ascent from each of the best results; with
+        `claim` False they are drafts (distinct, not claimed)."""
         cfg = self.config
         count = cfg.candidates if count is None else count
-        starts = [arch for arch, _ in self.top(cfg.seeds)]
+        starts = [arch for arch, _ in self.history.top(cfg.seeds)]
         children: list[Arch] = []
+        drafted: set[str] = set()
         for start in starts:
             if len(children) == count:
                 break
-            child = self._propose(self._ascent_walk(start), cfg.ascent_steps, strict=False)
+            child = self.proposals.propose(self._ascent_walk(start), cfg.ascent_steps, strict=False, claim=claim,
+                                           exclude=drafted)
             if child is not None:
                 children.append(child)
+                if not claim:
+                    drafted.add(child.hash)
         return children
 
     def _ascent_walk(self, start: Arch):
-        """A generator function for `_propose`: each call takes one more ascent step from `start`
-        and returns the greedy decoding; a decoding the space rejects returns `start` (seen, so
-        `_propose` counts it as a failed try)."""
+        """A generator function for `proposals.propose`: each call takes one more ascent step from
+        `start` and returns the greedy decoding; a decoding the space rejects returns `start` (seen,
+        so it counts as a failed try)."""
         embedding = self.model.encoder(tokens(self.space, [start])).detach()
 
         def step() -> Arch:

@@ -29,11 +29,12 @@ from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.constraints.cost_table import read_cost_table
 from nas.strategies.base import Strategy
+from nas.strategies.goals import Goals, told_or_counted
+from nas.strategies.warmup import SPACE_COUNTS
 from nas_common.pareto import crowding_distance, non_dominated_fronts, parse_goals
 from search_spaces.arch import Arch
 
 CHILD_TRIES = 20  # draws per child; a child that cannot be found is replaced by a random one
-COUNTED = ("params", "flops")  # objectives the space counts for itself
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ class NSGA2(Strategy):
         self._parents: list[int] = []  # trial ids of the current population (elitist survivors)
         self._children_from = 0  # the first trial id of the generation being evaluated
 
-    def goals(self) -> tuple:
-        return self._goals
+    def goals(self) -> Goals:
+        return Goals(self._goals, self._goal_value)
 
-    def default_budget(self) -> int:
+    def _default_budget(self) -> int:
         return self.config.population * self.config.generations
 
     def _backlog(self) -> int:
@@ -95,17 +96,17 @@ class NSGA2(Strategy):
         """The goals of one told result, oriented so that higher is better."""
         out = []
         for goal in self._goals:
-            value = self.goal_value(arch, metrics, goal.metric)
+            value = self._goal_value(arch, metrics, goal.metric)
             if value is None:
                 columns = f", nor a column of {self._table.path}" if self._table is not None else ""
                 raise UserError(f"nsga2 objective {goal.metric!r} is neither a metric the evaluator records "
-                                f"({', '.join(sorted(metrics))}) nor one the space counts ({', '.join(COUNTED)})"
+                                f"({', '.join(sorted(metrics))}) nor one the space counts ({', '.join(SPACE_COUNTS)})"
                                 + columns)
             out.append(goal.oriented(value))
         return np.asarray(out)
 
-    def goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
-        value = super().goal_value(arch, metrics, metric)
+    def _goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
+        value = told_or_counted(self.proxies, arch, metrics, metric)
         if value is None and self._table is not None and metric in self._table.columns:
             value = self._measured(arch, metric)
         return value
@@ -143,7 +144,7 @@ class NSGA2(Strategy):
     # ---- ask ----------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Arch]:
         if not self._queue:
-            if self.pending():
+            if self.history.pending():
                 return []  # the next generation's parents depend on every result of this one
             self._select_survivors()
             self._queue = self._next_generation()
@@ -154,7 +155,7 @@ class NSGA2(Strategy):
     def _results(self) -> dict[int, tuple[Arch, dict]]:
         """Every told result by trial id: selection reads them in id order, so workers that finish in
         another order (Ray) select the same survivors."""
-        return {trial.trial_id: (trial.arch, metrics) for trial, metrics in self.told()}
+        return {trial.trial_id: (trial.arch, metrics) for trial, metrics in self.history.told()}
 
     def _select_survivors(self) -> None:
         """Parents and the generation just told, cut to `population` by front, then crowding."""
@@ -198,11 +199,11 @@ class NSGA2(Strategy):
                 return space.mutate(base, rng, cfg.mutation_prob)
 
             for _ in range(cfg.population):
-                arch = self._propose(child, CHILD_TRIES, strict=False)
+                arch = self.proposals.propose(child, CHILD_TRIES, strict=False)
                 if arch is not None:
                     children.append(arch)
         while len(children) < cfg.population:
-            arch = self._sample()
+            arch = self.proposals.sample()
             if arch is None:
                 break
             children.append(arch)

@@ -26,7 +26,7 @@ class RandomSearch(Strategy):
     def _ask(self, n: int) -> list[Arch]:
         archs = []
         for _ in range(n):
-            arch = self._sample()
+            arch = self.proposals.sample()
             if arch is None:
                 break
             archs.append(arch)

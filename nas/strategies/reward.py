@@ -15,8 +15,10 @@ objective, best and verdict stay the accuracy; only the strategy's ranking uses 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from nas_common.errors import UserError
+from nas_common.objective import Objective
 
 REWARD = "mnas_reward"  # the metric a rewarded strategy ranks by
 SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
@@ -64,3 +66,43 @@ def si_number(text: str) -> float:
     if text and text[-1] in SUFFIXES:
         return float(text[:-1]) * SUFFIXES[text[-1]]
     return float(text)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What a strategy ranks told results by: the search's objective, or MnasNet's reward on it.
+
+    With a reward, `annotate` adds `REWARD` to each told result's metrics (the objective stays in
+    them too), and `utility` reads it; without one, both leave the objective alone.
+    """
+
+    objective: Objective
+    reward: MnasReward | None = None
+
+    @classmethod
+    def of(cls, objective: Objective, reward_option: str, owner: str) -> "Ranking":
+        """The ranking a strategy's `reward=` option asks for ("" ranks by the objective)."""
+        reward = MnasReward.parse(reward_option, owner)
+        if reward is not None and not objective.maximise:
+            raise UserError(f"{owner} option reward: MnasNet's reward scales an objective to maximise "
+                            f"(an accuracy or mAP); this search minimises {objective.metric}")
+        return cls(objective, reward)
+
+    @property
+    def metric(self) -> str:
+        return REWARD if self.reward is not None else self.objective.metric
+
+    def utility(self, metrics: dict) -> float:
+        """The told objective as "higher is better" (negated when minimised), or the reward."""
+        value = float(metrics[self.metric])
+        return value if self.reward is not None else self.objective.utility(value)
+
+    def annotate(self, metrics: dict, cost: Callable[[str], float | None], owner: str) -> dict:
+        """`metrics` with the reward added where there is one; `cost(name)` is a goal's raw value."""
+        if self.reward is None:
+            return metrics
+        value = cost(self.reward.cost)
+        if value is None:
+            raise UserError(f"{owner} option reward: cost {self.reward.cost!r} is neither params, flops nor a "
+                            f"metric the evaluator records ({', '.join(sorted(metrics))})")
+        return {**metrics, REWARD: self.reward.value(self.objective.finite_value(metrics), value)}

@@ -27,9 +27,7 @@ find a new one, a uniformly random architecture is proposed instead (it still tr
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -39,7 +37,7 @@ from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
 from nas.strategies.reward import MnasReward
-from nas.strategies.torch_state import check_weights, pack, unpack
+from nas.strategies.torch_state import check_weights, one_thread, pack, unpack
 from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
 
@@ -153,23 +151,6 @@ class Controller(nn.Module):
         return log_prob, entropy
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run the controller on one intra-op thread, then restore the caller's setting.
-
-    Its matrices are (<= 32) x 64: threads cannot speed them up, and on a busy machine they make
-    each LSTM step 5-25x slower (measured on a shared 2-core box). Strategies run between
-    evaluations, never beside them, so the process-wide setting is changed only while nothing
-    else computes.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @STRATEGIES.register("rl")
 class RL(Strategy):
     name = "rl"
@@ -177,7 +158,6 @@ class RL(Strategy):
 
     def __init__(self, space, **kwargs) -> None:
         super().__init__(space, **kwargs)
-        self._rank_by_reward(self.config.reward)
         self._init_seed = int(self.rng.integers(2**63))  # saved: a resume before any update rebuilds from it
         self._build(self._init_seed)
         self._batch: list[tuple[tuple[int, ...], float]] = []  # (choices, reward) awaiting the update
@@ -186,6 +166,9 @@ class RL(Strategy):
         self._weights_at = 0  # the update count the controller weights belong to (see load_tensors)
         self._warmup = Warmup.parse(self.config.warmup, "rl")
         self._warmed = self._warmup is None  # the proxy warm-up has run (its updates count in `updates`)
+
+    def _reward_option(self) -> str:
+        return self.config.reward
 
     def proxies_requested(self) -> tuple[str, ...]:
         return (self._warmup.proxy,) if self._warmup else ()
@@ -199,7 +182,7 @@ class RL(Strategy):
         for start in range(0, self._warmup.count, cfg.batch_size):
             rows = self.controller.sample(min(cfg.batch_size, self._warmup.count - start), self._draw)
             archs = [self.space.canonical(Arch(self.space.name, tuple(int(c) for c in r))) for r in rows]
-            scores = np.asarray(self.proxy_scores(archs, self._warmup.proxy), dtype=np.float64)
+            scores = np.asarray(self.proxies.scores(archs, self._warmup.proxy), dtype=np.float64)
             adv = torch.tensor((scores - scores.mean()) / (scores.std() or 1.0), dtype=torch.float32)
             choices = torch.tensor([a.choices for a in archs], dtype=torch.long)
             self._step(lambda logp, ent: -(adv * logp).mean() - cfg.entropy_weight * ent.mean(), choices)
@@ -207,7 +190,7 @@ class RL(Strategy):
         self._weights_at = self._updates
         self._warmed = True
 
-    def default_budget(self) -> int:
+    def _default_budget(self) -> int:
         return 100 * self.config.batch_size  # 100 policy updates; 1000 trials, evolution's default too
 
     def _build(self, seed: int) -> None:
@@ -220,7 +203,7 @@ class RL(Strategy):
 
     # ---- ask / tell ------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Arch]:
-        with _one_thread():
+        with one_thread():
             return self._ask_controller(n)
 
     def _ask_controller(self, n: int) -> list[Arch]:
@@ -228,7 +211,7 @@ class RL(Strategy):
         if not self._warmed:
             self._warm_up()
         # On-policy: never more than one batch collected or outstanding (see module docstring).
-        n = min(n, self.config.batch_size - len(self._batch) - len(self._pending))
+        n = min(n, self.config.batch_size - len(self._batch) - len(self.history.pending()))
         drawn: list[Arch] = []  # sampled in chunks, used in order; the rest is dropped below
 
         def controller_arch() -> Arch:
@@ -239,7 +222,7 @@ class RL(Strategy):
 
         archs: list[Arch] = []
         for _ in range(n):
-            arch = self._propose(controller_arch, CONTROLLER_TRIES, strict=False) or self._sample()
+            arch = self.proposals.propose(controller_arch, CONTROLLER_TRIES, strict=False) or self.proposals.sample()
             if arch is None:
                 break
             archs.append(arch)
@@ -254,9 +237,9 @@ class RL(Strategy):
         return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1)
 
     def _on_tell(self, trial_id: int, arch: Arch, metrics: dict) -> None:
-        self._batch.append((arch.choices, self.utility(metrics) / self.objective.scale))
+        self._batch.append((arch.choices, self.history.utility(metrics) / self.objective.scale))
         if len(self._batch) >= self.config.batch_size:
-            with _one_thread():
+            with one_thread():
                 self._update()
 
     # ---- policy update ---------------------------------------------------------------------------

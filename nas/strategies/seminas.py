@@ -23,6 +23,7 @@ epochs=1000, lr=0.001, trade_off=0.8, batch_size=100, upsample=10. On the comman
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,6 +40,7 @@ class SemiNASConfig(NAOConfig):
     semi_epochs: int = 20  # epochs of each retraining on labelled + pseudo-labelled data
     upsample: int = 1  # labelled architectures repeat this often in retraining, so that true
     # scores are not drowned by pseudo-labels (the official code's up-sampling; paper: 10)
+    owner: ClassVar[str] = "seminas"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,11 +56,8 @@ class SemiNAS(NAO):
     name = "seminas"
     Config = SemiNASConfig
 
-    def _train(self) -> None:
+    def _self_train(self, archs: list[Arch], scores: np.ndarray, seed: int) -> None:
         cfg = self.config
-        archs, scores = self._training_data()
-        seed = self._init_seed + 2 + self._trainings
-        self._fit(archs, scores, seed=seed)
         known = {a.hash for a in archs}
         for r in range(cfg.semi_rounds):
             unlabelled = self._unlabelled(cfg.unlabelled, known)
@@ -67,10 +66,8 @@ class SemiNAS(NAO):
             # The predictor speaks standardised scores; map them back to the scale of the labels
             # so that labelled and pseudo-labelled data are standardised together.
             pseudo = self.predict(unlabelled) * (scores.std() or 1.0) + scores.mean()
-            self._fit(archs * cfg.upsample + unlabelled, np.concatenate([np.tile(scores, cfg.upsample), pseudo]),
-                      seed=seed + 7919 * (r + 1), epochs=cfg.semi_epochs)
-        self._trainings += 1
-        self._weights_at = self._trainings
+            self.fit(archs * cfg.upsample + unlabelled, np.concatenate([np.tile(scores, cfg.upsample), pseudo]),
+                     seed=seed + 7919 * (r + 1), epochs=cfg.semi_epochs)
 
     def _unlabelled(self, count: int, known: set[str]) -> list[Arch]:
         """`count` distinct random architectures not among `known` (fewer in a tiny space)."""

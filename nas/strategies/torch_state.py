@@ -1,4 +1,5 @@
-"""Saving and restoring the torch state of strategies that learn (rl's controller, NAO's model).
+"""Saving and restoring the torch state of strategies that learn (rl's controller, NAO's model),
+and the one-thread setting they train under.
 
 A strategy's JSON state says how often its model was trained (`counter`); the tensors file saved
 beside it carries the same count, so a resume that loads one without the other is caught
@@ -6,6 +7,9 @@ beside it carries the same count, so a resume that loads one without the other i
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -60,3 +64,20 @@ def check_weights(owner: str, what: str, done: int, weights_at: int) -> None:
             f"{what} number {weights_at}; load the saved tensors (the run's strategy_tensors-*.pt) with "
             "load_tensors as well as the JSON state"
         )
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the controller on one intra-op thread, then restore the caller's setting.
+
+    Its matrices are (<= 32) x 64: threads cannot speed them up, and on a busy machine they make
+    each LSTM step 5-25x slower (measured on a shared 2-core box). Strategies run between
+    evaluations, never beside them, so the process-wide setting is changed only while nothing
+    else computes.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

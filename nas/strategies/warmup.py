@@ -5,7 +5,7 @@ architectures with a zero-cost proxy before the search spends its first expensiv
 aging evolution starts from the proxy's top architectures instead of random ones, the RL controller
 is first trained with the proxy as its reward. A strategy option `warmup=PROXY:N` (e.g.
 `naswot:3000`) asks for it; the search hands the strategy a function that scores architectures
-with that proxy (`Strategy.use_proxies`), so strategies never see networks or data.
+with that proxy (`Strategy.use_proxies`, read through `Proxies`), so strategies never see networks or data.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from nas_common.errors import UserError
 from search_spaces.arch import Arch
 
 if TYPE_CHECKING:
-    from nas.strategies.base import Strategy
+    from search_spaces.protocol import SearchSpace
 
 # score(archs, proxy): a cheap estimator's values for a list of architectures, higher predicted better.
 ProxyScores = Callable[[Sequence[Arch], str], Sequence[float]]
 
-DRAWS_PER_ARCH = 20  # random draws per wanted warm-up architecture before the space counts as used up
+SPACE_COUNTS = ("params", "flops")  # costs every space counts for itself: no data, no network
 
 
 @dataclass(frozen=True)
@@ -45,23 +45,29 @@ class Warmup:
         return cls(proxy.strip(), n)
 
 
-def random_candidates(strategy: "Strategy", count: int) -> list[Arch]:
-    """Up to `count` distinct random architectures within the constraint, none proposed before,
-    drawn from the strategy's generator (not marked as proposed: only those handed out are)."""
-    found: dict[str, Arch] = {}
-    for _ in range(count * DRAWS_PER_ARCH):
-        if len(found) >= count:
-            break
-        arch = strategy.space.sample(strategy.rng)
-        if arch.hash in found or arch.hash in strategy._seen:
-            continue
-        if strategy.constraint.check(strategy._cost(arch)) is None:
-            found[arch.hash] = arch
-    return list(found.values())
+class Proxies:
+    """The proxy scores a strategy may read: `params` and `flops` counted by the space (no data
+    needed), and whatever the search hands over with `attach` (data proxies such as naswot)."""
 
+    def __init__(self, space: "SearchSpace", owner: str) -> None:
+        self.space = space
+        self.owner = owner
+        self._score: ProxyScores | None = None
 
-def ranked_by_proxy(strategy: "Strategy", archs: Sequence[Arch], proxy: str) -> list[tuple[Arch, float]]:
-    """`archs` with their `proxy` scores, best first (ties keep the drawing order)."""
-    scores = strategy.proxy_scores(list(archs), proxy)
-    order = sorted(range(len(archs)), key=lambda i: -scores[i])
-    return [(archs[i], scores[i]) for i in order]
+    def attach(self, score: ProxyScores) -> None:
+        self._score = score
+
+    def scores(self, archs: Sequence[Arch], proxy: str) -> list[float]:
+        if self._score is None and proxy in SPACE_COUNTS:
+            count = self.space.params if proxy == "params" else self.space.flops
+            return [float(count(a)) for a in archs]
+        if self._score is None:
+            raise UserError(f"strategy {self.owner!r} needs the scores of proxy {proxy!r}; run it through "
+                            "`nas search` (or give it a scoring function with use_proxies)")
+        return [float(v) for v in self._score(list(archs), proxy)]
+
+    def ranked(self, archs: Sequence[Arch], proxy: str) -> list[tuple[Arch, float]]:
+        """`archs` with their `proxy` scores, best first (ties keep the drawing order)."""
+        scores = self.scores(list(archs), proxy)
+        order = sorted(range(len(archs)), key=lambda i: -scores[i])
+        return [(archs[i], scores[i]) for i in order]

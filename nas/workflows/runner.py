@@ -123,7 +123,7 @@ class SearchLoop:
         if self.run is not None:
             self._reconcile(cache, lambda: wall_offset + time.perf_counter() - started)
         in_flight: set[int] = set()
-        queue: deque[Trial] = deque(self.strategy.pending())  # asked before a crash, never told
+        queue: deque[Trial] = deque(self.strategy.history.pending())  # asked before a crash, never told
         while True:
             if not queue and len(in_flight) < self.executor.capacity and not self.strategy.done():
                 queue.extend(self.strategy.ask(self.executor.capacity - len(in_flight)))
@@ -171,7 +171,7 @@ class SearchLoop:
                                 "out (it belongs to another run)")
         missing: dict[int, Trial] = {}
         metric = self.objective.metric
-        for trial, told in self.strategy.told():
+        for trial, told in self.strategy.history.told():
             record = cache.get(trial.arch.hash)
             if record is None:
                 missing[trial.trial_id] = trial

@@ -252,8 +252,9 @@ def execute(run: RunDir, *, quiet: bool = False,
     summary["best_readable"] = space.readable(best_arch)  # the digit form stays the key
     summary["best_labels"] = dict(space.describe(best_arch))
     summary["estimator"] = estimator_summary(space, config)
-    if len(strategy.goals()) > 1:  # a Pareto search ends on a front, not only on a best
-        summary["front"] = front_summary(space, records, strategy.goals(), strategy.goal_value,
+    goals = strategy.goals()
+    if len(goals) > 1:  # a Pareto search ends on a front, not only on a best
+        summary["front"] = front_summary(space, records, goals.goals, goals.value,
                                          baseline if baseline["count"] else None, figure=run.path / "front.png")
     if baseline["count"]:
         summary["random_baseline"] = {**baseline, "chance": evaluator.chance}
