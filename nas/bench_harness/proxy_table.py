@@ -22,9 +22,9 @@ from typing import Sequence
 
 from nas_common.errors import UserError
 from nas_common.registry import PROXIES
+from nas.strategies.warmup import SPACE_COUNTS
 from search_spaces.arch import Arch
 
-COUNTED = ("params", "flops")  # the space counts them: no data, no network
 
 
 def read_proxy_table(path: str | Path) -> dict[tuple[int, ...], dict[str, float]]:
@@ -109,7 +109,7 @@ class BenchProxies:
         row = self.table.get(key, {})
         if proxy in row:
             return row
-        if proxy in COUNTED:
+        if proxy in SPACE_COUNTS:
             return self._counted(arch, proxy)
         if not self.compute:
             raise UserError(f"{self.table_name} has no {proxy!r} score for {self.space.to_string(arch)}; "

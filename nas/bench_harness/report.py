@@ -71,12 +71,12 @@ def _spend(stats: dict[str, Any]) -> str:
 
 
 def _proxy_note(results: dict[str, Any]) -> str:
-    from nas.bench_harness.proxy_table import COUNTED
+    from nas.strategies.warmup import SPACE_COUNTS
 
     source = results.get("proxies") or {}
     asked = {p for names in source.get("asked", {}).values() for p in names}
     where = f"read from {source['table']} first; " if source.get("table") else ""
-    data = sorted(asked - set(COUNTED))
+    data = sorted(asked - set(SPACE_COUNTS))
     kept = (f"{', '.join(data)} scored on CIFAR-10 (one core, a batch of 128 training images, seeded "
             f"initialisation) once per cell class and kept in {source.get('cache')}, so later benchmarks "
             f"read them") if data else "no data proxy asked for"

@@ -63,12 +63,13 @@ def proxy_plan(config) -> list[str]:
     how many of the space's cell classes already have each data proxy (from --proxies or the cache)."""
     from nas.bench_harness import parse_variants
     from nas.bench_harness.harness import requested_proxies
-    from nas.bench_harness.proxy_table import COUNTED, BenchProxies
+    from nas.bench_harness.proxy_table import BenchProxies
+    from nas.strategies.warmup import SPACE_COUNTS
     from nas.evaluate.table import TableEvaluator
 
     space = TableEvaluator(config.table).space
     asked = requested_proxies(space, parse_variants(list(config.strategies)))
-    data = sorted({p for names in asked.values() for p in names} - set(COUNTED))
+    data = sorted({p for names in asked.values() for p in names} - set(SPACE_COUNTS))
     lines = [f"  {label} asks for zero-cost proxies: {', '.join(names)}" for label, names in asked.items()]
     if data:
         from nas.proxies.shared_cache import read_cache

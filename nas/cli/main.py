@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rank-check": ("rank_check", "does the supernet rank architectures like stand-alone training?"),
     "lut": ("lut", "build and check latency lookup tables of this machine"),
     "scale": ("scale", "compound scaling (EfficientNet) of an architecture, trained on Ray Tune"),
+    "ui": ("ui", "a web dashboard over a runs folder (read-only, on 127.0.0.1)"),
+    "report": ("ui", "a run's dashboard page as one self-contained HTML file"),
 }
 
 
@@ -56,6 +58,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=help_text)
         elif module == "components":
             importlib.import_module("nas.cli.components").add_parser(sub, name)
+        elif name == "report":
+            importlib.import_module("nas.cli.ui").add_report_parser(sub)
         else:
             importlib.import_module(f"nas.cli.{module}").add_parser(sub)
     return parser
