@@ -52,7 +52,38 @@ def runs(tmp_path_factory) -> Path:
     lines = (damaged / "evaluations.jsonl").read_text().splitlines()
     lines[5] = '{"arch": oops'
     (damaged / "evaluations.jsonl").write_text("\n".join(lines) + "\n")
+    _judged_run(root / "judged")
+    _rank_check_run(root / "checked")
     return root
+
+
+def _judged_run(path: Path) -> None:
+    """The archived NB201 run with what a supernet search's summary adds: a verdict and the
+    separability check (as nas.judging writes them)."""
+    shutil.copytree(ARCHIVED / "nb201-table-rea", path)
+    summary = json.loads((path / "summary.json").read_text())
+    summary["verdict"] = {"better_than_random": True, "basis": "confirmation",
+                          "text": "best vs the median random architecture on 5,000 confirmation images: +1.20% "
+                                  "(95% CI +0.30 to +2.10%): CONFIRMED better than random"}
+    summary["random_baseline"] = {"count": 10, "separability": {"paired": True, "images": 1000, "rms_difference": 2.5,
+                                                                "pairs": 45, "rms_noise": 0.8, "reliability": 0.9}}
+    (path / "summary.json").write_text(json.dumps(summary))
+
+
+def _rank_check_run(path: Path) -> None:
+    """A `nas rank-check` output: a retraining run with rank_check.json."""
+    rng = np.random.default_rng(1)
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"kind": "retrain", "space": "nb201", "space_config": {}}))
+    archs = [{"arch": {"space": "nb201", "choices": [int(c) for c in rng.integers(0, 5, 6)]}, "recalibrated": 50 + i,
+              "inherited": 30 + i % 3, "standalone": 60 + i + float(rng.normal()), "flops": 1, "params": 100 + i}
+             for i in range(8)]
+    correlations = {"recalibrated_vs_standalone": {"kendall_tau": 0.71, "spearman_rho": 0.86, "kendall_tau_low": 0.4,
+                                                   "kendall_tau_high": 0.93},
+                    "params_vs_standalone": {"kendall_tau": 0.5, "spearman_rho": 0.6, "kendall_tau_low": 0.1,
+                                             "kendall_tau_high": 0.8}}
+    (path / "rank_check.json").write_text(json.dumps({"metric": "val_acc", "archs": archs, "epochs": 3,
+                                                      "correlations": correlations, "selection": "spread"}))
 
 
 def _model_space_run(path: Path) -> None:
@@ -96,7 +127,8 @@ def test_the_runs_list_has_every_run_with_status_progress_and_problems(server):
     status, body = _get(server + "/api/runs")
     rows = {r["id"]: r for r in json.loads(body)["runs"]}
     assert status == 200 and set(rows) == {"archived/nb201-table-rea", "archived/shufflenet-cifar10-evolution",
-                                           "pareto", "mine", "broken", "damaged-line"}
+                                           "pareto", "mine", "broken", "damaged-line", "judged", "checked"}
+    assert rows["judged"]["verdict"]["label"] == "confirmed better than random"
     nb201 = rows["archived/nb201-table-rea"]
     assert (nb201["status"], nb201["evaluations"], nb201["budget"], nb201["best"]) == ("done", 300, 300, 84.892)
     assert rows["broken"]["status"] == "damaged" and "config.json" in rows["broken"]["problem"]
@@ -287,6 +319,21 @@ def test_a_model_space_run_page_draws_its_choices(browser, server):
     browser.get(server + "/#/run/mine")
     _wait(browser, "#arch-decisions tr")
     assert len(_all(browser, "#block-strip .block")) == len(_all(browser, "#arch-decisions tr")) >= 1
+
+
+def test_the_verdict_panel_says_the_verdict_and_the_separability(browser, server):
+    browser.get(server + "/#/run/judged")
+    assert "CONFIRMED better than random" in _text(browser, "#verdict-text")
+    assert _text(browser, "#verdict-label") == "confirmed better than random"
+    assert "reliability 0.90" in _text(browser, "#separability") and "1,000 images" in _text(browser, "#separability")
+
+
+def test_a_rank_check_is_a_scatter_with_tau_and_its_interval(browser, server):
+    browser.get(server + "/#/run/checked")
+    _wait(browser, "#rank-check-plot .main-svg")
+    text = _text(browser, "#rank-check-text")
+    assert "Kendall tau 0.71 (95% CI 0.40 to 0.93)" in text and "counting parameters: Kendall tau 0.50" in text
+    assert len(_all(browser, "#rank-check-plot .scatterlayer .point")) == 16  # 8 architectures, two scores each
 
 
 def test_a_pareto_search_shows_its_front(browser, server):

@@ -26,7 +26,7 @@ from nas_common.objective import Objective
 MAX_FILE_BYTES = 256 * 2**20  # the largest run file the dashboard reads
 MAX_RECORDS = 20_000  # records sent for one run page (the best ones kept when cut)
 FILES = ("config.json", "summary.json", "evaluations.jsonl", "random_baseline.json", "supernet/training.jsonl",
-         "training.jsonl")
+         "training.jsonl", "rank_check.json")
 
 
 class RunNotFound(LookupError):
@@ -220,6 +220,7 @@ class RunsFolder:
         summary, _ = _read_json(path / "summary.json")
         if isinstance(summary, dict):
             out["summary"] = {k: v for k, v in summary.items() if k != "top"}
+            out["separability"] = _separability(summary, objective)
         records, caught, problem = self._records(path, config)
         if problem:
             out["problems"].append(problem)
@@ -237,6 +238,11 @@ class RunsFolder:
             if rows:
                 out["training"] = rows[-MAX_RECORDS:]
                 break
+        check, problem = _read_json(path / "rank_check.json")
+        if isinstance(check, dict) and isinstance(check.get("archs"), list):
+            out["rank_check"] = {k: check.get(k) for k in ("metric", "archs", "correlations", "epochs", "selection")}
+        elif problem:
+            out["problems"].append(problem)
         out["commands"] = _commands(run_id, self.root, config, summary)
         return out
 
@@ -265,6 +271,19 @@ def _random_values(baseline: Any, objective: Objective) -> dict[str, Any] | None
         return None
     quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return {"count": len(values), "median": statistics.median(values), "q25": quartiles[0], "q75": quartiles[2]}
+
+
+def _separability(summary: dict, objective: Objective) -> str | None:
+    """The separability check's sentence (`nas.judging.verdict.describe_separability`), if the run made one."""
+    from nas.judging.verdict import describe_separability
+
+    sep = (summary.get("random_baseline") or {}).get("separability")
+    if not isinstance(sep, dict):
+        return None
+    try:
+        return describe_separability(sep, objective.unit)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _commands(run_id: str, root: Path, config: dict, summary: Any) -> dict[str, str]:
@@ -296,4 +315,4 @@ def architecture_view(space: Any, choices: list[int]) -> dict[str, Any]:
 
     arch = space.validate(Arch(space.name, tuple(int(c) for c in choices)))
     return {"decisions": [[label, option] for label, option in space.describe(arch)],
-            "readable": space.readable(arch)}
+            "readable": space.readable(arch), "choices": list(arch.choices)}

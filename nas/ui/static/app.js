@@ -35,6 +35,7 @@ function route() {
   clearTimeout(timer);
   view += 1;
   if (REPORT) return showRun(REPORT.run);
+  $("#main").replaceChildren(h("p", { id: "loading" }, "loading…")); // never the last page's figures under a new address
   const hash = decodeURIComponent(location.hash.slice(1));
   if (hash.startsWith("/run/")) return loadRun(hash.slice(5), true);
   if (hash.startsWith("/compare/")) return loadCompare(hash.slice(9).split("|"));
@@ -129,6 +130,8 @@ function utility(run, v) { return (run.objective || {}).direction === "min" ? -v
 
 function showRun(run) {
   const row = run.row, summary = run.summary || {}, metric = metricOf(run);
+  state.space = (run.config || {}).space;
+  state.where = run.commands && run.commands.show ? run.commands.show.replace(/^nas runs show /, "") : null;
   $("#root").textContent = run.id;
   const parts = [h("h2", { id: "run-title" }, `${row.run}  `, h("span", { class: "status-" + row.status, id: "run-status" }, row.status))];
   parts.push(h("p", {}, `${row.kind} · space ${row.space} · strategy ${row.strategy} · evaluator ${row.evaluator} · `,
@@ -141,6 +144,7 @@ function showRun(run) {
     h("div", { class: "panel" }, h("h3", {}, `best ${metric} so far`), h("div", { class: "plot", id: "progress-plot" })),
     h("div", { class: "panel" }, h("h3", {}, "Pareto front"), h("div", { class: "plot", id: "pareto-plot" }))));
   if (run.training && run.training.length) parts.push(h("div", { class: "panel" }, h("h3", {}, "supernet training"), h("div", { class: "plot", id: "training-plot" })));
+  if (run.rank_check) parts.push(h("div", { class: "panel" }, h("h3", {}, "rank check: supernet score vs stand-alone training"), h("p", { id: "rank-check-text" }), h("div", { class: "plot", id: "rank-check-plot" })));
   parts.push(h("div", { class: "panel", id: "arch-panel" }, h("h3", {}, "architecture"), h("div", { id: "arch-picture" }, "click a trial to draw it")));
   parts.push(h("div", { class: "panel" }, h("h3", {}, "trials"), h("div", { id: "trials" })));
   parts.push(h("details", { class: "panel", id: "config" }, h("summary", {}, "config and commands"),
@@ -156,6 +160,22 @@ function showRun(run) {
     drawArch(run, best);
   }
   if (run.training && run.training.length) drawTraining(run);
+  if (run.rank_check) drawRankCheck(run.rank_check);
+}
+
+function drawRankCheck(check) {
+  const corr = check.correlations || {}, archs = check.archs || [];
+  const say = (key, name) => {
+    const c = corr[key];
+    if (!c || c.kendall_tau === null) return `${name}: undefined`;
+    return `${name}: Kendall tau ${fmt(c.kendall_tau)} (95% CI ${fmt(c.kendall_tau_low)} to ${fmt(c.kendall_tau_high)}), Spearman ${fmt(c.spearman_rho)}`;
+  };
+  $("#rank-check-text").textContent = [say("recalibrated_vs_standalone", "recalibrated supernet"), say("inherited_vs_standalone", "inherited BN"),
+    say("params_vs_standalone", "counting parameters")].join(" · ") + ` · ${archs.length} architectures, ${check.epochs} epochs each`;
+  const traces = [["recalibrated", "#1f5fbf"], ["inherited", "#9aa5b1"]].map(([k, color]) => ({
+    x: archs.map((a) => a[k]), y: archs.map((a) => a.standalone), mode: "markers", name: `${k} BN`, marker: { size: 8, color },
+    text: archs.map((a) => (a.arch ? a.arch.choices.join(",") : "")) }));
+  Plotly.newPlot("rank-check-plot", traces, { ...LAYOUT, xaxis: { title: { text: `supernet ${check.metric}` } }, yaxis: { title: { text: `stand-alone ${check.metric}` } } }, PLOT_CONFIG);
 }
 
 function verdictPanel(run, summary) {
@@ -163,7 +183,7 @@ function verdictPanel(run, summary) {
   const v = summary.verdict;
   if (v) items.push(h("p", {}, h("span", { class: "badge " + (v.better_than_random ? "good" : "bad"), id: "verdict-label" }, run.row.verdict ? run.row.verdict.label : ""), " ", h("span", { id: "verdict-text" }, v.text || "")));
   else items.push(h("p", { id: "verdict-text" }, "no verdict in this run: a table has no noise to judge, the search has not ended, or the run predates verdicts"));
-  if (summary.separability) items.push(h("p", { id: "separability" }, "separability: " + (summary.separability.text || JSON.stringify(summary.separability))));
+  if (run.separability) items.push(h("p", { id: "separability" }, "separability: " + run.separability));
   if (summary.estimator) items.push(h("p", { id: "estimator" }, "ranked by " + (summary.estimator.text || summary.estimator.label || "")));
   const best = summary.best;
   if (best) {
@@ -294,8 +314,12 @@ function drawPicture(view) {
   const target = $("#arch-picture");
   const edges = view.decisions.map(([label, op]) => [label.match(/^edge_(\d+)<-(\d+)$/), label, op]);
   const picture = edges.every((e) => e[0]) ? cellGraph(edges) : blockStrip(view.decisions);
+  const arch = JSON.stringify({ space: state.space, choices: view.choices });
   target.replaceChildren(h("p", { id: "arch-readable" }, view.readable), picture,
-    h("table", { id: "arch-decisions" }, view.decisions.map(([label, op]) => h("tr", {}, h("td", {}, label), h("td", {}, op)))));
+    h("table", { id: "arch-decisions" }, view.decisions.map(([label, op]) => h("tr", {}, h("td", {}, label), h("td", {}, op)))),
+    state.where ? h("ul", { id: "arch-commands" },
+      h("li", {}, "export: ", h("code", {}, `nas export --run ${state.where} --arch '${arch}' --out arch.pt`)),
+      h("li", {}, "retrain: ", h("code", {}, `nas retrain --arch '${arch}' --epochs 30 --out runs/retrain`))) : "");
 }
 
 const SVG = "http://www.w3.org/2000/svg";
