@@ -44,7 +44,9 @@ def runs(tmp_path_factory) -> Path:
     code = run_main(["search", "--evaluator", "table", "--strategy", "nsga2", "-o", "population=6", "-o",
                      "generations=4", "--quiet", "--out", root / "pareto"])[0]
     assert code == 0
-    _model_space_run(root / "mine")
+    _space_run(root / "mine", "examples.small_cnn:SmallCNN")
+    _space_run(root / "cells", "darts")
+    _space_run(root / "mobile", "mbconv")
     (root / "broken").mkdir()
     (root / "broken" / "config.json").write_text("{ not json")
     damaged = root / "damaged-line"
@@ -86,14 +88,14 @@ def _rank_check_run(path: Path) -> None:
                                                       "correlations": correlations, "selection": "spread"}))
 
 
-def _model_space_run(path: Path) -> None:
-    """A run of a user's model space (examples.small_cnn), written as the archive writes one."""
+def _space_run(path: Path, name: str) -> None:
+    """A run of space `name` with default options (4 records), written as the archive writes one."""
     from nas_common.registry import SPACES
 
-    space = SPACES.get("examples.small_cnn:SmallCNN")()
+    space = SPACES.get(name)()
     rng = np.random.default_rng(0)
     path.mkdir(parents=True)
-    config = {"kind": "search", "space": "examples.small_cnn:SmallCNN", "space_options": {}, "strategy": "random",
+    config = {"kind": "search", "space": name, "space_options": {}, "strategy": "random",
               "evaluator": {"kind": "zc"}, "budget": 4, "seed": 0,
               "objective": {"metric": "val_acc", "direction": "max", "scale": 100.0, "unit": "%"}}
     (path / "config.json").write_text(json.dumps(config))
@@ -127,7 +129,8 @@ def test_the_runs_list_has_every_run_with_status_progress_and_problems(server):
     status, body = _get(server + "/api/runs")
     rows = {r["id"]: r for r in json.loads(body)["runs"]}
     assert status == 200 and set(rows) == {"archived/nb201-table-rea", "archived/shufflenet-cifar10-evolution",
-                                           "pareto", "mine", "broken", "damaged-line", "judged", "checked"}
+                                           "pareto", "mine", "cells", "mobile", "broken", "damaged-line", "judged",
+                                           "checked"}
     assert rows["judged"]["verdict"]["label"] == "confirmed better than random"
     nb201 = rows["archived/nb201-table-rea"]
     assert (nb201["status"], nb201["evaluations"], nb201["budget"], nb201["best"]) == ("done", 300, 300, 84.892)
@@ -317,8 +320,21 @@ def test_a_shufflenet_run_page_draws_a_strip_of_blocks(browser, server):
 
 def test_a_model_space_run_page_draws_its_choices(browser, server):
     browser.get(server + "/#/run/mine")
-    _wait(browser, "#arch-decisions tr")
-    assert len(_all(browser, "#block-strip .block")) == len(_all(browser, "#arch-decisions tr")) >= 1
+    _wait(browser, "#arch-decisions tr")  # stage0.kernel, stage0.width, stage0.depth, stage1.*: two stages
+    assert len(_all(browser, "#arch-decisions tr")) == 6 and len(_all(browser, "#block-strip .block")) == 2
+
+
+def test_darts_cells_are_graphs_and_mbconv_blocks_hold_their_choices(browser, server):
+    browser.get(server + "/#/run/cells")
+    _wait(browser, "#cell-graph-normal")
+    for cell in ("normal", "reduce"):  # 4 nodes, each with two inputs and their operations
+        assert len(_all(browser, f"#cell-graph-{cell} .edge")) == 8 and len(_all(browser, f"#cell-graph-{cell} .node")) == 6
+    browser.get(server + "/#/run/mobile")
+    _wait(browser, "#block-strip")
+    decisions, blocks = _all(browser, "#arch-decisions tr"), _all(browser, "#block-strip .block")
+    mbconv = [b.text.split() for b in blocks if b.text.startswith("block_")]
+    assert len(decisions) == 51 and len(mbconv) == 15 and len(blocks) == 15 + 6  # 15 blocks, 6 stage depths
+    assert all(len(words) == 4 and words[1][0] == "k" and words[2][0] == "e" for words in mbconv)  # kernel, expansion, SE
 
 
 def test_the_verdict_panel_says_the_verdict_and_the_separability(browser, server):
@@ -373,4 +389,6 @@ def test_the_html_report_opens_from_a_file(browser, runs, tmp_path):
 def test_compare_draws_several_runs(browser, server):
     browser.get(server + "/#/compare/archived%2Fnb201-table-rea|pareto")
     _wait(browser, "#compare-plot .main-svg")
+    _wait(browser, "#compare-fronts .main-svg")
     assert len(_all(browser, "#compare-plot .scatterlayer .trace")) == 2
+    assert len(_all(browser, "#compare-fronts .scatterlayer .trace")) == 2

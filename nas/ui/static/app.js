@@ -311,11 +311,11 @@ async function drawArch(run, choices) {
 }
 
 function drawPicture(view) {
-  const target = $("#arch-picture");
-  const edges = view.decisions.map(([label, op]) => [label.match(/^edge_(\d+)<-(\d+)$/), label, op]);
-  const picture = edges.every((e) => e[0]) ? cellGraph(edges) : blockStrip(view.decisions);
+  const cells = cellEdges(view.decisions);
+  const picture = cells ? h("div", { id: "cell-graphs" }, Object.entries(cells).map(([name, edges]) => h("div", { class: "cell" }, name === "cell" ? "" : h("h4", {}, `${name} cell`), cellGraph(edges, name))))
+    : blockStrip(view.decisions);
   const arch = JSON.stringify({ space: state.space, choices: view.choices });
-  target.replaceChildren(h("p", { id: "arch-readable" }, view.readable), picture,
+  $("#arch-picture").replaceChildren(h("p", { id: "arch-readable" }, view.readable), picture,
     h("table", { id: "arch-decisions" }, view.decisions.map(([label, op]) => h("tr", {}, h("td", {}, label), h("td", {}, op)))),
     state.where ? h("ul", { id: "arch-commands" },
       h("li", {}, "export: ", h("code", {}, `nas export --run ${state.where} --arch '${arch}' --out arch.pt`)),
@@ -330,16 +330,37 @@ function s(tag, attrs = {}, text) {
   return el;
 }
 
-function cellGraph(edges) { // a cell (NB201): nodes in a row, each edge an arc labelled with its operation
-  const nodes = Math.max(...edges.map((e) => Math.max(+e[0][1], +e[0][2]))) + 1;
-  const width = 160 * nodes, height = 260, y = 200, x = (i) => 60 + i * 150;
-  const svg = s("svg", { width, height, id: "cell-graph", class: "cell" });
-  edges.forEach(([m, , op], k) => {
-    const to = +m[1], from = +m[2], span = to - from, lift = 40 + 45 * (span - 1) + (k % 2) * 12;
-    const mid = (x(from) + x(to)) / 2;
-    const none = op === "none";
-    svg.append(s("path", { d: `M ${x(from)} ${y} Q ${mid} ${y - 2 * lift} ${x(to)} ${y}`, fill: "none", stroke: none ? "#ccc" : "#5a7bb5", "stroke-dasharray": none ? "4 3" : "", class: "edge", "data-op": op }));
-    svg.append(s("text", { x: mid, y: y - lift - 4, "text-anchor": "middle", class: "edge-label" }, op));
+// Cells whose decisions name graph edges, as {cell: [{from, to, op}]}; null for other spaces.
+// NB201: one decision per edge, `edge_3<-1`; DARTS-style cells: per node, its two inputs
+// (`normal_node2_inputs` = "0+3") and each input's operation (`normal_node2_op_a`, `_op_b`).
+function cellEdges(decisions) {
+  if (decisions.every(([label]) => /^edge_\d+<-\d+$/.test(label))) {
+    return { cell: decisions.map(([label, op]) => { const m = label.match(/^edge_(\d+)<-(\d+)$/); return { from: +m[2], to: +m[1], op }; }) };
+  }
+  const byName = new Map(decisions.map(([label, op]) => [label, op]));
+  const nodes = decisions.map(([label]) => label.match(/^(.+)_node(\d+)_inputs$/)).filter(Boolean);
+  if (!nodes.length || nodes.length * 3 !== decisions.length) return null;
+  const cells = {};
+  for (const m of nodes) {
+    const [cell, node] = [m[1], +m[2]], inputs = String(byName.get(m[0])).split("+").map(Number);
+    const ops = [byName.get(`${cell}_node${node}_op_a`), byName.get(`${cell}_node${node}_op_b`)];
+    if (inputs.length !== 2 || ops.includes(undefined)) return null;
+    (cells[cell] = cells[cell] || []).push(...inputs.map((from, i) => ({ from, to: node + 2, op: ops[i] })));
+  }
+  return cells;
+}
+
+function cellGraph(edges, name) { // nodes in a row, each edge an arc labelled with its operation
+  const nodes = Math.max(...edges.map((e) => Math.max(e.from, e.to))) + 1;
+  const lift = (e, k) => 30 + 40 * (Math.abs(e.to - e.from) - 1) + (k % 2) * 12;
+  const step = nodes > 4 ? 120 : 150, width = 60 + step * (nodes - 1) + 60;
+  const y = Math.max(...edges.map(lift)) + 30, height = y + 30, x = (i) => 60 + i * step;
+  const svg = s("svg", { width, height, class: "cell-graph", id: name === "cell" ? "cell-graph" : `cell-graph-${name}` });
+  edges.forEach((edge, k) => {
+    const { from, to, op } = edge, up = lift(edge, k), mid = (x(from) + x(to)) / 2, none = op === "none";
+    svg.append(s("path", { d: `M ${x(from)} ${y} Q ${mid} ${y - 2 * up} ${x(to)} ${y}`, fill: "none", stroke: none ? "#ccc" : "#5a7bb5",
+      "stroke-dasharray": none ? "4 3" : "", class: "edge", "data-op": op }));
+    svg.append(s("text", { x: mid, y: y - up - 4, "text-anchor": "middle", class: "edge-label" }, op));
   });
   for (let i = 0; i < nodes; i++) {
     svg.append(s("circle", { cx: x(i), cy: y, r: 16, fill: "#fff", stroke: "#1d2733", class: "node" }));
@@ -348,14 +369,20 @@ function cellGraph(edges) { // a cell (NB201): nodes in a row, each edge an arc 
   return svg;
 }
 
-function blockStrip(decisions) { // a chain of blocks (ShuffleNet, MBConv, a model space): one box per decision
-  const w = 120, gap = 10, height = 70;
-  const svg = s("svg", { width: decisions.length * (w + gap) + 10, height, id: "block-strip" });
-  decisions.forEach(([label, op], i) => {
+function blockStrip(decisions) { // a chain of blocks: one box per block, its choices inside (MBConv: kernel, expansion, SE)
+  const groups = [];
+  for (const [label, op] of decisions) {
+    const m = label.match(/^(.*\d)[._][a-z]+$/), key = m ? m[1] : label, last = groups[groups.length - 1];
+    if (m && last && last.key === key) last.ops.push(op);
+    else groups.push({ key, ops: [op] });
+  }
+  const w = 120, gap = 10, height = 70, cut = (t) => (String(t).length > 18 ? String(t).slice(0, 17) + "…" : String(t));
+  const svg = s("svg", { width: groups.length * (w + gap) + 10, height, id: "block-strip" });
+  groups.forEach(({ key, ops }, i) => {
     const g = s("g", { class: "block", transform: `translate(${5 + i * (w + gap)}, 8)` });
     g.append(s("rect", { width: w, height: 50, rx: 4 }));
-    g.append(s("text", { x: w / 2, y: 20, "text-anchor": "middle", class: "edge-label" }, label.length > 18 ? label.slice(0, 17) + "…" : label));
-    g.append(s("text", { x: w / 2, y: 38, "text-anchor": "middle", "font-weight": "600" }, String(op).length > 18 ? String(op).slice(0, 17) + "…" : op));
+    g.append(s("text", { x: w / 2, y: 20, "text-anchor": "middle", class: "edge-label" }, cut(key)));
+    g.append(s("text", { x: w / 2, y: 38, "text-anchor": "middle", "font-weight": "600" }, cut(ops.join(" "))));
     svg.append(g);
   });
   return svg;
@@ -371,7 +398,8 @@ async function loadCompare(ids) {
   const missing = ids.filter((id) => !runs.some((r) => r.id === id));
   $("#main").replaceChildren(h("p", {}, h("a", { href: "#/" }, "← all runs")), h("h2", {}, `comparing ${runs.length} runs`),
     missing.length ? h("p", { class: "problem" }, "not found: " + missing.join(", ")) : "",
-    h("div", { class: "panel" }, h("h3", {}, "best so far"), h("div", { class: "plot", id: "compare-plot" })));
+    h("div", { class: "grid" }, h("div", { class: "panel" }, h("h3", {}, "best so far"), h("div", { class: "plot", id: "compare-plot" })),
+      h("div", { class: "panel" }, h("h3", {}, "fronts: objective vs parameters"), h("div", { class: "plot", id: "compare-fronts" }))));
   const traces = runs.filter((r) => r.records && r.records.length).map((run) => {
     const m = metricOf(run); let top = null; const xs = [], ys = [];
     for (const r of run.records.slice().sort((a, b) => a.step - b.step)) {
@@ -382,4 +410,11 @@ async function loadCompare(ids) {
     return { x: xs, y: ys, mode: "lines", name: `${run.id} (${m})`, line: { shape: "hv" } };
   });
   Plotly.newPlot("compare-plot", traces, { ...LAYOUT, xaxis: { title: { text: "step" } } }, PLOT_CONFIG);
+  const fronts = runs.filter((r) => r.records && r.records.length).map((run) => {
+    const m = metricOf(run), points = run.records.filter((r) => m in r.metrics && r.params).sort((a, b) => a.params - b.params);
+    const front = []; let best = -Infinity;
+    for (const r of points) if (utility(run, r.metrics[m]) > best) { front.push(r); best = utility(run, r.metrics[m]); }
+    return { x: front.map((r) => r.params), y: front.map((r) => r.metrics[m]), mode: "lines+markers", name: `${run.id} (${m})`, line: { shape: "hv" } };
+  });
+  Plotly.newPlot("compare-fronts", fronts, { ...LAYOUT, xaxis: { title: { text: "params" }, type: "log" } }, PLOT_CONFIG);
 }
