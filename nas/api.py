@@ -46,11 +46,11 @@ class Plan:
 def plan(request: SearchRequest) -> Plan:
     """Presets filled in and every option checked (strategy, space, data, constraint feasibility)."""
     from nas.config.resolve import config_from_file, resolve_config
-    from nas.workflows.search import check_feasible, plan as plan_steps, space_for_config
+    from nas.workflows.search import check_feasible, describe_steps, space_for_config
 
     config = config_from_file(request) if request.config is not None else resolve_config(request)
     strategy = check_feasible(space_for_config(config), config)
-    return Plan(config, tuple(strategy.warnings()), strategy.budget, plan_steps(config, strategy.budget))
+    return Plan(config, tuple(strategy.warnings()), strategy.budget, describe_steps(config, strategy.budget))
 
 
 def create(planned: Plan, out: str | Path | None = None) -> RunDir:

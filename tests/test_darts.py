@@ -289,9 +289,9 @@ def test_a_darts_search_without_an_evaluator_scores_the_derived_architecture(spa
     config = resolve_config(build_parser(argv).parse_args(argv))
     assert config.evaluator.kind == evaluator and not config.uses_supernet
     assert config.train is not None and config.random_baseline == 0  # DARTS still trains its supernet here
-    from nas.workflows.search import plan
+    from nas.workflows.search import describe_steps
 
-    assert "derive the architecture from the alphas and score it by" in plan(config, 1)
+    assert "derive the architecture from the alphas and score it by" in describe_steps(config, 1)
 
 
 def test_a_darts_supernet_is_judged_by_its_mixed_forward(tmp_path):

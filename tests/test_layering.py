@@ -91,6 +91,9 @@ RULES = [
     ("nas", ("nas.api",), ("nas.api", "nas.cli")),
     # Constraints know the space protocol; strategies, the baseline and the config read them.
     ("nas.constraints", ("nas.strategies", "nas.evaluate", "nas.supernet", "nas.workflows"), ()),
+    # The dashboard reads runs (the archive, the judging's words); only the CLI starts it.
+    ("nas", ("nas.ui",), ("nas.ui", "nas.cli")),
+    ("nas.ui", ("nas.workflows", "nas.supernet", "nas.evaluate", "nas.distributed", "ray"), ()),
 ]
 
 

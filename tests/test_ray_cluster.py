@@ -101,7 +101,7 @@ def _raylet_of(proc: subprocess.Popen) -> int:
 @pytest.mark.slow
 def test_search_on_a_two_node_cluster_survives_losing_a_node(cluster, tmp_path):
     address, env, second = cluster
-    run, budget = tmp_path / "run", 800
+    run, budget = tmp_path / "run", 400
     search = subprocess.Popen([sys.executable, "-m", "nas", "search", "--space", "nb201", "--evaluator", "table",
                                "--strategy", "random", "--budget", str(budget), "--workers", "2", "--address",
                                address, "--quiet", "--out", str(run)], cwd=tmp_path, env=env,

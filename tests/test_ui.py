@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas.ui.payload import MAX_FILE_BYTES
 from nas.ui.server import serve
 from nas_common.errors import UserError
 from tests.conftest import run_main
@@ -67,6 +66,7 @@ def _judged_run(path: Path) -> None:
     summary["verdict"] = {"better_than_random": True, "basis": "confirmation",
                           "text": "best vs the median random architecture on 5,000 confirmation images: +1.20% "
                                   "(95% CI +0.30 to +2.10%): CONFIRMED better than random"}
+    summary["best_inherited_bn_val_acc"] = 12.5
     summary["random_baseline"] = {"count": 10, "separability": {"paired": True, "images": 1000, "rms_difference": 2.5,
                                                                 "pairs": 45, "rms_noise": 0.8, "reliability": 0.9}}
     (path / "summary.json").write_text(json.dumps(summary))
@@ -183,7 +183,7 @@ def test_a_huge_log_is_reported_not_read(runs, server):
     huge = runs / "huge"
     shutil.copytree(ARCHIVED / "nb201-table-rea", huge)
     with open(huge / "evaluations.jsonl", "r+b") as f:
-        f.truncate(MAX_FILE_BYTES + 1)  # sparse: 256 MiB on paper, nothing on disk
+        f.truncate(2**30)  # 1 GiB, sparse: nothing on disk
     try:
         started = time.perf_counter()
         rows = {r["id"]: r for r in json.loads(_get(server + "/api/runs")[1])["runs"]}
@@ -194,6 +194,18 @@ def test_a_huge_log_is_reported_not_read(runs, server):
         assert rows["archived/nb201-table-rea"]["status"] == "done"  # the others keep working
     finally:
         shutil.rmtree(huge)
+
+
+def test_a_run_of_many_records_sends_the_best_and_says_how_many_it_left_out(runs, monkeypatch):
+    from nas.ui import payload
+
+    monkeypatch.setattr(payload, "MAX_RECORDS", 50)
+    run = payload.RunsFolder(runs).run("archived/nb201-table-rea")
+    kept = sorted(r["metrics"]["val_acc"] for r in run["records"])
+    every = sorted(json.loads(line)["metrics"]["val_acc"] for line in
+                   (runs / "archived" / "nb201-table-rea" / "evaluations.jsonl").read_text().splitlines())
+    assert len(kept) == 50 and run["truncated"] == 250 and kept == every[-50:]  # the 50 best, 250 said left out
+    assert [r["step"] for r in run["records"]] == sorted(r["step"] for r in run["records"])
 
 
 def test_a_non_local_address_needs_host(runs, capsys):
@@ -308,6 +320,7 @@ def test_an_nb201_run_page_draws_the_curve_the_verdict_panel_and_the_cell(browse
     while "avg_pool_3x3" not in _text(browser, "#arch-readable"):
         assert time.monotonic() < deadline, "clicking a trial did not draw it"
         time.sleep(0.2)
+    assert _text(browser, "#arch-metrics").startswith("rank 295 of 300 · step 0 · ")  # its figures and its rank
 
 
 def test_a_shufflenet_run_page_draws_a_strip_of_blocks(browser, server):
@@ -342,6 +355,7 @@ def test_the_verdict_panel_says_the_verdict_and_the_separability(browser, server
     assert "CONFIRMED better than random" in _text(browser, "#verdict-text")
     assert _text(browser, "#verdict-label") == "confirmed better than random"
     assert "reliability 0.90" in _text(browser, "#separability") and "1,000 images" in _text(browser, "#separability")
+    assert "inherited BN statistics: 12.50; recalibrated on its own path: 84.89" in _text(browser, "#recalibration")
 
 
 def test_a_rank_check_is_a_scatter_with_tau_and_its_interval(browser, server):

@@ -111,7 +111,7 @@ def make_family(job: ScaleJob, known: dict[str, Any] | None = None) -> Family:
                   known)
 
 
-def plan(job: ScaleJob, family: Family | None = None) -> tuple[Family, list[Member]]:
+def plan_members(job: ScaleJob, family: Family | None = None) -> tuple[Family, list[Member]]:
     """The base and the grid candidates (step 1), with their realised cost."""
     family = family or make_family(job)
     return family, [family.base(), *grid_members(family, list(job.candidates), job.flops_tolerance)]
@@ -137,7 +137,7 @@ def scale(out: Path, job: ScaleJob | None, *, resume: bool = False, workers: int
     check_request(workers, gpus_per_worker, address)
     run, job = open_or_create(out, job, resume, ScaleJob.from_config, "scaling")
     known = read_json(run.path / COSTS) if resume else None
-    family, step1 = plan(job, make_family(job, known))
+    family, step1 = plan_members(job, make_family(job, known))
     metric = job.objective.metric
 
     def train(members: list[Member], experiment: str) -> dict[str, dict[str, Any]]:

@@ -113,7 +113,7 @@ def estimator_summary(space: SearchSpace, config: SearchConfig) -> dict[str, Any
             "text": describe_estimator(space.name, estimator, label)}
 
 
-def plan(config: SearchConfig, budget: int | None) -> str:
+def describe_steps(config: SearchConfig, budget: int | None) -> str:
     """What a new search will do, in order (printed before it starts)."""
     steps = []
     if config.backbone_pretraining is not None:

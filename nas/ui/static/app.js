@@ -191,6 +191,13 @@ function verdictPanel(run, summary) {
     items.push(h("p", { id: "best-line" }, `best ${metricOf(run)} ${fmt(best.metrics[metricOf(run)])}` + (se !== undefined ? ` ± ${fmt(se)}` : "") +
       ` at step ${best.step}` + (summary.best_readable ? ` · ${summary.best_readable}` : "")));
   }
+  const inherited = summary["best_inherited_bn_" + metricOf(run)];
+  if (best && inherited !== undefined) {  // what per-path BN recalibration changed for the best
+    items.push(h("p", { id: "recalibration" }, `the best with the supernet's inherited BN statistics: ${fmt(inherited)}; ` +
+      `recalibrated on its own path: ${fmt(best.metrics[metricOf(run)])}`));
+  }
+  if (summary.best_test) items.push(h("p", { id: "best-test" }, "test split (reported only, never used to choose): " +
+    Object.entries(summary.best_test).filter(([, v]) => typeof v === "number").map(([k, v]) => `${k} ${fmt(v)}`).join(", ")));
   return h("div", { class: "panel", id: "verdict" }, h("h3", {}, "verdict"), items);
 }
 
@@ -296,6 +303,9 @@ function renderTrials(run) {
 let archRequest = 0; // the latest picture asked for: an earlier answer arriving late is dropped
 
 async function drawArch(run, choices) {
+  state.drawn = run.records ? run.records.find((r) => r.choices && r.choices.join(",") === choices.join(",")) : null;
+  state.rank = state.drawn ? ranked(run).findIndex((r) => r.hash === state.drawn.hash) + 1 : null;
+  state.total = run.records ? run.records.length : 0;
   if (!choices) return;
   const mine = ++archRequest, page = view;
   let picture;
@@ -315,7 +325,12 @@ function drawPicture(view) {
   const picture = cells ? h("div", { id: "cell-graphs" }, Object.entries(cells).map(([name, edges]) => h("div", { class: "cell" }, name === "cell" ? "" : h("h4", {}, `${name} cell`), cellGraph(edges, name))))
     : blockStrip(view.decisions);
   const arch = JSON.stringify({ space: state.space, choices: view.choices });
-  $("#arch-picture").replaceChildren(h("p", { id: "arch-readable" }, view.readable), picture,
+  const r = state.drawn;
+  const metrics = r ? Object.entries(r.metrics).filter(([k]) => !k.endsWith("_se")).map(([k, v]) =>
+    `${k} ${fmt(v)}` + (r.metrics[k + "_se"] !== undefined ? ` ± ${fmt(r.metrics[k + "_se"])}` : "")).join(", ") : "";
+  $("#arch-picture").replaceChildren(h("p", { id: "arch-readable" }, view.readable),
+    r ? h("p", { id: "arch-metrics" }, `rank ${state.rank} of ${state.total} · step ${r.step} · ${metrics} · ${si(r.flops)}FLOPs · ${si(r.params)} params`) : "",
+    picture,
     h("table", { id: "arch-decisions" }, view.decisions.map(([label, op]) => h("tr", {}, h("td", {}, label), h("td", {}, op)))),
     state.where ? h("ul", { id: "arch-commands" },
       h("li", {}, "export: ", h("code", {}, `nas export --run ${state.where} --arch '${arch}' --out arch.pt`)),
