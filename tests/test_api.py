@@ -148,3 +148,14 @@ def test_bad_input_is_one_user_error(call, message):
     with pytest.raises(UserError, match=message) as err:
         call()
     assert "\n" not in str(err.value)
+
+
+def test_scoring_precision_is_an_evaluator_setting(capsys):
+    """`-E precision=bf16` is resolved into the run's evaluator settings (what a resume and
+    `nas evaluate` read); anything else is refused in one line before any work."""
+    planned = api.plan(SearchRequest(space="shufflenet", strategy="random", evaluator_option=[("precision", "bf16")]))
+    assert planned.config.evaluator.settings["precision"] == "bf16"
+    assert api.plan(SearchRequest(space="shufflenet", strategy="random")).config.evaluator.settings["precision"] == "fp32"
+    code, _ = run_main(["search", "--space", "shufflenet", "--strategy", "random", "-E", "precision=fp16"])
+    err = capsys.readouterr().err
+    assert code == 2 and "precision must be one of fp32, bf16" in err and len(err.strip().splitlines()) == 1

@@ -190,3 +190,33 @@ def test_recalibration_recovers_a_supernet_with_wrong_statistics(trained_copy, s
     majority = 100.0 * np.bincount(data.y_val[:200]).max() / 200
     assert inherited["val_acc"] <= majority + 2.0  # about chance: the net predicts nearly one class
     assert torch.bincount(predictions).max() >= 0.9 * len(predictions)
+
+
+def test_bf16_scoring_runs_in_bf16_and_agrees_with_fp32_within_noise(trained, subset_data):
+    """`-E precision=bf16`: the scoring forwards run under bf16 autocast (the convolutions' outputs
+    are bf16), recalibration included, and every architecture's accuracy stays within two of its
+    standard errors of the fp32 score; the best is the same. Unknown precisions are refused."""
+    space, supernet, _ = trained
+    data = subset_data
+    x_val = to_float(data.x_val[:300], data.mean, data.std)
+    y_val = torch.as_tensor(data.y_val[:300], dtype=torch.long)
+    archs = [space.sample(np.random.default_rng(i)) for i in range(4)]
+
+    def scores(precision: str) -> list[dict]:
+        evaluator = SupernetEvaluator(copy.deepcopy(supernet), calibration_images(data, 128, 0),
+                                      split_batches(x_val, y_val, 100), batch_size=100, precision=precision)
+        seen = set()
+        hooks = [m.register_forward_hook(lambda m, i, out: seen.add(out.dtype))
+                 for m in evaluator.supernet.modules() if isinstance(m, nn.Conv2d)]
+        out = [evaluator.evaluate(a) for a in archs]
+        for hook in hooks:
+            hook.remove()
+        assert seen == {torch.bfloat16 if precision == "bf16" else torch.float32}
+        return out
+
+    full, half = scores("fp32"), scores("bf16")
+    for f, h in zip(full, half):
+        assert abs(f["val_acc"] - h["val_acc"]) <= 2 * f["val_acc_se"], (f["val_acc"], h["val_acc"])
+    assert int(np.argmax([f["val_acc"] for f in full])) == int(np.argmax([h["val_acc"] for h in half]))
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        SupernetEvaluator(supernet, calibration_images(data, 8, 0), split_batches(x_val, y_val, 100), precision="fp16")
