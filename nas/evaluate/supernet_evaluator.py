@@ -35,12 +35,6 @@ if TYPE_CHECKING:
 PRECISIONS = ("fp32", "bf16")
 
 
-def nhwc(x: Any) -> Any:
-    """Images in channels-last memory: the same numbers, laid out as oneDNN's (and cuDNN's) fastest
-    convolutions read them (1.4x faster scoring on this CPU, identical scores: bench/scoring_precision.py)."""
-    return x.contiguous(memory_format=torch.channels_last) if isinstance(x, torch.Tensor) and x.dim() == 4 else x
-
-
 @dataclass(frozen=True)
 class EvaluatorConfig:
     """SPOS recalibrated on 200 x 128 ImageNet images; CPU defaults are smaller."""
@@ -51,11 +45,13 @@ class EvaluatorConfig:
     # Validation images kept apart to confirm the verdict (`nas.tasks.splits`); 0: none, as in runs
     # saved before confirmation existed (a new search's comes from its preset).
     confirm_images: int = 0
-    # "bf16": recalibration and validation forwards under bf16 autocast (`-E precision=bf16`). On this
-    # project's CPU (AVX512-BF16), at the demo's scale, it scores 1.44x faster than fp32 (2.0x the
-    # old contiguous fp32) with accuracies within 0.2 standard errors and the same best of 16
-    # (bench/scoring_precision.py); on a CPU without native bf16 it is slower. Not the default: it
-    # changes scores, if within noise. Exports and retraining stay fp32.
+    # "bf16" (`-E precision=bf16`): recalibration and validation forwards under bf16 autocast. On this
+    # project's CPU (AVX512-BF16), at the demo's scale, 1.4-1.7x faster than fp32 with accuracies
+    # within 0.2 standard errors and the same best of 16, identical with 1 or 2 threads (a Ray actor
+    # scores with one, this process with two) (bench/scoring_precision.py); on a CPU without native
+    # bf16 it is slower. Not the default: its scores differ from fp32's, if within noise. Channels-last
+    # tensors would add 1.3x but make a score's last digits depend on the thread count: not used.
+    # Exports and retraining stay fp32.
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
@@ -97,10 +93,10 @@ class SupernetEvaluator:
         self.chance = chance
         self.device = torch.device(device)
         self.task = task
-        self.supernet = supernet.to(self.device).to(memory_format=torch.channels_last).eval()
+        self.supernet = supernet.to(self.device).eval()
         self.batch_size = batch_size
-        self.calibration = nhwc(calibration.to(self.device))
-        self.val_batches = [(nhwc(x.to(self.device)), to_device(y, self.device)) for x, y in val_batches]
+        self.calibration = calibration.to(self.device)
+        self.val_batches = [(x.to(self.device), to_device(y, self.device)) for x, y in val_batches]
         # The test split's and the confirmation images' batches, made only when asked
         # (test_metrics, confirm_metrics): none by default.
         self.test_batches: Callable[[], Iterable[tuple[torch.Tensor, Any]]] | None = None
@@ -112,7 +108,7 @@ class SupernetEvaluator:
         return iter(x.split(self.batch_size))
 
     def _path(self, arch: Arch) -> Callable[[torch.Tensor], Any]:
-        return lambda x: self.supernet(nhwc(x), arch)
+        return lambda x: self.supernet(x, arch)
 
     def _scoring(self) -> Any:
         """The precision the scoring forwards run in (recalibration and validation alike)."""

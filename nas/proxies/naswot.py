@@ -27,10 +27,17 @@ def binary_code_kernel(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     kernel = torch.zeros(n, n, dtype=torch.float64)
 
     def hook(module: nn.Module, args: tuple) -> None:
-        # A pre-hook: the activation's input before an in-place activation overwrites it.
-        code = (args[0].detach().reshape(n, -1) > 0).float()
-        # float32 counts are exact up to 2^24 units per layer; the sum over layers is float64.
-        kernel.add_((code @ code.T + (1 - code) @ (1 - code).T).double().cpu())
+        # A pre-hook: the activation's input before an in-place activation overwrites it. The kernel
+        # does not depend on the order of the units, so a channels-last map is read as it lies.
+        act = args[0].detach()
+        if act.dim() == 4 and act.is_contiguous(memory_format=torch.channels_last):
+            act = act.permute(0, 2, 3, 1)
+        code = (act.reshape(n, -1) > 0).float()
+        # Agreements c c^T + (1-c)(1-c)^T in one product: 2 c c^T - |c_i| - |c_j| + units (the
+        # same integers: float32 counts are exact up to 2^24 units per layer; the sum is float64).
+        active = code.sum(1)
+        agree = 2 * (code @ code.T) - active[:, None] - active[None, :] + code.shape[1]
+        kernel.add_(agree.double().cpu())
 
     handles = [m.register_forward_pre_hook(hook) for m in net.modules() if isinstance(m, ACTIVATIONS)]
     if not handles:
