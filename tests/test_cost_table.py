@@ -121,3 +121,37 @@ def test_nsga2_searches_on_measured_costs(tmp_path):
         trial = bad.ask(1)[0]
         bad.tell(trial.trial_id, evaluator.evaluate(trial.arch))
         bad.front()
+
+
+@pytest.mark.parametrize("name", ["evolution", "rl"])
+def test_mnas_reward_reads_a_measured_cost_column(tmp_path, name):
+    """`-o cost_table=FILE -o reward=mnas:lat_ms:T`: evolution and rl rank by MnasNet's reward on a
+    latency measured on a device (predicted, with its error said, for architectures not listed)."""
+    from nas.evaluate.table import TableEvaluator, default_table
+    from nas.strategies import make_strategy
+    from nas.strategies.reward import REWARD
+
+    if not default_table().is_file():
+        pytest.skip("bundled NB201 table not available")
+    evaluator = TableEvaluator()
+    rng = np.random.default_rng(2)
+    measured = list({a.hash: a for a in (SPACE.sample(rng) for _ in range(300))}.values())
+    path = _write_table(tmp_path / "phone.csv", measured)
+    options = {"cost_table": str(path), "reward": "mnas:lat_ms:2:0:-1",
+               **({"population": 8, "sample_size": 3, "mode": "regularized"} if name == "evolution" else {"batch_size": 5})}
+    strategy = make_strategy(name, evaluator.space, budget=20, seed=0, options=options)
+    (warning,) = strategy.warnings() if name == "rl" else [w for w in strategy.warnings() if "lat_ms" in w]
+    assert f"lat_ms: {len(measured)} of 15,625 architectures measured" in warning
+    listed = {a.hash for a in measured}
+    while not strategy.done():
+        for trial in strategy.ask(5):
+            strategy.tell(trial.trial_id, evaluator.evaluate(trial.arch))
+    for arch, metrics in strategy.history:
+        cost = latency(arch) if arch.hash in listed else strategy.costs.value(arch, "lat_ms")
+        expected = metrics["val_acc"] * min(1.0, (cost / 2) ** -1.0)  # hard reward: free up to 2 ms
+        assert metrics[REWARD] == pytest.approx(expected, rel=1e-3 if arch.hash in listed else 1e-9)
+    with pytest.raises(UserError, match="nor a column of -o cost_table"):
+        bad = make_strategy(name, evaluator.space, budget=5, seed=0,
+                            options={**options, "reward": "mnas:energy:2"})
+        (trial,) = bad.ask(1)
+        bad.tell(trial.trial_id, evaluator.evaluate(trial.arch))

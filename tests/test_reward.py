@@ -84,5 +84,5 @@ def test_a_rewarded_search_resumes_exactly_and_checks_its_cost(table):
     assert [a for a, _ in resumed.history] == [a for a, _ in whole.history]
     odd = make_strategy("evolution", table.space, budget=5, seed=0, options={"reward": "mnas:latency:5"})
     trial = odd.ask(1)[0]
-    with pytest.raises(UserError, match="cost 'latency' is neither params, flops nor a metric"):
+    with pytest.raises(UserError, match="cost 'latency' is neither params, flops, a metric the evaluator records"):
         odd.tell(trial.trial_id, table.evaluate(trial.arch))

@@ -28,7 +28,7 @@ from nas_common.errors import UserError
 from nas.constraints.limits import Constraint
 from nas_common.objective import VAL_ACC, Objective
 from nas_common.pareto import Goal
-from nas.strategies.goals import Goals, told_or_counted
+from nas.strategies.goals import Goals, MeasuredCosts, told_or_counted
 from nas.strategies.history import History, Trial
 from nas.strategies.proposals import MAX_TRIES, Proposals
 from nas.strategies.reward import Ranking
@@ -78,6 +78,9 @@ class Strategy(ABC):
         self._pending: dict[int, Arch] = {}
         self._told: list[tuple[int, Arch, dict]] = []
         self._history = History(self._told, self._pending, Ranking.of(objective, self._reward_option(), self.name))
+        table = self._cost_table_option()
+        # costs measured on a device (`-o cost_table=FILE`): goals and reward costs beside the counted ones
+        self.costs = MeasuredCosts(table, space) if table else None
         self.budget: int | None = int(budget) if budget is not None else self._default_budget()
 
     # ---- what a strategy supplies ------------------------------------------------------------
@@ -107,10 +110,17 @@ class Strategy(ABC):
         """The `reward=` option (`mnas:COST:T[:W]`) to rank by instead of the objective; "" for none."""
         return ""
 
+    def _cost_table_option(self) -> str:
+        """The `cost_table=` option (a file of costs measured on a device); "" for none."""
+        return ""
+
     def _goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
         """One goal's raw value for a told result: the evaluator's metric, else `params`/`flops`
-        counted by the space; None when neither knows it (strategies with other sources extend it)."""
-        return told_or_counted(self.proxies, arch, metrics, metric)
+        counted by the space, else a column of the cost table; None when nothing knows it."""
+        value = told_or_counted(self.proxies, arch, metrics, metric)
+        if value is None and self.costs is not None:
+            value = self.costs.value(arch, metric)
+        return value
 
     # ---- ask / tell --------------------------------------------------------------------------
     def ask(self, n: int) -> list[Trial]:

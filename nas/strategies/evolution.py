@@ -27,7 +27,7 @@ import numpy as np
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
-from nas.strategies.reward import MnasReward
+from nas.strategies.reward import MnasReward, reward_cost_warnings
 from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
 
@@ -49,6 +49,8 @@ class EvolutionConfig:
     warmup: str = ""
     # "mnas:COST:TARGET[:W]": rank by MnasNet's soft reward ACC x (COST/TARGET)^W (nas.strategies.reward)
     reward: str = ""
+    # costs measured on a device (nas.constraints.cost_table): the reward's COST may be one of its columns
+    cost_table: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -92,6 +94,9 @@ class Evolution(Strategy):
     def _reward_option(self) -> str:
         return self.config.reward
 
+    def _cost_table_option(self) -> str:
+        return self.config.cost_table
+
     def proxies_requested(self) -> tuple[str, ...]:
         return (self._warmup.proxy,) if self._warmup else ()
 
@@ -108,6 +113,9 @@ class Evolution(Strategy):
         return self.proposals.sample()
 
     def warnings(self) -> list[str]:
+        return self._budget_warnings() + reward_cost_warnings(self)
+
+    def _budget_warnings(self) -> list[str]:
         cfg = self.config
         full = cfg.population + (cfg.generations - 1) * (cfg.mutations + cfg.crossovers)
         if self.budget is not None and self.budget <= cfg.population:

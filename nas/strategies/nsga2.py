@@ -27,9 +27,8 @@ import numpy as np
 
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
-from nas.constraints.cost_table import read_cost_table
 from nas.strategies.base import Strategy
-from nas.strategies.goals import Goals, told_or_counted
+from nas.strategies.goals import Goals
 from nas.strategies.warmup import SPACE_COUNTS
 from nas_common.pareto import crowding_distance, non_dominated_fronts, parse_goals
 from search_spaces.arch import Arch
@@ -75,15 +74,16 @@ class NSGA2(Strategy):
         if self.objective.metric not in {g.metric for g in self._goals}:
             raise UserError(f"nsga2 option objectives={objectives!r} must include the search's "
                             f"objective {self.objective.metric!r}, so that its best and verdict keep their meaning")
-        self._table = read_cost_table(self.config.cost_table, space) if self.config.cost_table else None
-        self._predicted: dict[str, tuple] = {}  # column -> (predict, cross-validated relative error)
         self._generation = 0  # generations built so far
         self._queue: list[Arch] = []  # built but not yet handed out
         self._parents: list[int] = []  # trial ids of the current population (elitist survivors)
         self._children_from = 0  # the first trial id of the generation being evaluated
 
+    def _cost_table_option(self) -> str:
+        return self.config.cost_table
+
     def goals(self) -> Goals:
-        return Goals(self._goals, self._goal_value)
+        return Goals(self._goals, super().goals().value)
 
     def _default_budget(self) -> int:
         return self.config.population * self.config.generations
@@ -96,42 +96,17 @@ class NSGA2(Strategy):
         """The goals of one told result, oriented so that higher is better."""
         out = []
         for goal in self._goals:
-            value = self._goal_value(arch, metrics, goal.metric)
+            value = self.goals().value(arch, metrics, goal.metric)
             if value is None:
-                columns = f", nor a column of {self._table.path}" if self._table is not None else ""
+                columns = f", nor a column of {self.costs.table.path}" if self.costs is not None else ""
                 raise UserError(f"nsga2 objective {goal.metric!r} is neither a metric the evaluator records "
                                 f"({', '.join(sorted(metrics))}) nor one the space counts ({', '.join(SPACE_COUNTS)})"
                                 + columns)
             out.append(goal.oriented(value))
         return np.asarray(out)
 
-    def _goal_value(self, arch: Arch, metrics: dict, metric: str) -> float | None:
-        value = told_or_counted(self.proxies, arch, metrics, metric)
-        if value is None and self._table is not None and metric in self._table.columns:
-            value = self._measured(arch, metric)
-        return value
-
-    def _measured(self, arch: Arch, column: str) -> float:
-        value = self._table.value(arch, column)
-        if value is not None:
-            return value
-        if column not in self._predicted:
-            self._predicted[column] = self._table.predictor(self.space, column)
-        return self._predicted[column][0](arch)
-
     def warnings(self) -> list[str]:
-        if self._table is None:
-            return []
-        out = []
-        for goal in self._goals:
-            if goal.metric in self._table.columns and len(self._table.rows) < self.space.size():
-                if goal.metric not in self._predicted:
-                    self._predicted[goal.metric] = self._table.predictor(self.space, goal.metric)
-                _, error = self._predicted[goal.metric]
-                out.append(f"{goal.metric}: {len(self._table.rows)} of {self.space.size():,} architectures measured in "
-                           f"{self._table.path}; the others get a ridge regression's prediction (cross-validated "
-                           f"error {error:.1%})")
-        return out
+        return self.costs.warnings(g.metric for g in self._goals) if self.costs is not None else []
 
     def front(self) -> list[tuple[Arch, dict]]:
         """The Pareto front of everything told, in the order told."""

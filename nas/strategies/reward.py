@@ -15,7 +15,7 @@ objective, best and verdict stay the accuracy; only the strategy's ranking uses 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from nas_common.errors import UserError
 from nas_common.objective import Objective
@@ -103,6 +103,15 @@ class Ranking:
             return metrics
         value = cost(self.reward.cost)
         if value is None:
-            raise UserError(f"{owner} option reward: cost {self.reward.cost!r} is neither params, flops nor a "
-                            f"metric the evaluator records ({', '.join(sorted(metrics))})")
+            raise UserError(f"{owner} option reward: cost {self.reward.cost!r} is neither params, flops, a metric the "
+                            f"evaluator records ({', '.join(sorted(metrics))}) nor a column of -o cost_table")
         return {**metrics, REWARD: self.reward.value(self.objective.finite_value(metrics), value)}
+
+
+def reward_cost_warnings(strategy: Any) -> list[str]:
+    """What a rewarded strategy should say before it searches: its reward's cost read from a cost
+    table that measured only part of the space (the rest is predicted, with this error)."""
+    reward = strategy.history.ranking.reward
+    if reward is None or strategy.costs is None:
+        return []
+    return strategy.costs.warnings([reward.cost])

@@ -36,7 +36,7 @@ from torch import nn
 from nas_common.errors import UserError
 from nas_common.registry import STRATEGIES
 from nas.strategies.base import Strategy
-from nas.strategies.reward import MnasReward
+from nas.strategies.reward import MnasReward, reward_cost_warnings
 from nas.strategies.torch_state import check_weights, one_thread, pack, unpack
 from nas.strategies.warmup import Warmup
 from search_spaces.arch import Arch
@@ -66,6 +66,8 @@ class RLConfig:
     warmup: str = ""
     # "mnas:COST:TARGET[:W]": the reward is MnasNet's ACC x (COST/TARGET)^W (nas.strategies.reward)
     reward: str = ""
+    # costs measured on a device (nas.constraints.cost_table): the reward's COST may be one of its columns
+    cost_table: str = ""
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -169,6 +171,12 @@ class RL(Strategy):
 
     def _reward_option(self) -> str:
         return self.config.reward
+
+    def _cost_table_option(self) -> str:
+        return self.config.cost_table
+
+    def warnings(self) -> list[str]:
+        return reward_cost_warnings(self)
 
     def proxies_requested(self) -> tuple[str, ...]:
         return (self._warmup.proxy,) if self._warmup else ()
