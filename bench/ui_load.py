@@ -26,6 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _timing import median_time  # noqa: E402
 from nas.archive.listing import list_runs  # noqa: E402
 from nas.ui.server import serve  # noqa: E402
 from search_spaces.nb201 import NB201Space  # noqa: E402
@@ -55,12 +56,7 @@ def build_folder(root: Path) -> None:
 
 
 def timed(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_time(fn, repeats, warmup=0)  # the first (cold) call is timed on its own, before
 
 
 def browser_loads(url: str, root: Path) -> dict[str, float]:

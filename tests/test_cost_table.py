@@ -84,16 +84,21 @@ def test_costs_of_unlisted_architectures_are_predicted_with_their_error(tmp_path
         few.predictor(SPACE, "lat_ms")
 
 
-def test_nsga2_searches_on_measured_costs(tmp_path):
+def _phone(tmp_path, seed: int):
+    """(the NB201 table evaluator, 300 measured architectures, their latency table), or a skip."""
     from nas.evaluate.table import TableEvaluator, default_table
-    from nas.strategies import make_strategy
 
     if not default_table().is_file():
         pytest.skip("bundled NB201 table not available")
-    evaluator = TableEvaluator()
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     measured = list({a.hash: a for a in (SPACE.sample(rng) for _ in range(300))}.values())
-    path = _write_table(tmp_path / "phone.csv", measured)
+    return TableEvaluator(), measured, _write_table(tmp_path / "phone.csv", measured)
+
+
+def test_nsga2_searches_on_measured_costs(tmp_path):
+    from nas.strategies import make_strategy
+
+    evaluator, measured, path = _phone(tmp_path, 1)
     options = {"cost_table": str(path), "objectives": "val_acc:max,lat_ms:min"}
     strategy = make_strategy("nsga2", evaluator.space, budget=40, seed=0, options=options)
     (warning,) = strategy.warnings()
@@ -127,16 +132,10 @@ def test_nsga2_searches_on_measured_costs(tmp_path):
 def test_mnas_reward_reads_a_measured_cost_column(tmp_path, name):
     """`-o cost_table=FILE -o reward=mnas:lat_ms:T`: evolution and rl rank by MnasNet's reward on a
     latency measured on a device (predicted, with its error said, for architectures not listed)."""
-    from nas.evaluate.table import TableEvaluator, default_table
     from nas.strategies import make_strategy
     from nas.strategies.reward import REWARD
 
-    if not default_table().is_file():
-        pytest.skip("bundled NB201 table not available")
-    evaluator = TableEvaluator()
-    rng = np.random.default_rng(2)
-    measured = list({a.hash: a for a in (SPACE.sample(rng) for _ in range(300))}.values())
-    path = _write_table(tmp_path / "phone.csv", measured)
+    evaluator, measured, path = _phone(tmp_path, 2)
     options = {"cost_table": str(path), "reward": "mnas:lat_ms:2:0:-1",
                **({"population": 8, "sample_size": 3, "mode": "regularized"} if name == "evolution" else {"batch_size": 5})}
     strategy = make_strategy(name, evaluator.space, budget=20, seed=0, options=options)
